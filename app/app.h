@@ -1,0 +1,39 @@
+/*
+ * app: the finsent command. main() dispatches to one function per subcommand;
+ * the table is app_commands.h (one X-macro line per command, each command in
+ * its own app/app_cmd_<name>.c). Only app/ may exit the process.
+ *
+ * Shared helpers for commands: common option parsing (-c FILE, --set k=v),
+ * building the effective configuration, and finding the shipped model.
+ */
+#ifndef APP_H
+#define APP_H
+
+#include <stddef.h>
+
+#include "core/core_config.h"
+
+/* Exit codes of every command. */
+enum { APP_EXIT_OK = 0, APP_EXIT_FAIL = 1, APP_EXIT_USAGE = 2 };
+
+#define APP_COMMAND_DECL(name, fn, summary) int fn(int argc, char **argv);
+#include "app/app_commands.h"
+APP_COMMANDS(APP_COMMAND_DECL)
+#undef APP_COMMAND_DECL
+
+/* app_config_build makes the effective config: defaults, then the file
+ * (path may be NULL), then FINSENT_* environment variables, then each --set
+ * assignment in sets[0..nsets). Prints the error to stderr and returns NULL
+ * on failure. */
+core_config_t *app_config_build(const char *path, char **sets, size_t nsets);
+
+/* app_default_model_dir returns the directory of the shipped model: the
+ * FINSENT_MODEL_DIR environment variable if set, else the installed copy
+ * (<prefix>/share/finsent/models/finsent-mini next to the executable), else
+ * the source tree's models/finsent-mini. The string is static. */
+const char *app_default_model_dir(void);
+
+/* app_argv0: the program name for messages. */
+extern const char *app_argv0;
+
+#endif

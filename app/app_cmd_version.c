@@ -1,0 +1,38 @@
+/* finsent version: version, git commit, compiler and detected CPU features. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "core/core_cpu.h"
+#include "core_version.h"
+
+int app_cmd_version(int argc, char **argv)
+{
+    core_cpu_features_t f;
+    char feats[512], model[64];
+
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: finsent version\n\nPrints the finsent version, the git commit it was "
+               "built from, the compiler, and the CPU features detected at run time.\n");
+        return APP_EXIT_OK;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "finsent version: unexpected argument '%s'\n", argv[1]);
+        return APP_EXIT_USAGE;
+    }
+    core_cpu_detect(&f);
+    core_cpu_describe(&f, feats, sizeof feats);
+    core_cpu_model_name(model, sizeof model);
+    printf("finsent %s\n", FINSENT_VERSION);
+    printf("commit:   %s\n", FINSENT_GIT_COMMIT);
+#if defined(__clang__)
+    printf("compiler: clang %s\n", __clang_version__);
+#elif defined(__GNUC__)
+    printf("compiler: gcc %s\n", __VERSION__);
+#else
+    printf("compiler: unknown\n");
+#endif
+    printf("cpu:      %s\n", model);
+    printf("features: %s\n", feats[0] ? feats : "(none detected)");
+    return APP_EXIT_OK;
+}

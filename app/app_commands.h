@@ -1,0 +1,6 @@
+/* The finsent subcommands: X(name, function, one-line summary). Add a line
+ * here and an app/app_cmd_<name>.c when an issue implements a command; no
+ * placeholder commands. */
+#define APP_COMMANDS(X)                                                                            \
+    X("version", app_cmd_version, "print version, git commit, compiler and CPU features")         \
+    X("config", app_cmd_config, "print the default config, or check and show a config file")

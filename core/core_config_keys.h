@@ -1,0 +1,91 @@
+/*
+ * core_config_keys: the one table of every configuration key.
+ *
+ * X(section, key, type, default, min, max, help)
+ *   section: an INI section; "feed.*" and "rule.*" are templates for named
+ *            instance sections such as [feed.reuters] or [rule.neg_spike].
+ *   type:    STR, INT, BOOL, DOUBLE, DURATION (ms), SIZE (bytes), LIST
+ *            (comma-separated strings).
+ *   min/max: bounds for INT, DOUBLE, DURATION (ms) and SIZE (bytes).
+ * `finsent config --defaults` prints this table as a commented config file.
+ * The [kafka] section also accepts any librdkafka property (a key containing
+ * a dot, e.g. security.protocol); those are passed to librdkafka as they are.
+ */
+#define CORE_CONFIG_KEYS(X)                                                                        \
+    X("log", "level", STR, "info", 0, 0, "minimum level: debug, info, warn, error")               \
+    X("log", "format", STR, "text", 0, 0, "text or json (one JSON object per line on stderr)")    \
+                                                                                                   \
+    X("input", "max_message_bytes", SIZE, "1MiB", 16, 64.0 * 1048576,                              \
+      "largest accepted message (Kafka value, JSONL line); larger ones are rejected")             \
+    X("input", "max_text_bytes", SIZE, "64KiB", 16, 16.0 * 1048576,                                \
+      "largest accepted title+text of one item")                                                   \
+    X("input", "jsonl", STR, "", 0, 0, "JSONL file to read items from ('-' for stdin; empty: none)") \
+                                                                                                   \
+    X("kafka", "brokers", STR, "", 0, 0, "bootstrap servers host:port,...; empty disables Kafka") \
+    X("kafka", "group", STR, "finsent", 0, 0, "consumer group id")                                 \
+    X("kafka", "topics", LIST, "news", 0, 0, "topics to consume")                                  \
+    X("kafka", "max_message_bytes", SIZE, "1MiB", 16, 64.0 * 1048576,                              \
+      "values larger than this are dead-lettered")                                                 \
+    X("kafka", "dead_letter_topic", STR, "", 0, 0, "topic for rejected messages (empty: none)")    \
+    X("kafka", "output_topic", STR, "", 0, 0, "topic for tagged items (empty: none)")              \
+    X("kafka", "commit_interval", DURATION, "5s", 100, 3600000, "how often stored offsets are committed") \
+    X("kafka", "revoke_timeout", DURATION, "10s", 0, 600000,                                       \
+      "on rebalance, how long to wait for in-flight items of revoked partitions")                  \
+                                                                                                   \
+    X("rss", "connect_timeout", DURATION, "10s", 100, 600000, "TCP/TLS connect timeout per fetch") \
+    X("rss", "timeout", DURATION, "30s", 100, 3600000, "total time allowed per fetch")             \
+    X("rss", "max_body", SIZE, "8MiB", 1024, 1024.0 * 1048576, "largest feed body; larger aborts") \
+    X("rss", "max_redirects", INT, "5", 0, 50, "redirects followed per fetch")                    \
+    X("rss", "interval", DURATION, "5m", 1000, 86400000, "default poll interval of a feed")      \
+    X("rss", "backoff_max", DURATION, "1h", 1000, 86400000, "cap of the per-feed error backoff")  \
+    X("rss", "state_file", STR, "", 0, 0, "seen-items file when Redis is not configured")          \
+    X("rss", "seen_ttl", DURATION, "30d", 60000, 31536000000.0, "how long a seen feed item is remembered") \
+    X("feed.*", "url", STR, "", 0, 0, "feed URL (http or https)")                                 \
+    X("feed.*", "interval", DURATION, "", 1000, 86400000, "poll interval (default: rss.interval)") \
+    X("feed.*", "source", STR, "", 0, 0, "source name (default: the section name)")               \
+                                                                                                   \
+    X("classify", "model", STR, "", 0, 0, "model directory (default: the shipped model)")          \
+    X("classify", "topic_model", STR, "", 0, 0, "separate topic model directory (optional)")       \
+    X("classify", "sentiment_model", STR, "", 0, 0, "separate sentiment model directory (optional)") \
+    X("classify", "batch", INT, "32", 1, 1024, "items per classifier batch")                       \
+    X("classify", "max_wait", DURATION, "50ms", 0, 60000, "longest wait to fill a batch")          \
+    X("classify", "threads", INT, "2", 1, 256, "classifier threads (OpenBLAS follows)")            \
+    X("classify", "max_seq", INT, "128", 8, 4096, "tokens per item, [CLS] and [SEP] included")     \
+                                                                                                   \
+    X("redis", "host", STR, "127.0.0.1", 0, 0, "Redis host")                                       \
+    X("redis", "port", INT, "6379", 1, 65535, "Redis port")                                        \
+    X("redis", "socket", STR, "", 0, 0, "unix socket path (overrides host/port)")                 \
+    X("redis", "password", STR, "", 0, 0, "AUTH password (empty: none)")                           \
+    X("redis", "db", INT, "0", 0, 1000, "database number")                                         \
+    X("redis", "prefix", STR, "finsent:", 0, 0, "prefix of every key and channel")                 \
+    X("redis", "connect_timeout", DURATION, "2s", 10, 600000, "connect timeout")                   \
+    X("redis", "command_timeout", DURATION, "5s", 10, 600000, "command timeout")                   \
+    X("redis", "reconnect_max", DURATION, "30s", 10, 3600000, "cap of the reconnect backoff")      \
+    X("redis", "retention", DURATION, "26h", 60000, 31536000000.0,                                 \
+      "minute buckets kept; items older than this are not counted")                                \
+    X("redis", "seen_ttl", DURATION, "7d", 60000, 31536000000.0,                                    \
+      "how long an item id is remembered for deduplication (longer than any replay)")             \
+    X("redis", "future_skew", DURATION, "5m", 0, 86400000, "items further in the future are not counted") \
+    X("redis", "windows", LIST, "5m,15m,1h", 0, 0, "rolling windows kept in finsent:rate:*")       \
+    X("redis", "recent_max", INT, "1000", 1, 1000000, "length cap of finsent:recent")              \
+    X("redis", "alerts_log_max", INT, "10000", 1, 10000000, "length cap of finsent:alerts:log")    \
+                                                                                                   \
+    X("rule.*", "scope", STR, "topic", 0, 0,                                                       \
+      "all, topic (each topic), entity (each ticker), topic:NAME or entity:TICKER")                \
+    X("rule.*", "window", DURATION, "15m", 60000, 86400000, "window the rate is taken over")      \
+    X("rule.*", "threshold", DOUBLE, "0.5", 0, 1, "fire when neg_rate (or its bound) reaches this") \
+    X("rule.*", "clear", DOUBLE, "0.4", 0, 1, "resolve when it falls below this (hysteresis)")    \
+    X("rule.*", "min_count", INT, "20", 1, 100000000, "items needed in the window")              \
+    X("rule.*", "for", DURATION, "0s", 0, 86400000, "how long the condition must hold before firing") \
+    X("rule.*", "cooldown", DURATION, "15m", 0, 86400000, "no re-fire sooner than this after resolving") \
+    X("rule.*", "basis", STR, "rate", 0, 0, "rate, or wilson (lower Wilson bound of neg_rate)")   \
+    X("rule.*", "confidence", DOUBLE, "0.95", 0.5, 0.9999, "confidence of the Wilson bound")      \
+                                                                                                   \
+    X("entities", "watchlist", STR, "", 0, 0, "watch-list file: TICKER<TAB>name,alias,... per line") \
+    X("entities", "cashtags", BOOL, "true", 0, 0, "take $TICKER cashtags as entities")            \
+                                                                                                   \
+    X("http", "listen", STR, "127.0.0.1:9464", 0, 0, "address of /metrics, /healthz and the API (empty: off)") \
+                                                                                                   \
+    X("run", "queue_size", INT, "4096", 1, 10000000, "items buffered between sources and classifier") \
+    X("run", "grace", DURATION, "30s", 0, 3600000, "on SIGTERM, time allowed to finish in-flight items") \
+    X("run", "stdout", BOOL, "false", 0, 0, "also write tagged items to stdout as JSON lines")

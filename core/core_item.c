@@ -1,0 +1,140 @@
+/* core_item: allocation, entity handling and acknowledgement of items.
+ * See core_item.h for ownership rules. */
+#include "core/core_item.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_ENTITIES 64
+
+const char *core_sentiment_name(core_sentiment_t s)
+{
+    static const char *const names[] = {"negative", "neutral", "positive"};
+    return (int)s >= 0 && s < CORE_SENT__COUNT ? names[s] : "none";
+}
+
+core_err_t core_item_new(core_item_t **out)
+{
+    *out = calloc(1, sizeof(core_item_t));
+    return *out ? CORE_OK : CORE_ENOMEM;
+}
+
+void core_item_free(core_item_t *item)
+{
+    if (!item)
+        return;
+    free(item->id);
+    free(item->source);
+    free(item->title);
+    free(item->text);
+    free(item->url);
+    free(item->lang);
+    for (size_t i = 0; i < item->n_entities; i++)
+        free(item->entities[i]);
+    free(item->entities);
+    free(item);
+}
+
+core_err_t core_item_set(char **field, const char *s, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return CORE_ENOMEM;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    free(*field);
+    *field = copy;
+    return CORE_OK;
+}
+
+core_err_t core_item_add_entity(core_item_t *item, const char *ticker, size_t len)
+{
+    char *copy, **grown;
+
+    if (len == 0 || item->n_entities >= MAX_ENTITIES)
+        return CORE_OK;
+    for (size_t i = 0; i < item->n_entities; i++) {
+        if (strlen(item->entities[i]) == len && strncasecmp(item->entities[i], ticker, len) == 0)
+            return CORE_OK;
+    }
+    copy = malloc(len + 1);
+    if (!copy)
+        return CORE_ENOMEM;
+    for (size_t i = 0; i < len; i++)
+        copy[i] = (char)toupper((unsigned char)ticker[i]);
+    copy[len] = '\0';
+    grown = realloc(item->entities, (item->n_entities + 1) * sizeof(char *));
+    if (!grown) {
+        free(copy);
+        return CORE_ENOMEM;
+    }
+    item->entities = grown;
+    item->entities[item->n_entities++] = copy;
+    return CORE_OK;
+}
+
+static core_err_t scan_cashtags(core_item_t *item, const char *s)
+{
+    if (!s)
+        return CORE_OK;
+    for (const char *p = s; *p; p++) {
+        size_t n = 0, m = 0;
+        if (*p != '$' || (p > s && isalnum((unsigned char)p[-1])))
+            continue;
+        while (n < 7 && isalpha((unsigned char)p[1 + n]))
+            n++;
+        if (n < 1 || n > 6)
+            continue;
+        if ((p[1 + n] == '.' || p[1 + n] == '-') && isalpha((unsigned char)p[2 + n])) {
+            while (m < 3 && isalpha((unsigned char)p[2 + n + m]))
+                m++;
+            if (m > 2)
+                m = 0;
+            else
+                m += 1; /* include the separator */
+        }
+        if (isalnum((unsigned char)p[1 + n + m]))
+            continue;
+        core_err_t err = core_item_add_entity(item, p + 1, n + m);
+        if (err)
+            return err;
+        p += n + m;
+    }
+    return CORE_OK;
+}
+
+core_err_t core_item_add_cashtags(core_item_t *item)
+{
+    core_err_t err = scan_cashtags(item, item->title);
+    return err ? err : scan_cashtags(item, item->text);
+}
+
+void core_item_ack(core_item_t *item, core_err_t status)
+{
+    if (item->ack.fn) {
+        void (*fn)(void *, const core_item_t *, core_err_t) = item->ack.fn;
+        item->ack.fn = NULL;
+        fn(item->ack.ctx, item, status);
+    }
+}
+
+core_err_t core_tagged_new(core_item_t *item, core_tagged_t **out)
+{
+    core_tagged_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return CORE_ENOMEM;
+    t->item = item;
+    t->sentiment = -1;
+    *out = t;
+    return CORE_OK;
+}
+
+void core_tagged_free(core_tagged_t *t)
+{
+    if (!t)
+        return;
+    core_item_free(t->item);
+    free(t);
+}

@@ -1,0 +1,282 @@
+/*
+ * core_msg: see core_msg.h. jansson parses the JSON (JSON_DISALLOW_NUL keeps
+ * "\u0000" out of C strings); our own UTF-8 check runs first so plain-text
+ * messages get the same guarantee as JSON ones. The decoder only builds the
+ * item; deriving ids and fallback times is the source's job.
+ */
+#include "core/core_msg.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core_time.h"
+
+int core_utf8_valid(const char *str, size_t len, size_t *bad_at)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            goto bad;
+        }
+        for (size_t k = 1; k <= n; k++) {
+            if (i + k >= len || (s[i + k] & 0xC0) != 0x80)
+                goto bad;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            goto bad;
+        i += n + 1;
+    }
+    return 1;
+bad:
+    if (bad_at)
+        *bad_at = i;
+    return 0;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static int blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (!is_space(s[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/* Copies an optional string field. */
+static core_err_t take_string(json_t *obj, const char *name, char **field, char *err,
+                              size_t errlen)
+{
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v))
+        return CORE_OK;
+    if (!json_is_string(v)) {
+        set_err(err, errlen, "field '%s' must be a string", name);
+        return CORE_EBAD_FIELD;
+    }
+    return core_item_set(field, json_string_value(v), json_string_length(v));
+}
+
+static core_err_t decode_json(const char *buf, size_t len, core_item_t *item, char *err,
+                              size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(buf, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    json_t *v;
+    core_err_t rc = CORE_OK;
+
+    if (!root) {
+        set_err(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+                jerr.text);
+        return CORE_EJSON;
+    }
+    if (!json_is_object(root)) {
+        set_err(err, errlen, "JSON value is %s, not an object",
+                json_is_array(root)    ? "an array"
+                : json_is_string(root) ? "a string"
+                : json_is_number(root) ? "a number"
+                : json_is_null(root)   ? "null"
+                                       : "a boolean");
+        rc = CORE_ENOT_OBJECT;
+        goto out;
+    }
+    if ((rc = take_string(root, "text", &item->text, err, errlen)) ||
+        (rc = take_string(root, "title", &item->title, err, errlen)) ||
+        (rc = take_string(root, "source", &item->source, err, errlen)) ||
+        (rc = take_string(root, "url", &item->url, err, errlen)) ||
+        (rc = take_string(root, "lang", &item->lang, err, errlen)))
+        goto out;
+
+    v = json_object_get(root, "id");
+    if (v && !json_is_null(v)) {
+        char num[32];
+        if (json_is_string(v)) {
+            if (json_string_length(v) == 0) {
+                set_err(err, errlen, "field 'id' is empty");
+                rc = CORE_EBAD_FIELD;
+                goto out;
+            }
+            rc = core_item_set(&item->id, json_string_value(v), json_string_length(v));
+        } else if (json_is_integer(v)) {
+            int n = snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+            rc = core_item_set(&item->id, num, (size_t)n);
+        } else {
+            set_err(err, errlen, "field 'id' must be a string or an integer");
+            rc = CORE_EBAD_FIELD;
+        }
+        if (rc)
+            goto out;
+    }
+
+    v = json_object_get(root, "ts");
+    if (v && !json_is_null(v)) {
+        if (json_is_integer(v)) {
+            if (json_integer_value(v) < 0) {
+                set_err(err, errlen, "field 'ts' is a negative epoch");
+                rc = CORE_EBAD_TIME;
+                goto out;
+            }
+            item->event_ms = (int64_t)json_integer_value(v);
+        } else if (json_is_string(v)) {
+            if (core_time_parse_any(json_string_value(v), &item->event_ms) != CORE_OK) {
+                set_err(err, errlen,
+                        "field 'ts' '%.64s' is not RFC 3339, RFC 822 or epoch milliseconds",
+                        json_string_value(v));
+                rc = CORE_EBAD_TIME;
+                goto out;
+            }
+        } else {
+            set_err(err, errlen, "field 'ts' must be a string or an integer");
+            rc = CORE_EBAD_FIELD;
+            goto out;
+        }
+    }
+out:
+    json_decref(root);
+    return rc;
+}
+
+core_err_t core_msg_decode(const char *buf, size_t len, const core_msg_limits_t *limits,
+                           int64_t now_ms, core_item_t **out, char *err, size_t errlen)
+{
+    core_item_t *item = NULL;
+    core_err_t rc;
+    size_t bad, i = 0, tl = 0;
+
+    *out = NULL;
+    if (len > limits->max_message_bytes) {
+        set_err(err, errlen, "message of %zu bytes exceeds the limit of %zu bytes", len,
+                limits->max_message_bytes);
+        return CORE_ETOO_LARGE;
+    }
+    if (!core_utf8_valid(buf, len, &bad)) {
+        set_err(err, errlen, "invalid UTF-8 at byte %zu", bad);
+        return CORE_EUTF8;
+    }
+    if ((rc = core_item_new(&item)) != CORE_OK)
+        return rc;
+    item->ingest_ms = now_ms;
+    while (i < len && is_space(buf[i]))
+        i++;
+    if (i < len && (buf[i] == '{' || buf[i] == '[')) {
+        rc = decode_json(buf, len, item, err, errlen);
+    } else {
+        /* Not an object: a JSON scalar is an error, anything else is text. */
+        json_t *scalar = len - i > 0 ? json_loadb(buf, len, JSON_DECODE_ANY, NULL) : NULL;
+        if (scalar) {
+            set_err(err, errlen, "JSON value is %s, not an object",
+                    json_is_string(scalar)   ? "a string"
+                    : json_is_number(scalar) ? "a number"
+                    : json_is_null(scalar)   ? "null"
+                                             : "a boolean");
+            json_decref(scalar);
+            rc = CORE_ENOT_OBJECT;
+        } else {
+            size_t e = len;
+            while (e > i && is_space(buf[e - 1]))
+                e--;
+            rc = core_item_set(&item->text, buf + i, e - i);
+        }
+    }
+    if (rc != CORE_OK)
+        goto fail;
+    if ((!item->text || blank(item->text, strlen(item->text))) &&
+        (!item->title || blank(item->title, strlen(item->title)))) {
+        set_err(err, errlen, "message has no text: 'text' and 'title' are missing or blank");
+        rc = CORE_EEMPTY_TEXT;
+        goto fail;
+    }
+    tl = (item->text ? strlen(item->text) : 0) + (item->title ? strlen(item->title) : 0);
+    if (tl > limits->max_text_bytes) {
+        set_err(err, errlen, "text of %zu bytes exceeds the limit of %zu bytes", tl,
+                limits->max_text_bytes);
+        rc = CORE_ETOO_LARGE;
+        goto fail;
+    }
+    *out = item;
+    return CORE_OK;
+fail:
+    core_item_free(item);
+    return rc;
+}
+
+core_err_t core_msg_encode_tagged(const core_tagged_t *t, char **out, size_t *len)
+{
+    const core_item_t *it = t->item;
+    json_t *o = json_object(), *ents = json_array(), *sp = json_object();
+    char ts[40];
+    core_err_t rc = CORE_ENOMEM;
+    char *s;
+
+    *out = NULL;
+    if (!o || !ents || !sp)
+        goto out;
+    core_time_format_rfc3339(it->event_ms ? it->event_ms : it->ingest_ms, ts, sizeof ts);
+    json_object_set_new(o, "id", it->id ? json_string(it->id) : json_null());
+    json_object_set_new(o, "source", it->source ? json_string(it->source) : json_null());
+    json_object_set_new(o, "ts", json_string(ts));
+    if (t->topic[0]) {
+        json_object_set_new(o, "topic", json_string(t->topic));
+        json_object_set_new(o, "topic_p", json_real(t->topic_p));
+    }
+    if (t->sentiment >= 0) {
+        json_object_set_new(o, "sentiment", json_string(core_sentiment_name(t->sentiment)));
+        for (int k = 0; k < CORE_SENT__COUNT; k++)
+            json_object_set_new(sp, core_sentiment_name(k), json_real(t->sentiment_p[k]));
+        json_object_set(o, "sentiment_p", sp);
+    }
+    for (size_t k = 0; k < it->n_entities; k++)
+        json_array_append_new(ents, json_string(it->entities[k]));
+    json_object_set(o, "entities", ents);
+    json_object_set_new(o, "model", json_string(t->model));
+    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    if (!s)
+        goto out;
+    *out = s;
+    *len = strlen(s);
+    rc = CORE_OK;
+out:
+    json_decref(o);
+    json_decref(ents);
+    json_decref(sp);
+    return rc;
+}
