@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Multi-task fine-tuning: one encoder, a topic head (20 labels) and a sentiment
+head (negative/neutral/positive), both on the pooled [CLS] output.
+
+Batches mix both tasks; each item's loss uses its own head. Trains on the
+train splits only; validation splits are used for model selection only.
+"""
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fs_data  # noqa: E402
+import fs_model  # noqa: E402
+import fs_tokenizer as tk  # noqa: E402
+
+TOPIC, SENT = 0, 1
+
+
+def encode_sets(sets, tok, max_len):
+    """[(ids, task, label_id, dataset)]"""
+    out = []
+    for ds, rows in sets.items():
+        task = TOPIC if ds in fs_data.TOPIC_SETS else SENT
+        labels = fs_data.TOPIC_LABELS if task == TOPIC else fs_data.SENTIMENT_LABELS
+        for text, lab in rows:
+            out.append((tok.encode(text, max_len), task, labels.index(lab), ds))
+    return out
+
+
+def collate(items):
+    n = max(len(x[0]) for x in items)
+    ids = torch.zeros(len(items), n, dtype=torch.long)
+    mask = torch.zeros(len(items), n, dtype=torch.long)
+    for i, x in enumerate(items):
+        ids[i, :len(x[0])] = torch.tensor(x[0])
+        mask[i, :len(x[0])] = 1
+    task = torch.tensor([x[1] for x in items])
+    lab = torch.tensor([x[2] for x in items])
+    return ids, mask, task, lab
+
+
+def batches(items, bs, rng, bucket=50):
+    idx = list(range(len(items)))
+    rng.shuffle(idx)
+    out = []
+    for i in range(0, len(idx), bs * bucket):
+        chunk = sorted(idx[i:i + bs * bucket], key=lambda j: len(items[j][0]))
+        out.extend(chunk[k:k + bs] for k in range(0, len(chunk), bs))
+    rng.shuffle(out)
+    return out
+
+
+def macro_f1(gold, pred, labels):
+    f1s = []
+    for l in labels:
+        tp = sum(1 for g, p in zip(gold, pred) if g == l and p == l)
+        fp = sum(1 for g, p in zip(gold, pred) if g != l and p == l)
+        fn = sum(1 for g, p in zip(gold, pred) if g == l and p != l)
+        if tp + fp + fn == 0:
+            continue
+        f1s.append(2 * tp / (2 * tp + fp + fn))
+    return sum(f1s) / max(1, len(f1s))
+
+
+@torch.no_grad()
+def evaluate(model, items, bs=128):
+    """{dataset: (acc, macro_f1, n)}"""
+    model.eval()
+    order = sorted(range(len(items)), key=lambda j: len(items[j][0]))
+    preds = [None] * len(items)
+    for k in range(0, len(order), bs):
+        b = [items[j] for j in order[k:k + bs]]
+        ids, mask, task, lab = collate(b)
+        tl, sl = model(ids, mask)
+        tp, sp = tl.argmax(-1), sl.argmax(-1)
+        for i, j in enumerate(order[k:k + bs]):
+            preds[j] = int(tp[i]) if items[j][1] == TOPIC else int(sp[i])
+    res = {}
+    for ds in sorted(set(x[3] for x in items)):
+        sel = [j for j in range(len(items)) if items[j][3] == ds]
+        gold = [items[j][2] for j in sel]
+        pr = [preds[j] for j in sel]
+        acc = sum(1 for g, p in zip(gold, pr) if g == p) / len(sel)
+        res[ds] = (acc, macro_f1(gold, pr, sorted(set(gold))), len(sel))
+    model.train()
+    return res
+
+
+def score(res):
+    """Selection score: mean validation accuracy over datasets."""
+    return sum(v[0] for v in res.values()) / len(res)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--vocab", required=True)
+    ap.add_argument("--init", default=None, help="encoder.pt from pretrain.py (default: random init)")
+    ap.add_argument("--size", default="mini", choices=sorted(fs_model.SIZES), help="used only without --init")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--epochs", type=float, default=3.0)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--warmup-frac", type=float, default=0.06)
+    ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--topic-weight", type=float, default=1.0)
+    ap.add_argument("--max-len", type=int, default=128)
+    ap.add_argument("--evals-per-epoch", type=int, default=1)
+    ap.add_argument("--time-budget", type=float, default=0, help="seconds; LR decays by time too and training stops at the budget")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--commercial-only", action="store_true")
+    ap.add_argument("--limit", type=int, default=None, help="rows per file (smoke tests)")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    rng = random.Random(a.seed)
+    os.makedirs(a.out, exist_ok=True)
+    logf = open(os.path.join(a.out, "finetune.log"), "a")
+
+    def log(msg):
+        print(msg, flush=True)
+        logf.write(msg + "\n")
+        logf.flush()
+
+    tok = tk.Tokenizer.from_file(a.vocab)
+    train = encode_sets(fs_data.labelled(a.data, "train", a.commercial_only, a.limit), tok, a.max_len)
+    val = encode_sets(fs_data.labelled(a.data, "validation", a.commercial_only, a.limit), tok, a.max_len)
+    log("finetune: %d train items, %d validation items" % (len(train), len(val)))
+
+    if a.init:
+        st = torch.load(a.init)
+        cfg = st["config"]
+        model = fs_model.MultiTask(cfg)
+        missing, unexpected = model.bert.load_state_dict(st["model"], strict=True), None
+        log("finetune: encoder from %s (pretrain step %s)" % (a.init, st.get("step")))
+    else:
+        cfg = fs_model.make_config(a.size, len(tok.itos), a.max_len)
+        model = fs_model.MultiTask(cfg)
+        log("finetune: random init, size %s" % a.size)
+    nb = (len(train) + a.batch - 1) // a.batch
+    total = int(nb * a.epochs)
+    warm = max(1, int(total * a.warmup_frac))
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    nodecay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
+                             {"params": nodecay, "weight_decay": 0.0}], lr=a.lr)
+    t0 = time.time()
+
+    def lr_at(step):
+        if step < warm:
+            return a.lr * (step + 1) / warm
+        p = (step - warm) / max(1, total - warm)
+        if a.time_budget:
+            p = max(p, (time.time() - t0) / a.time_budget)
+        return a.lr * max(0.0, 1.0 - p)
+
+    eval_every = max(1, nb // a.evals_per_epoch)
+    best, best_res, states = -1.0, None, []
+    step, done, tokens = 0, False, 0
+    model.train()
+    tty = sys.stdout.isatty()
+    while not done:
+        for bidx in batches(train, a.batch, rng):
+            if step >= total or (a.time_budget and time.time() - t0 >= a.time_budget):
+                done = True
+                break
+            ids, mask, task, lab = collate([train[j] for j in bidx])
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            tl, sl = model(ids, mask)
+            loss = 0.0
+            tsel, ssel = task == TOPIC, task == SENT
+            n = len(bidx)
+            if tsel.any():
+                loss = loss + a.topic_weight * F.cross_entropy(
+                    tl[tsel], lab[tsel], label_smoothing=a.label_smoothing, reduction="sum") / n
+            if ssel.any():
+                loss = loss + F.cross_entropy(sl[ssel], lab[ssel], label_smoothing=a.label_smoothing,
+                                              reduction="sum") / n
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            tokens += int(mask.sum())
+            if step % 20 == 0:
+                el = time.time() - t0
+                eta = (total - step) * el / step
+                if a.time_budget:
+                    eta = min(eta, a.time_budget - el)
+                line = "ft step %d/%d loss %.3f lr %.2e | %.2f steps/s %.0f tok/s | ETA %dm%02ds" % (
+                    step, total, float(loss), lr_at(step - 1), step / el, tokens / el, eta // 60, eta % 60)
+                print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
+            if step % eval_every == 0 or step == total:
+                if tty:
+                    print()
+                res = evaluate(model, val)
+                sc = score(res)
+                log("eval step %d (epoch %.2f, %.0fs): score %.4f | %s" % (
+                    step, step / nb, time.time() - t0, sc,
+                    " ".join("%s acc %.4f f1 %.4f" % (k, v[0], v[1]) for k, v in res.items())))
+                sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                states = (states + [sd])[-2:]
+                if sc > best:
+                    best, best_res = sc, res
+                    torch.save({"model": sd, "config": cfg, "step": step, "val": res}, os.path.join(a.out, "best.pt"))
+    # final evaluation if the last step was not evaluated
+    res = evaluate(model, val)
+    sc = score(res)
+    log("eval final step %d: score %.4f | %s" % (step, sc, " ".join("%s acc %.4f f1 %.4f" % (k, v[0], v[1]) for k, v in res.items())))
+    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if sc > best:
+        best, best_res = sc, res
+        torch.save({"model": sd, "config": cfg, "step": step, "val": res}, os.path.join(a.out, "best.pt"))
+    # checkpoint averaging: the final weights and the previous evaluation's
+    if states and states[-1] is not None:
+        prev = states[-1] if not all(torch.equal(states[-1][k], sd[k]) for k in sd) else (states[-2] if len(states) > 1 else None)
+        if prev is not None:
+            avg = {k: (sd[k].float() + prev[k].float()) / 2 for k in sd}
+            model.load_state_dict(avg)
+            res = evaluate(model, val)
+            sc = score(res)
+            log("eval average(last two): score %.4f | %s" % (sc, " ".join("%s acc %.4f f1 %.4f" % (k, v[0], v[1]) for k, v in res.items())))
+            if sc > best:
+                best, best_res = sc, res
+                torch.save({"model": avg, "config": cfg, "step": step, "val": res, "averaged": True},
+                           os.path.join(a.out, "best.pt"))
+    log("finetune: best score %.4f, %d steps, %.0fs, %.0f tok/s" % (best, step, time.time() - t0, tokens / max(1e-9, time.time() - t0)))
+    with open(os.path.join(a.out, "val_metrics.json"), "w") as f:
+        json.dump({"score": best, "val": best_res}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
