@@ -508,6 +508,7 @@ typedef struct load_ctx {
     const char *text; /* string source */
     FILE *fp;         /* file source */
     int line;
+    int err_line; /* line of the error the handler reported */
     int truncated;
     char *err;
     size_t errlen;
@@ -568,16 +569,21 @@ static int handler(void *user, const char *section, const char *name, const char
     if (section[0] == '\0') {
         set_err(lc->err, lc->errlen, "%s: key '%s' is outside any [section]", origin, name);
         lc->rc = CORE_ECONFIG;
+        lc->err_line = lc->line;
         return 0;
     }
     lc->rc = set_one(lc->cfg, section, name, value ? value : "", origin, lc->err, lc->errlen);
+    if (lc->rc != CORE_OK)
+        lc->err_line = lc->line;
     return lc->rc == CORE_OK;
 }
 
 static core_err_t load(load_ctx *lc)
 {
     int r = ini_parse_stream(reader, lc, handler, lc);
-    if (lc->rc != CORE_OK)
+    /* inih goes on after a syntax error; an earlier syntax error (say a
+     * broken [section line) explains later key errors, so it wins. */
+    if (lc->rc != CORE_OK && !(r > 0 && lc->err_line > r))
         return lc->rc;
     if (r > 0) {
         set_err(lc->err, lc->errlen, "%s:%d: syntax error (expected [section] or key = value)",

@@ -1,0 +1,277 @@
+/* Tests of core_config: the three layers and their precedence, instance
+ * sections, librdkafka pass-through, and every kind of bad input with an
+ * error that names the file, line and key. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core_config.h"
+#include "tests/common/th.h"
+#include "tests/core/suites.h"
+
+static core_config_t *fresh(void)
+{
+    core_config_t *c = NULL;
+    ck_assert_int_eq(core_config_new(&c), CORE_OK);
+    return c;
+}
+
+START_TEST(defaults)
+{
+    core_config_t *c = fresh();
+    ck_assert_int_eq(core_config_int(c, "classify", "batch"), 32);
+    ck_assert_int_eq(core_config_int(c, "classify", "max_wait"), 50);
+    ck_assert_int_eq(core_config_int(c, "input", "max_message_bytes"), 1048576);
+    ck_assert_str_eq(core_config_str(c, "redis", "prefix"), "finsent:");
+    ck_assert_int_eq(core_config_bool(c, "entities", "cashtags"), 1);
+    ck_assert(core_config_double(c, "rule.x", "threshold") == 0.5);
+    ck_assert_str_eq(core_config_origin(c, "redis", "port"), "default");
+    core_config_free(c);
+    core_config_free(NULL);
+}
+END_TEST
+
+START_TEST(file_env_set_precedence)
+{
+    core_config_t *c = fresh();
+    char err[512];
+    const char *ini = "; comment\n"
+                      "[classify]\n"
+                      "batch = 64\n"
+                      "max_wait = 2s\n"
+                      "threads = 3\n"
+                      "[redis]\n"
+                      "port = 6380\n"
+                      "windows = 1m, 5m ,1h\n";
+    char *env[] = {"FINSENT_CLASSIFY_BATCH=16", "FINSENT_REDIS_HOST=redis.local",
+                   "FINSENT_UNRELATED=1", "PATH=/bin", NULL};
+    char **items;
+    size_t n;
+
+    ck_assert_int_eq(core_config_load_string(c, "t.conf", ini, err, sizeof err), CORE_OK);
+    ck_assert_int_eq(core_config_int(c, "classify", "batch"), 64);
+    ck_assert_int_eq(core_config_int(c, "classify", "max_wait"), 2000);
+    ck_assert_str_eq(core_config_origin(c, "classify", "batch"), "t.conf:3");
+    ck_assert_int_eq(core_config_apply_env(c, env, err, sizeof err), CORE_OK);
+    ck_assert_int_eq(core_config_int(c, "classify", "batch"), 16);
+    ck_assert_str_eq(core_config_str(c, "redis", "host"), "redis.local");
+    ck_assert_str_eq(core_config_origin(c, "classify", "batch"),
+                     "environment FINSENT_CLASSIFY_BATCH");
+    ck_assert_int_eq(core_config_set(c, "classify.batch=8", err, sizeof err), CORE_OK);
+    ck_assert_int_eq(core_config_int(c, "classify", "batch"), 8);
+    ck_assert_str_eq(core_config_origin(c, "classify", "batch"), "--set");
+    /* untouched by env and flags */
+    ck_assert_int_eq(core_config_int(c, "classify", "threads"), 3);
+    ck_assert_int_eq(core_config_int(c, "redis", "port"), 6380);
+    ck_assert_int_eq(core_config_split_list(core_config_str(c, "redis", "windows"), &items, &n),
+                     CORE_OK);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(items[0], "1m");
+    ck_assert_str_eq(items[1], "5m");
+    ck_assert_str_eq(items[2], "1h");
+    free(items);
+    core_config_free(c);
+}
+END_TEST
+
+START_TEST(instances_and_passthrough)
+{
+    core_config_t *c = fresh();
+    char err[512];
+    const char *key, *val, *origin;
+    const char *ini = "[feed.reuters]\nurl = http://x/rss\ninterval = 30s\n"
+                      "[feed.ft]\nurl = http://y/atom\n"
+                      "[rule.neg_spike]\nscope = topic\nthreshold = 0.6\nbasis = wilson\n"
+                      "[kafka]\nbrokers = k:9092\nsecurity.protocol = SASL_SSL\n";
+
+    ck_assert_int_eq(core_config_load_string(c, "i.conf", ini, err, sizeof err), CORE_OK);
+    ck_assert_uint_eq(core_config_instance_count(c, "feed"), 2);
+    ck_assert_str_eq(core_config_instance_name(c, "feed", 0), "reuters");
+    ck_assert_str_eq(core_config_instance_name(c, "feed", 1), "ft");
+    ck_assert_ptr_null(core_config_instance_name(c, "feed", 2));
+    ck_assert_int_eq(core_config_int(c, "feed.reuters", "interval"), 30000);
+    ck_assert_int_eq(core_config_int(c, "feed.ft", "interval"), 0); /* unset: rss.interval */
+    ck_assert_str_eq(core_config_str(c, "feed.ft", "url"), "http://y/atom");
+    ck_assert(core_config_double(c, "rule.neg_spike", "threshold") == 0.6);
+    ck_assert_str_eq(core_config_str(c, "rule.neg_spike", "basis"), "wilson");
+    ck_assert_int_eq(core_config_set(c, "rule.neg_spike.threshold=0.7", err, sizeof err),
+                     CORE_OK);
+    ck_assert(core_config_double(c, "rule.neg_spike", "threshold") == 0.7);
+    ck_assert_int_eq(core_config_set(c, "rule.other.window=5m", err, sizeof err), CORE_OK);
+    ck_assert_uint_eq(core_config_instance_count(c, "rule"), 2);
+    ck_assert_uint_eq(core_config_passthrough_count(c, "kafka"), 1);
+    core_config_passthrough(c, "kafka", 0, &key, &val, &origin);
+    ck_assert_str_eq(key, "security.protocol");
+    ck_assert_str_eq(val, "SASL_SSL");
+    ck_assert_str_eq(origin, "i.conf:12");
+    ck_assert_int_eq(core_config_set(c, "kafka.sasl.mechanisms=PLAIN", err, sizeof err),
+                     CORE_OK);
+    ck_assert_uint_eq(core_config_passthrough_count(c, "kafka"), 2);
+    core_config_free(c);
+}
+END_TEST
+
+typedef struct bad_case {
+    const char *ini;
+    const char *want; /* substring of the error */
+} bad_case;
+
+START_TEST(bad_files_name_line_and_key)
+{
+    static const bad_case cases[] = {
+        {"[nosuch]\nx = 1\n", "b.conf:2: unknown section [nosuch]"},
+        {"[classify]\nbatchh = 1\n", "b.conf:2: [classify] unknown key 'batchh'"},
+        {"[classify]\n\nbatch = lots\n", "b.conf:3: [classify] batch: bad integer 'lots'"},
+        {"[classify]\nbatch = 12abc\n", "b.conf:2: [classify] batch: bad integer '12abc'"},
+        {"[classify]\nbatch = 0\n", "b.conf:2: [classify] batch: 0 is out of range"},
+        {"[classify]\nbatch = 99999999999999999999\n", "[classify] batch: bad integer"},
+        {"[classify]\nmax_wait = 500\n", "b.conf:2: [classify] max_wait: bad duration '500'"},
+        {"[classify]\nmax_wait = 5x\n", "[classify] max_wait: bad duration '5x'"},
+        {"[classify]\nmax_wait = ms\n", "[classify] max_wait: bad duration 'ms'"},
+        {"[classify]\nmax_wait = -5s\n", "[classify] max_wait: bad duration '-5s'"},
+        {"[classify]\nmax_wait = 2h\n", "[classify] max_wait: 2h is out of range"},
+        {"[rss]\nmax_body = 8XB\n", "b.conf:2: [rss] max_body: bad size '8XB'"},
+        {"[rss]\nmax_body = MiB\n", "[rss] max_body: bad size 'MiB'"},
+        {"[rss]\nmax_body = 12\n", "[rss] max_body: 12 is out of range"},
+        {"[entities]\ncashtags = maybe\n", "[entities] cashtags: bad boolean 'maybe'"},
+        {"[rule.x]\nthreshold = 1.5\n", "b.conf:2: [rule.x] threshold: 1.5 is out of range"},
+        {"[rule.x]\nthreshold = abc\n", "[rule.x] threshold: bad number 'abc'"},
+        {"[rule.x]\nnosuch = 1\n", "b.conf:2: [rule.x] unknown key 'nosuch'"},
+        {"[rule.bad name]\nscope = all\n", "bad rule name 'bad name'"},
+        {"[rule]\nscope = all\n", "unknown section [rule] (name it"},
+        {"[kafka]\nnodots = 1\n", "b.conf:2: [kafka] unknown key 'nodots'"},
+        {"[redis]\nport = 70000\n", "[redis] port: 70000 is out of range"},
+        {"x = 1\n", "b.conf:1: key 'x' is outside any [section]"},
+        {"[classify]\nthis line is not ini\n", "b.conf:2: syntax error"},
+        {"[classify\nbatch = 1\n", "b.conf:1: syntax error"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        core_config_t *c = fresh();
+        char err[512] = "";
+        ck_assert_msg(core_config_load_string(c, "b.conf", cases[i].ini, err, sizeof err) ==
+                          CORE_ECONFIG,
+                      "case %zu accepted", i);
+        ck_assert_msg(strstr(err, cases[i].want) != NULL, "case %zu: got '%s', want '%s'", i,
+                      err, cases[i].want);
+        core_config_free(c);
+    }
+}
+END_TEST
+
+START_TEST(long_line_rejected)
+{
+    core_config_t *c = fresh();
+    char err[512], *ini = malloc(20000);
+    snprintf(ini, 20000, "[feed.x]\nurl = http://example.com/");
+    size_t n = strlen(ini);
+    memset(ini + n, 'a', 19000 - n);
+    strcpy(ini + 19000, "\n");
+    ck_assert_int_eq(core_config_load_string(c, "l.conf", ini, err, sizeof err), CORE_ECONFIG);
+    ck_assert_msg(strstr(err, "l.conf:2: line longer than") != NULL, "%s", err);
+    free(ini);
+    core_config_free(c);
+}
+END_TEST
+
+START_TEST(bad_env_and_set)
+{
+    core_config_t *c = fresh();
+    char err[512];
+    char *env[] = {"FINSENT_CLASSIFY_MAX_WAIT=fast", NULL};
+    ck_assert_int_eq(core_config_apply_env(c, env, err, sizeof err), CORE_ECONFIG);
+    ck_assert_str_eq(err, "environment FINSENT_CLASSIFY_MAX_WAIT: [classify] max_wait: bad "
+                          "duration 'fast' (use e.g. 500ms, 30s, 15m, 2h, 1d)");
+    ck_assert_int_eq(core_config_set(c, "classify.batch", err, sizeof err), CORE_ECONFIG);
+    ck_assert(strstr(err, "expected section.key=value") != NULL);
+    ck_assert_int_eq(core_config_set(c, "batch=3", err, sizeof err), CORE_ECONFIG);
+    ck_assert_int_eq(core_config_set(c, "=3", err, sizeof err), CORE_ECONFIG);
+    ck_assert_int_eq(core_config_set(c, "rule.x=3", err, sizeof err), CORE_ECONFIG);
+    ck_assert(strstr(err, "expected rule.NAME.key=value") != NULL);
+    ck_assert_int_eq(core_config_set(c, "classify.nosuch=3", err, sizeof err), CORE_ECONFIG);
+    ck_assert_str_eq(err, "--set: [classify] unknown key 'nosuch'");
+    ck_assert_int_eq(core_config_set(c, "redis.db=x", err, sizeof err), CORE_ECONFIG);
+    ck_assert_str_eq(err, "--set: [redis] db: bad integer 'x'");
+    /* a failed set leaves the old value */
+    ck_assert_int_eq(core_config_int(c, "redis", "db"), 0);
+    core_config_free(c);
+}
+END_TEST
+
+START_TEST(parse_duration_and_size)
+{
+    int64_t v;
+    ck_assert_int_eq(core_config_parse_duration("500ms", &v), CORE_OK);
+    ck_assert_int_eq(v, 500);
+    ck_assert_int_eq(core_config_parse_duration("15m", &v), CORE_OK);
+    ck_assert_int_eq(v, 900000);
+    ck_assert_int_eq(core_config_parse_duration("2h", &v), CORE_OK);
+    ck_assert_int_eq(v, 7200000);
+    ck_assert_int_eq(core_config_parse_duration("1d", &v), CORE_OK);
+    ck_assert_int_eq(v, 86400000);
+    ck_assert_int_eq(core_config_parse_duration("1h30m", &v), CORE_OK);
+    ck_assert_int_eq(v, 5400000);
+    ck_assert_int_eq(core_config_parse_duration("0s", &v), CORE_OK);
+    ck_assert_int_eq(v, 0);
+    ck_assert_int_eq(core_config_parse_duration("15", &v), CORE_EINVAL);
+    ck_assert_int_eq(core_config_parse_duration("1.5s", &v), CORE_EINVAL);
+    ck_assert_int_eq(core_config_parse_duration("", &v), CORE_EINVAL);
+    ck_assert_int_eq(core_config_parse_duration("5 m", &v), CORE_EINVAL);
+    ck_assert_int_eq(core_config_parse_duration("1w", &v), CORE_EINVAL);
+    ck_assert_int_eq(core_config_parse_size("512", &v), CORE_OK);
+    ck_assert_int_eq(v, 512);
+    ck_assert_int_eq(core_config_parse_size("64KiB", &v), CORE_OK);
+    ck_assert_int_eq(v, 65536);
+    ck_assert_int_eq(core_config_parse_size("64k", &v), CORE_OK);
+    ck_assert_int_eq(v, 65536);
+    ck_assert_int_eq(core_config_parse_size("8MB", &v), CORE_OK);
+    ck_assert_int_eq(v, 8388608);
+    ck_assert_int_eq(core_config_parse_size("1GiB", &v), CORE_OK);
+    ck_assert_int_eq(v, 1073741824);
+    ck_assert_int_eq(core_config_parse_size("1T", &v), CORE_EINVAL);
+    ck_assert_int_eq(core_config_parse_size("-1", &v), CORE_EINVAL);
+    ck_assert_int_eq(core_config_parse_size("1.5M", &v), CORE_EINVAL);
+    ck_assert_int_eq(core_config_parse_size("KiB", &v), CORE_EINVAL);
+}
+END_TEST
+
+START_TEST(defaults_file_loads_back)
+{
+    const char *dir = th_tmpdir("cfg");
+    char path[600], err[512];
+    FILE *f;
+    core_config_t *c = fresh();
+
+    ck_assert_ptr_nonnull(dir);
+    snprintf(path, sizeof path, "%s/defaults.conf", dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    core_config_print_defaults(f);
+    fclose(f);
+    ck_assert_msg(core_config_load_file(c, path, err, sizeof err) == CORE_OK, "%s", err);
+    ck_assert_str_eq(core_config_str(c, "log", "level"), "info");
+    ck_assert_int_eq(core_config_int(c, "classify", "batch"), 32);
+    ck_assert_uint_eq(core_config_instance_count(c, "feed"), 0);
+    ck_assert_int_eq(core_config_load_file(c, "/nonexistent/x.conf", err, sizeof err), CORE_EIO);
+    ck_assert(strstr(err, "/nonexistent/x.conf: cannot open") != NULL);
+    unlink(path);
+    rmdir(dir);
+    core_config_free(c);
+}
+END_TEST
+
+Suite *suite_config(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("all");
+    tcase_add_test(tc, defaults);
+    tcase_add_test(tc, file_env_set_precedence);
+    tcase_add_test(tc, instances_and_passthrough);
+    tcase_add_test(tc, bad_files_name_line_and_key);
+    tcase_add_test(tc, long_line_rejected);
+    tcase_add_test(tc, bad_env_and_set);
+    tcase_add_test(tc, parse_duration_and_size);
+    tcase_add_test(tc, defaults_file_loads_back);
+    suite_add_tcase(s, tc);
+    return s;
+}
