@@ -22,7 +22,7 @@ void core_cpu_detect(core_cpu_features_t *f)
     int os_avx = 0, os_avx512 = 0, os_amx = 0;
 
     memset(f, 0, sizeof *f);
-    max = __get_cpuid_max(0, NULL);
+    max = (unsigned int)__get_cpuid_max(0, NULL);
     if (max < 1)
         return;
     __cpuid(1, a, b, c, d);
@@ -57,7 +57,7 @@ void core_cpu_detect(core_cpu_features_t *f)
 void core_cpu_model_name(char *buf, size_t cap)
 {
     unsigned int regs[12];
-    if (__get_cpuid_max(0x80000000, NULL) < 0x80000004) {
+    if ((unsigned int)__get_cpuid_max(0x80000000, NULL) < 0x80000004u) {
         snprintf(buf, cap, "unknown");
         return;
     }
