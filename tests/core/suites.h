@@ -11,4 +11,5 @@ Suite *suite_msg(void);
 Suite *suite_item(void);
 Suite *suite_lines(void);
 Suite *suite_log(void);
+Suite *suite_watchlist(void);
 #endif
