@@ -1,0 +1,13 @@
+/* The ingest test runner: one Check suite per ingest module. */
+#include <stddef.h>
+
+#include "tests/common/th.h"
+
+Suite *suite_ktrack(void);
+Suite *suite_kafka(void);
+
+int main(void)
+{
+    Suite *suites[] = {suite_ktrack(), suite_kafka()};
+    return th_main(suites, sizeof suites / sizeof suites[0]);
+}

@@ -1,0 +1,825 @@
+/*
+ * Tests of ing_kafka against librdkafka's mock cluster (real Kafka protocol
+ * over loopback, in this process). Each test builds its own cluster, produces
+ * messages with a plain producer, and runs the source with a "pipeline"
+ * thread that pops items and acknowledges them (or keeps them unacked).
+ * Waits are bounded (deadlines) and the assertions are on what was
+ * delivered and committed, never on timings.
+ */
+#include <check.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/core_config.h"
+#include "core/core_item.h"
+#include "core/core_log.h"
+#include "core/core_metrics.h"
+#include "core/core_queue.h"
+#include "core/core_time.h"
+#include "ingest/ing_kafka.h"
+
+/* ---- mock cluster fixture ------------------------------------------------- */
+
+typedef struct kfix {
+    rd_kafka_t *mrk; /* owns the mock cluster */
+    rd_kafka_mock_cluster_t *mc;
+    rd_kafka_t *prod;
+    char bootstrap[256];
+} kfix;
+
+static void kfix_init(kfix *f, int brokers)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+    memset(f, 0, sizeof *f);
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
+    f->mrk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    ck_assert_ptr_nonnull(f->mrk);
+    f->mc = rd_kafka_mock_cluster_new(f->mrk, brokers);
+    ck_assert_ptr_nonnull(f->mc);
+    snprintf(f->bootstrap, sizeof f->bootstrap, "%s", rd_kafka_mock_cluster_bootstraps(f->mc));
+
+    conf = rd_kafka_conf_new();
+    ck_assert_int_eq(rd_kafka_conf_set(conf, "bootstrap.servers", f->bootstrap, errstr, sizeof errstr),
+                     RD_KAFKA_CONF_OK);
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
+    f->prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    ck_assert_ptr_nonnull(f->prod);
+}
+
+static void kfix_topic(kfix *f, const char *topic, int partitions)
+{
+    ck_assert_int_eq(rd_kafka_mock_topic_create(f->mc, topic, partitions, 1), 0);
+}
+
+/* kfix_produce sends value (len < 0: NULL value) to topic, partition p (-1:
+ * partitioner). */
+static void kfix_produce(kfix *f, const char *topic, int32_t p, const char *value, ssize_t len)
+{
+    rd_kafka_resp_err_t e;
+    void *v = len < 0 ? NULL : (void *)value;
+    size_t n = len < 0 ? 0 : (size_t)len;
+    e = rd_kafka_producev(f->prod, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(v, n),
+                          RD_KAFKA_V_END);
+    ck_assert_int_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+static void kfix_produce_n(kfix *f, const char *topic, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        char v[64];
+        int n = snprintf(v, sizeof v, "message %d about $MSFT", i);
+        kfix_produce(f, topic, (int32_t)(i % 4), v, n);
+    }
+    ck_assert_int_eq(rd_kafka_flush(f->prod, 20000), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+static void kfix_free(kfix *f)
+{
+    rd_kafka_destroy(f->prod);
+    rd_kafka_mock_cluster_destroy(f->mc);
+    rd_kafka_destroy(f->mrk);
+}
+
+/* committed offsets of group for topic's partitions 0..n-1 into out. */
+static void committed(kfix *f, const char *group, const char *topic, int n, int64_t *out)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_t *c;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+
+    rd_kafka_conf_set(conf, "bootstrap.servers", f->bootstrap, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
+    c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    ck_assert_ptr_nonnull(c);
+    for (int i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, topic, i);
+    ck_assert_int_eq(rd_kafka_committed(c, l, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    for (int i = 0; i < n; i++)
+        out[i] = l->elems[i].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+}
+
+static int64_t high_watermark(kfix *f, const char *topic, int32_t p)
+{
+    int64_t lo = -1, hi = -1;
+    ck_assert_int_eq(rd_kafka_query_watermark_offsets(f->prod, topic, p, &lo, &hi, 10000),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    return hi;
+}
+
+/* ---- pipeline stand-in ------------------------------------------------------- */
+
+typedef struct pipe {
+    core_queue_t *q;
+    pthread_t thr;
+    atomic_int stop;
+    atomic_int go;  /* pop only once set */
+    int ack;        /* 1: ack at once; 0: keep items for the test */
+    pthread_mutex_t mu;
+    char **ids;
+    core_item_t **kept;
+    size_t n, cap;
+} pipe_t;
+
+static void *pipe_main(void *arg)
+{
+    pipe_t *p = arg;
+    while (!atomic_load(&p->stop)) {
+        void *v;
+        if (!atomic_load(&p->go)) {
+            usleep(2000);
+            continue;
+        }
+        if (core_queue_pop(p->q, &v, 50) != CORE_OK)
+            continue;
+        core_item_t *it = v;
+        pthread_mutex_lock(&p->mu);
+        if (p->n == p->cap) {
+            p->cap = p->cap ? 2 * p->cap : 256;
+            p->ids = realloc(p->ids, p->cap * sizeof *p->ids);
+            p->kept = realloc(p->kept, p->cap * sizeof *p->kept);
+        }
+        p->ids[p->n] = strdup(it->id);
+        p->kept[p->n] = p->ack ? NULL : it;
+        p->n++;
+        pthread_mutex_unlock(&p->mu);
+        if (p->ack) {
+            core_item_ack(it, CORE_OK);
+            core_item_free(it);
+        }
+    }
+    return NULL;
+}
+
+static void pipe_start(pipe_t *p, size_t qcap, int ack)
+{
+    memset(p, 0, sizeof *p);
+    ck_assert_int_eq(core_queue_new(qcap, &p->q), CORE_OK);
+    pthread_mutex_init(&p->mu, NULL);
+    p->ack = ack;
+    atomic_store(&p->go, 1);
+    pthread_create(&p->thr, NULL, pipe_main, p);
+}
+
+static size_t pipe_count(pipe_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    size_t n = p->n;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+/* pipe_wait waits until n items arrived (up to timeout_ms); returns the count. */
+static size_t pipe_wait(pipe_t *p, size_t n, int timeout_ms)
+{
+    int64_t end = core_time_mono_ms() + timeout_ms;
+    while (pipe_count(p) < n && core_time_mono_ms() < end)
+        usleep(10000);
+    return pipe_count(p);
+}
+
+static void pipe_stop(pipe_t *p)
+{
+    void *v;
+    atomic_store(&p->stop, 1);
+    pthread_join(p->thr, NULL);
+    while (core_queue_pop(p->q, &v, 0) == CORE_OK)
+        core_item_free(v);
+}
+
+static void pipe_free(pipe_t *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->ids[i]);
+        core_item_free(p->kept[i]);
+    }
+    free(p->ids);
+    free(p->kept);
+    core_queue_free(p->q);
+    pthread_mutex_destroy(&p->mu);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* distinct ids across pipes; *dups receives the number of repeats. */
+static size_t distinct(pipe_t **ps, size_t np, size_t *dups)
+{
+    size_t total = 0, k = 0, d = 0;
+    char **all;
+    for (size_t i = 0; i < np; i++)
+        total += ps[i]->n;
+    all = malloc((total + 1) * sizeof *all);
+    for (size_t i = 0; i < np; i++)
+        for (size_t j = 0; j < ps[i]->n; j++)
+            all[k++] = ps[i]->ids[j];
+    qsort(all, total, sizeof *all, cmp_str);
+    for (size_t i = 0; i < total; i++)
+        if (i > 0 && strcmp(all[i], all[i - 1]) == 0)
+            d++;
+    free(all);
+    if (dups)
+        *dups = d;
+    return total - d;
+}
+
+/* ---- config ------------------------------------------------------------------ */
+
+static core_config_t *kcfg(kfix *f, const char *group, const char *extra[])
+{
+    core_config_t *cfg;
+    char err[512], a[512];
+    const char *base[] = {"kafka.topics=news", "kafka.commit_interval=200ms",
+                          "kafka.revoke_timeout=5s", "kafka.session.timeout.ms=6000",
+                          "kafka.heartbeat.interval.ms=500", "kafka.topic.metadata.refresh.interval.ms=1000",
+                          NULL};
+
+    ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
+    snprintf(a, sizeof a, "kafka.brokers=%s", f->bootstrap);
+    ck_assert_int_eq(core_config_set(cfg, a, err, sizeof err), CORE_OK);
+    snprintf(a, sizeof a, "kafka.group=%s", group);
+    ck_assert_int_eq(core_config_set(cfg, a, err, sizeof err), CORE_OK);
+    for (int i = 0; base[i]; i++)
+        ck_assert_msg(core_config_set(cfg, base[i], err, sizeof err) == CORE_OK, "%s", err);
+    for (int i = 0; extra && extra[i]; i++)
+        ck_assert_msg(core_config_set(cfg, extra[i], err, sizeof err) == CORE_OK, "%s", err);
+    return cfg;
+}
+
+static ing_kafka_t *kstart(const core_config_t *cfg, core_queue_t *q, core_metrics_t *m)
+{
+    ing_kafka_t *k = NULL;
+    char err[512] = "";
+    ck_assert_msg(ing_kafka_new(cfg, q, m, &k, err, sizeof err) == CORE_OK, "%s", err);
+    ck_assert_msg(ing_kafka_start(k, err, sizeof err) == CORE_OK, "%s", err);
+    return k;
+}
+
+static void setup(void)
+{
+    core_log_setup(CORE_LOG_ERROR, CORE_LOG_TEXT);
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+/* Every message consumed exactly once, ids and times derived from the
+ * message, and the committed offsets reach the end of every partition. */
+START_TEST(normal_run_exactly_once)
+{
+    enum { N = 200 };
+    kfix f;
+    pipe_t p;
+    pipe_t *ps[1] = {&p};
+    size_t dups;
+    int64_t c[4];
+    core_metrics_t *m;
+
+    kfix_init(&f, 3);
+    kfix_topic(&f, "news", 4);
+    kfix_produce_n(&f, "news", 0, N);
+    core_metrics_new(&m);
+    pipe_start(&p, 64, 1);
+    core_config_t *cfg = kcfg(&f, "g-normal", NULL);
+    ing_kafka_t *k = kstart(cfg, p.q, m);
+
+    ck_assert_uint_eq(pipe_wait(&p, N, 30000), N);
+    ing_kafka_stop(k, 5000);
+    pipe_stop(&p);
+    ck_assert_uint_eq(p.n, N);
+    ck_assert_uint_eq(distinct(ps, 1, &dups), N);
+    ck_assert_uint_eq(dups, 0);
+    for (size_t i = 0; i < p.n; i++) {
+        int part;
+        long long off;
+        ck_assert_int_eq(sscanf(p.ids[i], "kafka:news:%d:%lld", &part, &off), 2);
+        ck_assert(part >= 0 && part < 4 && off >= 0);
+    }
+    committed(&f, "g-normal", "news", 4, c);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(c[i], high_watermark(&f, "news", i));
+
+    ing_kafka_free(k);
+    pipe_free(&p);
+    core_config_free(cfg);
+    core_metrics_free(m);
+    kfix_free(&f);
+}
+END_TEST
+
+/* Items carry source, event time, cashtags and an ack. */
+START_TEST(item_fields)
+{
+    kfix f;
+    pipe_t p;
+    kfix_init(&f, 1);
+    kfix_topic(&f, "news", 1);
+    const char *json = "{\"id\":\"abc\",\"text\":\"$TSLA up\",\"source\":\"wire\",\"ts\":\"2026-11-28T13:50:00Z\"}";
+    kfix_produce(&f, "news", 0, json, (ssize_t)strlen(json));
+    kfix_produce(&f, "news", 0, "plain text about $NVDA", 22);
+    ck_assert_int_eq(rd_kafka_flush(f.prod, 10000), 0);
+    pipe_start(&p, 8, 0);
+    core_config_t *cfg = kcfg(&f, "g-fields", NULL);
+    ing_kafka_t *k = kstart(cfg, p.q, NULL);
+    ck_assert_uint_eq(pipe_wait(&p, 2, 30000), 2);
+    pipe_stop(&p);
+
+    core_item_t *a = p.kept[0], *b = p.kept[1];
+    ck_assert_str_eq(a->id, "abc");
+    ck_assert_str_eq(a->source, "wire");
+    ck_assert_int_eq(a->event_ms, core_time_from_civil(2026, 11, 28, 13, 50, 0));
+    ck_assert_uint_eq(a->n_entities, 1);
+    ck_assert_str_eq(a->entities[0], "TSLA");
+    ck_assert_str_eq(b->id, "kafka:news:0:1");
+    ck_assert_str_eq(b->source, "kafka:news");
+    ck_assert_str_eq(b->text, "plain text about $NVDA");
+    ck_assert(b->event_ms > 1700000000000LL); /* the message timestamp */
+    ck_assert_str_eq(b->entities[0], "NVDA");
+    ck_assert_ptr_nonnull(a->ack.fn);
+    core_item_ack(a, CORE_OK);
+    core_item_ack(b, CORE_OK);
+    ing_kafka_stop(k, 5000);
+    int64_t c[1];
+    committed(&f, "g-fields", "news", 1, c);
+    ck_assert_int_eq(c[0], 2);
+    ing_kafka_free(k);
+    pipe_free(&p);
+    core_config_free(cfg);
+    kfix_free(&f);
+}
+END_TEST
+
+/* Offsets are committed only for acknowledged items: a consumer that acks
+ * all but a few (out of order) and is destroyed commits, per partition, the
+ * lowest unacknowledged offset; a new consumer gets the unacked ones again. */
+START_TEST(unacked_items_come_back)
+{
+    enum { N = 120 };
+    kfix f;
+    pipe_t p, p2;
+    int64_t lowest[4] = {-1, -1, -1, -1}, c[4];
+    int unacked = 0;
+
+    kfix_init(&f, 1);
+    kfix_topic(&f, "news", 4);
+    kfix_produce_n(&f, "news", 0, N);
+    pipe_start(&p, 256, 0);
+    core_config_t *cfg = kcfg(&f, "g-replay", NULL);
+    ing_kafka_t *k = kstart(cfg, p.q, NULL);
+    ck_assert_uint_eq(pipe_wait(&p, N, 30000), N);
+
+    /* Ack in reverse order, skipping offsets 7 and 20 of each partition. */
+    for (size_t i = p.n; i-- > 0;) {
+        core_item_t *it = p.kept[i];
+        int part;
+        long long off;
+        ck_assert_int_eq(sscanf(it->id, "kafka:news:%d:%lld", &part, &off), 2);
+        if (off == 7 || off == 20) {
+            unacked++;
+            if (lowest[part] < 0 || off < lowest[part])
+                lowest[part] = off;
+            continue;
+        }
+        core_item_ack(it, CORE_OK);
+    }
+    ck_assert_int_eq(unacked, 8);
+    ing_kafka_stop(k, 0);
+    ing_kafka_free(k); /* the unacked items are never acked: a crash */
+    committed(&f, "g-replay", "news", 4, c);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(c[i], 7);
+
+    /* A new consumer in the group gets offsets 7.. of every partition again,
+     * in particular every unacked item. */
+    pipe_start(&p2, 256, 1);
+    k = kstart(cfg, p2.q, NULL);
+    size_t expect = 0;
+    for (int i = 0; i < 4; i++)
+        expect += (size_t)(high_watermark(&f, "news", i) - 7);
+    ck_assert_uint_eq(pipe_wait(&p2, expect, 30000), expect);
+    ing_kafka_stop(k, 5000);
+    pipe_stop(&p2);
+    for (size_t i = 0; i < p.n; i++) {
+        int part;
+        long long off;
+        sscanf(p.ids[i], "kafka:news:%d:%lld", &part, &off);
+        if (off != 7 && off != 20)
+            continue;
+        int found = 0;
+        for (size_t j = 0; j < p2.n; j++)
+            found |= strcmp(p2.ids[j], p.ids[i]) == 0;
+        ck_assert_msg(found, "%s not redelivered", p.ids[i]);
+    }
+    committed(&f, "g-replay", "news", 4, c);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(c[i], high_watermark(&f, "news", i));
+    ing_kafka_free(k);
+    pipe_stop(&p);
+    pipe_free(&p);
+    pipe_free(&p2);
+    core_config_free(cfg);
+    kfix_free(&f);
+}
+END_TEST
+
+/* Two consumers in one group: the second joining triggers a rebalance while
+ * messages flow; every message is delivered (at least once). */
+START_TEST(rebalance_two_consumers)
+{
+    enum { N = 400 };
+    kfix f;
+    pipe_t a, b;
+    pipe_t *ps[2] = {&a, &b};
+    size_t dups;
+
+    kfix_init(&f, 2);
+    kfix_topic(&f, "news", 4);
+    kfix_produce_n(&f, "news", 0, N / 2);
+    pipe_start(&a, 64, 1);
+    pipe_start(&b, 64, 1);
+    core_config_t *cfg = kcfg(&f, "g-rebalance", NULL);
+    ing_kafka_t *ka = kstart(cfg, a.q, NULL);
+    ck_assert(pipe_wait(&a, 1, 30000) >= 1);
+    ing_kafka_t *kb = kstart(cfg, b.q, NULL);
+    kfix_produce_n(&f, "news", N / 2, N);
+    int64_t end = core_time_mono_ms() + 60000;
+    while (core_time_mono_ms() < end) {
+        pthread_mutex_lock(&a.mu);
+        pthread_mutex_lock(&b.mu);
+        size_t d = distinct(ps, 2, NULL);
+        pthread_mutex_unlock(&b.mu);
+        pthread_mutex_unlock(&a.mu);
+        if (d == N)
+            break;
+        usleep(20000);
+    }
+    ing_kafka_health_t ha, hb;
+    ing_kafka_health(ka, &ha);
+    ing_kafka_health(kb, &hb);
+    ing_kafka_stop(kb, 5000);
+    ing_kafka_stop(ka, 5000);
+    pipe_stop(&a);
+    pipe_stop(&b);
+    ck_assert_uint_eq(distinct(ps, 2, &dups), N);
+    /* Both took part (the partitions were split). */
+    ck_assert(ha.assigned + hb.assigned == 4);
+    ck_assert(b.n > 0);
+    ing_kafka_free(ka);
+    ing_kafka_free(kb);
+    pipe_free(&a);
+    pipe_free(&b);
+    core_config_free(cfg);
+    kfix_free(&f);
+}
+END_TEST
+
+/* A broker taken down while consuming and brought back: nothing lost. */
+START_TEST(broker_down_and_up)
+{
+    enum { N = 200 };
+    kfix f;
+    pipe_t p;
+    pipe_t *ps[1] = {&p};
+
+    kfix_init(&f, 3);
+    kfix_topic(&f, "news", 4);
+    kfix_produce_n(&f, "news", 0, N / 2);
+    pipe_start(&p, 64, 1);
+    core_config_t *cfg = kcfg(&f, "g-down", NULL);
+    ing_kafka_t *k = kstart(cfg, p.q, NULL);
+    ck_assert(pipe_wait(&p, N / 2, 30000) == N / 2);
+    for (int b = 1; b <= 3; b++)
+        rd_kafka_mock_broker_set_down(f.mc, b);
+    usleep(1500 * 1000);
+    for (int b = 1; b <= 3; b++)
+        rd_kafka_mock_broker_set_up(f.mc, b);
+    kfix_produce_n(&f, "news", N / 2, N);
+    int64_t end = core_time_mono_ms() + 60000;
+    while (core_time_mono_ms() < end) {
+        pthread_mutex_lock(&p.mu);
+        size_t d = distinct(ps, 1, NULL);
+        pthread_mutex_unlock(&p.mu);
+        if (d == N)
+            break;
+        usleep(20000);
+    }
+    ing_kafka_stop(k, 5000);
+    pipe_stop(&p);
+    ck_assert_uint_eq(distinct(ps, 1, NULL), N);
+    int64_t c[4];
+    committed(&f, "g-down", "news", 4, c);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(c[i], high_watermark(&f, "news", i));
+    ing_kafka_free(k);
+    pipe_free(&p);
+    core_config_free(cfg);
+    kfix_free(&f);
+}
+END_TEST
+
+/* Bad messages of every kind go to the dead-letter topic with headers, are
+ * counted by reason, and their offsets are committed, while good ones flow. */
+START_TEST(bad_messages_dead_lettered)
+{
+    static const struct {
+        const char *value;
+        ssize_t len;
+        const char *reason;
+    } bad[] = {
+        {"{\"text\": \"unterminated", -2, "JSON"},
+        {"caf\xc3\x28 bad utf8", -2, "UTF8"},
+        {"[1, 2, 3]", -2, "NOT_OBJECT"},
+        {"{\"text\": \"   \"}", -2, "EMPTY_TEXT"},
+        {"{\"text\": 42}", -2, "BAD_FIELD"},
+        {"{\"text\": \"x\", \"ts\": \"yesterday\"}", -2, "BAD_TIME"},
+        {NULL, -1, "NULL_VALUE"},
+        {NULL, 3000, "TOO_LARGE"},
+    };
+    enum { NBAD = sizeof bad / sizeof bad[0] };
+    static char big[3000];
+    kfix f;
+    pipe_t p;
+    core_metrics_t *m;
+    const char *extra[] = {"kafka.dead_letter_topic=dlq", "kafka.max_message_bytes=1KiB", NULL};
+    int good = 0;
+
+    memset(big, 'a', sizeof big);
+    kfix_init(&f, 1);
+    kfix_topic(&f, "news", 1);
+    kfix_topic(&f, "dlq", 1);
+    for (int i = 0; i < NBAD; i++) {
+        char v[32];
+        int n = snprintf(v, sizeof v, "good %d", i);
+        kfix_produce(&f, "news", 0, v, n);
+        good++;
+        if (bad[i].len == -1)
+            kfix_produce(&f, "news", 0, NULL, -1);
+        else if (bad[i].len == 3000)
+            kfix_produce(&f, "news", 0, big, sizeof big);
+        else
+            kfix_produce(&f, "news", 0, bad[i].value, (ssize_t)strlen(bad[i].value));
+    }
+    kfix_produce(&f, "news", 0, "last good", 9);
+    good++;
+    ck_assert_int_eq(rd_kafka_flush(f.prod, 10000), 0);
+
+    core_metrics_new(&m);
+    pipe_start(&p, 64, 1);
+    core_config_t *cfg = kcfg(&f, "g-dlq", extra);
+    ing_kafka_t *k = kstart(cfg, p.q, m);
+    ck_assert_uint_eq(pipe_wait(&p, (size_t)good, 30000), (size_t)good);
+    /* The offsets of the bad ones are stored after their dead-letter
+     * delivery: wait for the commit to reach the end. */
+    int64_t hw = high_watermark(&f, "news", 0), c[1] = {-1};
+    ing_kafka_stop(k, 5000);
+    committed(&f, "g-dlq", "news", 1, c);
+    ck_assert_int_eq(c[0], hw);
+    pipe_stop(&p);
+    ck_assert_uint_eq(p.n, (size_t)good);
+
+    for (int i = 0; i < NBAD; i++) {
+        char labels[128];
+        snprintf(labels, sizeof labels, "source=\"kafka\",reason=\"%s\"", bad[i].reason);
+        core_counter_t *ctr = core_metrics_counter(m, "finsent_ingest_bad_total", labels,
+                                                   "messages rejected by reason, by source");
+        ck_assert_msg(core_counter_value(ctr) == 1, "reason %s counted %llu", bad[i].reason,
+                      (unsigned long long)core_counter_value(ctr));
+    }
+
+    /* Read the dead-letter topic back. */
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", f.bootstrap, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "group.id", "dlq-reader", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
+    rd_kafka_t *c2 = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, "dlq", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(c2, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    int got = 0;
+    int64_t end = core_time_mono_ms() + 20000;
+    while (got < NBAD && core_time_mono_ms() < end) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c2, 200);
+        if (!msg)
+            continue;
+        if (msg->err) {
+            rd_kafka_message_destroy(msg);
+            continue;
+        }
+        rd_kafka_headers_t *h = NULL;
+        const void *val;
+        size_t sz;
+        char reason[32] = "", topic[32] = "", part[8] = "", off[24] = "";
+        ck_assert_int_eq(rd_kafka_message_headers(msg, &h), 0);
+        ck_assert_int_eq(rd_kafka_header_get_last(h, "finsent-reason", &val, &sz), 0);
+        snprintf(reason, sizeof reason, "%.*s", (int)sz, (const char *)val);
+        ck_assert_int_eq(rd_kafka_header_get_last(h, "finsent-topic", &val, &sz), 0);
+        snprintf(topic, sizeof topic, "%.*s", (int)sz, (const char *)val);
+        ck_assert_int_eq(rd_kafka_header_get_last(h, "finsent-partition", &val, &sz), 0);
+        snprintf(part, sizeof part, "%.*s", (int)sz, (const char *)val);
+        ck_assert_int_eq(rd_kafka_header_get_last(h, "finsent-offset", &val, &sz), 0);
+        snprintf(off, sizeof off, "%.*s", (int)sz, (const char *)val);
+        ck_assert_int_eq(rd_kafka_header_get_last(h, "finsent-error", &val, &sz), 0);
+        ck_assert(sz > 0);
+        /* Bad message i sits at offset 2i+1 (after good i). */
+        ck_assert_str_eq(reason, bad[got].reason);
+        ck_assert_str_eq(topic, "news");
+        ck_assert_str_eq(part, "0");
+        ck_assert_int_eq(atoll(off), 2 * got + 1);
+        if (bad[got].len == -1)
+            ck_assert_ptr_null(msg->payload);
+        else if (bad[got].len == 3000)
+            ck_assert_uint_eq(msg->len, 3000);
+        else
+            ck_assert_mem_eq(msg->payload, bad[got].value, strlen(bad[got].value));
+        got++;
+        rd_kafka_message_destroy(msg);
+    }
+    ck_assert_int_eq(got, NBAD);
+    rd_kafka_consumer_close(c2);
+    rd_kafka_destroy(c2);
+
+    ing_kafka_free(k);
+    pipe_free(&p);
+    core_config_free(cfg);
+    core_metrics_free(m);
+    kfix_free(&f);
+}
+END_TEST
+
+/* A tiny queue and a pipeline that starts late: the source pauses its
+ * partitions, keeps polling, resumes when the queue drains; nothing lost,
+ * nothing twice. */
+START_TEST(backpressure_pauses_and_resumes)
+{
+    enum { N = 300 };
+    kfix f;
+    pipe_t p;
+    pipe_t *ps[1] = {&p};
+    size_t dups;
+    ing_kafka_health_t h;
+    core_metrics_t *m;
+
+    kfix_init(&f, 1);
+    kfix_topic(&f, "news", 4);
+    kfix_produce_n(&f, "news", 0, N);
+    core_metrics_new(&m);
+    pipe_start(&p, 2, 1);
+    atomic_store(&p.go, 0);
+    core_config_t *cfg = kcfg(&f, "g-bp", NULL);
+    ing_kafka_t *k = kstart(cfg, p.q, m);
+    int64_t end = core_time_mono_ms() + 30000;
+    do {
+        usleep(20000);
+        ing_kafka_health(k, &h);
+    } while (!h.paused && core_time_mono_ms() < end);
+    ck_assert_int_eq(h.paused, 1);
+    ck_assert_uint_eq(core_queue_depth(p.q), 2);
+    atomic_store(&p.go, 1);
+    ck_assert_uint_eq(pipe_wait(&p, N, 30000), N);
+    end = core_time_mono_ms() + 10000;
+    do {
+        ing_kafka_health(k, &h);
+    } while (h.paused && core_time_mono_ms() < end && usleep(10000) == 0);
+    ck_assert_int_eq(h.paused, 0);
+    ing_kafka_stop(k, 5000);
+    pipe_stop(&p);
+    ck_assert_uint_eq(distinct(ps, 1, &dups), N);
+    ck_assert_uint_eq(dups, 0);
+    ck_assert(core_counter_value(core_metrics_counter(m, "finsent_kafka_pauses_total", NULL,
+                                                      "times the partitions were paused because the queue was full")) >= 1);
+    ing_kafka_free(k);
+    pipe_free(&p);
+    core_config_free(cfg);
+    core_metrics_free(m);
+    kfix_free(&f);
+}
+END_TEST
+
+static atomic_int delivered_ok, delivered_err;
+static void on_delivery(void *opaque, core_err_t status, const char *errstr)
+{
+    (void)opaque;
+    (void)errstr;
+    if (status == CORE_OK)
+        atomic_fetch_add(&delivered_ok, 1);
+    else
+        atomic_fetch_add(&delivered_err, 1);
+}
+
+/* Tagged output: produced keyed by id; the callback reports delivery. */
+START_TEST(output_topic_delivery)
+{
+    kfix f;
+    pipe_t p;
+    const char *extra[] = {"kafka.output_topic=tagged", NULL};
+    kfix_init(&f, 1);
+    kfix_topic(&f, "news", 1);
+    kfix_topic(&f, "tagged", 1);
+    pipe_start(&p, 8, 1);
+    core_config_t *cfg = kcfg(&f, "g-out", extra);
+    ing_kafka_t *k = kstart(cfg, p.q, NULL);
+    for (int i = 0; i < 10; i++) {
+        char key[16], val[64];
+        int kl = snprintf(key, sizeof key, "id-%d", i);
+        int vl = snprintf(val, sizeof val, "{\"id\":\"id-%d\"}", i);
+        ck_assert_int_eq(ing_kafka_produce(k, key, (size_t)kl, val, (size_t)vl, on_delivery, NULL),
+                         CORE_OK);
+    }
+    int64_t end = core_time_mono_ms() + 20000;
+    while (atomic_load(&delivered_ok) + atomic_load(&delivered_err) < 10 && core_time_mono_ms() < end)
+        usleep(10000);
+    ck_assert_int_eq(atomic_load(&delivered_ok), 10);
+    ck_assert_int_eq(high_watermark(&f, "tagged", 0), 10);
+    ing_kafka_stop(k, 1000);
+    ck_assert_int_eq(ing_kafka_produce(k, "x", 1, "y", 1, on_delivery, NULL), CORE_ECLOSED);
+    pipe_stop(&p);
+    ing_kafka_free(k);
+    pipe_free(&p);
+    core_config_free(cfg);
+
+    /* Without an output topic, produce is refused. */
+    cfg = kcfg(&f, "g-out2", NULL);
+    ck_assert_int_eq(ing_kafka_new(cfg, NULL, NULL, &k, NULL, 0), CORE_OK);
+    ck_assert_int_eq(ing_kafka_produce(k, "x", 1, "y", 1, NULL, NULL), CORE_EINVAL);
+    ing_kafka_free(k);
+    core_config_free(cfg);
+    kfix_free(&f);
+}
+END_TEST
+
+/* Configuration errors name the key and its origin. */
+START_TEST(config_errors)
+{
+    core_config_t *cfg;
+    ing_kafka_t *k = (ing_kafka_t *)1;
+    char err[512];
+
+    ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
+    ck_assert_int_eq(ing_kafka_new(cfg, NULL, NULL, &k, err, sizeof err), CORE_EINVAL);
+    ck_assert_ptr_null(k);
+    ck_assert_int_eq(core_config_set(cfg, "kafka.brokers=127.0.0.1:1", err, sizeof err), CORE_OK);
+    ck_assert_int_eq(core_config_set(cfg, "kafka.no.such.property=1", err, sizeof err), CORE_OK);
+    ck_assert_int_eq(ing_kafka_new(cfg, NULL, NULL, &k, err, sizeof err), CORE_ECONFIG);
+    ck_assert_msg(strstr(err, "no.such.property") && strstr(err, "--set"), "%s", err);
+    core_config_free(cfg);
+
+    ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
+    ck_assert_int_eq(core_config_load_string(cfg, "t.conf",
+                                             "[kafka]\nbrokers = 127.0.0.1:1\nsession.timeout.ms = banana\n",
+                                             err, sizeof err),
+                     CORE_OK);
+    ck_assert_int_eq(ing_kafka_new(cfg, NULL, NULL, &k, err, sizeof err), CORE_ECONFIG);
+    ck_assert_msg(strstr(err, "session.timeout.ms") && strstr(err, "t.conf:3"), "%s", err);
+    core_config_free(cfg);
+
+    ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
+    core_config_set(cfg, "kafka.brokers=127.0.0.1:1", err, sizeof err);
+    core_config_set(cfg, "kafka.enable.auto.commit=true", err, sizeof err);
+    ck_assert_int_eq(ing_kafka_new(cfg, NULL, NULL, &k, err, sizeof err), CORE_ECONFIG);
+    ck_assert_msg(strstr(err, "enable.auto.commit") && strstr(err, "managed"), "%s", err);
+    core_config_free(cfg);
+
+    ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
+    core_config_set(cfg, "kafka.brokers=127.0.0.1:1", err, sizeof err);
+    core_config_set(cfg, "kafka.topics=", err, sizeof err);
+    ck_assert_int_eq(ing_kafka_new(cfg, NULL, NULL, &k, err, sizeof err), CORE_ECONFIG);
+    ck_assert_msg(strstr(err, "topics"), "%s", err);
+    core_config_free(cfg);
+}
+END_TEST
+
+Suite *suite_kafka(void)
+{
+    Suite *s = suite_create("kafka");
+    TCase *tc = tcase_create("mock");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, config_errors);
+    tcase_add_test(tc, item_fields);
+    tcase_add_test(tc, normal_run_exactly_once);
+    tcase_add_test(tc, unacked_items_come_back);
+    tcase_add_test(tc, bad_messages_dead_lettered);
+    tcase_add_test(tc, backpressure_pauses_and_resumes);
+    tcase_add_test(tc, output_topic_delivery);
+    tcase_add_test(tc, rebalance_two_consumers);
+    tcase_add_test(tc, broker_down_and_up);
+    suite_add_tcase(s, tc);
+    return s;
+}
