@@ -56,10 +56,19 @@ typedef enum core_sentiment {
 /* core_sentiment_name: "negative", "neutral", "positive". */
 const char *core_sentiment_name(core_sentiment_t s);
 
+/* Most topic labels a tagged item carries probabilities for. */
+#define CORE_TOPICS_MAX 64
+
 typedef struct core_tagged {
     core_item_t *item; /* owned */
     char topic[64];    /* topic label; "" when the model has no topic head */
     float topic_p;
+    /* Probability of every topic label, in the order of topic_labels, which
+     * is borrowed from the classifier (valid while it lives). n_topics 0:
+     * not filled (encoded without "topic_probs"). */
+    size_t n_topics;
+    const char *const *topic_labels;
+    float topic_probs[CORE_TOPICS_MAX];
     int sentiment; /* core_sentiment_t, or -1 when the model has no sentiment head */
     float sentiment_p[CORE_SENT__COUNT];
     char model[96]; /* "name@sha" */

@@ -257,6 +257,14 @@ core_err_t core_msg_encode_tagged(const core_tagged_t *t, char **out, size_t *le
     if (t->topic[0]) {
         json_object_set_new(o, "topic", json_string(t->topic));
         json_object_set_new(o, "topic_p", json_real(t->topic_p));
+        if (t->n_topics && t->topic_labels) {
+            json_t *tp = json_object();
+            if (!tp)
+                goto out;
+            for (size_t k = 0; k < t->n_topics && k < CORE_TOPICS_MAX; k++)
+                json_object_set_new(tp, t->topic_labels[k], json_real(t->topic_probs[k]));
+            json_object_set_new(o, "topic_probs", tp);
+        }
     }
     if (t->sentiment >= 0) {
         json_object_set_new(o, "sentiment", json_string(core_sentiment_name(t->sentiment)));

@@ -48,7 +48,9 @@ int core_utf8_valid(const char *s, size_t len, size_t *bad_at);
 
 /* core_msg_encode_tagged writes the tagged item as one JSON object without a
  * trailing newline into a malloc'd string (*out, caller frees). The ts field
- * is RFC 3339 UTC with milliseconds. */
+ * is RFC 3339 UTC with milliseconds. When the item carries topic
+ * probabilities (n_topics > 0), "topic_probs" maps every topic label to its
+ * probability. */
 core_err_t core_msg_encode_tagged(const core_tagged_t *t, char **out, size_t *len);
 
 #endif

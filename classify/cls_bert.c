@@ -1,0 +1,261 @@
+/*
+ * cls_bert: see cls_bert.h. The forward pass, top to bottom:
+ *   x = LN(word[id] + pos[t] + type[0])                      (rows, H)
+ *   per layer: q, k, v = x W^T + b;  per sequence, per head:
+ *              s = q_h k_h^T / sqrt(d) over the sequence's real keys,
+ *              softmax, ctx_h = s v_h;  t = ctx Wo^T + bo; x = LN(t + x);
+ *              u = act(x Wi^T + bi); t = u Wo2^T + bo2; x = LN(t + x)
+ *   pooled = tanh([CLS] rows Wp^T + bp); logits = pooled Wh^T + bh; softmax.
+ * Buffers swap roles instead of being copied (x and t after each LN).
+ */
+#include "classify/cls_bert.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify/kernels/cls_kernels.h"
+
+struct cls_bert {
+    const cls_model_t *m;
+    const cls_kernels_t *k;
+    size_t max_batch, max_seq, max_rows;
+    float *x, *t;        /* (max_rows, H) hidden state and dense output */
+    float *q, *kk, *v;   /* (max_rows, H) */
+    float *ctx;          /* (max_rows, H) */
+    float *u;            /* (max_rows, I) */
+    float *s;            /* (max_seq, max_seq) attention scores of one head */
+    float *cls, *pooled; /* (max_batch, H) */
+    float *logits[CLS_HEAD__COUNT], *probs[CLS_HEAD__COUNT]; /* (max_batch, labels) */
+    size_t *off, *stride; /* (max_batch) row offset and row count per sequence */
+    size_t rows, n;
+};
+
+void cls_bert_free(cls_bert_t *b)
+{
+    if (!b)
+        return;
+    free(b->x);
+    free(b->t);
+    free(b->q);
+    free(b->kk);
+    free(b->v);
+    free(b->ctx);
+    free(b->u);
+    free(b->s);
+    free(b->cls);
+    free(b->pooled);
+    for (int h = 0; h < CLS_HEAD__COUNT; h++) {
+        free(b->logits[h]);
+        free(b->probs[h]);
+    }
+    free(b->off);
+    free(b->stride);
+    free(b);
+}
+
+static float *fbuf(size_t n, int *ok)
+{
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    if (!p)
+        *ok = 0;
+    return p;
+}
+
+core_err_t cls_bert_new(const cls_model_t *m, size_t max_batch, size_t max_seq, cls_bert_t **out)
+{
+    const cls_bert_config_t *c = cls_model_config(m);
+    cls_bert_t *b;
+    int ok = 1;
+
+    *out = NULL;
+    if (max_batch == 0 || max_seq < 2 || max_seq > c->max_pos || max_batch > (1u << 20))
+        return CORE_EINVAL;
+    if (!(b = calloc(1, sizeof *b)))
+        return CORE_ENOMEM;
+    b->m = m;
+    b->k = cls_kernels_get();
+    b->max_batch = max_batch;
+    b->max_seq = max_seq;
+    b->max_rows = max_batch * max_seq;
+    b->x = fbuf(b->max_rows * c->hidden, &ok);
+    b->t = fbuf(b->max_rows * c->hidden, &ok);
+    b->q = fbuf(b->max_rows * c->hidden, &ok);
+    b->kk = fbuf(b->max_rows * c->hidden, &ok);
+    b->v = fbuf(b->max_rows * c->hidden, &ok);
+    b->ctx = fbuf(b->max_rows * c->hidden, &ok);
+    b->u = fbuf(b->max_rows * c->intermediate, &ok);
+    b->s = fbuf(max_seq * max_seq, &ok);
+    b->cls = fbuf(max_batch * c->hidden, &ok);
+    b->pooled = fbuf(max_batch * c->hidden, &ok);
+    for (int h = 0; h < CLS_HEAD__COUNT; h++) {
+        const cls_head_t *hd = cls_model_head(m, (cls_head_kind_t)h);
+        if (hd) {
+            b->logits[h] = fbuf(max_batch * hd->n_labels, &ok);
+            b->probs[h] = fbuf(max_batch * hd->n_labels, &ok);
+        }
+    }
+    b->off = malloc(max_batch * sizeof *b->off);
+    b->stride = malloc(max_batch * sizeof *b->stride);
+    if (!ok || !b->off || !b->stride) {
+        cls_bert_free(b);
+        return CORE_ENOMEM;
+    }
+    *out = b;
+    return CORE_OK;
+}
+
+static void embed(cls_bert_t *b, const int32_t *ids, const size_t *lens)
+{
+    const cls_bert_config_t *c = cls_model_config(b->m);
+    const cls_weights_t *w = cls_model_weights(b->m);
+    size_t H = c->hidden;
+
+    for (size_t i = 0; i < b->n; i++) {
+        for (size_t t = 0; t < b->stride[i]; t++) {
+            int32_t id = t < lens[i] ? ids[t] : 0; /* [PAD] in padded mode */
+            const float *we = w->word_emb + (size_t)id * H, *pe = w->pos_emb + t * H,
+                        *te = w->type_emb;
+            float *x = b->x + (b->off[i] + t) * H;
+            for (size_t j = 0; j < H; j++)
+                x[j] = we[j] + pe[j] + te[j];
+        }
+        ids += lens[i];
+    }
+    b->k->add_layernorm(b->x, NULL, w->emb_ln_g, w->emb_ln_b, b->rows, H, c->eps);
+}
+
+/* Self-attention of every sequence and head: ctx from q, k, v. Keys past a
+ * sequence's real length (padded mode) are left out of the softmax, which
+ * is exactly an additive -inf mask. */
+static void attention(cls_bert_t *b, const size_t *lens)
+{
+    const cls_bert_config_t *c = cls_model_config(b->m);
+    size_t H = c->hidden, d = H / c->heads;
+    float scale = 1.0f / sqrtf((float)d);
+
+    for (size_t i = 0; i < b->n; i++) {
+        size_t L = b->stride[i], nk = lens[i], r0 = b->off[i];
+        for (size_t h = 0; h < c->heads; h++) {
+            const float *q = b->q + r0 * H + h * d, *k = b->kk + r0 * H + h * d,
+                        *v = b->v + r0 * H + h * d;
+            float *ctx = b->ctx + r0 * H + h * d;
+            /* s (L, nk) = scale * q_h (L, d) k_h^T */
+            cls_gemm(1, L, nk, d, scale, q, H, k, H, 0.0f, b->s, nk);
+            b->k->softmax_rows(b->s, L, nk);
+            /* ctx_h (L, d) = s (L, nk) v_h (nk, d) */
+            cls_gemm(0, L, d, nk, 1.0f, b->s, nk, v, H, 0.0f, ctx, H);
+        }
+    }
+}
+
+static void swap(float **a, float **b)
+{
+    float *t = *a;
+    *a = *b;
+    *b = t;
+}
+
+core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, size_t n,
+                        int padded)
+{
+    const cls_bert_config_t *c = cls_model_config(b->m);
+    const cls_weights_t *w = cls_model_weights(b->m);
+    const cls_kernels_t *k = b->k;
+    size_t H = c->hidden, I = c->intermediate, longest = 0, total = 0;
+
+    if (n == 0 || n > b->max_batch)
+        return CORE_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (lens[i] == 0 || lens[i] > b->max_seq)
+            return CORE_EINVAL;
+        longest = lens[i] > longest ? lens[i] : longest;
+        for (size_t t = 0; t < lens[i]; t++)
+            if (ids[total + t] < 0 || (size_t)ids[total + t] >= c->vocab_size)
+                return CORE_EINVAL;
+        total += lens[i];
+    }
+    b->n = n;
+    b->rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        b->off[i] = b->rows;
+        b->stride[i] = padded ? longest : lens[i];
+        b->rows += b->stride[i];
+    }
+    embed(b, ids, lens);
+    for (size_t l = 0; l < c->layers; l++) {
+        const cls_layer_weights_t *lw = &w->layer[l];
+        cls_gemm_xwt(b->x, b->rows, H, lw->q_w, H, b->q, H);
+        k->bias_add(b->q, lw->q_b, b->rows, H);
+        cls_gemm_xwt(b->x, b->rows, H, lw->k_w, H, b->kk, H);
+        k->bias_add(b->kk, lw->k_b, b->rows, H);
+        cls_gemm_xwt(b->x, b->rows, H, lw->v_w, H, b->v, H);
+        k->bias_add(b->v, lw->v_b, b->rows, H);
+        attention(b, lens);
+        cls_gemm_xwt(b->ctx, b->rows, H, lw->ao_w, H, b->t, H);
+        k->bias_add(b->t, lw->ao_b, b->rows, H);
+        k->add_layernorm(b->t, b->x, lw->aln_g, lw->aln_b, b->rows, H, c->eps);
+        swap(&b->x, &b->t);
+        cls_gemm_xwt(b->x, b->rows, H, lw->i_w, I, b->u, I);
+        if (c->act == CLS_ACT_GELU_ERF)
+            k->bias_gelu_erf(b->u, lw->i_b, b->rows, I);
+        else if (c->act == CLS_ACT_GELU_TANH)
+            k->bias_gelu_tanh(b->u, lw->i_b, b->rows, I);
+        else
+            k->bias_relu(b->u, lw->i_b, b->rows, I);
+        cls_gemm_xwt(b->u, b->rows, I, lw->o_w, H, b->t, H);
+        k->bias_add(b->t, lw->o_b, b->rows, H);
+        k->add_layernorm(b->t, b->x, lw->oln_g, lw->oln_b, b->rows, H, c->eps);
+        swap(&b->x, &b->t);
+    }
+    if (w->pool_w) {
+        for (size_t i = 0; i < n; i++)
+            memcpy(b->cls + i * H, b->x + b->off[i] * H, H * sizeof(float));
+        cls_gemm_xwt(b->cls, n, H, w->pool_w, H, b->pooled, H);
+        k->bias_tanh(b->pooled, w->pool_b, n, H);
+        for (int h = 0; h < CLS_HEAD__COUNT; h++) {
+            const cls_head_t *hd = cls_model_head(b->m, (cls_head_kind_t)h);
+            if (!hd)
+                continue;
+            cls_gemm_xwt(b->pooled, n, H, hd->w, hd->n_labels, b->logits[h], hd->n_labels);
+            k->bias_add(b->logits[h], hd->b, n, hd->n_labels);
+            memcpy(b->probs[h], b->logits[h], n * hd->n_labels * sizeof(float));
+            k->softmax_rows(b->probs[h], n, hd->n_labels);
+        }
+    }
+    return CORE_OK;
+}
+
+const float *cls_bert_logits(const cls_bert_t *b, cls_head_kind_t kind)
+{
+    return kind < CLS_HEAD__COUNT ? b->logits[kind] : NULL;
+}
+
+const float *cls_bert_probs(const cls_bert_t *b, cls_head_kind_t kind)
+{
+    return kind < CLS_HEAD__COUNT ? b->probs[kind] : NULL;
+}
+
+const float *cls_bert_hidden(const cls_bert_t *b, size_t *rows)
+{
+    *rows = b->rows;
+    return b->x;
+}
+
+double cls_bert_flops(const cls_model_t *m, const size_t *lens, size_t n, int padded)
+{
+    const cls_bert_config_t *c = cls_model_config(m);
+    double H = (double)c->hidden, I = (double)c->intermediate, rows = 0, att = 0, longest = 0;
+    double f;
+
+    for (size_t i = 0; i < n; i++)
+        longest = (double)lens[i] > longest ? (double)lens[i] : longest;
+    for (size_t i = 0; i < n; i++) {
+        double L = padded ? longest : (double)lens[i];
+        rows += L;
+        att += 2.0 * 2.0 * L * (double)lens[i] * H; /* q k^T and s v, all heads */
+    }
+    f = (double)c->layers * (2.0 * rows * (4.0 * H * H + 2.0 * H * I) + att);
+    f += 2.0 * (double)n * H * H; /* pooler */
+    return f;
+}

@@ -1,0 +1,70 @@
+/*
+ * cls_bert: the BERT encoder and its heads, on one batch of token id
+ * sequences.
+ *
+ * Design. The batch's sequences are PACKED: sequence i occupies rows
+ * [off_i, off_i + len_i) of one (tokens, H) matrix holding only real
+ * tokens, so every dense layer (Q, K, V, attention output, FFN in and out,
+ * pooler, heads) is one GEMM over real tokens and no work is spent on
+ * padding. Attention runs per sequence and per head on that sequence's rows.
+ * Post-LN BERT as in models/FORMAT.md; the elementwise work goes through the
+ * kernel table (cls_kernels_get), GEMMs through cls_gemm*.
+ *
+ * Every buffer is allocated by cls_bert_new for max_batch sequences of up to
+ * max_seq tokens; cls_bert_run allocates nothing. Because each sequence's
+ * rows only ever meet its own rows (attention) or the weights (everything
+ * else, row by row), an item's result does not depend on the other items of
+ * its batch or their order. (OpenBLAS may choose a different blocking for a
+ * different number of rows, which can move the last bit of a float; the
+ * tests bound that at 1e-5.)
+ *
+ * Padded mode (bench only): every sequence is given the length of the
+ * longest, padded with [PAD] (id 0) and its keys masked, which is what a
+ * framework without packing computes; the real tokens' results are the
+ * same.
+ *
+ * One cls_bert_t is used by one thread at a time; any number of them may
+ * share one model.
+ */
+#ifndef CLS_BERT_H
+#define CLS_BERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "classify/cls_model.h"
+#include "core/core_error.h"
+
+typedef struct cls_bert cls_bert_t;
+
+/* cls_bert_new makes an encoder for model m (borrowed; must outlive it) with
+ * buffers for max_batch sequences of at most max_seq tokens (max_seq <=
+ * max_position_embeddings). CORE_EINVAL for bad sizes, CORE_ENOMEM. */
+core_err_t cls_bert_new(const cls_model_t *m, size_t max_batch, size_t max_seq, cls_bert_t **out);
+
+/* cls_bert_free: NULL is a no-op. */
+void cls_bert_free(cls_bert_t *b);
+
+/* cls_bert_run encodes n sequences: sequence i is lens[i] ids starting at
+ * ids + sum(lens[0..i)). Then the pooler and every head of the model run and
+ * each head's logits and softmax probabilities are kept until the next run
+ * (cls_bert_logits / cls_bert_probs). padded: see above. CORE_EINVAL when n
+ * is 0 or over max_batch, a length is 0 or over max_seq, or an id is out of
+ * the vocabulary. Allocates nothing. */
+core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, size_t n,
+                        int padded);
+
+/* The results of the last run, in the checkpoint's output order: (n,
+ * n_labels) row-major, or NULL when the model has no such head. */
+const float *cls_bert_logits(const cls_bert_t *b, cls_head_kind_t kind);
+const float *cls_bert_probs(const cls_bert_t *b, cls_head_kind_t kind);
+/* cls_bert_hidden: the final hidden states of the last run, (rows, H) in
+ * packed order; *rows gets the row count. For tests. */
+const float *cls_bert_hidden(const cls_bert_t *b, size_t *rows);
+
+/* cls_bert_flops: floating point operations of one run over sequences of
+ * these lengths (multiply-add = 2), dense layers and attention, counting
+ * padding in padded mode. For the bench. */
+double cls_bert_flops(const cls_model_t *m, const size_t *lens, size_t n, int padded);
+
+#endif

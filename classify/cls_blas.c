@@ -1,0 +1,49 @@
+/* cls_blas: see cls_blas.h. */
+#include "classify/cls_blas.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "core/core_cpu.h"
+
+const char *cls_blas_corename(void)
+{
+    const char *s = openblas_get_corename();
+    return s ? s : "unknown";
+}
+
+void cls_blas_prepare(char **argv)
+{
+    core_cpu_features_t f;
+    const char *want = NULL, *have = cls_blas_corename();
+    const char *cur = getenv("OPENBLAS_CORETYPE");
+
+    if ((cur && *cur) || getenv("FINSENT_BLAS_REEXEC"))
+        return;
+    core_cpu_detect(&f);
+    if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq)
+        want = "SkylakeX";
+    else if (f.avx2 && f.fma)
+        want = "Haswell";
+    if (!want)
+        return;
+    /* Already a core at least as good: cooperlake/sapphirerapids/skylakex
+     * for AVX-512, anything AVX2 (haswell, zen, ...) when AVX2 is wanted. */
+    if (strcasecmp(have, "skylakex") == 0 || strcasecmp(have, "cooperlake") == 0 ||
+        strcasecmp(have, "sapphirerapids") == 0)
+        return;
+    if (want[0] == 'H' && (strcasecmp(have, "haswell") == 0 || strcasecmp(have, "zen") == 0))
+        return;
+    if (setenv("OPENBLAS_CORETYPE", want, 1) != 0 || setenv("FINSENT_BLAS_REEXEC", "1", 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+    /* exec failed: carry on with the slow kernels */
+    unsetenv("OPENBLAS_CORETYPE");
+}
+
+void cls_blas_set_threads(int n)
+{
+    openblas_set_num_threads(n > 0 ? n : 1);
+}

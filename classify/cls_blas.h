@@ -1,0 +1,31 @@
+/*
+ * cls_blas: OpenBLAS set-up for the process: the right core type and the
+ * thread count.
+ *
+ * Why: Debian's OpenBLAS 0.3.21 (DYNAMIC_ARCH) does not recognise recent
+ * Xeons and falls back to core "Prescott" (SSE3 kernels), about 6x slower
+ * for sgemm than its SkylakeX (AVX-512) kernels. The core is chosen from
+ * OPENBLAS_CORETYPE by a library constructor, i.e. before main() runs, so
+ * the only fix from inside the program is to set the variable and re-exec
+ * itself. cls_blas_prepare does that, only when it is needed.
+ */
+#ifndef CLS_BLAS_H
+#define CLS_BLAS_H
+
+/* cls_blas_prepare: call first thing in main(), before any thread exists.
+ * When OPENBLAS_CORETYPE is unset, FINSENT_BLAS_REEXEC is unset (the loop
+ * guard), and openblas_get_corename() reports a core weaker than this CPU
+ * supports (AVX-512 -> "SkylakeX", AVX2 -> "Haswell"), it sets
+ * OPENBLAS_CORETYPE and FINSENT_BLAS_REEXEC=1 and execv()s /proc/self/exe
+ * with argv. Returns only when no re-exec was needed or it failed (then the
+ * program simply runs on the slower kernels). */
+void cls_blas_prepare(char **argv);
+
+/* cls_blas_corename: the core OpenBLAS uses ("SkylakeX", "Prescott", ...). */
+const char *cls_blas_corename(void);
+
+/* cls_blas_set_threads: the number of threads OpenBLAS uses for one call
+ * (its own pool; finsent runs no other compute pool next to it). */
+void cls_blas_set_threads(int n);
+
+#endif

@@ -1,0 +1,339 @@
+/*
+ * cls_classifier: see cls_classifier.h. Up to two encoders (enc[0] and, for
+ * a separate sentiment model, enc[1]); each owns its model, tokenizer,
+ * tokenizer workspace, id buffer (max_batch * max_seq) and cls_bert_t.
+ */
+#include "classify/cls_classifier.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify/cls_bert.h"
+#include "classify/cls_model.h"
+#include "classify/cls_wordpiece.h"
+
+typedef struct enc {
+    cls_model_t *m;
+    cls_wordpiece_t *wp;
+    cls_wordpiece_ws_t *ws;
+    cls_bert_t *bert;
+    int32_t *ids;  /* (max_batch, max_seq), packed */
+    size_t *lens;  /* (max_batch) */
+    size_t max_seq, used;
+    int topic, sentiment; /* which heads this encoder provides */
+} enc_t;
+
+struct cls_classifier {
+    enc_t enc[2];
+    int n_enc;
+    size_t max_batch, n;
+    int padded;
+    const cls_head_t *topic_head, *sent_head;
+    enc_t *topic_enc, *sent_enc;
+    float *topic_probs; /* (max_batch, n_topics) */
+    float *sent_probs;  /* (max_batch, 3) */
+    char *join;         /* title "\n" text */
+    size_t join_cap;
+    char id[340];
+    double flops;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void enc_cleanup(enc_t *e)
+{
+    cls_bert_free(e->bert);
+    free(e->ids);
+    free(e->lens);
+    cls_wordpiece_ws_free(e->ws);
+    cls_wordpiece_free(e->wp);
+    cls_model_free(e->m);
+    memset(e, 0, sizeof *e);
+}
+
+void cls_classifier_free(cls_classifier_t *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < 2; i++)
+        enc_cleanup(&c->enc[i]);
+    free(c->topic_probs);
+    free(c->sent_probs);
+    free(c->join);
+    free(c);
+}
+
+static core_err_t enc_init(enc_t *e, const char *dir, size_t max_batch, size_t max_seq, char *err,
+                           size_t errlen)
+{
+    const cls_bert_config_t *cfg;
+    core_err_t rc;
+
+    if ((rc = cls_model_load(dir, &e->m, err, errlen)) != CORE_OK)
+        return rc;
+    cfg = cls_model_config(e->m);
+    if ((rc = cls_wordpiece_load_dir(dir, cfg->max_pos, &e->wp, err, errlen)) != CORE_OK)
+        return rc;
+    if (cls_wordpiece_vocab_size(e->wp) != cfg->vocab_size) {
+        set_err(err, errlen, "%s: vocab.txt has %zu tokens but the model has %zu embeddings", dir,
+                cls_wordpiece_vocab_size(e->wp), cfg->vocab_size);
+        return CORE_EMODEL;
+    }
+    e->max_seq = cls_wordpiece_max_len(e->wp);
+    if (max_seq && max_seq < e->max_seq)
+        e->max_seq = max_seq;
+    if (e->max_seq > cfg->max_pos)
+        e->max_seq = cfg->max_pos;
+    if (e->max_seq < 2) {
+        set_err(err, errlen, "%s: max sequence length %zu is too small", dir, e->max_seq);
+        return CORE_EINVAL;
+    }
+    if ((rc = cls_wordpiece_ws_new(e->wp, &e->ws)) != CORE_OK)
+        return rc;
+    if (!(e->ids = malloc(max_batch * e->max_seq * sizeof *e->ids)) ||
+        !(e->lens = malloc(max_batch * sizeof *e->lens)))
+        return CORE_ENOMEM;
+    return cls_bert_new(e->m, max_batch, e->max_seq, &e->bert);
+}
+
+core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t **out, char *err,
+                              size_t errlen)
+{
+    cls_classifier_t *c = NULL;
+    const char *td = o->topic_model_dir && *o->topic_model_dir ? o->topic_model_dir : o->model_dir;
+    const char *sd = o->sentiment_model_dir && *o->sentiment_model_dir ? o->sentiment_model_dir
+                                                                       : o->model_dir;
+    core_err_t rc = CORE_ENOMEM;
+
+    *out = NULL;
+    if (!td || !*td || !sd || !*sd || o->max_batch == 0 || o->max_batch > 65536) {
+        set_err(err, errlen, "classifier: no model directory, or batch size out of range");
+        return CORE_EINVAL;
+    }
+    if (!(c = calloc(1, sizeof *c)))
+        goto out;
+    c->max_batch = o->max_batch;
+    c->padded = o->padded;
+    if ((rc = enc_init(&c->enc[0], td, o->max_batch, o->max_seq, err, errlen)) != CORE_OK)
+        goto out;
+    c->n_enc = 1;
+    if (strcmp(td, sd) != 0) {
+        if ((rc = enc_init(&c->enc[1], sd, o->max_batch, o->max_seq, err, errlen)) != CORE_OK)
+            goto out;
+        c->n_enc = 2;
+        c->topic_enc = &c->enc[0];
+        c->sent_enc = &c->enc[1];
+        rc = CORE_EMODEL;
+        if (!cls_model_head(c->enc[0].m, CLS_HEAD_TOPIC)) {
+            set_err(err, errlen, "%s: the topic model has no topic head", td);
+            goto out;
+        }
+        if (!cls_model_head(c->enc[1].m, CLS_HEAD_SENTIMENT)) {
+            set_err(err, errlen, "%s: the sentiment model has no sentiment head", sd);
+            goto out;
+        }
+    } else {
+        c->topic_enc = cls_model_head(c->enc[0].m, CLS_HEAD_TOPIC) ? &c->enc[0] : NULL;
+        c->sent_enc = cls_model_head(c->enc[0].m, CLS_HEAD_SENTIMENT) ? &c->enc[0] : NULL;
+        if (!c->topic_enc && !c->sent_enc) {
+            set_err(err, errlen, "%s: the model has no classification head", td);
+            rc = CORE_EMODEL;
+            goto out;
+        }
+    }
+    rc = CORE_ENOMEM;
+    if (c->topic_enc) {
+        c->topic_head = cls_model_head(c->topic_enc->m, CLS_HEAD_TOPIC);
+        if (c->topic_head->n_labels > CORE_TOPICS_MAX) {
+            set_err(err, errlen, "%s: the topic head has %zu labels, at most %d are supported", td,
+                    c->topic_head->n_labels, CORE_TOPICS_MAX);
+            rc = CORE_EMODEL;
+            goto out;
+        }
+        if (!(c->topic_probs = malloc(o->max_batch * c->topic_head->n_labels * sizeof(float))))
+            goto out;
+    }
+    if (c->sent_enc) {
+        c->sent_head = cls_model_head(c->sent_enc->m, CLS_HEAD_SENTIMENT);
+        if (!(c->sent_probs = malloc(o->max_batch * 3 * sizeof(float))))
+            goto out;
+    }
+    if (c->n_enc == 2)
+        snprintf(c->id, sizeof c->id, "%s+%s", cls_model_id(c->enc[0].m),
+                 cls_model_id(c->enc[1].m));
+    else
+        snprintf(c->id, sizeof c->id, "%s", cls_model_id(c->enc[0].m));
+    *out = c;
+    c = NULL;
+    rc = CORE_OK;
+out:
+    cls_classifier_free(c);
+    return rc;
+}
+
+static core_err_t encode_item(cls_classifier_t *c, size_t i, const char *text, size_t len)
+{
+    for (int k = 0; k < c->n_enc; k++) {
+        enc_t *e = &c->enc[k];
+        size_t n = 0;
+        core_err_t rc;
+        if (i == 0)
+            e->used = 0;
+        rc = cls_wordpiece_encode(e->wp, e->ws, text, len, e->ids + e->used, e->max_seq, &n);
+        if (rc != CORE_OK)
+            return rc;
+        e->lens[i] = n;
+        e->used += n;
+    }
+    return CORE_OK;
+}
+
+static core_err_t run_encoded(cls_classifier_t *c, size_t n)
+{
+    core_err_t rc;
+
+    c->flops = 0;
+    for (int k = 0; k < c->n_enc; k++) {
+        enc_t *e = &c->enc[k];
+        if ((rc = cls_bert_run(e->bert, e->ids, e->lens, n, c->padded)) != CORE_OK)
+            return rc;
+        c->flops += cls_bert_flops(e->m, e->lens, n, c->padded);
+    }
+    if (c->topic_enc)
+        memcpy(c->topic_probs, cls_bert_probs(c->topic_enc->bert, CLS_HEAD_TOPIC),
+               n * c->topic_head->n_labels * sizeof(float));
+    if (c->sent_enc) {
+        const float *p = cls_bert_probs(c->sent_enc->bert, CLS_HEAD_SENTIMENT);
+        for (size_t i = 0; i < n; i++)
+            for (int s = 0; s < 3; s++)
+                c->sent_probs[i * 3 + s] = p[i * 3 + c->sent_head->order[s]];
+    }
+    c->n = n;
+    return CORE_OK;
+}
+
+core_err_t cls_classifier_run(cls_classifier_t *c, const char *const *texts, const size_t *lens,
+                              size_t n)
+{
+    core_err_t rc;
+    if (n == 0 || n > c->max_batch)
+        return CORE_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = encode_item(c, i, texts[i], lens[i])) != CORE_OK)
+            return rc;
+    return run_encoded(c, n);
+}
+
+static size_t argmax(const float *p, size_t n)
+{
+    size_t best = 0;
+    for (size_t i = 1; i < n; i++)
+        if (p[i] > p[best])
+            best = i;
+    return best;
+}
+
+core_err_t cls_classifier_tag(cls_classifier_t *c, core_tagged_t *const *items, size_t n)
+{
+    core_err_t rc;
+
+    if (n == 0 || n > c->max_batch)
+        return CORE_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        const core_item_t *it = items[i]->item;
+        const char *ti = it->title ? it->title : "", *tx = it->text ? it->text : "";
+        size_t tl = strlen(ti), xl = strlen(tx), need = tl + xl + 2;
+        if (need > c->join_cap) {
+            char *g = realloc(c->join, need);
+            if (!g)
+                return CORE_ENOMEM;
+            c->join = g;
+            c->join_cap = need;
+        }
+        memcpy(c->join, ti, tl);
+        c->join[tl] = '\n';
+        memcpy(c->join + tl + 1, tx, xl);
+        if ((rc = encode_item(c, i, c->join, tl + 1 + xl)) != CORE_OK)
+            return rc;
+    }
+    if ((rc = run_encoded(c, n)) != CORE_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        core_tagged_t *t = items[i];
+        snprintf(t->model, sizeof t->model, "%s", c->id);
+        if (c->topic_head) {
+            size_t nt = c->topic_head->n_labels;
+            const float *p = c->topic_probs + i * nt;
+            size_t best = argmax(p, nt);
+            snprintf(t->topic, sizeof t->topic, "%s", c->topic_head->labels[best]);
+            t->topic_p = p[best];
+            t->n_topics = nt;
+            t->topic_labels = c->topic_head->labels;
+            memcpy(t->topic_probs, p, nt * sizeof(float));
+        }
+        if (c->sent_head) {
+            const float *p = c->sent_probs + i * 3;
+            t->sentiment = (int)argmax(p, 3);
+            memcpy(t->sentiment_p, p, sizeof t->sentiment_p);
+        }
+    }
+    return CORE_OK;
+}
+
+const float *cls_classifier_topic_probs(const cls_classifier_t *c)
+{
+    return c->topic_probs;
+}
+
+const float *cls_classifier_sentiment_probs(const cls_classifier_t *c)
+{
+    return c->sent_probs;
+}
+
+const size_t *cls_classifier_lengths(const cls_classifier_t *c)
+{
+    return c->enc[0].lens;
+}
+
+size_t cls_classifier_n_topics(const cls_classifier_t *c)
+{
+    return c->topic_head ? c->topic_head->n_labels : 0;
+}
+
+const char *const *cls_classifier_topic_labels(const cls_classifier_t *c)
+{
+    return c->topic_head ? c->topic_head->labels : NULL;
+}
+
+int cls_classifier_has_sentiment(const cls_classifier_t *c)
+{
+    return c->sent_head != NULL;
+}
+
+const char *cls_classifier_model_id(const cls_classifier_t *c)
+{
+    return c->id;
+}
+
+size_t cls_classifier_max_seq(const cls_classifier_t *c)
+{
+    return c->enc[0].max_seq;
+}
+
+double cls_classifier_flops(const cls_classifier_t *c)
+{
+    return c->flops;
+}

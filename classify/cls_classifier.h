@@ -1,0 +1,73 @@
+/*
+ * cls_classifier: texts in, topic and sentiment probabilities out. The batch
+ * API the app uses: tokenizer (cls_wordpiece) + encoder (cls_bert) + heads,
+ * for one model directory holding both heads, or a topic model and a
+ * sentiment model from two directories (then two encoders run).
+ *
+ * Design. Everything is allocated by cls_classifier_new for max_batch items;
+ * a run allocates nothing except when joining an item's title and text
+ * needs a larger buffer than any before (the buffer only grows). Sentiment
+ * probabilities come out in core_sentiment_t order (negative, neutral,
+ * positive) whatever the checkpoint's order; topic probabilities in the
+ * topic head's label order. Threads: one thread at a time per classifier;
+ * the GEMMs use OpenBLAS's threads (cls_blas_set_threads), so the caller
+ * runs one classifier per process, not one per core (docs/engine.md).
+ */
+#ifndef CLS_CLASSIFIER_H
+#define CLS_CLASSIFIER_H
+
+#include <stddef.h>
+
+#include "core/core_error.h"
+#include "core/core_item.h"
+
+typedef struct cls_classifier cls_classifier_t;
+
+typedef struct cls_classifier_opts {
+    const char *model_dir;           /* used for any head not given below */
+    const char *topic_model_dir;     /* NULL or "": the topic head of model_dir */
+    const char *sentiment_model_dir; /* NULL or "": the sentiment head of model_dir */
+    size_t max_batch;                /* items per run, >= 1 */
+    size_t max_seq;                  /* tokens per item incl. [CLS]/[SEP]; 0: the model's */
+    int padded;                      /* bench: pad to the longest item instead of packing */
+} cls_classifier_opts_t;
+
+/* cls_classifier_new loads the model(s) and tokenizer(s) and allocates the
+ * encoders. A directory named explicitly for a head must have that head;
+ * model_dir alone must have at least one head. Errors: those of
+ * cls_model_load / cls_wordpiece_load_dir, CORE_EMODEL when a head is
+ * missing, a topic head has more than CORE_TOPICS_MAX labels, or the
+ * tokenizer's vocabulary does not match the model; CORE_EINVAL for bad
+ * opts. err names the model directory. */
+core_err_t cls_classifier_new(const cls_classifier_opts_t *opts, cls_classifier_t **out, char *err,
+                              size_t errlen);
+
+/* cls_classifier_free: NULL is a no-op. */
+void cls_classifier_free(cls_classifier_t *c);
+
+/* cls_classifier_run classifies n <= max_batch texts (texts[i] of lens[i]
+ * bytes, any bytes; borrowed). The results stay until the next run. */
+core_err_t cls_classifier_run(cls_classifier_t *c, const char *const *texts, const size_t *lens,
+                              size_t n);
+
+/* cls_classifier_tag classifies n <= max_batch items (title, then text,
+ * joined by a newline) and fills each tagged item's topic, topic_p,
+ * topic_probs, sentiment, sentiment_p and model. */
+core_err_t cls_classifier_tag(cls_classifier_t *c, core_tagged_t *const *items, size_t n);
+
+/* Results of the last run/tag. NULL when there is no such head. */
+const float *cls_classifier_topic_probs(const cls_classifier_t *c);     /* (n, n_topics) */
+const float *cls_classifier_sentiment_probs(const cls_classifier_t *c); /* (n, 3) */
+const size_t *cls_classifier_lengths(const cls_classifier_t *c);        /* tokens of item i (topic encoder first) */
+
+/* Model description (borrowed, valid while c lives). */
+size_t cls_classifier_n_topics(const cls_classifier_t *c);
+const char *const *cls_classifier_topic_labels(const cls_classifier_t *c);
+int cls_classifier_has_sentiment(const cls_classifier_t *c);
+const char *cls_classifier_model_id(const cls_classifier_t *c);
+/* cls_classifier_max_seq: the tokens per item actually used. */
+size_t cls_classifier_max_seq(const cls_classifier_t *c);
+/* cls_classifier_flops: the floating point operations of the last run. */
+double cls_classifier_flops(const cls_classifier_t *c);
+
+#endif

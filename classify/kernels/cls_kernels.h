@@ -1,0 +1,71 @@
+/*
+ * cls_kernels: the kernel table of the encoder, and the GEMM wrapper.
+ *
+ * Elementwise work (bias add, bias + activation, residual add + LayerNorm,
+ * row softmax) goes through one table of function pointers. Three tables
+ * exist: `generic` (scalar C, libm; the reference every other variant is
+ * tested against, always built), `avx2` (AVX2 + FMA) and `avx512`
+ * (AVX-512F/DQ/BW/VL), each in its own file compiled with its own flags.
+ * cls_kernels_get() chooses once, from core_cpu, the best table the CPU runs;
+ * the environment variable FINSENT_KERNELS=generic|avx2|avx512 forces one
+ * (a variant the CPU lacks falls back to the best available, with a warning
+ * on stderr). The chosen table is the only process-wide state and is
+ * immutable once chosen.
+ *
+ * Matrices are row-major float32. Every function works on `rows` rows of `n`
+ * contiguous floats (row stride n) and is thread-safe (no state).
+ *
+ * GEMM: every dense layer is Y = X W^T + b with W stored (out, in) row-major
+ * as PyTorch stores it; cls_gemm_xwt is the one entry to cblas_sgemm for it
+ * (CblasTrans on W), cls_gemm the general form used by attention.
+ */
+#ifndef CLS_KERNELS_H
+#define CLS_KERNELS_H
+
+#include <stddef.h>
+
+typedef struct cls_kernels {
+    const char *name; /* "generic", "avx2", "avx512" */
+    /* y[r][j] += b[j] */
+    void (*bias_add)(float *y, const float *b, size_t rows, size_t n);
+    /* y = gelu(y + b), exact form 0.5 x (1 + erf(x / sqrt 2)) */
+    void (*bias_gelu_erf)(float *y, const float *b, size_t rows, size_t n);
+    /* y = gelu(y + b), tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+    void (*bias_gelu_tanh)(float *y, const float *b, size_t rows, size_t n);
+    /* y = max(y + b, 0) */
+    void (*bias_relu)(float *y, const float *b, size_t rows, size_t n);
+    /* y = tanh(y + b) */
+    void (*bias_tanh)(float *y, const float *b, size_t rows, size_t n);
+    /* x = LayerNorm(x + res) * gamma + beta over each row (res may be NULL);
+     * population variance, eps inside the square root. */
+    void (*add_layernorm)(float *x, const float *res, const float *gamma, const float *beta,
+                          size_t rows, size_t n, float eps);
+    /* x = softmax(x) over each row (max subtracted first). */
+    void (*softmax_rows)(float *x, size_t rows, size_t n);
+} cls_kernels_t;
+
+extern const cls_kernels_t cls_kernels_generic;
+#if defined(__x86_64__)
+extern const cls_kernels_t cls_kernels_avx2;
+extern const cls_kernels_t cls_kernels_avx512;
+#endif
+
+/* cls_kernels_get returns the table chosen for this process (chosen on the
+ * first call, from CPUID and FINSENT_KERNELS). Any thread. */
+const cls_kernels_t *cls_kernels_get(void);
+
+/* cls_kernels_named returns the table called name if this CPU can run it,
+ * else NULL (unknown name or missing instruction set). Any thread. */
+const cls_kernels_t *cls_kernels_named(const char *name);
+
+/* cls_gemm_xwt: y (m, n; row stride ldy) = x (m, k) * w^T, w (n, k). Any
+ * thread; OpenBLAS's own threads do the work. */
+void cls_gemm_xwt(const float *x, size_t m, size_t k, const float *w, size_t n, float *y,
+                  size_t ldy);
+
+/* cls_gemm: c (m, n; ldc) = alpha * a (m, k; lda) * op(b) + beta * c, where
+ * op(b) is b (k, n; ldb) or, with trans_b, b^T for b (n, k; ldb). */
+void cls_gemm(int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+              const float *b, size_t ldb, float beta, float *c, size_t ldc);
+
+#endif
