@@ -3,4 +3,5 @@
  * placeholder commands. */
 #define APP_COMMANDS(X)                                                                            \
     X("version", app_cmd_version, "print version, git commit, compiler and CPU features")         \
-    X("config", app_cmd_config, "print the default config, or check and show a config file")
+    X("config", app_cmd_config, "print the default config, or check and show a config file")       \
+    X("kafka-mock", app_cmd_kafka_mock, "run an in-memory mock Kafka cluster (demos/tests; not durable)")

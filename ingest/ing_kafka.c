@@ -248,7 +248,7 @@ static void item_ack(void *ctx, const core_item_t *item, core_err_t status)
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     core_log_level_t l = level <= 2 ? CORE_LOG_ERROR : level <= 4 ? CORE_LOG_WARN
-                         : level == 6                 ? CORE_LOG_INFO
+                         : level <= 6                 ? CORE_LOG_INFO
                                                       : CORE_LOG_DEBUG;
     core_log(l, MOD, "librdkafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
