@@ -1,0 +1,222 @@
+/*
+ * finsent run: the daemon. Builds the configuration, the pipeline
+ * (app_pipeline.c) and the HTTP endpoint (/metrics, /healthz), then waits for
+ * signals on the main thread with sigtimedwait; every other thread has the
+ * signals blocked, so no handler ever runs in the middle of library code.
+ *
+ * SIGTERM / SIGINT: stop taking new items, finish and acknowledge those in
+ * flight, commit, exit 0 within run.grace. A second signal during shutdown
+ * does not shorten it (use SIGKILL for that; the next start replays). When
+ * the only source is a JSONL file, the daemon stops by itself once every line
+ * has been processed.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "app/app_http.h"
+#include "app/app_pipeline.h"
+#include "core/core_log.h"
+#include "core/core_metrics.h"
+#include "core/core_time.h"
+#include "core_version.h"
+
+#define MOD "run"
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: finsent run [-c FILE] [--set section.key=value ...] [--jsonl FILE|-] [--stdout]\n"
+            "\n"
+            "The daemon: reads items from Kafka (kafka.brokers) and/or a JSONL file or stdin\n"
+            "(input.jsonl), classifies them in batches, counts them in Redis, evaluates the\n"
+            "alert rules, and acknowledges each item to its source once its counts are in Redis.\n"
+            "\n"
+            "  -c, --config FILE  configuration file (see `finsent config --defaults`)\n"
+            "  --set S.K=V        override a key (repeatable); FINSENT_<SECTION>_<KEY> also works\n"
+            "  --jsonl FILE       read input messages from FILE ('-' for stdin); same as\n"
+            "                     --set input.jsonl=FILE. With no Kafka, run exits when done.\n"
+            "  --stdout           also print each tagged item as a JSON line (run.stdout)\n"
+            "\n"
+            "HTTP (http.listen, default 127.0.0.1:9464): /metrics (Prometheus), /healthz.\n"
+            "Signals: SIGTERM/SIGINT finish in-flight items and exit 0 within run.grace.\n");
+}
+
+typedef struct http_ctx {
+    core_metrics_t *metrics;
+    app_pipeline_t *pipeline;
+} http_ctx;
+
+static void serve_metrics(void *ctx, const app_http_request_t *req, app_http_response_t *resp)
+{
+    http_ctx *h = ctx;
+    (void)req;
+    app_pipeline_tick(h->pipeline);
+    if (core_metrics_render(h->metrics, &resp->body, &resp->len) != CORE_OK) {
+        app_http_respond_text(resp, 500, NULL, "out of memory\n");
+        return;
+    }
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+static void serve_health(void *ctx, const app_http_request_t *req, app_http_response_t *resp)
+{
+    http_ctx *h = ctx;
+    char buf[1024];
+    (void)req;
+    int ok = app_pipeline_health(h->pipeline, buf, sizeof buf);
+    app_http_respond_text(resp, ok ? 200 : 503, "application/json", buf);
+}
+
+static int setup_logging(const core_config_t *cfg)
+{
+    core_log_level_t level;
+    core_log_format_t format;
+    if (core_log_parse_level(core_config_str(cfg, "log", "level"), &level) != CORE_OK) {
+        fprintf(stderr, "finsent run: log.level '%s' (%s): use debug, info, warn or error\n",
+                core_config_str(cfg, "log", "level"), core_config_origin(cfg, "log", "level"));
+        return -1;
+    }
+    if (core_log_parse_format(core_config_str(cfg, "log", "format"), &format) != CORE_OK) {
+        fprintf(stderr, "finsent run: log.format '%s' (%s): use text or json\n",
+                core_config_str(cfg, "log", "format"), core_config_origin(cfg, "log", "format"));
+        return -1;
+    }
+    core_log_setup(level, format);
+    return 0;
+}
+
+int app_cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"set", required_argument, NULL, 's'},
+                                         {"jsonl", required_argument, NULL, 'j'},
+                                         {"stdout", no_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *path = NULL;
+    char **sets = calloc((size_t)argc + 2, sizeof(char *));
+    char jsonl_set[4200], err[1024];
+    size_t nsets = 0;
+    int c, rc = APP_EXIT_FAIL;
+    core_config_t *cfg = NULL;
+    core_metrics_t *metrics = NULL;
+    app_pipeline_t *pipe = NULL;
+    app_http_t *http = NULL;
+    http_ctx hctx;
+    sigset_t sigs;
+    int64_t grace;
+    const char *listen;
+
+    if (!sets)
+        return APP_EXIT_FAIL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            path = optarg;
+            break;
+        case 's':
+            sets[nsets++] = optarg;
+            break;
+        case 'j':
+            snprintf(jsonl_set, sizeof jsonl_set, "input.jsonl=%s", optarg);
+            sets[nsets++] = jsonl_set;
+            break;
+        case 'o':
+            sets[nsets++] = "run.stdout=true";
+            break;
+        case 'h':
+            help(stdout);
+            rc = APP_EXIT_OK;
+            goto out;
+        default:
+            help(stderr);
+            rc = APP_EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "finsent run: unexpected argument '%s'\n", argv[optind]);
+        rc = APP_EXIT_USAGE;
+        goto out;
+    }
+    if (!(cfg = app_config_build(path, sets, nsets)) || setup_logging(cfg) != 0)
+        goto out;
+
+    /* Signals are taken by sigtimedwait below: block them before any thread
+     * starts so every thread inherits the mask. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    if (core_metrics_new(&metrics) != CORE_OK)
+        goto out;
+    if (app_pipeline_new(cfg, metrics, &pipe, err, sizeof err) != CORE_OK) {
+        CORE_ERROR(MOD, "cannot start: %s", err);
+        goto out;
+    }
+    listen = core_config_str(cfg, "http", "listen");
+    if (listen[0]) {
+        hctx.metrics = metrics;
+        hctx.pipeline = pipe;
+        if (app_http_new(listen, &http, err, sizeof err) != CORE_OK ||
+            app_http_route(http, "/metrics", serve_metrics, &hctx) != CORE_OK ||
+            app_http_route(http, "/healthz", serve_health, &hctx) != CORE_OK ||
+            app_http_start(http, err, sizeof err) != CORE_OK) {
+            CORE_ERROR(MOD, "cannot start: %s", err);
+            goto out;
+        }
+        CORE_INFO(MOD, "HTTP on port %d: /metrics /healthz", app_http_port(http));
+    }
+    if (app_pipeline_start(pipe, err, sizeof err) != CORE_OK) {
+        CORE_ERROR(MOD, "cannot start: %s", err);
+        app_pipeline_stop(pipe, 0);
+        goto out;
+    }
+    CORE_INFO(MOD, "finsent %s (%s) running", FINSENT_VERSION, FINSENT_GIT_COMMIT);
+
+    for (;;) {
+        struct timespec ts = {0, 200 * 1000000L};
+        siginfo_t si;
+        int sig = sigtimedwait(&sigs, &si, &ts);
+        if (sig == SIGINT || sig == SIGTERM) {
+            CORE_INFO(MOD, "%s: finishing in-flight items", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            break;
+        }
+        if (sig == SIGHUP)
+            CORE_WARN(MOD, "SIGHUP: reloading is not supported by this build; restart to apply "
+                           "a new configuration (nothing is lost on restart)");
+        app_pipeline_tick(pipe);
+        if (app_pipeline_finished(pipe)) {
+            CORE_INFO(MOD, "input finished");
+            break;
+        }
+    }
+    grace = core_config_int(cfg, "run", "grace");
+    {
+        int64_t t0 = core_time_mono_ms();
+        size_t dropped = app_pipeline_stop(pipe, grace);
+        if (dropped)
+            CORE_WARN(MOD, "stopped after %lld ms; %zu items were not acknowledged and will be "
+                           "replayed",
+                      (long long)(core_time_mono_ms() - t0), dropped);
+        else
+            CORE_INFO(MOD, "stopped after %lld ms; every accepted item was acknowledged",
+                      (long long)(core_time_mono_ms() - t0));
+    }
+    rc = APP_EXIT_OK;
+out:
+    app_http_free(http);
+    app_pipeline_free(pipe);
+    core_metrics_free(metrics);
+    core_config_free(cfg);
+    free(sets);
+    return rc;
+}

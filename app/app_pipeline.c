@@ -1,0 +1,607 @@
+/*
+ * app_pipeline: see app_pipeline.h.
+ *
+ * Threads and queues:
+ *   jsonl thread (optional)  --push-->  in_q (core_item_t *, run.queue_size)
+ *   Kafka consumer thread    --push-->  in_q       (ingest/ing_kafka)
+ *   classify thread: pop_batch(in_q) -> entities -> cls_classifier_tag
+ *                    --push--> tagged_q (core_tagged_t *)
+ *   redis thread:    pop_batch(tagged_q) -> alr_sink_write -> outputs -> ack
+ *                    and alr_sink_tick every 2 s (rates decay, rules)
+ * Ownership follows the pointer: a queue push hands the item over. The only
+ * way out of the pipeline for an item is core_item_ack + free (processed), or
+ * free without ack (shutdown past the grace period: replayed later).
+ *
+ * Stop order matters: sources first (they wait for their in-flight acks, so
+ * the threads behind them must still run), then close in_q; the classify
+ * thread drains it and closes tagged_q; the Redis thread drains that. Past
+ * the grace period the Redis write is cancelled and the rest is dropped
+ * unacknowledged.
+ */
+#include "app/app_pipeline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alerting/alr_sink.h"
+#include "app/app.h"
+#include "classify/cls_blas.h"
+#include "classify/cls_classifier.h"
+#include "core/core_item.h"
+#include "core/core_log.h"
+#include "core/core_msg.h"
+#include "core/core_queue.h"
+#include "core/core_time.h"
+#include "core/core_watchlist.h"
+#include "ingest/ing_jsonl.h"
+#include "ingest/ing_kafka.h"
+
+#define MOD "run"
+#define REDIS_BATCH 512
+#define TICK_MS 2000
+
+struct app_pipeline {
+    const core_config_t *cfg;
+    core_metrics_t *metrics;
+
+    core_queue_t *in_q;
+    core_queue_t *tagged_q;
+    cls_classifier_t *cls;
+    alr_sink_t *sink;
+    ing_kafka_t *kafka;
+    core_watchlist_t *watchlist;
+    char *jsonl_path;
+
+    size_t batch;
+    int max_wait_ms;
+    int cashtags;
+    int to_stdout;
+    int kafka_output;
+    core_msg_limits_t limits;
+
+    pthread_t classify_th, redis_th, jsonl_th;
+    int classify_started, redis_started, jsonl_started;
+    atomic_int stop_sources; /* jsonl: stop reading */
+    atomic_int jsonl_done;
+    atomic_int redis_ok;     /* last Redis write or tick succeeded */
+    atomic_long accepted;    /* items that entered in_q */
+    atomic_long finished;    /* items acknowledged, or dropped unacknowledged */
+    atomic_long dropped;     /* items dropped unacknowledged (replayed later) */
+    pthread_mutex_t out_mu;  /* stdout lines */
+
+    core_counter_t *m_jsonl_in, *m_out, *m_classified;
+    core_gauge_t *m_in_depth, *m_tagged_depth;
+    core_histogram_t *m_batch, *m_classify_s, *m_e2e_ingest, *m_e2e_event;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#include <stdarg.h>
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void register_metrics(app_pipeline_t *p)
+{
+    static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+    core_metrics_t *m = p->metrics;
+    p->m_jsonl_in = core_metrics_counter(m, "finsent_ingest_items_total", "source=\"jsonl\"",
+                                         "items handed to the pipeline, by source");
+    p->m_classified = core_metrics_counter(m, "finsent_classified_total", NULL,
+                                           "items classified");
+    p->m_out = core_metrics_counter(m, "finsent_items_out_total", NULL,
+                                    "items fully processed and acknowledged to their source");
+    p->m_in_depth = core_metrics_gauge(m, "finsent_queue_depth", "queue=\"in\"",
+                                       "items waiting in a pipeline queue");
+    p->m_tagged_depth = core_metrics_gauge(m, "finsent_queue_depth", "queue=\"tagged\"",
+                                           "items waiting in a pipeline queue");
+    p->m_batch = core_metrics_histogram(m, "finsent_classify_batch_size", NULL,
+                                        "items per classifier batch", batch_bounds,
+                                        sizeof batch_bounds / sizeof batch_bounds[0]);
+    p->m_classify_s = core_metrics_histogram(m, "finsent_classify_batch_seconds", NULL,
+                                             "time to classify one batch",
+                                             core_metrics_latency_buckets,
+                                             core_metrics_latency_nbuckets);
+    p->m_e2e_ingest = core_metrics_histogram(
+        m, "finsent_e2e_latency_seconds", "from=\"ingest\"",
+        "time from ingest (or event time) until the counts are in Redis",
+        core_metrics_latency_buckets, core_metrics_latency_nbuckets);
+    p->m_e2e_event = core_metrics_histogram(
+        m, "finsent_e2e_latency_seconds", "from=\"event\"",
+        "time from ingest (or event time) until the counts are in Redis",
+        core_metrics_latency_buckets, core_metrics_latency_nbuckets);
+}
+
+core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
+                            app_pipeline_t **out, char *err, size_t errlen)
+{
+    app_pipeline_t *p = calloc(1, sizeof *p);
+    cls_classifier_opts_t opts = {0};
+    const char *model, *wl, *jsonl;
+    core_err_t rc;
+    size_t qsize;
+
+    *out = NULL;
+    if (!p)
+        return CORE_ENOMEM;
+    p->cfg = cfg;
+    p->metrics = metrics;
+    pthread_mutex_init(&p->out_mu, NULL);
+    p->batch = (size_t)core_config_int(cfg, "classify", "batch");
+    p->max_wait_ms = (int)core_config_int(cfg, "classify", "max_wait");
+    p->cashtags = core_config_bool(cfg, "entities", "cashtags");
+    p->to_stdout = core_config_bool(cfg, "run", "stdout");
+    p->kafka_output = core_config_str(cfg, "kafka", "output_topic")[0] != '\0';
+    p->limits.max_message_bytes = (size_t)core_config_int(cfg, "input", "max_message_bytes");
+    p->limits.max_text_bytes = (size_t)core_config_int(cfg, "input", "max_text_bytes");
+    atomic_store(&p->redis_ok, 1);
+    register_metrics(p);
+
+    qsize = (size_t)core_config_int(cfg, "run", "queue_size");
+    if ((rc = core_queue_new(qsize, &p->in_q)) != CORE_OK ||
+        (rc = core_queue_new(p->batch * 4 > 256 ? p->batch * 4 : 256, &p->tagged_q)) != CORE_OK)
+        goto fail;
+
+    model = core_config_str(cfg, "classify", "model");
+    opts.model_dir = model[0] ? model : app_default_model_dir();
+    opts.topic_model_dir = core_config_str(cfg, "classify", "topic_model");
+    opts.sentiment_model_dir = core_config_str(cfg, "classify", "sentiment_model");
+    opts.max_batch = p->batch;
+    opts.max_seq = (size_t)core_config_int(cfg, "classify", "max_seq");
+    cls_blas_set_threads((int)core_config_int(cfg, "classify", "threads"));
+    if ((rc = cls_classifier_new(&opts, &p->cls, err, errlen)) != CORE_OK)
+        goto fail;
+    if (!cls_classifier_has_sentiment(p->cls)) {
+        set_err(err, errlen, "model %s has no sentiment head; the daemon counts sentiment",
+                opts.model_dir);
+        rc = CORE_EMODEL;
+        goto fail;
+    }
+
+    wl = core_config_str(cfg, "entities", "watchlist");
+    if (wl[0] && (rc = core_watchlist_load(wl, &p->watchlist, err, errlen)) != CORE_OK)
+        goto fail;
+
+    if ((rc = alr_sink_new(cfg, metrics, &p->sink, err, errlen)) != CORE_OK)
+        goto fail;
+
+    if (core_config_str(cfg, "kafka", "brokers")[0] &&
+        (rc = ing_kafka_new(cfg, p->in_q, metrics, &p->kafka, err, errlen)) != CORE_OK)
+        goto fail;
+    if (p->kafka_output && !p->kafka) {
+        set_err(err, errlen, "kafka.output_topic is set but kafka.brokers is empty");
+        rc = CORE_ECONFIG;
+        goto fail;
+    }
+    jsonl = core_config_str(cfg, "input", "jsonl");
+    if (jsonl[0] && !(p->jsonl_path = strdup(jsonl))) {
+        rc = CORE_ENOMEM;
+        goto fail;
+    }
+    if (!p->kafka && !p->jsonl_path) {
+        set_err(err, errlen, "no source configured: set kafka.brokers or input.jsonl");
+        rc = CORE_ECONFIG;
+        goto fail;
+    }
+    *out = p;
+    return CORE_OK;
+fail:
+    app_pipeline_free(p);
+    return rc;
+}
+
+/* ---- JSONL source ------------------------------------------------------ */
+
+static void *jsonl_main(void *arg)
+{
+    app_pipeline_t *p = arg;
+    ing_jsonl_t *src = NULL;
+    char err[600];
+    core_err_t rc;
+
+    rc = ing_jsonl_open(p->jsonl_path, &p->limits, &src, err, sizeof err);
+    if (rc != CORE_OK) {
+        CORE_ERROR(MOD, "input.jsonl: %s", err);
+        goto out;
+    }
+    while (!atomic_load(&p->stop_sources)) {
+        core_item_t *item = NULL;
+        rc = ing_jsonl_next(src, &item, err, sizeof err);
+        if (rc == CORE_ECLOSED)
+            break;
+        if (rc != CORE_OK) {
+            char lab[96];
+            CORE_WARN(MOD, "%s: %s", p->jsonl_path, err);
+            snprintf(lab, sizeof lab, "source=\"jsonl\",reason=\"%s\"", core_errname(rc));
+            core_counter_add(core_metrics_counter(p->metrics, "finsent_ingest_bad_total", lab,
+                                                  "messages rejected by reason, by source"),
+                             1);
+            continue;
+        }
+        core_counter_add(p->m_jsonl_in, 1);
+        /* Blocking push with a timeout so a stop request is noticed. */
+        for (;;) {
+            rc = core_queue_push(p->in_q, item, 200);
+            if (rc == CORE_OK) {
+                atomic_fetch_add(&p->accepted, 1);
+                break;
+            }
+            if (rc == CORE_ECLOSED || atomic_load(&p->stop_sources)) {
+                core_item_free(item);
+                goto out;
+            }
+        }
+    }
+out:
+    ing_jsonl_free(src);
+    atomic_store(&p->jsonl_done, 1);
+    return NULL;
+}
+
+/* ---- classify thread --------------------------------------------------- */
+
+static void ack_item(app_pipeline_t *p, core_item_t *item, core_err_t status)
+{
+    core_item_ack(item, status);
+    atomic_fetch_add(&p->finished, 1);
+}
+
+/* An item leaves the pipeline without acknowledgement: it will be replayed
+ * by its source (Kafka) after a restart. */
+static void drop_item(app_pipeline_t *p, core_item_t *item)
+{
+    core_item_free(item);
+    atomic_fetch_add(&p->finished, 1);
+    atomic_fetch_add(&p->dropped, 1);
+}
+
+static void drop_tagged(app_pipeline_t *p, core_tagged_t *t)
+{
+    core_tagged_free(t);
+    atomic_fetch_add(&p->finished, 1);
+    atomic_fetch_add(&p->dropped, 1);
+}
+
+static void *classify_main(void *arg)
+{
+    app_pipeline_t *p = arg;
+    core_item_t **items = calloc(p->batch, sizeof *items);
+    core_tagged_t **tagged = calloc(p->batch, sizeof *tagged);
+
+    if (!items || !tagged) {
+        CORE_ERROR(MOD, "classify thread: out of memory");
+        core_queue_close(p->in_q);
+    }
+    for (;;) {
+        size_t n = 0, k = 0;
+        int64_t t0;
+        core_err_t rc;
+
+        if (!items || !tagged)
+            break;
+        rc = core_queue_pop_batch(p->in_q, (void **)items, p->batch, &n, 250, p->max_wait_ms);
+        if (rc == CORE_ECLOSED)
+            break;
+        if (rc != CORE_OK)
+            continue;
+        /* Entities, then the tagged wrappers (which take the items). */
+        for (size_t i = 0; i < n; i++) {
+            core_item_t *it = items[i];
+            if ((p->cashtags && core_item_add_cashtags(it) != CORE_OK) ||
+                (p->watchlist && core_watchlist_match(p->watchlist, it) != CORE_OK) ||
+                core_tagged_new(it, &tagged[k]) != CORE_OK) {
+                /* Out of memory: leave it unacknowledged; replayed later. */
+                CORE_ERROR(MOD, "out of memory preparing item %s; it will be replayed",
+                           it->id ? it->id : "?");
+                drop_item(p, it);
+                continue;
+            }
+            k++;
+        }
+        t0 = core_time_mono_ns();
+        rc = cls_classifier_tag(p->cls, tagged, k);
+        core_histogram_observe(p->m_classify_s, (double)(core_time_mono_ns() - t0) / 1e9);
+        core_histogram_observe(p->m_batch, (double)k);
+        if (rc != CORE_OK) {
+            /* Not a property of the input (the tokenizer takes any bytes), so
+             * no item is blamed: they go back unacknowledged. */
+            CORE_ERROR(MOD, "classifier failed on a batch of %zu: %s; replayed on restart", k,
+                       core_strerror(rc));
+            for (size_t i = 0; i < k; i++)
+                drop_tagged(p, tagged[i]);
+            continue;
+        }
+        core_counter_add(p->m_classified, k);
+        for (size_t i = 0; i < k; i++) {
+            if (core_queue_push(p->tagged_q, tagged[i], -1) != CORE_OK)
+                drop_tagged(p, tagged[i]); /* closed early: hard stop */
+        }
+    }
+    free(items);
+    free(tagged);
+    core_queue_close(p->tagged_q);
+    return NULL;
+}
+
+/* ---- Redis thread ------------------------------------------------------ */
+
+typedef struct delivery {
+    app_pipeline_t *p;
+    core_tagged_t *t;
+} delivery;
+
+static void on_delivered(void *opaque, core_err_t status, const char *errstr)
+{
+    delivery *d = opaque;
+    if (status == CORE_OK) {
+        ack_item(d->p, d->t->item, CORE_OK);
+        core_counter_add(d->p->m_out, 1);
+    } else {
+        /* Left unacknowledged: the message is replayed after a restart, its
+         * counts deduplicated, and the output produced again. */
+        CORE_ERROR(MOD, "output of item %s failed: %s; not acknowledged",
+                   d->t->item->id ? d->t->item->id : "?", errstr ? errstr : "");
+        atomic_fetch_add(&d->p->finished, 1);
+        atomic_fetch_add(&d->p->dropped, 1);
+    }
+    core_tagged_free(d->t);
+    free(d);
+}
+
+static void emit(app_pipeline_t *p, core_tagged_t *t, int64_t now)
+{
+    char *json = NULL;
+    size_t len = 0;
+    const core_item_t *it = t->item;
+
+    core_histogram_observe(p->m_e2e_ingest, (double)(now - it->ingest_ms) / 1000.0);
+    core_histogram_observe(p->m_e2e_event,
+                           (double)(now - (it->event_ms ? it->event_ms : it->ingest_ms)) / 1000.0);
+    if ((p->to_stdout || p->kafka_output) && core_msg_encode_tagged(t, &json, &len) != CORE_OK) {
+        CORE_ERROR(MOD, "out of memory encoding item %s; replayed later", it->id);
+        drop_tagged(p, t);
+        return;
+    }
+    if (p->to_stdout) {
+        pthread_mutex_lock(&p->out_mu);
+        fwrite(json, 1, len, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+        pthread_mutex_unlock(&p->out_mu);
+    }
+    if (p->kafka_output) {
+        delivery *d = malloc(sizeof *d);
+        core_err_t rc = CORE_ENOMEM;
+        if (d) {
+            d->p = p;
+            d->t = t;
+            while ((rc = ing_kafka_produce(p->kafka, it->id, strlen(it->id), json, len,
+                                           on_delivered, d)) == CORE_EFULL)
+                usleep(10000);
+        }
+        if (rc != CORE_OK) {
+            CORE_ERROR(MOD, "output of item %s failed: %s; not acknowledged", it->id,
+                       core_strerror(rc));
+            free(d);
+            drop_tagged(p, t);
+        }
+        free(json);
+        return;
+    }
+    free(json);
+    ack_item(p, t->item, CORE_OK);
+    core_counter_add(p->m_out, 1);
+    core_tagged_free(t);
+}
+
+static void *redis_main(void *arg)
+{
+    app_pipeline_t *p = arg;
+    core_tagged_t *batch[REDIS_BATCH];
+    int64_t last_tick = core_time_mono_ms();
+
+    for (;;) {
+        size_t n = 0;
+        alr_write_result_t res = {0};
+        core_err_t rc = core_queue_pop_batch(p->tagged_q, (void **)batch, REDIS_BATCH, &n, 250, 0);
+
+        if (rc == CORE_ECLOSED)
+            break;
+        if (rc == CORE_OK) {
+            rc = alr_sink_write(p->sink, batch, n, &res);
+            if (rc != CORE_OK) {
+                /* Cancelled (stop past the grace period) or out of memory:
+                 * nothing of this batch is acknowledged. */
+                CORE_WARN(MOD, "Redis write of %zu items not completed (%s); they will be "
+                               "replayed",
+                          n, core_strerror(rc));
+                for (size_t i = 0; i < n; i++)
+                    drop_tagged(p, batch[i]);
+                atomic_store(&p->redis_ok, 0);
+                continue;
+            }
+            atomic_store(&p->redis_ok, 1);
+            int64_t now = core_time_now_ms();
+            for (size_t i = 0; i < n; i++)
+                emit(p, batch[i], now);
+        }
+        if (core_time_mono_ms() - last_tick >= TICK_MS) {
+            last_tick = core_time_mono_ms();
+            rc = alr_sink_tick(p->sink, NULL, NULL);
+            if (rc == CORE_OK)
+                atomic_store(&p->redis_ok, 1);
+            else if (rc != CORE_ECLOSED)
+                atomic_store(&p->redis_ok, 0);
+        }
+    }
+    /* Drain whatever a hard stop left behind, unacknowledged. */
+    for (;;) {
+        void *t;
+        if (core_queue_pop(p->tagged_q, &t, 0) != CORE_OK)
+            break;
+        drop_tagged(p, t);
+    }
+    return NULL;
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+core_err_t app_pipeline_start(app_pipeline_t *p, char *err, size_t errlen)
+{
+    core_err_t rc;
+
+    if (alr_sink_connect(p->sink) != CORE_OK)
+        CORE_WARN(MOD, "Redis not reachable yet (%s); items wait until it is",
+                  alr_sink_error(p->sink));
+    if (pthread_create(&p->redis_th, NULL, redis_main, p) != 0)
+        goto thread_fail;
+    p->redis_started = 1;
+    if (pthread_create(&p->classify_th, NULL, classify_main, p) != 0)
+        goto thread_fail;
+    p->classify_started = 1;
+    if (p->kafka && (rc = ing_kafka_start(p->kafka, err, errlen)) != CORE_OK)
+        return rc;
+    if (p->jsonl_path) {
+        if (pthread_create(&p->jsonl_th, NULL, jsonl_main, p) != 0)
+            goto thread_fail;
+        p->jsonl_started = 1;
+    }
+    return CORE_OK;
+thread_fail:
+    set_err(err, errlen, "cannot start a thread: %s", strerror(errno));
+    return CORE_EINTERNAL;
+}
+
+int app_pipeline_finished(app_pipeline_t *p)
+{
+    /* Only a pipeline fed by a file alone ends by itself, once everything
+     * it accepted has been processed. */
+    return !p->kafka && p->jsonl_path && atomic_load(&p->jsonl_done) &&
+           atomic_load(&p->finished) >= atomic_load(&p->accepted);
+}
+
+static int64_t left_ms(int64_t deadline)
+{
+    int64_t l = deadline - core_time_mono_ms();
+    return l > 0 ? l : 0;
+}
+
+/* Joins th unless the deadline passes first; then cancels Redis writes
+ * (which unblocks the Redis thread) and joins. */
+static void join_by(app_pipeline_t *p, pthread_t th, int64_t deadline)
+{
+    struct timespec ts;
+    int64_t ms;
+    for (;;) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ms = left_ms(deadline);
+        if (ms > 200)
+            ms = 200;
+        ts.tv_sec += ms / 1000;
+        ts.tv_nsec += (ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (pthread_timedjoin_np(th, NULL, &ts) == 0)
+            return;
+        if (left_ms(deadline) == 0)
+            break;
+    }
+    CORE_WARN(MOD, "grace period over: abandoning in-flight items (they will be replayed)");
+    alr_sink_cancel(p->sink);
+    core_queue_close(p->tagged_q);
+    pthread_join(th, NULL);
+}
+
+size_t app_pipeline_stop(app_pipeline_t *p, int64_t grace_ms)
+{
+    int64_t deadline = core_time_mono_ms() + grace_ms;
+
+    atomic_store(&p->stop_sources, 1);
+    if (p->jsonl_started) {
+        pthread_join(p->jsonl_th, NULL);
+        p->jsonl_started = 0;
+    }
+    if (p->kafka)
+        ing_kafka_stop(p->kafka, left_ms(deadline)); /* waits for acks, commits */
+    core_queue_close(p->in_q);
+    if (p->classify_started) {
+        join_by(p, p->classify_th, deadline);
+        p->classify_started = 0;
+    }
+    if (p->redis_started) {
+        join_by(p, p->redis_th, deadline);
+        p->redis_started = 0;
+    }
+    /* Items still queued after a hard stop are dropped unacknowledged. */
+    for (;;) {
+        void *it;
+        if (core_queue_pop(p->in_q, &it, 0) != CORE_OK)
+            break;
+        drop_item(p, it);
+    }
+    return (size_t)atomic_load(&p->dropped);
+}
+
+void app_pipeline_free(app_pipeline_t *p)
+{
+    if (!p)
+        return;
+    if (p->classify_started || p->redis_started || p->jsonl_started)
+        app_pipeline_stop(p, 0);
+    ing_kafka_free(p->kafka);
+    alr_sink_free(p->sink);
+    cls_classifier_free(p->cls);
+    core_watchlist_free(p->watchlist);
+    core_queue_free(p->in_q);
+    core_queue_free(p->tagged_q);
+    free(p->jsonl_path);
+    pthread_mutex_destroy(&p->out_mu);
+    free(p);
+}
+
+void app_pipeline_tick(app_pipeline_t *p)
+{
+    core_gauge_set(p->m_in_depth, (double)core_queue_depth(p->in_q));
+    core_gauge_set(p->m_tagged_depth, (double)core_queue_depth(p->tagged_q));
+}
+
+int app_pipeline_health(app_pipeline_t *p, char *buf, size_t cap)
+{
+    int redis = atomic_load(&p->redis_ok), kafka_ok = 1;
+    size_t n = 0;
+
+    n += (size_t)snprintf(buf + n, cap - n, "{\"model\":{\"ok\":true,\"id\":\"%s\"}",
+                          cls_classifier_model_id(p->cls));
+    if (n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, ",\"redis\":{\"ok\":%s,\"error\":\"%s\"}",
+                              redis ? "true" : "false", redis ? "" : "unavailable");
+    if (p->kafka && n < cap) {
+        ing_kafka_health_t h;
+        ing_kafka_health(p->kafka, &h);
+        kafka_ok = h.running && h.connected && !h.fatal;
+        n += (size_t)snprintf(buf + n, cap - n,
+                              ",\"kafka\":{\"ok\":%s,\"assigned\":%zu,\"paused\":%s,"
+                              "\"in_flight\":%zu,\"consumed\":%llu}",
+                              kafka_ok ? "true" : "false", h.assigned, h.paused ? "true" : "false",
+                              h.in_flight, (unsigned long long)h.consumed);
+    }
+    if (n < cap)
+        n += (size_t)snprintf(buf + n, cap - n,
+                              ",\"queue\":{\"in\":%zu,\"tagged\":%zu},\"status\":\"%s\"}\n",
+                              core_queue_depth(p->in_q), core_queue_depth(p->tagged_q),
+                              redis && kafka_ok ? "ok" : "degraded");
+    return redis && kafka_ok;
+}
