@@ -6,6 +6,11 @@ int main(void)
 {
     Suite *s[] = {
         suite_wordpiece(),
+        suite_safetensors(),
+        suite_kernels(),
+        suite_model(),
+        suite_bert(),
+        suite_classifier(),
     };
     return th_main(s, sizeof s / sizeof s[0]);
 }

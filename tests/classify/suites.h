@@ -3,4 +3,9 @@
 #define TESTS_CLASSIFY_SUITES_H
 #include <check.h>
 Suite *suite_wordpiece(void);
+Suite *suite_safetensors(void);
+Suite *suite_kernels(void);
+Suite *suite_model(void);
+Suite *suite_bert(void);
+Suite *suite_classifier(void);
 #endif

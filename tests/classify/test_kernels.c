@@ -1,0 +1,285 @@
+/*
+ * Tests of classify/kernels: every SIMD variant against the generic scalar
+ * reference, on every length 1..67 (all tail sizes of 8 and 16 lanes, with
+ * several rows so a tail bug spills into the next row) and on the real model
+ * sizes 256, 384, 768, 1024, 3072. Variants this CPU lacks are skipped with
+ * a message. Also: the selector and FINSENT_KERNELS, extreme inputs, and the
+ * GEMM wrapper against a naive product.
+ *
+ * Tolerances (absolute, plus a relative part where the value is large):
+ *   bias_add, bias_relu: exact (same single rounding per element).
+ *   bias_gelu_erf: the SIMD erf is Abramowitz & Stegun 7.1.26, |err| <=
+ *     1.5e-7, times 0.5|x| in GELU, plus a few float roundings of exp and
+ *     the polynomial: 1e-6 + 2e-7 |x| (|x| <= 8 here).
+ *   bias_gelu_tanh, bias_tanh: Cephes tanhf/expf style, ~2-3 ulp of values
+ *     <= |x|: 1e-6 + 1e-6 |y|.
+ *   add_layernorm: the SIMD sums are reassociated (8/16 partial sums), which
+ *     moves mean and variance by O(sqrt(n) eps); outputs are O(3): 2e-5.
+ *   softmax_rows: exp differs by ~2 ulp, sums reassociated: 1e-6 + 1e-5 |p|.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify/kernels/cls_kernels.h"
+#include "tests/classify/suites.h"
+
+static const char *const variants[] = {"avx2", "avx512"};
+static const size_t real_sizes[] = {256, 384, 768, 1024, 3072};
+#define ROWS 3
+
+static unsigned long long rng = 88172645463325252ull;
+
+static float urand(float lo, float hi)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return lo + (hi - lo) * (float)((rng >> 40) & 0xffffff) / 16777216.0f;
+}
+
+static void fill(float *p, size_t n, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = urand(lo, hi);
+}
+
+typedef enum { K_BIAS, K_GELU, K_GELU_TANH, K_RELU, K_TANH, K_LN, K_LN_NORES, K_SOFTMAX, K__N } kind_t;
+static const char *const kind_names[] = {"bias_add", "bias_gelu_erf", "bias_gelu_tanh",
+                                         "bias_relu", "bias_tanh", "add_layernorm",
+                                         "layernorm", "softmax_rows"};
+
+static void apply(const cls_kernels_t *k, kind_t kind, float *y, const float *b, const float *res,
+                  const float *g, size_t n)
+{
+    switch (kind) {
+    case K_BIAS: k->bias_add(y, b, ROWS, n); break;
+    case K_GELU: k->bias_gelu_erf(y, b, ROWS, n); break;
+    case K_GELU_TANH: k->bias_gelu_tanh(y, b, ROWS, n); break;
+    case K_RELU: k->bias_relu(y, b, ROWS, n); break;
+    case K_TANH: k->bias_tanh(y, b, ROWS, n); break;
+    case K_LN: k->add_layernorm(y, res, g, b, ROWS, n, 1e-12f); break;
+    case K_LN_NORES: k->add_layernorm(y, NULL, g, b, ROWS, n, 1e-5f); break;
+    case K_SOFTMAX: k->softmax_rows(y, ROWS, n); break;
+    default: break;
+    }
+}
+
+static float tolerance(kind_t kind, float x, float ref)
+{
+    switch (kind) {
+    case K_BIAS:
+    case K_RELU: return 0.0f;
+    case K_GELU: return 1e-6f + 2e-7f * fabsf(x);
+    case K_GELU_TANH:
+    case K_TANH: return 1e-6f + 1e-6f * fabsf(ref);
+    case K_LN:
+    case K_LN_NORES: return 2e-5f;
+    case K_SOFTMAX: return 1e-6f + 1e-5f * fabsf(ref);
+    default: return 0.0f;
+    }
+}
+
+/* Compares variant v with generic for one kind and length n; returns the
+ * worst error over tolerance (<= 1 passes). */
+static void compare(const cls_kernels_t *v, kind_t kind, size_t n)
+{
+    size_t total = ROWS * n + 1; /* +1: a guard element after the rows */
+    float *in = malloc(total * sizeof(float)), *a = malloc(total * sizeof(float)),
+          *c = malloc(total * sizeof(float)), *b = malloc(n * sizeof(float)),
+          *g = malloc(n * sizeof(float)), *res = malloc(ROWS * n * sizeof(float));
+    ck_assert(in && a && c && b && g && res);
+    fill(in, total, kind == K_SOFTMAX ? -20.0f : -6.0f, kind == K_SOFTMAX ? 20.0f : 6.0f);
+    fill(b, n, -2.0f, 2.0f);
+    fill(g, n, 0.5f, 1.5f);
+    fill(res, ROWS * n, -3.0f, 3.0f);
+    memcpy(a, in, total * sizeof(float));
+    memcpy(c, in, total * sizeof(float));
+    apply(&cls_kernels_generic, kind, a, b, res, g, n);
+    apply(v, kind, c, b, res, g, n);
+    ck_assert_msg(c[ROWS * n] == in[ROWS * n], "%s %s n=%zu wrote past the rows", v->name,
+                  kind_names[kind], n);
+    for (size_t i = 0; i < ROWS * n; i++) {
+        float x = in[i] + (kind <= K_TANH ? b[i % n] : 0.0f);
+        float tol = tolerance(kind, x, a[i]);
+        ck_assert_msg(isfinite(c[i]), "%s %s n=%zu [%zu]: %g", v->name, kind_names[kind], n, i,
+                      c[i]);
+        ck_assert_msg(fabsf(c[i] - a[i]) <= tol,
+                      "%s %s n=%zu [%zu] x=%g: %.9g vs generic %.9g (tol %g)", v->name,
+                      kind_names[kind], n, i, x, c[i], a[i], tol);
+    }
+    free(in);
+    free(a);
+    free(c);
+    free(b);
+    free(g);
+    free(res);
+}
+
+START_TEST(test_variant_vs_generic)
+{
+    const cls_kernels_t *v = cls_kernels_named(variants[_i]);
+    if (!v) {
+        fprintf(stderr, "kernels: skipping %s: not supported by this CPU\n", variants[_i]);
+        return;
+    }
+    ck_assert_str_eq(v->name, variants[_i]);
+    for (int kind = 0; kind < K__N; kind++) {
+        for (size_t n = 1; n <= 67; n++)
+            compare(v, (kind_t)kind, n);
+        for (size_t s = 0; s < sizeof real_sizes / sizeof real_sizes[0]; s++)
+            compare(v, (kind_t)kind, real_sizes[s]);
+    }
+}
+END_TEST
+
+START_TEST(test_extremes)
+{
+    const cls_kernels_t *v = _i == 0 ? &cls_kernels_generic : cls_kernels_named(variants[_i - 1]);
+    float x[20], zero[20] = {0};
+    if (!v) {
+        fprintf(stderr, "kernels: skipping %s extremes: not supported by this CPU\n",
+                variants[_i - 1]);
+        return;
+    }
+    /* softmax of huge and tiny logits: no overflow, sums to 1 */
+    for (int i = 0; i < 20; i++)
+        x[i] = i == 3 ? 1000.0f : -1000.0f + (float)i;
+    v->softmax_rows(x, 1, 20);
+    ck_assert_float_eq_tol(x[3], 1.0f, 1e-6f);
+    for (int i = 0; i < 20; i++)
+        ck_assert(isfinite(x[i]) && x[i] >= 0.0f);
+    /* GELU and tanh saturate cleanly */
+    for (int i = 0; i < 20; i++)
+        x[i] = (i % 2 ? -1.0f : 1.0f) * (float)(i * 10);
+    v->bias_gelu_erf(x, zero, 1, 20);
+    for (int i = 0; i < 20; i++) {
+        float in = (i % 2 ? -1.0f : 1.0f) * (float)(i * 10);
+        ck_assert(isfinite(x[i]));
+        ck_assert_float_eq_tol(x[i], in > 0 ? in : 0.0f, 1e-5f);
+    }
+    for (int i = 0; i < 20; i++)
+        x[i] = (i % 2 ? -1.0f : 1.0f) * (float)(i * 10);
+    v->bias_gelu_tanh(x, zero, 1, 20);
+    for (int i = 0; i < 20; i++) {
+        float in = (i % 2 ? -1.0f : 1.0f) * (float)(i * 10);
+        ck_assert_float_eq_tol(x[i], in > 0 ? in : 0.0f, 1e-5f);
+    }
+    for (int i = 0; i < 20; i++)
+        x[i] = (i % 2 ? -1.0f : 1.0f) * (float)(i * 10);
+    v->bias_tanh(x, zero, 1, 20);
+    for (int i = 1; i < 20; i++)
+        ck_assert_float_eq_tol(x[i], i % 2 ? -1.0f : 1.0f, 1e-6f);
+    /* LayerNorm of a constant row: (x - mean) = 0, so the output is beta */
+    for (int i = 0; i < 20; i++)
+        x[i] = 5.0f;
+    {
+        float g[20], b[20];
+        for (int i = 0; i < 20; i++) {
+            g[i] = 2.0f;
+            b[i] = (float)i;
+        }
+        v->add_layernorm(x, NULL, g, b, 1, 20, 1e-12f);
+        for (int i = 0; i < 20; i++)
+            ck_assert_float_eq_tol(x[i], (float)i, 1e-6f);
+    }
+}
+END_TEST
+
+START_TEST(test_generic_reference)
+{
+    /* The reference itself against libm in double precision. */
+    float y[4] = {-1.0f, 0.0f, 0.5f, 2.0f}, b[4] = {0};
+    double want[4];
+    for (int i = 0; i < 4; i++)
+        want[i] = 0.5 * y[i] * (1.0 + erf(y[i] / sqrt(2.0)));
+    cls_kernels_generic.bias_gelu_erf(y, b, 1, 4);
+    for (int i = 0; i < 4; i++)
+        ck_assert_double_eq_tol(y[i], want[i], 1e-7);
+    {
+        float x[3] = {1.0f, 2.0f, 3.0f}, g[3] = {1, 1, 1}, z[3] = {0};
+        cls_kernels_generic.add_layernorm(x, NULL, g, z, 1, 3, 0.0f);
+        /* mean 2, var 2/3 */
+        ck_assert_double_eq_tol(x[0], -1.0 / sqrt(2.0 / 3.0), 1e-6);
+        ck_assert_double_eq_tol(x[1], 0.0, 1e-7);
+    }
+}
+END_TEST
+
+START_TEST(test_selector_forced)
+{
+    setenv("FINSENT_KERNELS", "generic", 1);
+    ck_assert_str_eq(cls_kernels_get()->name, "generic");
+    ck_assert_ptr_eq(cls_kernels_get(), cls_kernels_get());
+}
+END_TEST
+
+START_TEST(test_selector_default)
+{
+    const cls_kernels_t *best = cls_kernels_named("avx512");
+    unsetenv("FINSENT_KERNELS");
+    if (!best)
+        best = cls_kernels_named("avx2");
+    if (!best)
+        best = &cls_kernels_generic;
+    ck_assert_ptr_eq(cls_kernels_get(), best);
+    ck_assert_ptr_null(cls_kernels_named("sse9"));
+    ck_assert_ptr_null(cls_kernels_named(NULL));
+}
+END_TEST
+
+START_TEST(test_selector_unknown)
+{
+    setenv("FINSENT_KERNELS", "nonsense", 1);
+    ck_assert_ptr_nonnull(cls_kernels_get()); /* falls back to the best, with a warning */
+    ck_assert_str_ne(cls_kernels_get()->name, "nonsense");
+}
+END_TEST
+
+START_TEST(test_gemm)
+{
+    size_t m = 7, k = 13, n = 5;
+    float x[7 * 13], w[5 * 13], y[7 * 6], c[7 * 5];
+    fill(x, m * k, -1, 1);
+    fill(w, n * k, -1, 1);
+    for (size_t i = 0; i < m * 6; i++)
+        y[i] = 99.0f;
+    cls_gemm_xwt(x, m, k, w, n, y, 6); /* ldy 6: column 5 untouched */
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t q = 0; q < k; q++)
+                s += (double)x[i * k + q] * w[j * k + q];
+            ck_assert_double_eq_tol(y[i * 6 + j], s, 1e-5);
+        }
+        ck_assert_float_eq(y[i * 6 + 5], 99.0f);
+    }
+    /* c = 0.5 * x[:, :5] (7x5, lda 13) * w[:5, :5] (5x5, ldb 13), no transpose */
+    cls_gemm(0, m, n, n, 0.5f, x, k, w, k, 0.0f, c, n);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t q = 0; q < n; q++)
+                s += (double)x[i * k + q] * w[q * k + j];
+            ck_assert_double_eq_tol(c[i * n + j], 0.5 * s, 1e-5);
+        }
+}
+END_TEST
+
+Suite *suite_kernels(void)
+{
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("kernels");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_variant_vs_generic, 0, 2);
+    tcase_add_loop_test(tc, test_extremes, 0, 3);
+    tcase_add_test(tc, test_generic_reference);
+    tcase_add_test(tc, test_selector_forced);
+    tcase_add_test(tc, test_selector_default);
+    tcase_add_test(tc, test_selector_unknown);
+    tcase_add_test(tc, test_gemm);
+    suite_add_tcase(s, tc);
+    return s;
+}
