@@ -5,9 +5,10 @@
 
 Suite *suite_ktrack(void);
 Suite *suite_kafka(void);
+Suite *suite_feed(void);
 
 int main(void)
 {
-    Suite *suites[] = {suite_ktrack(), suite_kafka()};
+    Suite *suites[] = {suite_ktrack(), suite_feed(), suite_kafka()};
     return th_main(suites, sizeof suites / sizeof suites[0]);
 }
