@@ -78,7 +78,7 @@ def main():
             continue
         items.append((t, {"id": "acme-%03d" % i, "text": rnd.choice(ACME_ORDINARY), "source": "newswire"}))
     # After the burst, the story calms down: more ordinary ACME news.
-    for i in range(60):
+    for i in range(250):
         t = BURST_TO + 120000 + rnd.randrange(SPAN_MS - BURST_TO - 120000)
         items.append((t, {"id": "acme-after-%03d" % i, "text": rnd.choice(ACME_ORDINARY), "source": "newswire"}))
     # The planted burst: 72 negative ACME / oil headlines in six minutes.
