@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "classify/cls_blas.h"
 
 const char *app_argv0 = "finsent";
 
@@ -34,6 +35,9 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* Re-exec with the right OPENBLAS_CORETYPE if OpenBLAS picked a slow core
+     * (classify/cls_blas.h); must run before any thread starts. */
+    cls_blas_prepare(argv);
     if (argc < 2) {
         usage(stderr);
         return APP_EXIT_USAGE;

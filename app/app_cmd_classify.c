@@ -1,0 +1,248 @@
+/*
+ * finsent classify: stdin (one message per line: a JSON object as in
+ * DESIGN.md, or plain text) to stdout (one tagged JSON line per input line,
+ * in input order).
+ *
+ * Lines are decoded as they come (core_msg_decode, the limits of [input])
+ * and classified in batches of classify.batch items; a batch is written as
+ * soon as it is full, and the last one at end of input. A line that cannot be
+ * decoded is reported on stderr as "finsent classify: line N: reason" and
+ * skipped; blank lines are skipped silently. Items without an id get
+ * "h:" + the FNV-1a hash of the line (as the JSONL source does), without a
+ * source "stdin". Exit 0 when every line was good, 1 when at least one line
+ * was bad or the model failed to load, 2 for usage errors.
+ */
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "classify/cls_blas.h"
+#include "classify/cls_classifier.h"
+#include "core/core_lines.h"
+#include "core/core_msg.h"
+#include "core/core_time.h"
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: finsent classify [options] < messages.jsonl > tagged.jsonl\n\n"
+            "Reads one message per line on stdin (a JSON object with \"text\" and/or \"title\",\n"
+            "or plain text) and writes one tagged JSON line per message, in input order:\n"
+            "topic, topic_p, topic_probs, sentiment, sentiment_p, entities, model.\n\n"
+            "  --model DIR            model directory (default: classify.model, else the\n"
+            "                         shipped model %s)\n"
+            "  --topic-model DIR      take the topic head from this model directory\n"
+            "  --sentiment-model DIR  take the sentiment head from this model directory\n"
+            "  --batch N              items per classifier batch (classify.batch)\n"
+            "  --threads N            compute threads (classify.threads)\n"
+            "  -c, --config FILE      config file; --set S.K=V overrides one key\n\n"
+            "A bad line is reported on stderr with its line number and skipped.\n"
+            "Exit status: 0 all lines classified, 1 some line was bad or the model could not\n"
+            "be loaded, 2 usage error.\n",
+            app_default_model_dir());
+}
+
+static int parse_pos(const char *s, long max, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < 1 || v > max)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static uint64_t fnv1a(const char *s, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* Classifies and prints the pending batch; frees its items. */
+static int flush_batch(cls_classifier_t *c, core_tagged_t **batch, size_t *n)
+{
+    int ok = 1;
+    core_err_t rc;
+
+    if (*n == 0)
+        return 1;
+    rc = cls_classifier_tag(c, batch, *n);
+    if (rc != CORE_OK) {
+        fprintf(stderr, "finsent classify: classifier: %s\n", core_strerror(rc));
+        ok = 0;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        char *js = NULL;
+        size_t len = 0;
+        if (ok && core_msg_encode_tagged(batch[i], &js, &len) == CORE_OK) {
+            fwrite(js, 1, len, stdout);
+            fputc('\n', stdout);
+        } else if (ok) {
+            fprintf(stderr, "finsent classify: out of memory encoding an item\n");
+            ok = 0;
+        }
+        free(js);
+        core_tagged_free(batch[i]);
+        batch[i] = NULL;
+    }
+    *n = 0;
+    fflush(stdout);
+    return ok;
+}
+
+int app_cmd_classify(int argc, char **argv)
+{
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+                                         {"topic-model", required_argument, NULL, 'T'},
+                                         {"sentiment-model", required_argument, NULL, 'S'},
+                                         {"batch", required_argument, NULL, 'b'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"set", required_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *path = NULL, *model = NULL, *tmodel = NULL, *smodel = NULL;
+    char **sets = calloc((size_t)argc + 1, sizeof(char *));
+    size_t nsets = 0, n = 0;
+    long batch = 0, threads = 0;
+    int c, rc = APP_EXIT_USAGE, bad = 0;
+    core_config_t *cfg = NULL;
+    cls_classifier_t *cl = NULL;
+    core_lines_t *lines = NULL;
+    core_tagged_t **pending = NULL;
+    cls_classifier_opts_t co;
+    core_msg_limits_t lim;
+    char err[1024] = "";
+
+    if (!sets)
+        return APP_EXIT_FAIL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'T': tmodel = optarg; break;
+        case 'S': smodel = optarg; break;
+        case 'b':
+            if (!parse_pos(optarg, 1024, &batch)) {
+                fprintf(stderr, "finsent classify: --batch must be 1..1024\n");
+                goto out;
+            }
+            break;
+        case 't':
+            if (!parse_pos(optarg, 256, &threads)) {
+                fprintf(stderr, "finsent classify: --threads must be 1..256\n");
+                goto out;
+            }
+            break;
+        case 'c': path = optarg; break;
+        case 's': sets[nsets++] = optarg; break;
+        case 'h':
+            help(stdout);
+            rc = APP_EXIT_OK;
+            goto out;
+        default:
+            help(stderr);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "finsent classify: unexpected argument '%s'\n", argv[optind]);
+        goto out;
+    }
+    rc = APP_EXIT_FAIL;
+    if (!(cfg = app_config_build(path, sets, nsets)))
+        goto out;
+    if (!model && *core_config_str(cfg, "classify", "model"))
+        model = core_config_str(cfg, "classify", "model");
+    if (!model)
+        model = app_default_model_dir();
+    if (!tmodel)
+        tmodel = core_config_str(cfg, "classify", "topic_model");
+    if (!smodel)
+        smodel = core_config_str(cfg, "classify", "sentiment_model");
+    if (!batch)
+        batch = (long)core_config_int(cfg, "classify", "batch");
+    if (!threads)
+        threads = (long)core_config_int(cfg, "classify", "threads");
+    cls_blas_set_threads((int)threads);
+    memset(&co, 0, sizeof co);
+    co.model_dir = model;
+    co.topic_model_dir = tmodel;
+    co.sentiment_model_dir = smodel;
+    co.max_batch = (size_t)batch;
+    co.max_seq = (size_t)core_config_int(cfg, "classify", "max_seq");
+    if (cls_classifier_new(&co, &cl, err, sizeof err) != CORE_OK) {
+        fprintf(stderr, "finsent classify: %s\n", err);
+        goto out;
+    }
+    lim.max_message_bytes = (size_t)core_config_int(cfg, "input", "max_message_bytes");
+    lim.max_text_bytes = (size_t)core_config_int(cfg, "input", "max_text_bytes");
+    if (!(pending = calloc((size_t)batch, sizeof *pending)) ||
+        core_lines_new(stdin, lim.max_message_bytes, &lines) != CORE_OK) {
+        fprintf(stderr, "finsent classify: out of memory\n");
+        goto out;
+    }
+    for (;;) {
+        const char *line;
+        size_t len, k;
+        core_item_t *item = NULL;
+        core_err_t e = core_lines_next(lines, &line, &len);
+        if (e == CORE_ECLOSED)
+            break;
+        if (e == CORE_EIO) {
+            fprintf(stderr, "finsent classify: read error on stdin\n");
+            bad = 1;
+            break;
+        }
+        if (e == CORE_ETOO_LARGE) {
+            fprintf(stderr, "finsent classify: line %zu: longer than %zu bytes\n",
+                    core_lines_number(lines), lim.max_message_bytes);
+            bad = 1;
+            continue;
+        }
+        for (k = 0; k < len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r'); k++)
+            ;
+        if (k == len)
+            continue; /* blank line */
+        e = core_msg_decode(line, len, &lim, core_time_now_ms(), &item, err, sizeof err);
+        if (e == CORE_OK && !item->id) {
+            char id[24];
+            int il = snprintf(id, sizeof id, "h:%016llx", (unsigned long long)fnv1a(line, len));
+            e = core_item_set(&item->id, id, (size_t)il);
+        }
+        if (e == CORE_OK && !item->source)
+            e = core_item_set(&item->source, "stdin", 5);
+        if (e == CORE_OK)
+            e = core_item_add_cashtags(item);
+        if (e == CORE_OK)
+            e = core_tagged_new(item, &pending[n]);
+        if (e != CORE_OK) {
+            fprintf(stderr, "finsent classify: line %zu: %s\n", core_lines_number(lines),
+                    e == CORE_ENOMEM ? "out of memory" : err);
+            core_item_free(item);
+            bad = 1;
+            continue;
+        }
+        if (++n == (size_t)batch && !flush_batch(cl, pending, &n))
+            goto out;
+    }
+    if (!flush_batch(cl, pending, &n))
+        goto out;
+    rc = bad ? APP_EXIT_FAIL : APP_EXIT_OK;
+out:
+    if (pending) {
+        for (size_t i = 0; i < n; i++)
+            core_tagged_free(pending[i]);
+        free(pending);
+    }
+    core_lines_free(lines);
+    cls_classifier_free(cl);
+    core_config_free(cfg);
+    free(sets);
+    return rc;
+}
