@@ -6,9 +6,10 @@
 Suite *suite_ktrack(void);
 Suite *suite_kafka(void);
 Suite *suite_feed(void);
+Suite *suite_seen(void);
 
 int main(void)
 {
-    Suite *suites[] = {suite_ktrack(), suite_feed(), suite_kafka()};
+    Suite *suites[] = {suite_ktrack(), suite_feed(), suite_seen(), suite_kafka()};
     return th_main(suites, sizeof suites / sizeof suites[0]);
 }
