@@ -1,0 +1,114 @@
+/*
+ * alr_redis: alerting's one adapter to hiredis. It owns a blocking
+ * connection (TCP or unix socket) with connect and command timeouts, AUTH
+ * and SELECT, knows how to reconnect with capped exponential backoff that a
+ * stop flag interrupts, and translates hiredis failures into core_err_t plus
+ * an error string. Pipelining is append-then-read: append N commands, read N
+ * replies in order.
+ *
+ * This header is internal to alerting/ (it exposes hiredis' redisReply);
+ * other subsystems use alr_sink.h and alr_follow.h.
+ *
+ * Errors: an I/O error, a timeout or a protocol error leaves the connection
+ * unusable; the adapter drops it (alr_redis_connected() turns false) so the
+ * next alr_redis_connect() starts afresh. An error REPLY (-ERR ...) is not a
+ * connection failure: it is returned to the caller as a reply of type
+ * REDIS_REPLY_ERROR.
+ *
+ * Threads: one handle is used by one thread at a time. alr_redis_stop() and
+ * the stop flag it sets may be used from any thread.
+ */
+#ifndef ALR_REDIS_H
+#define ALR_REDIS_H
+
+#include <hiredis/hiredis.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core_config.h"
+#include "core/core_error.h"
+
+typedef struct alr_redis_opts {
+    char host[256];
+    int port;
+    char socket[256]; /* unix socket path; overrides host/port when set */
+    char password[256];
+    int db;
+    int64_t connect_timeout_ms, command_timeout_ms, reconnect_max_ms;
+} alr_redis_opts_t;
+
+typedef struct alr_redis alr_redis_t;
+
+/* alr_redis_opts_from_config fills *o from the [redis] section. */
+void alr_redis_opts_from_config(const core_config_t *cfg, alr_redis_opts_t *o);
+
+/* alr_redis_new makes an unconnected handle (options copied). */
+core_err_t alr_redis_new(const alr_redis_opts_t *o, alr_redis_t **out);
+
+/* alr_redis_free disconnects and frees. NULL is a no-op. */
+void alr_redis_free(alr_redis_t *r);
+
+/* alr_redis_connect connects once (if not connected), authenticates and
+ * selects the db. CORE_ENET when the server cannot be reached, CORE_EREDIS
+ * when it refuses AUTH/SELECT; alr_redis_error says why. */
+core_err_t alr_redis_connect(alr_redis_t *r);
+
+/* alr_redis_connect_retry calls alr_redis_connect until it succeeds,
+ * sleeping with exponential backoff (100 ms doubling up to
+ * reconnect_max_ms) between attempts. Returns CORE_ECLOSED as soon as the
+ * stop flag is set (alr_redis_stop). `fresh` is set to 1 when a new
+ * connection was made (callers reload their scripts then). */
+core_err_t alr_redis_connect_retry(alr_redis_t *r, int *fresh);
+
+/* alr_redis_backoff sleeps the next backoff step (also used after error
+ * replies such as LOADING or OOM); CORE_ECLOSED when stopped meanwhile. */
+core_err_t alr_redis_backoff(alr_redis_t *r);
+
+/* alr_redis_backoff_reset: the next backoff starts small again. */
+void alr_redis_backoff_reset(alr_redis_t *r);
+
+/* alr_redis_stop sets the stop flag: pending and later retries give up with
+ * CORE_ECLOSED. Any thread. */
+void alr_redis_stop(alr_redis_t *r);
+int alr_redis_stopped(const alr_redis_t *r);
+
+int alr_redis_connected(const alr_redis_t *r);
+void alr_redis_disconnect(alr_redis_t *r);
+
+/* The hiredis context (NULL when disconnected), for pub/sub polling. */
+redisContext *alr_redis_ctx(alr_redis_t *r);
+
+/* alr_redis_error: the last failure in words. */
+const char *alr_redis_error(const alr_redis_t *r);
+
+/* alr_redis_append queues one command (argv borrowed, binary-safe; lens may
+ * be NULL for NUL-terminated strings). */
+core_err_t alr_redis_append(alr_redis_t *r, int argc, const char **argv, const size_t *lens);
+
+/* alr_redis_read reads the next reply of the pipeline into *out (caller
+ * frees with freeReplyObject). On failure the connection is dropped. */
+core_err_t alr_redis_read(alr_redis_t *r, redisReply **out);
+
+/* alr_redis_cmd runs one command: append + read. */
+core_err_t alr_redis_cmd(alr_redis_t *r, redisReply **out, int argc, const char **argv,
+                         const size_t *lens);
+
+/* alr_redis_seterr replaces the error string. */
+void alr_redis_seterr(alr_redis_t *r, const char *msg);
+
+/* alr_redis_reply_err: 1 when the reply is an error reply; copies its text
+ * into the handle's error string. */
+int alr_redis_reply_err(alr_redis_t *r, const redisReply *rep);
+
+/* A server-side Lua script: its source and SHA1 once loaded. */
+typedef struct alr_script {
+    const char *src;
+    char sha[41];
+} alr_script_t;
+
+/* alr_redis_load_scripts runs SCRIPT LOAD for each script and records its
+ * SHA1 (pipelined). */
+core_err_t alr_redis_load_scripts(alr_redis_t *r, alr_script_t *s, size_t n);
+
+#endif

@@ -1,0 +1,243 @@
+/* alr_rule: rule config, Wilson bound and the rule state machine; see
+ * alr_rule.h. Pure: no I/O, no globals. */
+#include "alerting/alr_rule.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const state_names[] = {"inactive", "pending", "firing", "resolved"};
+
+const char *alr_state_name(alr_state_t s)
+{
+    return (unsigned)s < 4 ? state_names[s] : "inactive";
+}
+
+alr_state_t alr_state_parse(const char *s)
+{
+    for (int i = 0; s && i < 4; i++) {
+        if (strcmp(s, state_names[i]) == 0)
+            return (alr_state_t)i;
+    }
+    return ALR_ST_INACTIVE;
+}
+
+double alr_z_for_confidence(double confidence)
+{
+    /* Solve erf(z / sqrt 2) = confidence by bisection: erf is monotonic and
+     * 60 halvings of [0, 40] are far below double precision needs. */
+    double lo = 0.0, hi = 40.0;
+    if (!(confidence > 0.0))
+        return 0.0;
+    if (confidence >= 1.0)
+        return hi;
+    for (int i = 0; i < 80; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (erf(mid / sqrt(2.0)) < confidence)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+double alr_wilson_lower(uint64_t k, uint64_t n, double z)
+{
+    double p, nn, z2, centre, spread, lower;
+    if (n == 0 || k == 0)
+        return 0.0; /* exactly: the formula leaves rounding noise */
+    if (k > n)
+        k = n;
+    nn = (double)n;
+    p = (double)k / nn;
+    z2 = z * z;
+    centre = p + z2 / (2.0 * nn);
+    spread = z * sqrt(p * (1.0 - p) / nn + z2 / (4.0 * nn * nn));
+    lower = (centre - spread) / (1.0 + z2 / nn);
+    return lower < 0.0 ? 0.0 : lower;
+}
+
+double alr_rule_value(const alr_rule_t *r, uint64_t negative, uint64_t n)
+{
+    if (n == 0)
+        return 0.0;
+    if (r->basis == ALR_BASIS_WILSON)
+        return alr_wilson_lower(negative, n, r->z);
+    return (double)(negative > n ? n : negative) / (double)n;
+}
+
+int alr_rule_matches(const alr_rule_t *r, const char *scope)
+{
+    switch (r->kind) {
+    case ALR_RSCOPE_ALL:
+        return strcmp(scope, "all") == 0;
+    case ALR_RSCOPE_TOPICS:
+        return strncmp(scope, "topic:", 6) == 0;
+    case ALR_RSCOPE_ENTITIES:
+        return strncmp(scope, "entity:", 7) == 0;
+    case ALR_RSCOPE_ONE:
+        return strcmp(scope, r->scope) == 0;
+    }
+    return 0;
+}
+
+alr_event_t alr_rule_eval(const alr_rule_t *r, const alr_rule_state_t *cur, uint64_t n,
+                          uint64_t negative, int64_t now_ms, alr_rule_state_t *next)
+{
+    double v = alr_rule_value(r, negative, n);
+    int cond = (int64_t)n >= r->min_count && v >= r->threshold;
+    alr_event_t ev = ALR_EV_NONE;
+
+    *next = *cur;
+    switch (cur->state) {
+    case ALR_ST_INACTIVE:
+    case ALR_ST_RESOLVED:
+        if (!cond)
+            break;
+        if (cur->resolved_ms > 0 && now_ms - cur->resolved_ms < r->cooldown_ms)
+            break;
+        if (r->for_ms <= 0) {
+            next->state = ALR_ST_FIRING;
+            ev = ALR_EV_FIRE;
+        } else {
+            next->state = ALR_ST_PENDING;
+            ev = ALR_EV_PENDING;
+        }
+        next->since_ms = now_ms;
+        break;
+    case ALR_ST_PENDING:
+        if (!cond) {
+            next->state = ALR_ST_INACTIVE;
+            next->since_ms = 0;
+            ev = ALR_EV_CANCEL;
+        } else if (now_ms - cur->since_ms >= r->for_ms) {
+            next->state = ALR_ST_FIRING;
+            next->since_ms = now_ms;
+            ev = ALR_EV_FIRE;
+        }
+        break;
+    case ALR_ST_FIRING:
+        if (n == 0 || v < r->clear) {
+            next->state = ALR_ST_RESOLVED;
+            next->resolved_ms = now_ms;
+            ev = ALR_EV_RESOLVE;
+        }
+        break;
+    }
+    if (ev != ALR_EV_NONE) {
+        next->changed_ms = now_ms;
+        next->ver = cur->ver + 1;
+    }
+    return ev;
+}
+
+static int valid_name(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++) {
+        char c = *s;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+core_err_t alr_rule_from_config(const core_config_t *cfg, const char *name, alr_rule_t *r,
+                                char *err, size_t errlen)
+{
+    char sec[128];
+    const char *scope, *basis;
+    int64_t win;
+
+    memset(r, 0, sizeof *r);
+    if (strlen(name) >= sizeof r->name || !valid_name(name)) {
+        snprintf(err, errlen, "[rule.%s]: a rule name is 1-63 characters of A-Z a-z 0-9 _ . -",
+                 name);
+        return CORE_ECONFIG;
+    }
+    snprintf(r->name, sizeof r->name, "%s", name);
+    snprintf(sec, sizeof sec, "rule.%s", name);
+
+    scope = core_config_str(cfg, sec, "scope");
+    if (strcmp(scope, "all") == 0) {
+        r->kind = ALR_RSCOPE_ALL;
+        snprintf(r->scope, sizeof r->scope, "all");
+    } else if (strcmp(scope, "topic") == 0) {
+        r->kind = ALR_RSCOPE_TOPICS;
+    } else if (strcmp(scope, "entity") == 0) {
+        r->kind = ALR_RSCOPE_ENTITIES;
+    } else if (strncmp(scope, "topic:", 6) == 0 &&
+               alr_scope_topic(scope + 6, r->scope, sizeof r->scope) > 0) {
+        r->kind = ALR_RSCOPE_ONE;
+    } else if (strncmp(scope, "entity:", 7) == 0 &&
+               alr_scope_entity(scope + 7, r->scope, sizeof r->scope) > 0) {
+        r->kind = ALR_RSCOPE_ONE;
+    } else {
+        snprintf(err, errlen,
+                 "[%s] scope: '%s' is not all, topic, entity, topic:NAME or entity:TICKER (%s)",
+                 sec, scope, core_config_origin(cfg, sec, "scope"));
+        return CORE_ECONFIG;
+    }
+
+    win = core_config_int(cfg, sec, "window");
+    if (win <= 0 || win % 60000 != 0) {
+        snprintf(err, errlen, "[%s] window: must be a whole number of minutes (%s)", sec,
+                 core_config_origin(cfg, sec, "window"));
+        return CORE_ECONFIG;
+    }
+    r->window_min = (int)(win / 60000);
+    r->threshold = core_config_double(cfg, sec, "threshold");
+    r->clear = core_config_double(cfg, sec, "clear");
+    if (r->clear > r->threshold) {
+        snprintf(err, errlen, "[%s] clear: %g is above threshold %g (%s)", sec, r->clear,
+                 r->threshold, core_config_origin(cfg, sec, "clear"));
+        return CORE_ECONFIG;
+    }
+    r->min_count = core_config_int(cfg, sec, "min_count");
+    r->for_ms = core_config_int(cfg, sec, "for");
+    r->cooldown_ms = core_config_int(cfg, sec, "cooldown");
+    basis = core_config_str(cfg, sec, "basis");
+    if (strcmp(basis, "rate") == 0) {
+        r->basis = ALR_BASIS_RATE;
+    } else if (strcmp(basis, "wilson") == 0) {
+        r->basis = ALR_BASIS_WILSON;
+    } else {
+        snprintf(err, errlen, "[%s] basis: '%s' is not rate or wilson (%s)", sec, basis,
+                 core_config_origin(cfg, sec, "basis"));
+        return CORE_ECONFIG;
+    }
+    r->confidence = core_config_double(cfg, sec, "confidence");
+    r->z = alr_z_for_confidence(r->confidence);
+    return CORE_OK;
+}
+
+core_err_t alr_rules_load(const core_config_t *cfg, alr_rule_t **rules, size_t *n, char *err,
+                          size_t errlen)
+{
+    size_t count = core_config_instance_count(cfg, "rule");
+    alr_rule_t *v = NULL;
+    core_err_t rc = CORE_OK;
+
+    *rules = NULL;
+    *n = 0;
+    if (count == 0)
+        return CORE_OK;
+    v = calloc(count, sizeof *v);
+    if (!v)
+        return CORE_ENOMEM;
+    for (size_t i = 0; i < count; i++) {
+        rc = alr_rule_from_config(cfg, core_config_instance_name(cfg, "rule", i), &v[i], err,
+                                  errlen);
+        if (rc != CORE_OK)
+            goto out;
+    }
+    *rules = v;
+    *n = count;
+    v = NULL;
+out:
+    free(v);
+    return rc;
+}

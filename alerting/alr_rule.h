@@ -1,0 +1,121 @@
+/*
+ * alr_rule: alert rules from the config and their pure evaluation.
+ *
+ * A rule ([rule.NAME] in the config) watches the negative share of one
+ * window in a set of scopes: `all`, every topic (`topic`), every entity
+ * (`entity`), or one named scope (`topic:NAME`, NAME slugified, or
+ * `entity:TICKER`). Its value is neg_rate = negative / n (basis `rate`), or
+ * the lower bound of the two-sided Wilson score interval of neg_rate at the
+ * rule's confidence (basis `wilson`), so that few items cannot fire a rule:
+ * at 95 % 2 negatives out of 3 give 0.21 while 60 out of 100 give 0.50.
+ *
+ * State machine of one (rule, scope), evaluated by alr_rule_eval:
+ *
+ *   inactive/resolved --cond, cooldown over--> pending --cond held `for`--> firing
+ *        ^    ^                                   |                          |
+ *        |    +------------ !cond ----------------+                          |
+ *        +------------------- n == 0 or value < clear -----------------------+
+ *                                 (becomes resolved)
+ *
+ * cond is n >= min_count and value >= threshold. With `for` = 0 the pending
+ * step is skipped. A resolved (rule, scope) does not go pending again before
+ * `cooldown` has passed since it resolved. Only fire and resolve are alerts;
+ * the other transitions are silent state changes.
+ *
+ * This module does no I/O: alr_sink applies the transitions atomically in
+ * Redis. Everything here is pure and may be called from any thread.
+ */
+#ifndef ALR_RULE_H
+#define ALR_RULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alerting/alr_keys.h"
+#include "core/core_config.h"
+#include "core/core_error.h"
+
+typedef enum alr_scope_kind {
+    ALR_RSCOPE_ALL = 0, /* the "all" scope */
+    ALR_RSCOPE_TOPICS,  /* every topic:* scope */
+    ALR_RSCOPE_ENTITIES,/* every entity:* scope */
+    ALR_RSCOPE_ONE      /* exactly rule->scope */
+} alr_scope_kind_t;
+
+typedef enum alr_basis { ALR_BASIS_RATE = 0, ALR_BASIS_WILSON } alr_basis_t;
+
+typedef struct alr_rule {
+    char name[64];
+    alr_scope_kind_t kind;
+    char scope[ALR_SCOPE_MAX]; /* the scope for ALR_RSCOPE_ONE, "all" for ALL */
+    int window_min;            /* window in minutes */
+    double threshold, clear;   /* clear <= threshold */
+    int64_t min_count;
+    int64_t for_ms, cooldown_ms;
+    alr_basis_t basis;
+    double confidence;
+    double z; /* two-sided normal quantile of confidence */
+} alr_rule_t;
+
+typedef enum alr_state {
+    ALR_ST_INACTIVE = 0,
+    ALR_ST_PENDING,
+    ALR_ST_FIRING,
+    ALR_ST_RESOLVED
+} alr_state_t;
+
+/* The persisted state of one (rule, scope): the hash finsent:alert:{rule}:{scope}. */
+typedef struct alr_rule_state {
+    alr_state_t state;
+    int64_t since_ms;    /* pending: condition began; firing/resolved: fired at */
+    int64_t changed_ms;  /* last transition */
+    int64_t resolved_ms; /* last resolve (cooldown reference), 0 = never */
+    int64_t ver;         /* transition counter, the compare-and-set token */
+} alr_rule_state_t;
+
+typedef enum alr_event {
+    ALR_EV_NONE = 0, /* no transition */
+    ALR_EV_PENDING,  /* inactive/resolved -> pending (silent) */
+    ALR_EV_CANCEL,   /* pending -> inactive (silent) */
+    ALR_EV_FIRE,     /* -> firing (alert) */
+    ALR_EV_RESOLVE   /* firing -> resolved (alert) */
+} alr_event_t;
+
+/* alr_state_name: "inactive", "pending", "firing", "resolved". */
+const char *alr_state_name(alr_state_t s);
+
+/* alr_state_parse maps a name back; unknown names read as inactive. */
+alr_state_t alr_state_parse(const char *s);
+
+/* alr_z_for_confidence: z with P(|Z| <= z) = confidence for a standard
+ * normal Z (0.95 -> 1.95996). confidence in (0, 1). */
+double alr_z_for_confidence(double confidence);
+
+/* alr_wilson_lower: lower bound of the Wilson score interval of k successes
+ * in n trials at quantile z; 0 when n == 0. */
+double alr_wilson_lower(uint64_t k, uint64_t n, double z);
+
+/* alr_rule_value: the number the rule's thresholds apply to. */
+double alr_rule_value(const alr_rule_t *r, uint64_t negative, uint64_t n);
+
+/* alr_rule_matches: whether the rule applies to scope. */
+int alr_rule_matches(const alr_rule_t *r, const char *scope);
+
+/* alr_rule_eval computes the transition of a (rule, scope) in state cur
+ * given the window's counts at time now_ms, writes the resulting state to
+ * *next (ver incremented when there is a transition) and returns the event. */
+alr_event_t alr_rule_eval(const alr_rule_t *r, const alr_rule_state_t *cur, uint64_t n,
+                          uint64_t negative, int64_t now_ms, alr_rule_state_t *next);
+
+/* alr_rule_from_config reads [rule.NAME] into *r and validates it (scope
+ * syntax, window a whole number of minutes, basis, clear <= threshold, a
+ * name of [A-Za-z0-9_.-]). On CORE_ECONFIG err says what is wrong. */
+core_err_t alr_rule_from_config(const core_config_t *cfg, const char *name, alr_rule_t *r,
+                                char *err, size_t errlen);
+
+/* alr_rules_load reads every [rule.*] section. *rules is malloc'd (free()),
+ * NULL with *n = 0 when there are none. */
+core_err_t alr_rules_load(const core_config_t *cfg, alr_rule_t **rules, size_t *n, char *err,
+                          size_t errlen);
+
+#endif

@@ -1,0 +1,1210 @@
+/*
+ * alr_sink: the Redis stage; see alr_sink.h for the contract and
+ * docs/redis.md for the keys.
+ *
+ * Three server-side scripts do all the writing, so that every multi-key
+ * change is atomic:
+ *   COUNT   one item: dedup marker, buckets of its scopes, recent lists, index;
+ *   RATES   one scope: sums the newest M minute buckets once and writes the
+ *           rate hash of every window (windows ascending, M = longest), and
+ *           returns the counts so rules need no second read;
+ *   ALERT   one (rule, scope) transition as compare-and-set on the state
+ *           hash's `ver`; only the caller whose `ver` still matches writes the
+ *           new state and publishes / XADDs the alert, so two instances never
+ *           publish the same transition.
+ * Each script touches the keys of one item or one scope, all passed in KEYS
+ * (never built inside Lua). The COUNT script spans the scopes of one item;
+ * Redis Cluster would split it per scope with per-scope seen markers (see
+ * docs/redis.md).
+ *
+ * The per-batch path builds each command's argv in one reusable arena (no
+ * allocation once it has grown) and pipelines a whole batch per round trip.
+ */
+#include "alerting/alr_sink.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "alerting/alr_json.h"
+#include "alerting/alr_redis.h"
+#include "alerting/alr_rule.h"
+#include "core/core_log.h"
+#include "core/core_time.h"
+
+#define MAX_WINDOWS 16
+#define NEG_IDS_CAP 10
+#define RATE_TTL_EXTRA_MS 180000
+
+/* KEYS: seen marker, recent list, scope index, live-scope set, then per
+ * scope its bucket and its negative-ids list.
+ * ARGV: seen ttl ms, bucket expire-at ms, sentiment field, item JSON,
+ * recent_max, event ms, item id, negative ids cap, then the scope names. */
+static const char COUNT_LUA[] =
+    "if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end\n"
+    "local ns = #ARGV - 8\n"
+    "local neg = ARGV[3] == 'negative'\n"
+    "local ev = tonumber(ARGV[6])\n"
+    "for i = 1, ns do\n"
+    "  local b = KEYS[3 + 2 * i]\n"
+    "  redis.call('HINCRBY', b, 'n', 1)\n"
+    "  redis.call('HINCRBY', b, ARGV[3], 1)\n"
+    "  redis.call('PEXPIREAT', b, ARGV[2])\n"
+    "  if neg then\n"
+    "    local l = KEYS[4 + 2 * i]\n"
+    "    redis.call('LPUSH', l, ARGV[7])\n"
+    "    redis.call('LTRIM', l, 0, tonumber(ARGV[8]) - 1)\n"
+    "    redis.call('PEXPIREAT', l, ARGV[2])\n"
+    "  end\n"
+    "  for z = 3, 4 do\n"
+    "    local cur = redis.call('ZSCORE', KEYS[z], ARGV[8 + i])\n"
+    "    if not cur or tonumber(cur) < ev then redis.call('ZADD', KEYS[z], ev, ARGV[8 + i]) end\n"
+    "  end\n"
+    "end\n"
+    "redis.call('LPUSH', KEYS[2], ARGV[4])\n"
+    "redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[5]) - 1)\n"
+    "return 1\n";
+
+/* KEYS: nw rate hashes, then the M newest buckets (newest first).
+ * ARGV: nw, the nw window lengths ascending, now_ms, ttl extra ms, write. */
+static const char RATES_LUA[] =
+    "local nw = tonumber(ARGV[1])\n"
+    "local now = ARGV[nw + 2]\n"
+    "local extra = tonumber(ARGV[nw + 3])\n"
+    "local write = ARGV[nw + 4] == '1'\n"
+    "local a = {0, 0, 0, 0}\n"
+    "local out = {}\n"
+    "local j = 1\n"
+    "for i = 1, #KEYS - nw do\n"
+    "  local v = redis.call('HMGET', KEYS[nw + i], 'n', 'negative', 'neutral', 'positive')\n"
+    "  for f = 1, 4 do a[f] = a[f] + (tonumber(v[f]) or 0) end\n"
+    "  while j <= nw and tonumber(ARGV[1 + j]) == i do\n"
+    "    if write then\n"
+    "      local r = 0\n"
+    "      if a[1] > 0 then r = a[2] / a[1] end\n"
+    "      redis.call('HSET', KEYS[j], 'n', a[1], 'negative', a[2], 'neutral', a[3],\n"
+    "                 'positive', a[4], 'neg_rate', string.format('%.4f', r), 'updated', now)\n"
+    "      redis.call('PEXPIRE', KEYS[j], tonumber(ARGV[1 + j]) * 60000 + extra)\n"
+    "    end\n"
+    "    out[j] = {a[1], a[2], a[3], a[4]}\n"
+    "    j = j + 1\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+/* KEYS: state hash, alert stream, active set.
+ * ARGV: expected ver, state, since, changed, resolved, rule, scope, window,
+ * neg_rate, n, active member, alert JSON ('' = silent), maxlen, channel,
+ * scope channel, alert id. */
+static const char ALERT_LUA[] =
+    "local ver = tonumber(redis.call('HGET', KEYS[1], 'ver') or '0')\n"
+    "if ver ~= tonumber(ARGV[1]) then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'state', ARGV[2], 'since', ARGV[3], 'changed', ARGV[4],\n"
+    "           'resolved', ARGV[5], 'ver', ver + 1, 'rule', ARGV[6], 'scope', ARGV[7],\n"
+    "           'window', ARGV[8], 'neg_rate', ARGV[9], 'n', ARGV[10])\n"
+    "if ARGV[2] == 'pending' or ARGV[2] == 'firing' then\n"
+    "  redis.call('SADD', KEYS[3], ARGV[11])\n"
+    "else\n"
+    "  redis.call('SREM', KEYS[3], ARGV[11])\n"
+    "end\n"
+    "if ARGV[12] ~= '' then\n"
+    "  redis.call('HSET', KEYS[1], 'alert', ARGV[16])\n"
+    "  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[13], '*', 'alert', ARGV[12])\n"
+    "  redis.call('PUBLISH', ARGV[14], ARGV[12])\n"
+    "  redis.call('PUBLISH', ARGV[15], ARGV[12])\n"
+    "end\n"
+    "return 1\n";
+
+enum { SCRIPT_COUNT = 0, SCRIPT_RATES, SCRIPT_ALERT, SCRIPT__N };
+
+/* args: one command's argv in a growable arena. Offsets, not pointers, are
+ * recorded while building because the arena may move. */
+typedef struct args {
+    char *pool;
+    size_t used, cap;
+    size_t *off, *len;
+    const char **argv;
+    int argc, argcap;
+} args_t;
+
+/* A list of distinct scope names. */
+typedef struct scopes {
+    char (*v)[ALR_SCOPE_MAX];
+    size_t n, cap;
+} scopes_t;
+
+struct alr_sink {
+    alr_redis_t *r;
+    char prefix[64];
+    int64_t retention_ms, seen_ttl_ms, future_skew_ms;
+    long recent_max, alerts_log_max;
+    int windows[MAX_WINDOWS];
+    char wname[MAX_WINDOWS][16];
+    size_t nw;
+    alr_rule_t *rules;
+    size_t nrules;
+    alr_script_t scripts[SCRIPT__N];
+    int scripts_loaded;
+    int64_t (*now)(void *);
+    void *now_ctx;
+    char instance[17];
+    uint64_t alert_seq;
+    args_t a;
+    scopes_t touched;
+    core_counter_t *m_out[5], *m_fired, *m_resolved, *m_errors, *m_retries;
+    core_histogram_t *m_latency;
+};
+
+static int64_t wall_now(void *ctx)
+{
+    (void)ctx;
+    return core_time_now_ms();
+}
+
+/* ---- argument arena ---------------------------------------------------- */
+
+static void args_reset(args_t *a)
+{
+    a->used = 0;
+    a->argc = 0;
+}
+
+static core_err_t args_add(args_t *a, const char *s, size_t n)
+{
+    if (a->argc == a->argcap) {
+        int nc = a->argcap ? a->argcap * 2 : 64;
+        size_t *off = realloc(a->off, (size_t)nc * sizeof *off);
+        if (!off)
+            return CORE_ENOMEM;
+        a->off = off;
+        size_t *len = realloc(a->len, (size_t)nc * sizeof *len);
+        if (!len)
+            return CORE_ENOMEM;
+        a->len = len;
+        const char **argv = realloc(a->argv, (size_t)nc * sizeof *argv);
+        if (!argv)
+            return CORE_ENOMEM;
+        a->argv = argv;
+        a->argcap = nc;
+    }
+    if (a->used + n + 1 > a->cap) {
+        size_t nc = a->cap ? a->cap : 4096;
+        char *p;
+        while (nc < a->used + n + 1)
+            nc *= 2;
+        p = realloc(a->pool, nc);
+        if (!p)
+            return CORE_ENOMEM;
+        a->pool = p;
+        a->cap = nc;
+    }
+    memcpy(a->pool + a->used, s, n);
+    a->pool[a->used + n] = '\0';
+    a->off[a->argc] = a->used;
+    a->len[a->argc] = n;
+    a->argc++;
+    a->used += n + 1;
+    return CORE_OK;
+}
+
+static core_err_t args_str(args_t *a, const char *s)
+{
+    return args_add(a, s, strlen(s));
+}
+
+static core_err_t args_i64(args_t *a, int64_t v)
+{
+    char buf[24];
+    int n = snprintf(buf, sizeof buf, "%" PRId64, v);
+    return args_add(a, buf, (size_t)n);
+}
+
+static core_err_t args_key(args_t *a, const char *prefix, const char *kind, const char *rest)
+{
+    char k[ALR_KEY_MAX];
+    size_t n = alr_key(k, sizeof k, prefix, kind, rest);
+    return n ? args_add(a, k, n) : CORE_EINVAL;
+}
+
+/* args_seen_key adds the dedup key of an item id: the id itself when short,
+ * else two independent 64-bit FNV-1a hashes of it (128 bits), so that long
+ * ids (URLs) fit the key size bound. */
+static core_err_t args_seen_key(args_t *a, const char *prefix, const char *id)
+{
+    char rest[48];
+    size_t n = strlen(id);
+    uint64_t h1 = 1469598103934665603ULL, h2 = 0x9e3779b97f4a7c15ULL;
+    if (n <= 128)
+        return args_key(a, prefix, "seen", id);
+    for (size_t i = 0; i < n; i++) {
+        h1 = (h1 ^ (unsigned char)id[i]) * 1099511628211ULL;
+        h2 = (h2 ^ (unsigned char)id[i]) * 0x100000001b3ULL;
+        h2 ^= h2 >> 29;
+    }
+    snprintf(rest, sizeof rest, "h:%016" PRIx64 "%016" PRIx64, h1, h2);
+    return args_key(a, prefix, "seen", rest);
+}
+
+/* args_send appends the command to the pipeline. */
+static core_err_t args_send(alr_sink_t *s, args_t *a)
+{
+    for (int i = 0; i < a->argc; i++)
+        a->argv[i] = a->pool + a->off[i];
+    return alr_redis_append(s->r, a->argc, a->argv, a->len);
+}
+
+static void args_free(args_t *a)
+{
+    free(a->pool);
+    free(a->off);
+    free(a->len);
+    free(a->argv);
+}
+
+/* ---- scope lists ------------------------------------------------------- */
+
+static core_err_t scopes_add(scopes_t *l, const char *scope)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->v[i], scope) == 0)
+            return CORE_OK;
+    }
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        void *p = realloc(l->v, nc * sizeof *l->v);
+        if (!p)
+            return CORE_ENOMEM;
+        l->v = p;
+        l->cap = nc;
+    }
+    snprintf(l->v[l->n++], ALR_SCOPE_MAX, "%s", scope);
+    return CORE_OK;
+}
+
+/* item_scopes writes the scopes of a tagged item: "all", its topic, its
+ * entities. Returns how many (at most cap). */
+static size_t item_scopes(const core_tagged_t *t, char (*out)[ALR_SCOPE_MAX], size_t cap)
+{
+    size_t n = 0;
+    snprintf(out[n++], ALR_SCOPE_MAX, "all");
+    if (n < cap && alr_scope_topic(t->topic, out[n], ALR_SCOPE_MAX) > 0)
+        n++;
+    for (size_t i = 0; i < t->item->n_entities && n < cap; i++) {
+        int dup = 0;
+        if (alr_scope_entity(t->item->entities[i], out[n], ALR_SCOPE_MAX) == 0)
+            continue;
+        for (size_t j = 0; j < n && !dup; j++)
+            dup = strcmp(out[j], out[n]) == 0;
+        if (!dup)
+            n++;
+    }
+    return n;
+}
+
+/* ---- construction ------------------------------------------------------ */
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static core_err_t add_window(alr_sink_t *s, int minutes)
+{
+    for (size_t i = 0; i < s->nw; i++) {
+        if (s->windows[i] == minutes)
+            return CORE_OK;
+    }
+    if (s->nw == MAX_WINDOWS)
+        return CORE_ECONFIG;
+    s->windows[s->nw++] = minutes;
+    return CORE_OK;
+}
+
+static void register_metrics(alr_sink_t *s, core_metrics_t *m)
+{
+    static const char *const names[] = {"counted", "duplicate", "too_old", "future",
+                                        "uncounted"};
+    char lab[64];
+    if (!m)
+        return;
+    for (int i = 0; i < 5; i++)
+        s->m_out[i] = core_metrics_counter(
+            m, "finsent_redis_items_total", core_metrics_label(lab, sizeof lab, "outcome", names[i]),
+            "items handled by the Redis stage, by outcome");
+    s->m_fired = core_metrics_counter(m, "finsent_alerts_total", "state=\"firing\"",
+                                      "alerts published by this instance, by state");
+    s->m_resolved = core_metrics_counter(m, "finsent_alerts_total", "state=\"resolved\"",
+                                         "alerts published by this instance, by state");
+    s->m_errors = core_metrics_counter(m, "finsent_redis_errors_total", NULL,
+                                       "Redis failures (connection lost, error replies)");
+    s->m_retries = core_metrics_counter(m, "finsent_redis_retries_total", NULL,
+                                        "batches written again after a Redis failure");
+    s->m_latency = core_metrics_histogram(m, "finsent_redis_write_seconds", NULL,
+                                          "time to get one batch's counts into Redis",
+                                          core_metrics_latency_buckets,
+                                          core_metrics_latency_nbuckets);
+}
+
+core_err_t alr_sink_new(const core_config_t *cfg, core_metrics_t *metrics, alr_sink_t **out,
+                        char *err, size_t errlen)
+{
+    alr_sink_t *s = calloc(1, sizeof *s);
+    alr_redis_opts_t o;
+    char **wl = NULL;
+    size_t nwl = 0;
+    unsigned char rnd[8] = {0};
+    core_err_t rc;
+
+    *out = NULL;
+    if (!s)
+        return CORE_ENOMEM;
+    if (strlen(core_config_str(cfg, "redis", "prefix")) >= sizeof s->prefix) {
+        snprintf(err, errlen, "[redis] prefix: longer than %zu bytes", sizeof s->prefix - 1);
+        rc = CORE_ECONFIG;
+        goto fail;
+    }
+    snprintf(s->prefix, sizeof s->prefix, "%s", core_config_str(cfg, "redis", "prefix"));
+    s->retention_ms = core_config_int(cfg, "redis", "retention");
+    s->seen_ttl_ms = core_config_int(cfg, "redis", "seen_ttl");
+    s->future_skew_ms = core_config_int(cfg, "redis", "future_skew");
+    s->recent_max = (long)core_config_int(cfg, "redis", "recent_max");
+    s->alerts_log_max = (long)core_config_int(cfg, "redis", "alerts_log_max");
+    if (s->seen_ttl_ms < s->retention_ms)
+        CORE_WARN("alerting", "redis.seen_ttl is shorter than redis.retention: an item replayed "
+                              "after seen_ttl would be counted twice");
+
+    rc = core_config_split_list(core_config_str(cfg, "redis", "windows"), &wl, &nwl);
+    if (rc != CORE_OK)
+        goto fail;
+    for (size_t i = 0; i < nwl; i++) {
+        int m;
+        if (alr_window_parse(wl[i], &m) != CORE_OK || add_window(s, m) != CORE_OK) {
+            snprintf(err, errlen,
+                     "[redis] windows: '%s' is not a whole number of minutes up to 7d, or too "
+                     "many windows (%s)",
+                     wl[i], core_config_origin(cfg, "redis", "windows"));
+            rc = CORE_ECONFIG;
+            goto fail;
+        }
+    }
+    rc = alr_rules_load(cfg, &s->rules, &s->nrules, err, errlen);
+    if (rc != CORE_OK)
+        goto fail;
+    for (size_t i = 0; i < s->nrules; i++) {
+        if (add_window(s, s->rules[i].window_min) != CORE_OK) {
+            snprintf(err, errlen, "[rule.%s] window: more than %d distinct windows",
+                     s->rules[i].name, MAX_WINDOWS);
+            rc = CORE_ECONFIG;
+            goto fail;
+        }
+    }
+    if (s->nw == 0) {
+        snprintf(err, errlen, "[redis] windows: no window configured");
+        rc = CORE_ECONFIG;
+        goto fail;
+    }
+    qsort(s->windows, s->nw, sizeof s->windows[0], cmp_int);
+    for (size_t i = 0; i < s->nw; i++)
+        alr_window_name(s->windows[i], s->wname[i], sizeof s->wname[i]);
+
+    alr_redis_opts_from_config(cfg, &o);
+    rc = alr_redis_new(&o, &s->r);
+    if (rc != CORE_OK)
+        goto fail;
+    s->scripts[SCRIPT_COUNT].src = COUNT_LUA;
+    s->scripts[SCRIPT_RATES].src = RATES_LUA;
+    s->scripts[SCRIPT_ALERT].src = ALERT_LUA;
+    s->now = wall_now;
+    if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
+        uint64_t x = (uint64_t)core_time_mono_ns() ^ ((uint64_t)getpid() << 32);
+        memcpy(rnd, &x, sizeof rnd);
+    }
+    for (int i = 0; i < 8; i++)
+        snprintf(s->instance + 2 * i, 3, "%02x", rnd[i]);
+    register_metrics(s, metrics);
+    free(wl);
+    *out = s;
+    return CORE_OK;
+fail:
+    free(wl);
+    alr_sink_free(s);
+    return rc;
+}
+
+void alr_sink_free(alr_sink_t *s)
+{
+    if (!s)
+        return;
+    alr_redis_free(s->r);
+    free(s->rules);
+    args_free(&s->a);
+    free(s->touched.v);
+    free(s);
+}
+
+void alr_sink_set_clock(alr_sink_t *s, int64_t (*now)(void *ctx), void *ctx)
+{
+    s->now = now ? now : wall_now;
+    s->now_ctx = ctx;
+}
+
+void alr_sink_cancel(alr_sink_t *s)
+{
+    alr_redis_stop(s->r);
+}
+
+const char *alr_sink_error(const alr_sink_t *s)
+{
+    return alr_redis_error(s->r);
+}
+
+size_t alr_sink_windows(const alr_sink_t *s, const int **minutes)
+{
+    *minutes = s->windows;
+    return s->nw;
+}
+
+/* ensure connects once (no retry) and loads the scripts if needed. */
+static core_err_t ensure(alr_sink_t *s)
+{
+    core_err_t rc;
+    if (alr_redis_stopped(s->r))
+        return CORE_ECLOSED;
+    if (!alr_redis_connected(s->r)) {
+        s->scripts_loaded = 0;
+        rc = alr_redis_connect(s->r);
+        if (rc != CORE_OK)
+            return rc;
+    }
+    if (!s->scripts_loaded) {
+        rc = alr_redis_load_scripts(s->r, s->scripts, SCRIPT__N);
+        if (rc != CORE_OK)
+            return rc;
+        s->scripts_loaded = 1;
+    }
+    return CORE_OK;
+}
+
+core_err_t alr_sink_connect(alr_sink_t *s)
+{
+    return ensure(s);
+}
+
+static int is_noscript(const redisReply *rep)
+{
+    return rep && rep->type == REDIS_REPLY_ERROR && rep->str && strncmp(rep->str, "NOSCRIPT", 8) == 0;
+}
+
+/* ---- counting ---------------------------------------------------------- */
+
+/* classify decides an item's outcome before Redis; ALR_ITEM_COUNTED means
+ * "to be sent". *ev receives the event time used. */
+static alr_outcome_t classify(const alr_sink_t *s, const core_tagged_t *t, int64_t now,
+                              int64_t *ev)
+{
+    const core_item_t *it = t->item;
+    int64_t e;
+    if (!it || !it->id || !it->id[0] || t->sentiment < 0 || t->sentiment >= CORE_SENT__COUNT)
+        return ALR_ITEM_UNCOUNTED;
+    e = it->event_ms ? it->event_ms : (it->ingest_ms ? it->ingest_ms : now);
+    *ev = e;
+    if (e < now - s->retention_ms)
+        return ALR_ITEM_TOO_OLD;
+    if (e > now + s->future_skew_ms)
+        return ALR_ITEM_FUTURE;
+    return ALR_ITEM_COUNTED;
+}
+
+/* append_count queues the COUNT script call of one item. */
+static core_err_t append_count(alr_sink_t *s, const core_tagged_t *t, int64_t ev)
+{
+    char sc[66][ALR_SCOPE_MAX];
+    size_t ns = item_scopes(t, sc, 66);
+    int64_t minute = alr_minute(ev);
+    char *json = NULL;
+    args_t *a = &s->a;
+    core_err_t rc;
+
+    rc = alr_json_item(t, &json);
+    if (rc != CORE_OK)
+        return rc;
+    args_reset(a);
+    rc = args_str(a, "EVALSHA");
+    rc = rc ? rc : args_str(a, s->scripts[SCRIPT_COUNT].sha);
+    rc = rc ? rc : args_i64(a, (int64_t)(4 + 2 * ns));
+    rc = rc ? rc : args_seen_key(a, s->prefix, t->item->id);
+    rc = rc ? rc : args_key(a, s->prefix, "recent", NULL);
+    rc = rc ? rc : args_key(a, s->prefix, "scopes", NULL);
+    rc = rc ? rc : args_key(a, s->prefix, "scopes:live", NULL);
+    for (size_t i = 0; i < ns && rc == CORE_OK; i++) {
+        char k[ALR_KEY_MAX];
+        size_t kn = alr_key_bucket(k, sizeof k, s->prefix, sc[i], minute);
+        rc = kn ? args_add(a, k, kn) : CORE_EINVAL;
+        rc = rc ? rc : args_key(a, s->prefix, "neg", sc[i]);
+    }
+    rc = rc ? rc : args_i64(a, s->seen_ttl_ms);
+    rc = rc ? rc : args_i64(a, (minute + 1) * 60000 + s->retention_ms);
+    rc = rc ? rc : args_str(a, core_sentiment_name(t->sentiment));
+    rc = rc ? rc : args_str(a, json);
+    rc = rc ? rc : args_i64(a, s->recent_max);
+    rc = rc ? rc : args_i64(a, ev);
+    rc = rc ? rc : args_str(a, t->item->id);
+    rc = rc ? rc : args_i64(a, NEG_IDS_CAP);
+    for (size_t i = 0; i < ns && rc == CORE_OK; i++)
+        rc = args_str(a, sc[i]);
+    free(json);
+    return rc ? rc : args_send(s, a);
+}
+
+/* count_once sends the batch's COUNT calls and reads their replies.
+ * CORE_OK: every reply was 0/1 (outcomes set). CORE_ENET: connection lost.
+ * CORE_EREDIS: an error reply (NOSCRIPT clears scripts_loaded). */
+static core_err_t count_once(alr_sink_t *s, core_tagged_t *const *items, size_t n,
+                             const int64_t *ev, alr_outcome_t *out)
+{
+    core_err_t rc = ensure(s), first = CORE_OK;
+    size_t sent = 0;
+
+    if (rc != CORE_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (out[i] != ALR_ITEM_COUNTED)
+            continue;
+        rc = append_count(s, items[i], ev[i]);
+        if (rc != CORE_OK) {
+            /* The arena failed or the key did not fit: the commands already
+             * queued still have replies to read, so drop the connection. */
+            alr_redis_disconnect(s->r);
+            return rc == CORE_EINVAL ? CORE_ETOO_LARGE : rc;
+        }
+        sent++;
+    }
+    for (size_t i = 0; i < n && sent > 0; i++) {
+        redisReply *rep;
+        if (out[i] != ALR_ITEM_COUNTED && out[i] != ALR_ITEM_DUPLICATE)
+            continue;
+        rc = alr_redis_read(s->r, &rep);
+        if (rc != CORE_OK)
+            return rc;
+        sent--;
+        if (rep->type == REDIS_REPLY_INTEGER) {
+            out[i] = rep->integer == 1 ? ALR_ITEM_COUNTED : ALR_ITEM_DUPLICATE;
+        } else {
+            if (is_noscript(rep))
+                s->scripts_loaded = 0;
+            if (first == CORE_OK) {
+                if (!alr_redis_reply_err(s->r, rep))
+                    alr_redis_seterr(s->r, "redis: unexpected reply to the count script");
+                first = CORE_EREDIS;
+            }
+        }
+        freeReplyObject(rep);
+    }
+    return first;
+}
+
+/* ---- rates and rules --------------------------------------------------- */
+
+/* refresh runs the RATES script for scopes[0..ns) and stores each scope's
+ * counts in cnt[(scope * nw + window) * 4 + field]. */
+static core_err_t refresh(alr_sink_t *s, const scopes_t *sc, int64_t now, int write,
+                          uint64_t *cnt)
+{
+    int64_t nowmin = alr_minute(now);
+    int maxw = s->windows[s->nw - 1];
+    core_err_t rc = CORE_OK;
+    args_t *a = &s->a;
+
+    for (size_t i = 0; i < sc->n; i++) {
+        args_reset(a);
+        rc = args_str(a, "EVALSHA");
+        rc = rc ? rc : args_str(a, s->scripts[SCRIPT_RATES].sha);
+        rc = rc ? rc : args_i64(a, (int64_t)s->nw + maxw);
+        for (size_t w = 0; w < s->nw && rc == CORE_OK; w++) {
+            char rest[ALR_SCOPE_MAX + 24];
+            snprintf(rest, sizeof rest, "%s:%s", sc->v[i], s->wname[w]);
+            rc = args_key(a, s->prefix, "rate", rest);
+        }
+        for (int m = 0; m < maxw && rc == CORE_OK; m++) {
+            char k[ALR_KEY_MAX];
+            size_t kn = alr_key_bucket(k, sizeof k, s->prefix, sc->v[i], nowmin - m);
+            rc = kn ? args_add(a, k, kn) : CORE_EINVAL;
+        }
+        rc = rc ? rc : args_i64(a, (int64_t)s->nw);
+        for (size_t w = 0; w < s->nw && rc == CORE_OK; w++)
+            rc = args_i64(a, s->windows[w]);
+        rc = rc ? rc : args_i64(a, now);
+        rc = rc ? rc : args_i64(a, RATE_TTL_EXTRA_MS);
+        rc = rc ? rc : args_str(a, write ? "1" : "0");
+        rc = rc ? rc : args_send(s, a);
+        if (rc != CORE_OK) {
+            alr_redis_disconnect(s->r);
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < sc->n; i++) {
+        redisReply *rep;
+        core_err_t e = alr_redis_read(s->r, &rep);
+        if (e != CORE_OK)
+            return e;
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == s->nw) {
+            for (size_t w = 0; w < s->nw; w++) {
+                redisReply *row = rep->element[w];
+                for (size_t f = 0; f < 4; f++) {
+                    uint64_t v = 0;
+                    if (row->type == REDIS_REPLY_ARRAY && row->elements == 4 &&
+                        row->element[f]->type == REDIS_REPLY_INTEGER &&
+                        row->element[f]->integer > 0)
+                        v = (uint64_t)row->element[f]->integer;
+                    cnt[(i * s->nw + w) * 4 + f] = v;
+                }
+            }
+        } else {
+            if (is_noscript(rep))
+                s->scripts_loaded = 0;
+            if (rc == CORE_OK) {
+                alr_redis_reply_err(s->r, rep);
+                rc = CORE_EREDIS;
+            }
+        }
+        freeReplyObject(rep);
+    }
+    return rc;
+}
+
+static int64_t field_i64(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+}
+
+typedef struct pair {
+    size_t rule, scope, win;
+    alr_rule_state_t cur, next;
+    alr_event_t ev;
+} pair_t;
+
+static size_t window_index(const alr_sink_t *s, int minutes)
+{
+    for (size_t w = 0; w < s->nw; w++) {
+        if (s->windows[w] == minutes)
+            return w;
+    }
+    return 0; /* unreachable: every rule window is in s->windows */
+}
+
+/* publish_transition runs the ALERT script for one pair; *won tells whether
+ * this caller made the transition. */
+static core_err_t append_alert(alr_sink_t *s, const pair_t *p, const char *scope,
+                               const uint64_t *c, int64_t now, redisReply *samples)
+{
+    const alr_rule_t *r = &s->rules[p->rule];
+    char member[ALR_SCOPE_MAX + 72], rest[ALR_SCOPE_MAX + 72], rate[32];
+    char *json = NULL;
+    alr_alert_t al;
+    args_t *a = &s->a;
+    core_err_t rc = CORE_OK;
+
+    memset(&al, 0, sizeof al);
+    snprintf(al.id, sizeof al.id, "%s-%" PRIx64, s->instance, ++s->alert_seq);
+    snprintf(member, sizeof member, "%s:%s", r->name, scope);
+    snprintf(rate, sizeof rate, "%.4f", c[0] ? (double)c[1] / (double)c[0] : 0.0);
+    if (p->ev == ALR_EV_FIRE || p->ev == ALR_EV_RESOLVE) {
+        al.rule = r->name;
+        al.scope = scope;
+        al.window = s->wname[p->win];
+        al.state = p->ev == ALR_EV_FIRE ? "firing" : "resolved";
+        al.basis = r->basis == ALR_BASIS_WILSON ? "wilson" : "rate";
+        al.n = c[0];
+        al.negative = c[1];
+        al.neg_rate = c[0] ? (double)c[1] / (double)c[0] : 0.0;
+        al.value = alr_rule_value(r, c[1], c[0]);
+        al.threshold = r->threshold;
+        al.clear = r->clear;
+        al.since_ms = p->next.since_ms;
+        al.ts_ms = now;
+        for (size_t i = 0; samples && samples->type == REDIS_REPLY_ARRAY &&
+                           i < samples->elements && al.n_samples < ALR_ALERT_SAMPLES;
+             i++) {
+            if (samples->element[i]->type == REDIS_REPLY_STRING)
+                al.samples[al.n_samples++] = samples->element[i]->str;
+        }
+        rc = alr_json_alert(&al, &json);
+        if (rc != CORE_OK)
+            return rc;
+    }
+    args_reset(a);
+    rc = args_str(a, "EVALSHA");
+    rc = rc ? rc : args_str(a, s->scripts[SCRIPT_ALERT].sha);
+    rc = rc ? rc : args_str(a, "3");
+    snprintf(rest, sizeof rest, "%s:%s", r->name, scope);
+    rc = rc ? rc : args_key(a, s->prefix, "alert", rest);
+    rc = rc ? rc : args_key(a, s->prefix, "alerts:log", NULL);
+    rc = rc ? rc : args_key(a, s->prefix, "alerts:active", NULL);
+    rc = rc ? rc : args_i64(a, p->cur.ver);
+    rc = rc ? rc : args_str(a, alr_state_name(p->next.state));
+    rc = rc ? rc : args_i64(a, p->next.since_ms);
+    rc = rc ? rc : args_i64(a, p->next.changed_ms);
+    rc = rc ? rc : args_i64(a, p->next.resolved_ms);
+    rc = rc ? rc : args_str(a, r->name);
+    rc = rc ? rc : args_str(a, scope);
+    rc = rc ? rc : args_str(a, s->wname[p->win]);
+    rc = rc ? rc : args_str(a, rate);
+    rc = rc ? rc : args_i64(a, (int64_t)c[0]);
+    rc = rc ? rc : args_str(a, member);
+    rc = rc ? rc : args_str(a, json ? json : "");
+    rc = rc ? rc : args_i64(a, s->alerts_log_max);
+    rc = rc ? rc : args_key(a, s->prefix, "alerts", NULL);
+    rc = rc ? rc : args_key(a, s->prefix, "alerts", scope);
+    rc = rc ? rc : args_str(a, al.id);
+    free(json);
+    return rc ? rc : args_send(s, a);
+}
+
+/* rules evaluates every rule on every scope in sc with counts cnt and
+ * applies the transitions. */
+static core_err_t rules(alr_sink_t *s, const scopes_t *sc, const uint64_t *cnt, int64_t now,
+                        size_t *fired, size_t *resolved)
+{
+    pair_t *pv = NULL;
+    redisReply **samples = NULL;
+    size_t np = 0, cap = 0, nt = 0;
+    core_err_t rc = CORE_OK;
+    args_t *a = &s->a;
+
+    for (size_t i = 0; i < sc->n; i++) {
+        for (size_t r = 0; r < s->nrules; r++) {
+            if (!alr_rule_matches(&s->rules[r], sc->v[i]))
+                continue;
+            if (np == cap) {
+                size_t nc = cap ? cap * 2 : 16;
+                pair_t *p = realloc(pv, nc * sizeof *p);
+                if (!p) {
+                    rc = CORE_ENOMEM;
+                    goto out;
+                }
+                pv = p;
+                cap = nc;
+            }
+            memset(&pv[np], 0, sizeof pv[np]);
+            pv[np].rule = r;
+            pv[np].scope = i;
+            pv[np].win = window_index(s, s->rules[r].window_min);
+            np++;
+        }
+    }
+    if (np == 0)
+        goto out;
+
+    /* Round 1: read the states. */
+    for (size_t p = 0; p < np; p++) {
+        char rest[ALR_SCOPE_MAX + 72];
+        snprintf(rest, sizeof rest, "%s:%s", s->rules[pv[p].rule].name, sc->v[pv[p].scope]);
+        args_reset(a);
+        rc = args_str(a, "HMGET");
+        rc = rc ? rc : args_key(a, s->prefix, "alert", rest);
+        rc = rc ? rc : args_str(a, "state");
+        rc = rc ? rc : args_str(a, "since");
+        rc = rc ? rc : args_str(a, "changed");
+        rc = rc ? rc : args_str(a, "resolved");
+        rc = rc ? rc : args_str(a, "ver");
+        rc = rc ? rc : args_send(s, a);
+        if (rc != CORE_OK) {
+            alr_redis_disconnect(s->r);
+            goto out;
+        }
+    }
+    for (size_t p = 0; p < np; p++) {
+        redisReply *rep;
+        core_err_t e = alr_redis_read(s->r, &rep);
+        if (e != CORE_OK) {
+            rc = e;
+            goto out;
+        }
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 5) {
+            const uint64_t *c = &cnt[(pv[p].scope * s->nw + pv[p].win) * 4];
+            pair_t *q = &pv[p];
+            q->cur.state = alr_state_parse(rep->element[0]->type == REDIS_REPLY_STRING
+                                               ? rep->element[0]->str
+                                               : NULL);
+            q->cur.since_ms = field_i64(rep->element[1]);
+            q->cur.changed_ms = field_i64(rep->element[2]);
+            q->cur.resolved_ms = field_i64(rep->element[3]);
+            q->cur.ver = field_i64(rep->element[4]);
+            q->ev = alr_rule_eval(&s->rules[q->rule], &q->cur, c[0], c[1], now, &q->next);
+            nt += q->ev != ALR_EV_NONE;
+        } else if (rc == CORE_OK) {
+            alr_redis_reply_err(s->r, rep);
+            rc = CORE_EREDIS;
+        }
+        freeReplyObject(rep);
+    }
+    if (rc != CORE_OK || nt == 0)
+        goto out;
+
+    /* Round 2: sample ids of the alerts about to be published. */
+    samples = calloc(np, sizeof *samples);
+    if (!samples) {
+        rc = CORE_ENOMEM;
+        goto out;
+    }
+    for (size_t p = 0; p < np; p++) {
+        if (pv[p].ev != ALR_EV_FIRE && pv[p].ev != ALR_EV_RESOLVE)
+            continue;
+        args_reset(a);
+        rc = args_str(a, "LRANGE");
+        rc = rc ? rc : args_key(a, s->prefix, "neg", sc->v[pv[p].scope]);
+        rc = rc ? rc : args_str(a, "0");
+        rc = rc ? rc : args_i64(a, ALR_ALERT_SAMPLES - 1);
+        rc = rc ? rc : args_send(s, a);
+        if (rc != CORE_OK) {
+            alr_redis_disconnect(s->r);
+            goto out;
+        }
+    }
+    for (size_t p = 0; p < np; p++) {
+        if (pv[p].ev != ALR_EV_FIRE && pv[p].ev != ALR_EV_RESOLVE)
+            continue;
+        rc = alr_redis_read(s->r, &samples[p]);
+        if (rc != CORE_OK)
+            goto out;
+    }
+
+    /* Round 3: the compare-and-set transitions. */
+    for (size_t p = 0; p < np; p++) {
+        if (pv[p].ev == ALR_EV_NONE)
+            continue;
+        rc = append_alert(s, &pv[p], sc->v[pv[p].scope],
+                          &cnt[(pv[p].scope * s->nw + pv[p].win) * 4], now, samples[p]);
+        if (rc != CORE_OK) {
+            alr_redis_disconnect(s->r);
+            goto out;
+        }
+    }
+    for (size_t p = 0; p < np; p++) {
+        redisReply *rep;
+        core_err_t e;
+        if (pv[p].ev == ALR_EV_NONE)
+            continue;
+        e = alr_redis_read(s->r, &rep);
+        if (e != CORE_OK) {
+            rc = e;
+            goto out;
+        }
+        if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1) {
+            const alr_rule_t *r = &s->rules[pv[p].rule];
+            if (pv[p].ev == ALR_EV_FIRE) {
+                (*fired)++;
+                core_counter_add(s->m_fired, 1);
+                CORE_INFO("alerting", "alert firing: rule %s scope %s", r->name,
+                          sc->v[pv[p].scope]);
+            } else if (pv[p].ev == ALR_EV_RESOLVE) {
+                (*resolved)++;
+                core_counter_add(s->m_resolved, 1);
+                CORE_INFO("alerting", "alert resolved: rule %s scope %s", r->name,
+                          sc->v[pv[p].scope]);
+            }
+        } else if (rep->type != REDIS_REPLY_INTEGER && rc == CORE_OK) {
+            if (is_noscript(rep))
+                s->scripts_loaded = 0;
+            alr_redis_reply_err(s->r, rep);
+            rc = CORE_EREDIS;
+        }
+        freeReplyObject(rep);
+    }
+out:
+    if (samples) {
+        for (size_t p = 0; p < np; p++) {
+            if (samples[p])
+                freeReplyObject(samples[p]);
+        }
+        free(samples);
+    }
+    free(pv);
+    return rc;
+}
+
+/* refresh_and_evaluate: rates (written) then rules for the scopes in sc. */
+static core_err_t refresh_and_evaluate(alr_sink_t *s, const scopes_t *sc, int64_t now,
+                                       size_t *fired, size_t *resolved)
+{
+    uint64_t *cnt;
+    core_err_t rc;
+
+    if (sc->n == 0)
+        return CORE_OK;
+    rc = ensure(s);
+    if (rc != CORE_OK)
+        return rc;
+    cnt = calloc(sc->n * s->nw * 4, sizeof *cnt);
+    if (!cnt)
+        return CORE_ENOMEM;
+    rc = refresh(s, sc, now, 1, cnt);
+    if (rc == CORE_OK && s->nrules > 0)
+        rc = rules(s, sc, cnt, now, fired, resolved);
+    free(cnt);
+    return rc;
+}
+
+core_err_t alr_sink_write(alr_sink_t *s, core_tagged_t *const *items, size_t n,
+                          alr_write_result_t *res)
+{
+    alr_outcome_t *out = NULL;
+    int64_t *ev = NULL;
+    int64_t now = s->now(s->now_ctx), t0 = core_time_mono_ns();
+    size_t to_send = 0, fired = 0, resolved = 0, attempts = 0;
+    alr_write_result_t local;
+    core_err_t rc = CORE_OK;
+
+    if (!res)
+        res = &local;
+    memset(res, 0, offsetof(alr_write_result_t, outcomes));
+    if (n == 0)
+        return alr_redis_stopped(s->r) ? CORE_ECLOSED : CORE_OK;
+    out = malloc(n * sizeof *out);
+    ev = calloc(n, sizeof *ev);
+    if (!out || !ev) {
+        rc = CORE_ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i] = classify(s, items[i], now, &ev[i]);
+        to_send += out[i] == ALR_ITEM_COUNTED;
+    }
+
+    while (to_send > 0) {
+        int fresh;
+        if (alr_redis_stopped(s->r)) {
+            rc = CORE_ECLOSED;
+            goto done;
+        }
+        rc = alr_redis_connect_retry(s->r, &fresh);
+        if (rc != CORE_OK)
+            goto done;
+        if (fresh)
+            s->scripts_loaded = 0;
+        if (attempts++ > 0)
+            core_counter_add(s->m_retries, 1);
+        /* Items already answered as duplicate on a failed attempt must be
+         * sent again: their first attempt may have been the one that counted
+         * them, and the replies are per attempt. */
+        for (size_t i = 0; i < n; i++) {
+            if (out[i] == ALR_ITEM_DUPLICATE)
+                out[i] = ALR_ITEM_COUNTED;
+        }
+        rc = count_once(s, items, n, ev, out);
+        if (rc == CORE_OK)
+            break;
+        if (rc == CORE_ENOMEM || rc == CORE_ETOO_LARGE)
+            goto done;
+        core_counter_add(s->m_errors, 1);
+        CORE_WARN("alerting", "writing a batch of %zu: %s (will retry)", n, alr_sink_error(s));
+        if (rc == CORE_EREDIS && !s->scripts_loaded && attempts == 1)
+            continue; /* NOSCRIPT: reload and retry at once */
+        rc = alr_redis_backoff(s->r);
+        if (rc != CORE_OK)
+            goto done;
+    }
+    alr_redis_backoff_reset(s->r);
+    core_histogram_observe(s->m_latency, (double)(core_time_mono_ns() - t0) / 1e9);
+
+    /* Counts are in: rates and rules of the touched scopes, best effort. */
+    s->touched.n = 0;
+    for (size_t i = 0; i < n && rc == CORE_OK; i++) {
+        char sc[66][ALR_SCOPE_MAX];
+        size_t ns;
+        if (out[i] != ALR_ITEM_COUNTED)
+            continue;
+        ns = item_scopes(items[i], sc, 66);
+        for (size_t j = 0; j < ns && rc == CORE_OK; j++)
+            rc = scopes_add(&s->touched, sc[j]);
+    }
+    if (rc == CORE_OK)
+        rc = refresh_and_evaluate(s, &s->touched, now, &fired, &resolved);
+    if (rc != CORE_OK && rc != CORE_ECLOSED) {
+        core_counter_add(s->m_errors, 1);
+        CORE_WARN("alerting", "refreshing rates: %s: %s (next tick retries)", core_strerror(rc),
+                  alr_sink_error(s));
+    }
+    rc = CORE_OK;
+done:
+    if (rc == CORE_OK) {
+        for (size_t i = 0; i < n; i++) {
+            switch (out[i]) {
+            case ALR_ITEM_COUNTED: res->counted++; break;
+            case ALR_ITEM_DUPLICATE: res->duplicate++; break;
+            case ALR_ITEM_TOO_OLD: res->too_old++; break;
+            case ALR_ITEM_FUTURE: res->future++; break;
+            case ALR_ITEM_UNCOUNTED: res->uncounted++; break;
+            }
+            if (res->outcomes)
+                res->outcomes[i] = out[i];
+            core_counter_add(s->m_out[out[i]], 1);
+        }
+        res->fired = fired;
+        res->resolved = resolved;
+    }
+    free(out);
+    free(ev);
+    return rc;
+}
+
+/* ---- tick and reads ---------------------------------------------------- */
+
+/* index_scopes reads the members of the ZSET prefix+kind scored at or
+ * after min (a ZRANGEBYSCORE bound: a number or "-inf"). */
+static core_err_t index_scopes(alr_sink_t *s, const char *kind, const char *min, scopes_t *sc)
+{
+    char k[ALR_KEY_MAX];
+    const char *argv[4] = {"ZRANGEBYSCORE", k, min, "+inf"};
+    redisReply *rep;
+    core_err_t rc;
+
+    alr_key(k, sizeof k, s->prefix, kind, NULL);
+    rc = alr_redis_cmd(s->r, &rep, 4, argv, NULL);
+    if (rc != CORE_OK)
+        return rc;
+    if (rep->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < rep->elements && rc == CORE_OK; i++) {
+            if (rep->element[i]->type == REDIS_REPLY_STRING &&
+                rep->element[i]->len < ALR_SCOPE_MAX)
+                rc = scopes_add(sc, rep->element[i]->str);
+        }
+    } else {
+        alr_redis_reply_err(s->r, rep);
+        rc = CORE_EREDIS;
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* zprune: ZREMRANGEBYSCORE prefix+kind -inf (max. */
+static core_err_t zprune(alr_sink_t *s, const char *kind, int64_t max)
+{
+    char k[ALR_KEY_MAX], hi[24];
+    const char *argv[4] = {"ZREMRANGEBYSCORE", k, "-inf", hi};
+    redisReply *rep;
+    core_err_t rc;
+
+    alr_key(k, sizeof k, s->prefix, kind, NULL);
+    snprintf(hi, sizeof hi, "(%" PRId64, max);
+    rc = alr_redis_cmd(s->r, &rep, 4, argv, NULL);
+    if (rc != CORE_OK)
+        return rc;
+    if (alr_redis_reply_err(s->r, rep))
+        rc = CORE_EREDIS;
+    freeReplyObject(rep);
+    return rc;
+}
+
+core_err_t alr_sink_tick(alr_sink_t *s, size_t *fired, size_t *resolved)
+{
+    int64_t now = s->now(s->now_ctx);
+    int64_t quiet = now - (int64_t)s->windows[s->nw - 1] * 60000 - 60000;
+    size_t f = 0, r = 0;
+    char k[ALR_KEY_MAX];
+    redisReply *rep = NULL;
+    core_err_t rc = ensure(s);
+
+    s->touched.n = 0;
+    if (rc != CORE_OK)
+        goto out;
+    /* Live scopes: every scope counted since it was last refreshed to zero.
+     * A scope leaves the set only after a refresh at a time when its last
+     * event was out of every window, so no rate hash is left stale. */
+    rc = index_scopes(s, "scopes:live", "-inf", &s->touched);
+    if (rc != CORE_OK)
+        goto out;
+    /* Pending and firing alerts are evaluated even when their scope went
+     * quiet long ago, so that they resolve. */
+    {
+        const char *argv[2] = {"SMEMBERS", k};
+        alr_key(k, sizeof k, s->prefix, "alerts:active", NULL);
+        rc = alr_redis_cmd(s->r, &rep, 2, argv, NULL);
+        if (rc != CORE_OK)
+            goto out;
+        for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements && rc == CORE_OK;
+             i++) {
+            const char *m = rep->element[i]->str, *colon;
+            if (rep->element[i]->type != REDIS_REPLY_STRING)
+                continue;
+            colon = strchr(m, ':');
+            if (colon && strlen(colon + 1) < ALR_SCOPE_MAX)
+                rc = scopes_add(&s->touched, colon + 1);
+        }
+        freeReplyObject(rep);
+        rep = NULL;
+        if (rc != CORE_OK)
+            goto out;
+    }
+    rc = refresh_and_evaluate(s, &s->touched, now, &f, &r);
+    if (rc == CORE_OK)
+        rc = zprune(s, "scopes:live", quiet);
+    if (rc == CORE_OK)
+        rc = zprune(s, "scopes", now - s->retention_ms);
+out:
+    if (fired)
+        *fired = f;
+    if (resolved)
+        *resolved = r;
+    return rc;
+}
+
+core_err_t alr_sink_rates(alr_sink_t *s, int window_min, alr_rate_t **rows, size_t *n)
+{
+    int64_t now = s->now(s->now_ctx);
+    scopes_t sc = {0};
+    uint64_t *cnt = NULL;
+    alr_rate_t *v = NULL;
+    size_t nv = 0;
+    core_err_t rc;
+
+    *rows = NULL;
+    *n = 0;
+    rc = ensure(s);
+    if (rc != CORE_OK)
+        goto out;
+    {
+        char lo[24];
+        snprintf(lo, sizeof lo, "%" PRId64, now - s->retention_ms);
+        rc = index_scopes(s, "scopes", lo, &sc);
+    }
+    if (rc != CORE_OK || sc.n == 0)
+        goto out;
+    cnt = calloc(sc.n * s->nw * 4, sizeof *cnt);
+    v = calloc(sc.n * s->nw, sizeof *v);
+    if (!cnt || !v) {
+        rc = CORE_ENOMEM;
+        goto out;
+    }
+    rc = refresh(s, &sc, now, 0, cnt);
+    if (rc != CORE_OK)
+        goto out;
+    for (size_t i = 0; i < sc.n; i++) {
+        for (size_t w = 0; w < s->nw; w++) {
+            const uint64_t *c = &cnt[(i * s->nw + w) * 4];
+            alr_rate_t *row;
+            if (window_min != 0 && s->windows[w] != window_min)
+                continue;
+            row = &v[nv++];
+            snprintf(row->scope, sizeof row->scope, "%s", sc.v[i]);
+            row->window_min = s->windows[w];
+            row->n = c[0];
+            row->negative = c[1];
+            row->neutral = c[2];
+            row->positive = c[3];
+            row->neg_rate = c[0] ? (double)c[1] / (double)c[0] : 0.0;
+        }
+    }
+    *rows = v;
+    *n = nv;
+    v = NULL;
+out:
+    free(v);
+    free(cnt);
+    free(sc.v);
+    return rc;
+}

@@ -1,0 +1,29 @@
+/* test_alerting: the alerting suites. The Redis suites need redis-server;
+ * without it they are skipped with a message (the pure suites still run). */
+#include <stdio.h>
+
+#include "tests/common/th.h"
+#include "tests/common/th_redis.h"
+
+Suite *suite_keys(void);
+Suite *suite_rule(void);
+Suite *suite_json(void);
+Suite *suite_sink(void);
+Suite *suite_follow(void);
+
+int main(void)
+{
+    Suite *s[8];
+    size_t n = 0;
+    s[n++] = suite_keys();
+    s[n++] = suite_rule();
+    s[n++] = suite_json();
+    if (th_redis_binary()) {
+        s[n++] = suite_sink();
+        s[n++] = suite_follow();
+    } else {
+        printf("SKIP alr_sink, alr_follow: redis-server not found (/usr/bin/redis-server or "
+               "PATH); install the redis-server package to run them\n");
+    }
+    return th_main(s, n);
+}
