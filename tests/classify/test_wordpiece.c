@@ -53,6 +53,7 @@ static size_t unhex(const char *hex, unsigned char *out, size_t cap)
 /* A golden file: its config line and cases. */
 typedef struct golden {
     cls_wordpiece_opts_t opts;
+    char vocab[1024]; /* config "vocab" (by-hand checks), else the default */
     size_t n;
     unsigned char **text;
     size_t *len;
@@ -60,11 +61,18 @@ typedef struct golden {
     size_t *n_ids;
 } golden_t;
 
+/* golden_load reads tests/data/tokenizer/<name>.jsonl, or the file name
+ * itself when it contains a '/'. A case's input is "hex" (bytes) or, when
+ * that is absent, "text". */
 static void golden_load(const char *name, golden_t *g)
 {
     char path[1024], rel[256];
     snprintf(rel, sizeof rel, "tokenizer/%s.jsonl", name);
-    FILE *fp = fopen(th_data_path(path, sizeof path, rel), "r");
+    if (strchr(name, '/'))
+        snprintf(path, sizeof path, "%s", name);
+    else
+        th_data_path(path, sizeof path, rel);
+    FILE *fp = fopen(path, "r");
     ck_assert_msg(fp != NULL, "cannot open %s", path);
     char *line = NULL;
     size_t cap = 0, alloc = 0;
@@ -84,6 +92,8 @@ static void golden_load(const char *name, golden_t *g)
             g->opts.strip_accents = json_is_null(sa) ? -1 : json_is_true(sa);
             g->opts.tokenize_chinese_chars = json_is_true(json_object_get(c, "tokenize_chinese_chars"));
             g->opts.max_len = BIG_LEN;
+            json_t *vp = json_object_get(c, "vocab");
+            snprintf(g->vocab, sizeof g->vocab, "%s", json_is_string(vp) ? json_string_value(vp) : vocab());
             first = 0;
             json_decref(j);
             continue;
@@ -97,11 +107,19 @@ static void golden_load(const char *name, golden_t *g)
             ck_assert(g->text && g->len && g->ids && g->n_ids);
         }
         const char *hex = json_string_value(json_object_get(j, "hex"));
+        json_t *text = json_object_get(j, "text");
         json_t *ids = json_object_get(j, "ids");
-        ck_assert(hex && json_is_array(ids));
-        size_t blen = strlen(hex) / 2;
-        g->text[g->n] = malloc(blen + 1);
-        g->len[g->n] = unhex(hex, g->text[g->n], blen + 1);
+        ck_assert((hex || json_is_string(text)) && json_is_array(ids));
+        if (hex) {
+            size_t blen = strlen(hex) / 2;
+            g->text[g->n] = malloc(blen + 1);
+            g->len[g->n] = unhex(hex, g->text[g->n], blen + 1);
+        } else {
+            size_t blen = json_string_length(text);
+            g->text[g->n] = malloc(blen + 1);
+            memcpy(g->text[g->n], json_string_value(text), blen);
+            g->len[g->n] = blen;
+        }
         g->n_ids[g->n] = json_array_size(ids);
         g->ids[g->n] = malloc((g->n_ids[g->n] + 1) * sizeof(int32_t));
         for (size_t k = 0; k < g->n_ids[g->n]; k++)
@@ -133,7 +151,7 @@ static void check_golden(const char *name)
     cls_wordpiece_ws_t *ws = NULL;
     char err[256] = "";
     golden_load(name, &g);
-    ck_assert_int_eq(cls_wordpiece_load(vocab(), &g.opts, &wp, err, sizeof err), CORE_OK);
+    ck_assert_msg(cls_wordpiece_load(g.vocab, &g.opts, &wp, err, sizeof err) == CORE_OK, "%s", err);
     ck_assert_int_eq(cls_wordpiece_ws_new(wp, &ws), CORE_OK);
     int32_t *out = malloc(BIG_LEN * sizeof *out);
     size_t agree = 0;
@@ -172,6 +190,21 @@ END_TEST
 START_TEST(golden_strip_only) { check_golden("strip_only"); }
 END_TEST
 START_TEST(golden_no_cjk) { check_golden("no_cjk"); }
+END_TEST
+
+/* Optional wider check, run by hand: FINSENT_WORDPIECE_GOLDEN=a.jsonl:b.jsonl
+ * (files from make_golden.mjs --all). Without the variable it checks
+ * nothing. */
+START_TEST(golden_extra)
+{
+    const char *env = getenv("FINSENT_WORDPIECE_GOLDEN");
+    char list[4096];
+    if (!env || !*env)
+        return;
+    snprintf(list, sizeof list, "%s", env);
+    for (char *save = NULL, *f = strtok_r(list, ":", &save); f; f = strtok_r(NULL, ":", &save))
+        check_golden(f);
+}
 END_TEST
 
 /* Truncation keeps [CLS], the first max_len - 2 pieces and [SEP], whichever
@@ -291,6 +324,11 @@ START_TEST(invalid_utf8)
         {"\xf0\x9f\x9a" "\xe4\xb8\xad", "\xe4\xb8\xad"}, /* cut emoji, then a CJK char */
         {"\xce\xa3\xff", "\xce\xa3"},         /* sigma context across a bad byte */
         {"\x80\x80\x80", ""},
+        /* Not invalid UTF-8 but dropped the same way: unassigned code points
+         * (Cn), as Python's BertTokenizer; tokenizers.js keeps them (the one
+         * documented difference from the golden reference). */
+        {"a\xd7\x8e" "b \xd7\xbf", "ab "},             /* U+05CE, U+05FF */
+        {"x\xf3\xa0\x80\x81" "y\xef\xbf\xbe", "xy"},     /* U+E0001 (Cf), U+FFFE */
         {"\xfe\xff", ""},
     };
     cls_wordpiece_t *wp = load_default(128);
@@ -546,6 +584,7 @@ Suite *suite_wordpiece(void)
     tcase_add_test(tc, golden_lower_keep_accents);
     tcase_add_test(tc, golden_strip_only);
     tcase_add_test(tc, golden_no_cjk);
+    tcase_add_test(tc, golden_extra);
     tcase_add_test(tc, truncation_is_a_prefix);
     tcase_add_test(tc, threads_share_tokenizer);
     suite_add_tcase(s, tc);

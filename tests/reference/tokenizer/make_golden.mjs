@@ -156,6 +156,37 @@ const configs = [
   { name: "no_cjk", cfg: { do_lower_case: true, strip_accents: null, tokenize_chinese_chars: false } },
 ];
 
+// --all OUT: every line of every data file (not committed; a wider check run
+// by hand with the C driver described in docs/tokenizer.md).
+const allAt = process.argv.indexOf("--all");
+if (allAt > 0) {
+  const out = process.argv[allAt + 1];
+  const { readdirSync, openSync, writeSync, closeSync } = await import("node:fs");
+  const files = [];
+  for (const d of readdirSync(sharedData, { withFileTypes: true })) {
+    if (!d.isDirectory() || d.name === "vocab" || d.name === "licenses") continue;
+    for (const f of readdirSync(join(sharedData, d.name)))
+      if (f.endsWith(".tsv") || f.endsWith(".txt")) files.push(join(sharedData, d.name, f));
+  }
+  files.sort();
+  for (const { name, cfg } of configs.slice(0, 2)) {
+    const tok = makeTokenizer(cfg);
+    const fd = openSync(`${out}.${name}.jsonl`, "w");
+    writeSync(fd, JSON.stringify({ config: cfg, generator: `@huggingface/tokenizers ${pkg.version}` }) + "\n");
+    let count = 0;
+    for (const f of files) {
+      for (const line of readFileSync(f, "utf8").split("\n")) {
+        if (line.length === 0) continue;
+        writeSync(fd, JSON.stringify({ text: line, ids: tok.encode(line).ids }) + "\n");
+        count++;
+      }
+    }
+    closeSync(fd);
+    console.log(`${out}.${name}.jsonl: ${count} lines from ${files.length} files`);
+  }
+  process.exit(0);
+}
+
 const real = sampleReal();
 mkdirSync(outDir, { recursive: true });
 for (const { name, cfg, real: withReal } of configs) {
