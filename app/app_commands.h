@@ -4,6 +4,7 @@
 #define APP_COMMANDS(X)                                                                            \
     X("run", app_cmd_run, "the daemon: sources -> classifier -> Redis counts and alerts")        \
     X("classify", app_cmd_classify, "tag stdin messages (JSONL or text) with topic and sentiment")  \
+    X("bench", app_cmd_bench, "classifier throughput on a model or a synthetic BERT shape")      \
     X("version", app_cmd_version, "print version, git commit, compiler and CPU features")         \
     X("config", app_cmd_config, "print the default config, or check and show a config file")       \
     X("kafka-mock", app_cmd_kafka_mock, "run an in-memory mock Kafka cluster (demos/tests; not durable)")
