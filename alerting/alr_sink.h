@@ -61,7 +61,7 @@ typedef struct alr_write_result {
     size_t counted, duplicate, too_old, future, uncounted;
     size_t fired, resolved; /* alerts this call published */
     /* When not NULL, outcomes[i] receives item i's outcome (array of n,
-     * caller's storage). */
+     * caller's storage). Zero-initialise the struct when not using it. */
     alr_outcome_t *outcomes;
 } alr_write_result_t;
 

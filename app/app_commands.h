@@ -6,5 +6,7 @@
     X("classify", app_cmd_classify, "tag stdin messages (JSONL or text) with topic and sentiment")  \
     X("bench", app_cmd_bench, "classifier throughput on a model or a synthetic BERT shape")      \
     X("version", app_cmd_version, "print version, git commit, compiler and CPU features")         \
+    X("alerts", app_cmd_alerts, "follow alerts live (and replay them with --since)")             \
+    X("stats", app_cmd_stats, "print the rolling negative rates per scope and window from Redis") \
     X("config", app_cmd_config, "print the default config, or check and show a config file")       \
     X("kafka-mock", app_cmd_kafka_mock, "run an in-memory mock Kafka cluster (demos/tests; not durable)")

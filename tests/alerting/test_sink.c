@@ -470,7 +470,7 @@ START_TEST(rule_lifecycle_and_alerts)
     alr_sink_t *s;
     redisContext *c, *sub;
     redisReply *rep;
-    alr_write_result_t res;
+    alr_write_result_t res = {0};
     size_t fired = 0, resolved = 0;
     char ch[128];
     json_t *a;
@@ -580,7 +580,7 @@ START_TEST(wilson_rule_waits_for_evidence)
     th_clock_t clk = {TH_T0};
     alr_sink_t *s;
     redisContext *c;
-    alr_write_result_t res;
+    alr_write_result_t res = {0};
     int seq = 0;
 
     start(&r, TH_REDIS_EPHEMERAL);
@@ -615,7 +615,7 @@ START_TEST(two_processes_fire_once)
     redisReply *rep;
     int go[2], seq = 0;
     pid_t kids[4];
-    alr_write_result_t res;
+    alr_write_result_t res = {0};
     const char *cfg = "[rule.race]\nscope = topic\nwindow = 15m\nthreshold = 0.5\nclear = 0.2\n"
                       "min_count = 5\nfor = 0s\n";
 
@@ -733,7 +733,7 @@ START_TEST(redis_crash_mid_stream_is_exact)
     ch.total = st.n;
     ck_assert_int_eq(pthread_create(&th, NULL, chaos_run, &ch), 0);
     for (size_t i = 0; i < st.n; i += 10) {
-        alr_write_result_t res;
+        alr_write_result_t res = {0};
         ck_assert_int_eq(alr_sink_write(s, st.items + i, 10, &res), CORE_OK);
         /* A retried batch may find some of its items counted by the attempt
          * that was cut off, and report them as duplicates; never fewer. */

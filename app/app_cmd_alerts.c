@@ -1,0 +1,181 @@
+/* finsent alerts: follow alerts live from channel finsent:alerts and, with
+ * --since, first replay them from stream finsent:alerts:log. Each alert is
+ * printed once (JSON line, or a one-line summary with --text), in order;
+ * after a lost connection it reconnects and catches up from the stream.
+ * SIGINT/SIGTERM end it with status 0. */
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alerting/alr_follow.h"
+#include "app/app.h"
+#include "core/core_log.h"
+#include "core/core_time.h"
+
+static volatile sig_atomic_t stop_flag;
+static alr_follow_t *volatile signal_follow;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+    if (signal_follow)
+        alr_follow_stop(signal_follow); /* only sets an atomic flag */
+}
+
+static const char *str(json_t *a, const char *key)
+{
+    const char *s = json_string_value(json_object_get(a, key));
+    return s ? s : "?";
+}
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: finsent alerts [-c FILE] [--set S.K=V ...] [--since TIME|ID] [--text] "
+            "[--no-follow]\n\n"
+            "Print alerts as they are published on the Redis channel <prefix>alerts (one JSON\n"
+            "object per line: id, rule, scope, window, state, neg_rate, n, threshold, since,\n"
+            "samples, ...).\n\n"
+            "  -c, --config FILE  config file (FINSENT_* variables and --set apply on top)\n"
+            "  --set S.K=V        override one key (repeatable)\n"
+            "  -s, --since X      first replay the alerts logged in <prefix>alerts:log since X:\n"
+            "                     a time (2026-11-28T13:50:00Z), a duration back from now (2h),\n"
+            "                     a stream ID (1795873800000-0) or 0 for everything kept\n"
+            "  --text             one readable line per alert instead of JSON\n"
+            "  --no-follow        exit after the replay instead of following live\n"
+            "Stops on SIGINT/SIGTERM (status 0). Status 1 when Redis cannot be reached at start.\n");
+}
+
+typedef struct out {
+    int text;
+} out_t;
+
+static int print_alert(void *ctx, const char *json, size_t len)
+{
+    const out_t *o = ctx;
+    if (o->text) {
+        json_t *a = json_loadb(json, len, 0, NULL);
+        if (a) {
+            const char *st = json_string_value(json_object_get(a, "state"));
+            printf("%s %-8s rule=%s scope=%s window=%s neg_rate=%.4f n=%lld threshold=%g "
+                   "since=%s\n",
+                   str(a, "ts"),
+                   st && strcmp(st, "firing") == 0 ? "FIRING" : "RESOLVED",
+                   str(a, "rule"),
+                   str(a, "scope"),
+                   str(a, "window"),
+                   json_number_value(json_object_get(a, "neg_rate")),
+                   (long long)json_integer_value(json_object_get(a, "n")),
+                   json_number_value(json_object_get(a, "threshold")),
+                   str(a, "since"));
+            json_decref(a);
+        }
+    } else {
+        fwrite(json, 1, len, stdout);
+        fputc('\n', stdout);
+    }
+    fflush(stdout);
+    return 0;
+}
+
+int app_cmd_alerts(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"set", required_argument, NULL, 'S'},
+                                         {"since", required_argument, NULL, 's'},
+                                         {"text", no_argument, NULL, 't'},
+                                         {"no-follow", no_argument, NULL, 'n'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *path = NULL, *since = NULL;
+    char **sets = calloc((size_t)argc + 1, sizeof(char *));
+    char since_id[64];
+    size_t nsets = 0;
+    int c, rc = APP_EXIT_USAGE, follow = 1;
+    out_t o = {0};
+    core_config_t *cfg = NULL;
+    alr_follow_t *f = NULL;
+    struct sigaction sa;
+    core_err_t e;
+
+    if (!sets)
+        return APP_EXIT_FAIL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'S':
+            sets[nsets++] = optarg;
+            break;
+        case 's':
+            since = optarg;
+            break;
+        case 't':
+            o.text = 1;
+            break;
+        case 'n':
+            follow = 0;
+            break;
+        case 'h':
+            help(stdout);
+            rc = APP_EXIT_OK;
+            goto out;
+        default:
+            help(stderr);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "finsent alerts: unexpected argument '%s'\n", argv[optind]);
+        goto out;
+    }
+    if (since &&
+        alr_follow_parse_since(since, core_time_now_ms(), since_id, sizeof since_id) != CORE_OK) {
+        fprintf(stderr,
+                "finsent alerts: --since: '%s' is not a time, a duration or a stream ID\n",
+                since);
+        goto out;
+    }
+    rc = APP_EXIT_FAIL;
+    cfg = app_config_build(path, sets, nsets);
+    if (!cfg)
+        goto out;
+    core_log_setup(CORE_LOG_WARN, CORE_LOG_TEXT);
+    if (alr_follow_new(cfg, &f) != CORE_OK)
+        goto out;
+    signal_follow = f;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: poll(2) returns on a signal */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    e = alr_follow_start(f, since ? since_id : NULL, print_alert, &o);
+    if (e != CORE_OK) {
+        fprintf(stderr, "finsent alerts: %s\n", alr_follow_error(f));
+        goto out;
+    }
+    while (follow && !stop_flag) {
+        e = alr_follow_poll(f, 500, print_alert, &o);
+        if (e == CORE_ENET) {
+            CORE_WARN("alerts", "%s; reconnecting", alr_follow_error(f));
+            while (!stop_flag && (e = alr_follow_resume(f, print_alert, &o)) != CORE_OK) {
+                if (e == CORE_ECLOSED)
+                    break;
+            }
+        }
+    }
+    rc = APP_EXIT_OK;
+out:
+    signal_follow = NULL;
+    alr_follow_free(f);
+    core_config_free(cfg);
+    free(sets);
+    return rc;
+}
