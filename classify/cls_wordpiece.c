@@ -57,12 +57,17 @@ enum {
     A_OTHER     /* digits */
 };
 
+/* One hash-table slot: a probe reads one 8-byte slot. */
+typedef struct slot {
+    uint32_t hash; /* of the token's bytes, for fast reject */
+    int32_t id;    /* -1: empty */
+} slot_t;
+
 struct cls_wordpiece {
     char *blob;          /* every token, NUL-terminated, in id order */
     uint32_t *offs;      /* (n) offset of token id in blob */
     uint16_t *lens;      /* (n) byte length of token id */
-    int32_t *slots;      /* (cap) hash table of ids, -1 = empty */
-    uint32_t *slot_hash; /* (cap) hash of the slot's token, for fast reject */
+    slot_t *slots;       /* (cap) hash table, id -1 = empty */
     size_t n, cap;
     size_t max_tok;      /* longest token in bytes */
     int32_t pad, unk, cls, sep;
@@ -138,12 +143,12 @@ static int32_t lookup(const cls_wordpiece_t *wp, const char *s, size_t len)
     uint32_t h = hash_bytes(s, len);
     size_t mask = wp->cap - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-        int32_t id = wp->slots[i];
-        if (id < 0)
+        const slot_t *sl = &wp->slots[i];
+        if (sl->id < 0)
             return -1;
-        if (wp->slot_hash[i] == h && wp->lens[id] == len &&
-            memcmp(wp->blob + wp->offs[id], s, len) == 0)
-            return id;
+        if (sl->hash == h && wp->lens[sl->id] == len &&
+            memcmp(wp->blob + wp->offs[sl->id], s, len) == 0)
+            return sl->id;
     }
 }
 
@@ -512,7 +517,6 @@ void cls_wordpiece_free(cls_wordpiece_t *wp)
     free(wp->offs);
     free(wp->lens);
     free(wp->slots);
-    free(wp->slot_hash);
     free(wp);
 }
 
@@ -594,22 +598,22 @@ static core_err_t parse_vocab(cls_wordpiece_t *wp, size_t len, char *err, size_t
     while (wp->cap < 2 * n)
         wp->cap *= 2;
     wp->slots = malloc(wp->cap * sizeof *wp->slots);
-    wp->slot_hash = malloc(wp->cap * sizeof *wp->slot_hash);
-    if (!wp->slots || !wp->slot_hash)
+    if (!wp->slots)
         return CORE_ENOMEM;
-    memset(wp->slots, 0xFF, wp->cap * sizeof *wp->slots);
+    for (size_t i = 0; i < wp->cap; i++)
+        wp->slots[i].id = -1;
     size_t mask = wp->cap - 1;
     for (size_t id = 0; id < n && rc == CORE_OK; id++) {
         const char *t = d + wp->offs[id];
         uint32_t h = hash_bytes(t, wp->lens[id]);
         for (size_t i = h & mask;; i = (i + 1) & mask) {
-            int32_t o = wp->slots[i];
+            slot_t *sl = &wp->slots[i];
+            int32_t o = sl->id;
             if (o < 0) {
-                wp->slots[i] = (int32_t)id;
-                wp->slot_hash[i] = h;
+                *sl = (slot_t){.hash = h, .id = (int32_t)id};
                 break;
             }
-            if (wp->slot_hash[i] == h && wp->lens[o] == wp->lens[id] &&
+            if (sl->hash == h && wp->lens[o] == wp->lens[id] &&
                 memcmp(d + wp->offs[o], t, wp->lens[id]) == 0) {
                 set_err(err, errlen, "duplicate token \"%s\" at lines %d and %zu", t, o + 1,
                         id + 1);
