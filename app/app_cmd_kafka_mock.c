@@ -36,6 +36,7 @@ static void help(FILE *out)
     fprintf(out,
             "usage: finsent kafka-mock [--brokers N] [--port P] [--topic NAME[:PARTITIONS]]...\n\n"
             "Runs librdkafka's mock Kafka cluster in the foreground until SIGINT/SIGTERM.\n"
+            "SIGUSR1 takes every broker down, SIGUSR2 brings them back (outage tests).\n"
             "It is NOT durable: everything lives in memory and is gone when it stops.\n"
             "Use it for demos and tests only, never as a real broker.\n\n"
             "  --brokers N      number of mock brokers (default 1, at most 16)\n"
@@ -251,6 +252,8 @@ int app_cmd_kafka_mock(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -292,8 +295,22 @@ int app_cmd_kafka_mock(int argc, char **argv)
             brokers, rd_kafka_mock_cluster_bootstraps(mc), port ? " (forwarded)" : "");
     for (size_t i = 0; i < ntopics; i++)
         fprintf(stderr, "finsent kafka-mock: topic %s\n", topics[i]);
-    while (sigwait(&set, &sig) != 0)
-        ;
+    /* SIGUSR1 takes every broker down, SIGUSR2 brings them back: an outage
+     * for tests and demos (rd_kafka_mock_broker_set_down/up). */
+    for (;;) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig != SIGUSR1 && sig != SIGUSR2)
+            break;
+        for (int b = 1; b <= brokers; b++) {
+            if (sig == SIGUSR1)
+                rd_kafka_mock_broker_set_down(mc, b);
+            else
+                rd_kafka_mock_broker_set_up(mc, b);
+        }
+        fprintf(stderr, "finsent kafka-mock: %s: all brokers %s\n",
+                sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2", sig == SIGUSR1 ? "down" : "up");
+    }
     fprintf(stderr, "finsent kafka-mock: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = APP_EXIT_OK;
 out:
