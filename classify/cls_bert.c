@@ -6,7 +6,9 @@
  *              softmax, ctx_h = s v_h;  t = ctx Wo^T + bo; x = LN(t + x);
  *              u = act(x Wi^T + bi); t = u Wo2^T + bo2; x = LN(t + x)
  *   pooled = tanh([CLS] rows Wp^T + bp); logits = pooled Wh^T + bh; softmax.
- * Buffers swap roles instead of being copied (x and t after each LN).
+ * Each layer reads x and leaves its output in x again (t holds the state
+ * after attention). The last layer, when a pooler follows, computes queries,
+ * attention output and FFN for the [CLS] rows only, gathered into cls.
  */
 #include "classify/cls_bert.h"
 
@@ -20,7 +22,7 @@ struct cls_bert {
     const cls_model_t *m;
     const cls_kernels_t *k;
     size_t max_batch, max_seq, max_rows;
-    float *x, *t;        /* (max_rows, H) hidden state and dense output */
+    float *x, *t;        /* (max_rows, H) hidden state; state after attention */
     float *q, *kk, *v;   /* (max_rows, H) */
     float *ctx;          /* (max_rows, H) */
     float *u;            /* (max_rows, I) */
@@ -127,19 +129,21 @@ static void embed(cls_bert_t *b, const int32_t *ids, const size_t *lens)
 
 /* Self-attention of every sequence and head: ctx from q, k, v. Keys past a
  * sequence's real length (padded mode) are left out of the softmax, which
- * is exactly an additive -inf mask. */
-static void attention(cls_bert_t *b, const size_t *lens)
+ * is exactly an additive -inf mask. cls_only: q and ctx hold one row per
+ * sequence (its [CLS] query), row i for sequence i. */
+static void attention(cls_bert_t *b, const size_t *lens, int cls_only)
 {
     const cls_bert_config_t *c = cls_model_config(b->m);
     size_t H = c->hidden, d = H / c->heads;
     float scale = 1.0f / sqrtf((float)d);
 
     for (size_t i = 0; i < b->n; i++) {
-        size_t L = b->stride[i], nk = lens[i], r0 = b->off[i];
+        size_t L = cls_only ? 1 : b->stride[i], nk = lens[i], r0 = b->off[i],
+               q0 = cls_only ? i : r0;
         for (size_t h = 0; h < c->heads; h++) {
-            const float *q = b->q + r0 * H + h * d, *k = b->kk + r0 * H + h * d,
+            const float *q = b->q + q0 * H + h * d, *k = b->kk + r0 * H + h * d,
                         *v = b->v + r0 * H + h * d;
-            float *ctx = b->ctx + r0 * H + h * d;
+            float *ctx = b->ctx + q0 * H + h * d;
             /* s (L, nk) = scale * q_h (L, d) k_h^T */
             cls_gemm(1, L, nk, d, scale, q, H, k, H, 0.0f, b->s, nk);
             b->k->softmax_rows(b->s, L, nk);
@@ -147,13 +151,6 @@ static void attention(cls_bert_t *b, const size_t *lens)
             cls_gemm(0, L, d, nk, 1.0f, b->s, nk, v, H, 0.0f, ctx, H);
         }
     }
-}
-
-static void swap(float **a, float **b)
-{
-    float *t = *a;
-    *a = *b;
-    *b = t;
 }
 
 core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, size_t n,
@@ -185,32 +182,42 @@ core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, s
     embed(b, ids, lens);
     for (size_t l = 0; l < c->layers; l++) {
         const cls_layer_weights_t *lw = &w->layer[l];
-        cls_gemm_xwt(b->x, b->rows, H, lw->q_w, H, b->q, H);
-        k->bias_add(b->q, lw->q_b, b->rows, H);
+        /* Only the [CLS] rows of the last layer reach the pooler: there,
+         * queries, attention output and FFN run on those n rows only (keys
+         * and values still cover every token). */
+        int last = l + 1 == c->layers && w->pool_w != NULL;
+        size_t rows = last ? n : b->rows;
+        float *xin = b->x;
         cls_gemm_xwt(b->x, b->rows, H, lw->k_w, H, b->kk, H);
         k->bias_add(b->kk, lw->k_b, b->rows, H);
         cls_gemm_xwt(b->x, b->rows, H, lw->v_w, H, b->v, H);
         k->bias_add(b->v, lw->v_b, b->rows, H);
-        attention(b, lens);
-        cls_gemm_xwt(b->ctx, b->rows, H, lw->ao_w, H, b->t, H);
-        k->bias_add(b->t, lw->ao_b, b->rows, H);
-        k->add_layernorm(b->t, b->x, lw->aln_g, lw->aln_b, b->rows, H, c->eps);
-        swap(&b->x, &b->t);
-        cls_gemm_xwt(b->x, b->rows, H, lw->i_w, I, b->u, I);
+        if (last) {
+            for (size_t i = 0; i < n; i++)
+                memcpy(b->cls + i * H, b->x + b->off[i] * H, H * sizeof(float));
+            xin = b->cls;
+        }
+        cls_gemm_xwt(xin, rows, H, lw->q_w, H, b->q, H);
+        k->bias_add(b->q, lw->q_b, rows, H);
+        attention(b, lens, last);
+        cls_gemm_xwt(b->ctx, rows, H, lw->ao_w, H, b->t, H);
+        k->bias_add(b->t, lw->ao_b, rows, H);
+        k->add_layernorm(b->t, xin, lw->aln_g, lw->aln_b, rows, H, c->eps);
+        /* now t holds the layer's hidden state after attention */
+        cls_gemm_xwt(b->t, rows, H, lw->i_w, I, b->u, I);
         if (c->act == CLS_ACT_GELU_ERF)
-            k->bias_gelu_erf(b->u, lw->i_b, b->rows, I);
+            k->bias_gelu_erf(b->u, lw->i_b, rows, I);
         else if (c->act == CLS_ACT_GELU_TANH)
-            k->bias_gelu_tanh(b->u, lw->i_b, b->rows, I);
+            k->bias_gelu_tanh(b->u, lw->i_b, rows, I);
         else
-            k->bias_relu(b->u, lw->i_b, b->rows, I);
-        cls_gemm_xwt(b->u, b->rows, I, lw->o_w, H, b->t, H);
-        k->bias_add(b->t, lw->o_b, b->rows, H);
-        k->add_layernorm(b->t, b->x, lw->oln_g, lw->oln_b, b->rows, H, c->eps);
-        swap(&b->x, &b->t);
+            k->bias_relu(b->u, lw->i_b, rows, I);
+        /* FFN output into the buffer the layer input came from */
+        cls_gemm_xwt(b->u, rows, I, lw->o_w, H, xin, H);
+        k->bias_add(xin, lw->o_b, rows, H);
+        k->add_layernorm(xin, b->t, lw->oln_g, lw->oln_b, rows, H, c->eps);
     }
     if (w->pool_w) {
-        for (size_t i = 0; i < n; i++)
-            memcpy(b->cls + i * H, b->x + b->off[i] * H, H * sizeof(float));
+        /* the last layer left the [CLS] rows in b->cls */
         cls_gemm_xwt(b->cls, n, H, w->pool_w, H, b->pooled, H);
         k->bias_tanh(b->pooled, w->pool_b, n, H);
         for (int h = 0; h < CLS_HEAD__COUNT; h++) {
@@ -236,12 +243,6 @@ const float *cls_bert_probs(const cls_bert_t *b, cls_head_kind_t kind)
     return kind < CLS_HEAD__COUNT ? b->probs[kind] : NULL;
 }
 
-const float *cls_bert_hidden(const cls_bert_t *b, size_t *rows)
-{
-    *rows = b->rows;
-    return b->x;
-}
-
 double cls_bert_flops(const cls_model_t *m, const size_t *lens, size_t n, int padded)
 {
     const cls_bert_config_t *c = cls_model_config(m);
@@ -256,6 +257,14 @@ double cls_bert_flops(const cls_model_t *m, const size_t *lens, size_t n, int pa
         att += 2.0 * 2.0 * L * (double)lens[i] * H; /* q k^T and s v, all heads */
     }
     f = (double)c->layers * (2.0 * rows * (4.0 * H * H + 2.0 * H * I) + att);
-    f += 2.0 * (double)n * H * H; /* pooler */
+    if (cls_model_weights(m)->pool_w) {
+        /* last layer: keys and values for all rows, the rest for [CLS] only */
+        double att_last = 0;
+        for (size_t i = 0; i < n; i++)
+            att_last += 2.0 * 2.0 * (double)lens[i] * H;
+        f -= 2.0 * rows * (4.0 * H * H + 2.0 * H * I) + att;
+        f += 2.0 * rows * 2.0 * H * H + 2.0 * (double)n * (2.0 * H * H + 2.0 * H * I) + att_last;
+        f += 2.0 * (double)n * H * H; /* pooler */
+    }
     return f;
 }

@@ -8,7 +8,10 @@
  * pooler, heads) is one GEMM over real tokens and no work is spent on
  * padding. Attention runs per sequence and per head on that sequence's rows.
  * Post-LN BERT as in models/FORMAT.md; the elementwise work goes through the
- * kernel table (cls_kernels_get), GEMMs through cls_gemm*.
+ * kernel table (cls_kernels_get), GEMMs through cls_gemm*. Since only the
+ * [CLS] rows of the last layer reach the pooler, that layer computes
+ * queries, attention output and FFN for those rows only (keys and values
+ * for all): the same results with 1/L less work for L layers.
  *
  * Every buffer is allocated by cls_bert_new for max_batch sequences of up to
  * max_seq tokens; cls_bert_run allocates nothing. Because each sequence's
@@ -58,13 +61,10 @@ core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, s
  * n_labels) row-major, or NULL when the model has no such head. */
 const float *cls_bert_logits(const cls_bert_t *b, cls_head_kind_t kind);
 const float *cls_bert_probs(const cls_bert_t *b, cls_head_kind_t kind);
-/* cls_bert_hidden: the final hidden states of the last run, (rows, H) in
- * packed order; *rows gets the row count. For tests. */
-const float *cls_bert_hidden(const cls_bert_t *b, size_t *rows);
-
 /* cls_bert_flops: floating point operations of one run over sequences of
- * these lengths (multiply-add = 2), dense layers and attention, counting
- * padding in padded mode. For the bench. */
+ * these lengths (multiply-add = 2) as this engine computes them: dense
+ * layers and attention, padding included in padded mode, the last layer's
+ * [CLS]-only shortcut counted as done. For the bench. */
 double cls_bert_flops(const cls_model_t *m, const size_t *lens, size_t n, int padded);
 
 #endif
