@@ -7,9 +7,10 @@ Suite *suite_ktrack(void);
 Suite *suite_kafka(void);
 Suite *suite_feed(void);
 Suite *suite_seen(void);
+Suite *suite_rss(void);
 
 int main(void)
 {
-    Suite *suites[] = {suite_ktrack(), suite_feed(), suite_seen(), suite_kafka()};
+    Suite *suites[] = {suite_ktrack(), suite_feed(), suite_seen(), suite_rss(), suite_kafka()};
     return th_main(suites, sizeof suites / sizeof suites[0]);
 }

@@ -1,0 +1,874 @@
+/*
+ * ing_rss: see ing_rss.h. The libcurl adapter: one thread drives a multi
+ * handle; each feed has at most one transfer (easy handle) in flight; the
+ * completed transfer is classified (success, 304, error kind) and its body
+ * handed to ing_feed_parse. Feed records are owned by the poller thread;
+ * the health snapshot and the pending reload are guarded by r->mu.
+ */
+#include "ingest/ing_rss.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/core_item.h"
+#include "core/core_log.h"
+#include "core/core_time.h"
+#include "core_version.h"
+#include "ingest/ing_feed.h"
+#include "ingest/ing_seen.h"
+
+#define MOD "rss"
+#define SAVE_EVERY_MS 1000
+
+typedef struct feed_spec {
+    char *name, *url, *source;
+    int64_t interval_ms;
+} feed_spec;
+
+typedef struct feed {
+    feed_spec spec;
+    char *etag, *last_modified;
+    int64_t due_mono;
+    int failures;
+    int removed;
+    /* transfer in flight */
+    CURL *easy;
+    struct curl_slist *hdrs;
+    char *body;
+    size_t body_len, body_cap;
+    int too_large;
+    char *resp_etag, *resp_lm;
+    int64_t retry_after_ms; /* from the last response; -1 none */
+    /* health (r->mu) */
+    int ok;
+    uint64_t fetches;
+    int64_t last_success_ms;
+    char last_error[192];
+    /* metrics */
+    core_counter_t *m_fetches, *m_304, *m_items;
+    core_gauge_t *m_last_success;
+    struct feed *next;
+} feed;
+
+struct ing_rss {
+    core_queue_t *q;
+    core_metrics_t *metrics;
+    CURLM *multi;
+    ing_seen_t *seen;
+    ing_feed_limits_t limits;
+    int cashtags;
+    int64_t connect_timeout_ms, timeout_ms, backoff_max_ms;
+    int64_t max_body;
+    long max_redirects;
+    char user_agent[64];
+
+    pthread_t thr;
+    int started, stopped;
+    atomic_int stop;
+    int64_t grace_deadline;
+    unsigned rng;
+
+    pthread_mutex_t mu;
+    feed *feeds;
+    feed_spec *reload; /* pending reload, owned */
+    size_t nreload;
+    int have_reload;
+
+    core_counter_t *m_items, *m_acked;
+};
+
+/* ---- specs ------------------------------------------------------------------ */
+
+static void spec_cleanup(feed_spec *s)
+{
+    free(s->name);
+    free(s->url);
+    free(s->source);
+    memset(s, 0, sizeof *s);
+}
+
+static void specs_free(feed_spec *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        spec_cleanup(&s[i]);
+    free(s);
+}
+
+static core_err_t read_specs(const core_config_t *cfg, feed_spec **out, size_t *nout, char *err,
+                             size_t errlen)
+{
+    size_t n = core_config_instance_count(cfg, "feed");
+    feed_spec *s = calloc(n ? n : 1, sizeof *s);
+    int64_t def_interval = core_config_int(cfg, "rss", "interval");
+
+    *out = NULL;
+    *nout = 0;
+    if (!s)
+        return CORE_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = core_config_instance_name(cfg, "feed", i);
+        char sec[300], src[300];
+        snprintf(sec, sizeof sec, "feed.%s", name);
+        const char *url = core_config_str(cfg, sec, "url");
+        const char *source = core_config_str(cfg, sec, "source");
+        int64_t iv = core_config_int(cfg, sec, "interval");
+        if (!url[0] || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)) {
+            snprintf(err, errlen, "[%s] url (%s): %s", sec, core_config_origin(cfg, sec, "url"),
+                     url[0] ? "only http:// and https:// feeds are supported" : "missing");
+            specs_free(s, n);
+            return CORE_ECONFIG;
+        }
+        snprintf(src, sizeof src, "rss:%s", source[0] ? source : name);
+        s[i].name = strdup(name);
+        s[i].url = strdup(url);
+        s[i].source = strdup(src);
+        s[i].interval_ms = iv > 0 ? iv : def_interval;
+        if (!s[i].name || !s[i].url || !s[i].source) {
+            specs_free(s, n);
+            return CORE_ENOMEM;
+        }
+    }
+    *out = s;
+    *nout = n;
+    return CORE_OK;
+}
+
+/* ---- metrics ------------------------------------------------------------------ */
+
+static void feed_metrics(ing_rss_t *r, feed *f)
+{
+    char l[200];
+    if (!r->metrics)
+        return;
+    core_metrics_label(l, sizeof l, "feed", f->spec.name);
+    f->m_fetches = core_metrics_counter(r->metrics, "finsent_rss_fetches_total", l,
+                                        "feed fetches started, by feed");
+    f->m_304 = core_metrics_counter(r->metrics, "finsent_rss_not_modified_total", l,
+                                    "fetches answered 304 Not Modified, by feed");
+    f->m_items = core_metrics_counter(r->metrics, "finsent_rss_items_total", l,
+                                      "new feed items emitted, by feed");
+    f->m_last_success = core_metrics_gauge(r->metrics, "finsent_rss_last_success_seconds", l,
+                                           "time of the last successful fetch (epoch seconds), by feed");
+}
+
+static void count_error(ing_rss_t *r, feed *f, const char *kind)
+{
+    char l[260], fl[200];
+    if (!r->metrics)
+        return;
+    core_metrics_label(fl, sizeof fl, "feed", f->spec.name);
+    snprintf(l, sizeof l, "%s,kind=\"%s\"", fl, kind);
+    core_counter_add(core_metrics_counter(r->metrics, "finsent_rss_errors_total", l,
+                                          "failed fetches by feed and kind"),
+                     1);
+}
+
+/* ---- feed records ---------------------------------------------------------- */
+
+static void transfer_reset(feed *f)
+{
+    curl_slist_free_all(f->hdrs);
+    f->hdrs = NULL;
+    free(f->body);
+    f->body = NULL;
+    f->body_len = f->body_cap = 0;
+    f->too_large = 0;
+    free(f->resp_etag);
+    free(f->resp_lm);
+    f->resp_etag = f->resp_lm = NULL;
+    f->retry_after_ms = -1;
+}
+
+static void feed_free(ing_rss_t *r, feed *f)
+{
+    if (f->easy) {
+        curl_multi_remove_handle(r->multi, f->easy);
+        curl_easy_cleanup(f->easy);
+    }
+    transfer_reset(f);
+    free(f->etag);
+    free(f->last_modified);
+    spec_cleanup(&f->spec);
+    free(f);
+}
+
+/* apply_specs merges a spec list into r->feeds (takes the specs' strings). */
+static void apply_specs(ing_rss_t *r, feed_spec *specs, size_t n)
+{
+    feed *f;
+    pthread_mutex_lock(&r->mu);
+    for (f = r->feeds; f; f = f->next)
+        f->removed = 1;
+    for (size_t i = 0; i < n; i++) {
+        for (f = r->feeds; f; f = f->next)
+            if (strcmp(f->spec.name, specs[i].name) == 0 && strcmp(f->spec.url, specs[i].url) == 0)
+                break;
+        if (f) {
+            f->removed = 0;
+            free(f->spec.source);
+            f->spec.source = specs[i].source;
+            specs[i].source = NULL;
+            f->spec.interval_ms = specs[i].interval_ms;
+            spec_cleanup(&specs[i]);
+            continue;
+        }
+        f = calloc(1, sizeof *f);
+        if (!f) {
+            CORE_ERROR(MOD, "out of memory adding feed %s", specs[i].name);
+            spec_cleanup(&specs[i]);
+            continue;
+        }
+        f->spec = specs[i];
+        memset(&specs[i], 0, sizeof specs[i]);
+        f->retry_after_ms = -1;
+        f->due_mono = 0; /* fetch at once */
+        feed_metrics(r, f);
+        f->next = r->feeds;
+        r->feeds = f;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* prune removes feeds marked removed that have no transfer in flight. */
+static void prune(ing_rss_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    feed **pp = &r->feeds;
+    while (*pp) {
+        feed *f = *pp;
+        if (f->removed && !f->easy) {
+            *pp = f->next;
+            CORE_INFO(MOD, "feed %s removed", f->spec.name);
+            feed_free(r, f);
+        } else {
+            pp = &f->next;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- curl callbacks -------------------------------------------------------- */
+
+typedef struct wctx {
+    ing_rss_t *r;
+    feed *f;
+} wctx;
+
+static char *trim_value(const char *p, size_t n)
+{
+    while (n > 0 && (*p == ' ' || *p == '\t')) {
+        p++;
+        n--;
+    }
+    while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    return strndup(p, n);
+}
+
+static int64_t parse_retry_after(const char *v)
+{
+    char *end;
+    long long secs = strtoll(v, &end, 10);
+    int64_t when;
+    if (end != v && *end == '\0' && secs >= 0)
+        return secs > 86400 ? 86400000LL : secs * 1000LL;
+    if (core_time_parse_rfc822(v, &when) == CORE_OK) {
+        int64_t d = when - core_time_now_ms();
+        return d < 0 ? 0 : d > 86400000LL ? 86400000LL : d;
+    }
+    return -1;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+    feed *f = ud;
+    size_t n = size * nmemb;
+    if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        /* a new response (after a redirect): forget the previous headers */
+        free(f->resp_etag);
+        free(f->resp_lm);
+        f->resp_etag = f->resp_lm = NULL;
+        f->retry_after_ms = -1;
+        return n;
+    }
+    const char *colon = memchr(p, ':', n);
+    if (!colon)
+        return n;
+    size_t kl = (size_t)(colon - p);
+    const char *v = colon + 1;
+    size_t vl = n - kl - 1;
+    if (kl == 4 && strncasecmp(p, "etag", 4) == 0) {
+        free(f->resp_etag);
+        f->resp_etag = trim_value(v, vl);
+    } else if (kl == 13 && strncasecmp(p, "last-modified", 13) == 0) {
+        free(f->resp_lm);
+        f->resp_lm = trim_value(v, vl);
+    } else if (kl == 11 && strncasecmp(p, "retry-after", 11) == 0) {
+        char *t = trim_value(v, vl);
+        if (t)
+            f->retry_after_ms = parse_retry_after(t);
+        free(t);
+    }
+    return n;
+}
+
+/* ---- transfers --------------------------------------------------------------- */
+
+static size_t on_body_limited(char *p, size_t size, size_t nmemb, void *ud)
+{
+    ing_rss_t *r = ((wctx *)ud)->r;
+    feed *f = ((wctx *)ud)->f;
+    size_t n = size * nmemb;
+    if (f->body_len + n > (size_t)r->max_body) {
+        f->too_large = 1;
+        return 0; /* abort: CURLE_WRITE_ERROR */
+    }
+    if (f->body_len + n + 1 > f->body_cap) {
+        size_t ncap = f->body_cap ? f->body_cap : 16384;
+        while (ncap < f->body_len + n + 1)
+            ncap *= 2;
+        char *nb = realloc(f->body, ncap);
+        if (!nb)
+            return 0;
+        f->body = nb;
+        f->body_cap = ncap;
+    }
+    memcpy(f->body + f->body_len, p, n);
+    f->body_len += n;
+    f->body[f->body_len] = '\0';
+    return n;
+}
+
+static int start_fetch(ing_rss_t *r, feed *f)
+{
+    CURL *e = curl_easy_init();
+    wctx *w = malloc(sizeof *w);
+    char h[1100];
+
+    if (!e || !w) {
+        if (e)
+            curl_easy_cleanup(e);
+        free(w);
+        return -1;
+    }
+    transfer_reset(f);
+    w->r = r;
+    w->f = f;
+    f->hdrs = curl_slist_append(NULL, "Accept: application/rss+xml, application/atom+xml, "
+                                      "application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, "
+                                      "*/*;q=0.5");
+    if (f->etag) {
+        snprintf(h, sizeof h, "If-None-Match: %s", f->etag);
+        f->hdrs = curl_slist_append(f->hdrs, h);
+    }
+    if (f->last_modified) {
+        snprintf(h, sizeof h, "If-Modified-Since: %s", f->last_modified);
+        f->hdrs = curl_slist_append(f->hdrs, h);
+    }
+    curl_easy_setopt(e, CURLOPT_URL, f->spec.url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, w);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, r->max_redirects);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)r->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, r->user_agent);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->hdrs);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body_limited);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, w);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max_body);
+    if (curl_multi_add_handle(r->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        free(w);
+        return -1;
+    }
+    pthread_mutex_lock(&r->mu);
+    f->easy = e;
+    f->fetches++;
+    pthread_mutex_unlock(&r->mu);
+    core_counter_add(f->m_fetches, 1);
+    return 0;
+}
+
+static unsigned rnd(ing_rss_t *r)
+{
+    r->rng = r->rng * 1103515245u + 12345u;
+    return r->rng >> 8;
+}
+
+static void schedule_failure(ing_rss_t *r, feed *f, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void schedule_failure(ing_rss_t *r, feed *f, const char *kind, const char *fmt, ...)
+{
+    va_list ap;
+    int64_t delay = f->spec.interval_ms, now = core_time_mono_ms();
+    char msg[192];
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < f->failures && delay < r->backoff_max_ms; i++)
+        delay *= 2;
+    if (delay > r->backoff_max_ms)
+        delay = r->backoff_max_ms;
+    delay = delay / 2 + (int64_t)(rnd(r) % (unsigned)(delay / 2 + 1)); /* jitter [0.5, 1] */
+    if (f->retry_after_ms > delay)
+        delay = f->retry_after_ms;
+    count_error(r, f, kind);
+    pthread_mutex_lock(&r->mu);
+    f->failures++;
+    f->due_mono = now + delay;
+    f->ok = 0;
+    snprintf(f->last_error, sizeof f->last_error, "%s: %s", kind, msg);
+    pthread_mutex_unlock(&r->mu);
+    CORE_WARN(MOD, "feed %s: %s: %s (failure %d, retry in %lld ms)", f->spec.name, kind, msg,
+              f->failures, (long long)delay);
+}
+
+static void schedule_success(ing_rss_t *r, feed *f)
+{
+    int64_t now = core_time_now_ms();
+    if (f->failures)
+        CORE_INFO(MOD, "feed %s: recovered after %d failure(s)", f->spec.name, f->failures);
+    core_gauge_set(f->m_last_success, (double)now / 1000.0);
+    pthread_mutex_lock(&r->mu);
+    f->failures = 0;
+    f->due_mono = core_time_mono_ms() + f->spec.interval_ms;
+    f->ok = 1;
+    f->last_success_ms = now;
+    f->last_error[0] = '\0';
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- items ------------------------------------------------------------------ */
+
+static void item_ack(void *ctx, const core_item_t *item, core_err_t status)
+{
+    ing_rss_t *r = ctx;
+    core_counter_add(r->m_acked, 1);
+    if (ing_seen_commit(r->seen, item->source, item->id, core_time_now_ms()) != CORE_OK)
+        CORE_ERROR(MOD, "out of memory marking %s seen; it may be emitted again", item->id);
+}
+
+static core_err_t make_item(ing_rss_t *r, feed *f, const ing_feed_item_t *fi, const char *id,
+                            int64_t now, core_item_t **out)
+{
+    core_item_t *it = NULL;
+    core_err_t rc = core_item_new(&it);
+
+    *out = NULL;
+    if (rc != CORE_OK)
+        return rc;
+    rc = core_item_set(&it->id, id, strlen(id));
+    if (rc == CORE_OK)
+        rc = core_item_set(&it->source, f->spec.source, strlen(f->spec.source));
+    if (rc == CORE_OK && fi->title)
+        rc = core_item_set(&it->title, fi->title, strlen(fi->title));
+    if (rc == CORE_OK && fi->text)
+        rc = core_item_set(&it->text, fi->text, strlen(fi->text));
+    if (rc == CORE_OK && fi->url)
+        rc = core_item_set(&it->url, fi->url, strlen(fi->url));
+    it->ingest_ms = now;
+    it->event_ms = fi->event_ms ? fi->event_ms : now;
+    if (rc == CORE_OK && r->cashtags)
+        rc = core_item_add_cashtags(it);
+    if (rc != CORE_OK) {
+        core_item_free(it);
+        return rc;
+    }
+    it->ack.fn = item_ack;
+    it->ack.ctx = r;
+    *out = it;
+    return CORE_OK;
+}
+
+/* emit pushes the feed's new items, oldest first. Returns the count. */
+static size_t emit(ing_rss_t *r, feed *f, const ing_feed_t *doc)
+{
+    size_t emitted = 0;
+    int64_t now = core_time_now_ms();
+    for (size_t i = doc->n; i-- > 0 && !atomic_load(&r->stop);) {
+        const ing_feed_item_t *fi = &doc->items[i];
+        size_t idl = strlen(f->spec.source) + strlen(fi->id) + 2;
+        char *id = malloc(idl);
+        core_item_t *it = NULL;
+        core_err_t rc;
+        if (!id)
+            break;
+        snprintf(id, idl, "%s:%s", f->spec.source, fi->id);
+        int c = ing_seen_claim(r->seen, f->spec.source, id);
+        if (c <= 0) {
+            free(id);
+            if (c < 0)
+                break;
+            continue;
+        }
+        rc = make_item(r, f, fi, id, now, &it);
+        if (rc != CORE_OK) {
+            ing_seen_release(r->seen, f->spec.source, id);
+            free(id);
+            break;
+        }
+        for (;;) {
+            rc = core_queue_push(r->q, it, 100);
+            if (rc != CORE_ETIMEOUT || atomic_load(&r->stop))
+                break;
+        }
+        if (rc != CORE_OK) {
+            /* closed or stopping: not handed out, so emitted again later */
+            ing_seen_release(r->seen, f->spec.source, id);
+            core_item_free(it);
+            free(id);
+            break;
+        }
+        free(id);
+        emitted++;
+    }
+    core_counter_add(f->m_items, emitted);
+    core_counter_add(r->m_items, emitted);
+    return emitted;
+}
+
+/* ---- completion ------------------------------------------------------------ */
+
+static void finish(ing_rss_t *r, CURL *e, CURLcode res)
+{
+    wctx *w = NULL;
+    feed *f;
+    long status = 0;
+
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&w);
+    f = w->f;
+    free(w);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_multi_remove_handle(r->multi, e);
+    curl_easy_cleanup(e);
+    pthread_mutex_lock(&r->mu);
+    f->easy = NULL;
+    pthread_mutex_unlock(&r->mu);
+
+    if (res != CURLE_OK) {
+        const char *kind = "network";
+        if (f->too_large || res == CURLE_FILESIZE_EXCEEDED)
+            kind = "too_large";
+        else if (res == CURLE_OPERATION_TIMEDOUT)
+            kind = "timeout";
+        else if (res == CURLE_TOO_MANY_REDIRECTS)
+            kind = "redirects";
+        else if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST ||
+                 res == CURLE_COULDNT_RESOLVE_PROXY)
+            kind = "connect";
+        if (f->too_large)
+            schedule_failure(r, f, kind, "body larger than rss.max_body (%lld bytes); aborted",
+                             (long long)r->max_body);
+        else
+            schedule_failure(r, f, kind, "%s", curl_easy_strerror(res));
+        transfer_reset(f);
+        return;
+    }
+    if (status == 304) {
+        core_counter_add(f->m_304, 1);
+        schedule_success(r, f);
+        transfer_reset(f);
+        return;
+    }
+    if (status == 429 || status == 503) {
+        schedule_failure(r, f, "throttled", "HTTP %ld%s", status,
+                         f->retry_after_ms >= 0 ? " with Retry-After" : "");
+        transfer_reset(f);
+        return;
+    }
+    if (status != 200) {
+        schedule_failure(r, f, "http", "HTTP %ld", status);
+        transfer_reset(f);
+        return;
+    }
+    {
+        ing_feed_t *doc = NULL;
+        char err[256] = "";
+        core_err_t rc = ing_feed_parse(f->body ? f->body : "", f->body_len, &r->limits, &doc, err,
+                                       sizeof err);
+        if (rc != CORE_OK) {
+            schedule_failure(r, f, "parse", "%s", err[0] ? err : core_strerror(rc));
+            transfer_reset(f);
+            return;
+        }
+        if (doc->recovered)
+            CORE_WARN(MOD, "feed %s is not well-formed (%s); using the %zu item(s) recovered",
+                      f->spec.name, doc->note, doc->n);
+        /* Validators only from a response that parsed. */
+        free(f->etag);
+        free(f->last_modified);
+        f->etag = f->resp_etag;
+        f->last_modified = f->resp_lm;
+        f->resp_etag = f->resp_lm = NULL;
+        size_t n = emit(r, f, doc);
+        CORE_DEBUG(MOD, "feed %s: %zu item(s), %zu new", f->spec.name, doc->n, n);
+        ing_feed_free(doc);
+        schedule_success(r, f);
+        transfer_reset(f);
+    }
+}
+
+/* ---- thread ----------------------------------------------------------------- */
+
+static void *poller_main(void *arg)
+{
+    ing_rss_t *r = arg;
+    int64_t next_save = core_time_mono_ms() + SAVE_EVERY_MS;
+
+    while (!atomic_load(&r->stop)) {
+        int64_t now = core_time_mono_ms(), wait = 1000;
+        int running = 0, left;
+        CURLMsg *m;
+
+        pthread_mutex_lock(&r->mu);
+        if (r->have_reload) {
+            feed_spec *specs = r->reload;
+            size_t n = r->nreload;
+            r->reload = NULL;
+            r->nreload = 0;
+            r->have_reload = 0;
+            pthread_mutex_unlock(&r->mu);
+            apply_specs(r, specs, n);
+            specs_free(specs, n);
+            CORE_INFO(MOD, "feed list reloaded (%zu feed(s))", n);
+        } else {
+            pthread_mutex_unlock(&r->mu);
+        }
+        prune(r);
+        for (feed *f = r->feeds; f; f = f->next) {
+            if (f->removed || f->easy)
+                continue;
+            if (f->due_mono <= now) {
+                if (start_fetch(r, f) != 0) {
+                    schedule_failure(r, f, "network", "cannot start a transfer");
+                    continue;
+                }
+            } else if (f->due_mono - now < wait) {
+                wait = f->due_mono - now;
+            }
+        }
+        curl_multi_perform(r->multi, &running);
+        while ((m = curl_multi_info_read(r->multi, &left)))
+            if (m->msg == CURLMSG_DONE)
+                finish(r, m->easy_handle, m->data.result);
+        if (core_time_mono_ms() >= next_save) {
+            char err[512];
+            if (ing_seen_save(r->seen, core_time_now_ms(), err, sizeof err) != CORE_OK)
+                CORE_ERROR(MOD, "saving the seen store: %s", err);
+            next_save = core_time_mono_ms() + SAVE_EVERY_MS;
+        }
+        if (wait > 200 && running)
+            wait = 200;
+        if (wait < 1)
+            wait = 1;
+        curl_multi_poll(r->multi, NULL, 0, (int)wait, NULL);
+    }
+
+    /* Stop: abort transfers, wait for acks, save. */
+    for (feed *f = r->feeds; f; f = f->next) {
+        if (f->easy) {
+            wctx *w = NULL;
+            curl_easy_getinfo(f->easy, CURLINFO_PRIVATE, (char **)&w);
+            free(w);
+            curl_multi_remove_handle(r->multi, f->easy);
+            curl_easy_cleanup(f->easy);
+            f->easy = NULL;
+            transfer_reset(f);
+        }
+    }
+    while (ing_seen_pending(r->seen) > 0 && core_time_mono_ms() < r->grace_deadline)
+        curl_multi_poll(r->multi, NULL, 0, 20, NULL);
+    if (ing_seen_pending(r->seen) > 0)
+        CORE_WARN(MOD, "%zu feed item(s) unacknowledged at stop; they are emitted again next time",
+                  ing_seen_pending(r->seen));
+    {
+        char err[512];
+        if (ing_seen_save(r->seen, core_time_now_ms(), err, sizeof err) != CORE_OK)
+            CORE_ERROR(MOD, "saving the seen store: %s", err);
+    }
+    return NULL;
+}
+
+/* ---- public ------------------------------------------------------------------ */
+
+core_err_t ing_rss_new(const core_config_t *cfg, core_queue_t *q, core_metrics_t *metrics,
+                       ing_rss_t **out, char *err, size_t errlen)
+{
+    ing_rss_t *r;
+    feed_spec *specs = NULL;
+    size_t n = 0;
+    core_err_t rc;
+    const char *state = core_config_str(cfg, "rss", "state_file");
+
+    *out = NULL;
+    ing_feed_init();
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "libcurl initialisation failed");
+        return CORE_EINTERNAL;
+    }
+    rc = read_specs(cfg, &specs, &n, err, errlen);
+    if (rc != CORE_OK)
+        return rc;
+    r = calloc(1, sizeof *r);
+    if (!r) {
+        specs_free(specs, n);
+        return CORE_ENOMEM;
+    }
+    pthread_mutex_init(&r->mu, NULL);
+    r->q = q;
+    r->metrics = metrics;
+    r->limits.max_items = 10000;
+    r->limits.max_text_bytes = (size_t)core_config_int(cfg, "input", "max_text_bytes");
+    r->cashtags = core_config_bool(cfg, "entities", "cashtags");
+    r->connect_timeout_ms = core_config_int(cfg, "rss", "connect_timeout");
+    r->timeout_ms = core_config_int(cfg, "rss", "timeout");
+    r->backoff_max_ms = core_config_int(cfg, "rss", "backoff_max");
+    r->max_body = core_config_int(cfg, "rss", "max_body");
+    r->max_redirects = (long)core_config_int(cfg, "rss", "max_redirects");
+    r->rng = (unsigned)core_time_mono_ns();
+    snprintf(r->user_agent, sizeof r->user_agent, "finsent/%s", FINSENT_VERSION);
+    if (metrics) {
+        r->m_items = core_metrics_counter(metrics, "finsent_ingest_items_total", "source=\"rss\"",
+                                          "items handed to the pipeline, by source");
+        r->m_acked = core_metrics_counter(metrics, "finsent_ingest_acked_total", "source=\"rss\"",
+                                          "items acknowledged by the pipeline, by source");
+    }
+    r->multi = curl_multi_init();
+    if (!r->multi) {
+        rc = CORE_ENOMEM;
+        goto fail;
+    }
+    rc = ing_seen_open(state[0] ? state : NULL, core_config_int(cfg, "rss", "seen_ttl"),
+                       core_time_now_ms(), &r->seen, err, errlen);
+    if (rc != CORE_OK)
+        goto fail;
+    if (ing_seen_load_skipped(r->seen))
+        CORE_WARN(MOD, "%s: %zu corrupt line(s) skipped", state, ing_seen_load_skipped(r->seen));
+    apply_specs(r, specs, n);
+    specs_free(specs, n);
+    specs = NULL;
+    *out = r;
+    return CORE_OK;
+fail:
+    specs_free(specs, n);
+    ing_rss_free(r);
+    return rc;
+}
+
+core_err_t ing_rss_start(ing_rss_t *r, char *err, size_t errlen)
+{
+    if (r->started || r->stopped) {
+        snprintf(err, errlen, "rss poller already started");
+        return CORE_EINVAL;
+    }
+    if (pthread_create(&r->thr, NULL, poller_main, r) != 0) {
+        snprintf(err, errlen, "cannot start the rss poller thread");
+        return CORE_EINTERNAL;
+    }
+    r->started = 1;
+    return CORE_OK;
+}
+
+core_err_t ing_rss_reload(ing_rss_t *r, const core_config_t *cfg, char *err, size_t errlen)
+{
+    feed_spec *specs = NULL;
+    size_t n = 0;
+    core_err_t rc = read_specs(cfg, &specs, &n, err, errlen);
+    if (rc != CORE_OK)
+        return rc;
+    pthread_mutex_lock(&r->mu);
+    specs_free(r->reload, r->nreload);
+    r->reload = specs;
+    r->nreload = n;
+    r->have_reload = 1;
+    pthread_mutex_unlock(&r->mu);
+    if (!r->started) {
+        /* not running: apply now */
+        pthread_mutex_lock(&r->mu);
+        specs = r->reload;
+        n = r->nreload;
+        r->reload = NULL;
+        r->nreload = 0;
+        r->have_reload = 0;
+        pthread_mutex_unlock(&r->mu);
+        apply_specs(r, specs, n);
+        specs_free(specs, n);
+    } else {
+        curl_multi_wakeup(r->multi);
+    }
+    return CORE_OK;
+}
+
+void ing_rss_stop(ing_rss_t *r, int64_t grace_ms)
+{
+    if (!r || r->stopped)
+        return;
+    r->stopped = 1;
+    r->grace_deadline = core_time_mono_ms() + (grace_ms > 0 ? grace_ms : 0);
+    if (r->started) {
+        atomic_store(&r->stop, 1);
+        curl_multi_wakeup(r->multi);
+        pthread_join(r->thr, NULL);
+    }
+}
+
+void ing_rss_free(ing_rss_t *r)
+{
+    if (!r)
+        return;
+    ing_rss_stop(r, 0);
+    while (r->feeds) {
+        feed *f = r->feeds;
+        r->feeds = f->next;
+        if (f->easy) {
+            wctx *w = NULL;
+            curl_easy_getinfo(f->easy, CURLINFO_PRIVATE, (char **)&w);
+            free(w);
+        }
+        feed_free(r, f);
+    }
+    specs_free(r->reload, r->nreload);
+    if (r->multi)
+        curl_multi_cleanup(r->multi);
+    ing_seen_free(r->seen);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+size_t ing_rss_health(ing_rss_t *r, ing_rss_feed_health_t *out, size_t max)
+{
+    size_t n = 0;
+    int64_t now = core_time_mono_ms();
+    pthread_mutex_lock(&r->mu);
+    for (feed *f = r->feeds; f; f = f->next) {
+        if (f->removed)
+            continue;
+        if (n < max) {
+            ing_rss_feed_health_t *h = &out[n];
+            memset(h, 0, sizeof *h);
+            snprintf(h->name, sizeof h->name, "%s", f->spec.name);
+            h->ok = f->ok;
+            h->failures = f->failures;
+            h->fetches = f->fetches;
+            h->last_success_ms = f->last_success_ms;
+            h->next_fetch_in_ms = f->easy || f->due_mono <= now ? 0 : f->due_mono - now;
+            snprintf(h->last_error, sizeof h->last_error, "%s", f->last_error);
+        }
+        n++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
