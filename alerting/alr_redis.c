@@ -205,7 +205,8 @@ core_err_t alr_redis_connect(alr_redis_t *r)
     }
     if (redisSetTimeout(r->c, tv_ms(r->o.command_timeout_ms)) != REDIS_OK)
         return drop(r, "set timeout");
-    redisEnableKeepAlive(r->c);
+    if (!r->o.socket[0] && redisEnableKeepAlive(r->c) != REDIS_OK)
+        return drop(r, "keepalive");
     if (r->o.password[0]) {
         const char *argv[] = {"AUTH", r->o.password};
         rc = simple(r, 2, argv);

@@ -130,10 +130,13 @@ typedef struct args {
     int argc, argcap;
 } args_t;
 
-/* A list of distinct scope names. */
+/* A set of distinct scope names: an array in insertion order plus an
+ * open-addressing index (slot = array index + 1, 0 = empty). */
 typedef struct scopes {
     char (*v)[ALR_SCOPE_MAX];
     size_t n, cap;
+    uint32_t *idx;
+    size_t hcap; /* power of two, > 2 n */
 } scopes_t;
 
 struct alr_sink {
@@ -153,7 +156,9 @@ struct alr_sink {
     char instance[17];
     uint64_t alert_seq;
     args_t a;
-    scopes_t touched;
+    scopes_t touched; /* tick's working set */
+    scopes_t pending; /* counted into since their last rate refresh */
+    int64_t refresh_ms, last_refresh_mono;
     core_counter_t *m_out[5], *m_fired, *m_resolved, *m_errors, *m_retries;
     core_histogram_t *m_latency;
 };
@@ -266,10 +271,46 @@ static void args_free(args_t *a)
 
 /* ---- scope lists ------------------------------------------------------- */
 
+static uint32_t hash_str(const char *p)
+{
+    uint32_t h = 2166136261u;
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h;
+}
+
+static void scopes_clear(scopes_t *l)
+{
+    l->n = 0;
+    if (l->idx)
+        memset(l->idx, 0, l->hcap * sizeof *l->idx);
+}
+
+static void scopes_free(scopes_t *l)
+{
+    free(l->v);
+    free(l->idx);
+}
+
 static core_err_t scopes_add(scopes_t *l, const char *scope)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        if (strcmp(l->v[i], scope) == 0)
+    size_t h;
+    if (2 * (l->n + 1) >= l->hcap) {
+        size_t nh = l->hcap ? l->hcap * 2 : 128;
+        uint32_t *idx = calloc(nh, sizeof *idx);
+        if (!idx)
+            return CORE_ENOMEM;
+        for (size_t i = 0; i < l->n; i++) {
+            for (h = hash_str(l->v[i]) & (nh - 1); idx[h]; h = (h + 1) & (nh - 1)) {
+            }
+            idx[h] = (uint32_t)(i + 1);
+        }
+        free(l->idx);
+        l->idx = idx;
+        l->hcap = nh;
+    }
+    for (h = hash_str(scope) & (l->hcap - 1); l->idx[h]; h = (h + 1) & (l->hcap - 1)) {
+        if (strcmp(l->v[l->idx[h] - 1], scope) == 0)
             return CORE_OK;
     }
     if (l->n == l->cap) {
@@ -280,7 +321,8 @@ static core_err_t scopes_add(scopes_t *l, const char *scope)
         l->v = p;
         l->cap = nc;
     }
-    snprintf(l->v[l->n++], ALR_SCOPE_MAX, "%s", scope);
+    snprintf(l->v[l->n], ALR_SCOPE_MAX, "%s", scope);
+    l->idx[h] = (uint32_t)(++l->n);
     return CORE_OK;
 }
 
@@ -419,6 +461,8 @@ core_err_t alr_sink_new(const core_config_t *cfg, core_metrics_t *metrics, alr_s
     s->scripts[SCRIPT_RATES].src = RATES_LUA;
     s->scripts[SCRIPT_ALERT].src = ALERT_LUA;
     s->now = wall_now;
+    s->refresh_ms = ALR_SINK_REFRESH_MS;
+    s->last_refresh_mono = INT64_MIN / 2; /* the first write refreshes */
     if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
         uint64_t x = (uint64_t)core_time_mono_ns() ^ ((uint64_t)getpid() << 32);
         memcpy(rnd, &x, sizeof rnd);
@@ -442,7 +486,8 @@ void alr_sink_free(alr_sink_t *s)
     alr_redis_free(s->r);
     free(s->rules);
     args_free(&s->a);
-    free(s->touched.v);
+    scopes_free(&s->touched);
+    scopes_free(&s->pending);
     free(s);
 }
 
@@ -450,6 +495,11 @@ void alr_sink_set_clock(alr_sink_t *s, int64_t (*now)(void *ctx), void *ctx)
 {
     s->now = now ? now : wall_now;
     s->now_ctx = ctx;
+}
+
+void alr_sink_set_refresh_interval(alr_sink_t *s, int64_t ms)
+{
+    s->refresh_ms = ms < 0 ? 0 : ms;
 }
 
 void alr_sink_cancel(alr_sink_t *s)
@@ -1011,8 +1061,8 @@ core_err_t alr_sink_write(alr_sink_t *s, core_tagged_t *const *items, size_t n,
     alr_redis_backoff_reset(s->r);
     core_histogram_observe(s->m_latency, (double)(core_time_mono_ns() - t0) / 1e9);
 
-    /* Counts are in: rates and rules of the touched scopes, best effort. */
-    s->touched.n = 0;
+    /* Counts are in. Rates and rules of the scopes counted into, best
+     * effort, at most every refresh_ms (the tick does the rest). */
     for (size_t i = 0; i < n && rc == CORE_OK; i++) {
         char sc[66][ALR_SCOPE_MAX];
         size_t ns;
@@ -1020,10 +1070,16 @@ core_err_t alr_sink_write(alr_sink_t *s, core_tagged_t *const *items, size_t n,
             continue;
         ns = item_scopes(items[i], sc, 66);
         for (size_t j = 0; j < ns && rc == CORE_OK; j++)
-            rc = scopes_add(&s->touched, sc[j]);
+            rc = scopes_add(&s->pending, sc[j]);
     }
-    if (rc == CORE_OK)
-        rc = refresh_and_evaluate(s, &s->touched, now, &fired, &resolved);
+    if (rc == CORE_OK && s->pending.n > 0 &&
+        core_time_mono_ms() - s->last_refresh_mono >= s->refresh_ms) {
+        rc = refresh_and_evaluate(s, &s->pending, now, &fired, &resolved);
+        if (rc == CORE_OK) {
+            scopes_clear(&s->pending);
+            s->last_refresh_mono = core_time_mono_ms();
+        }
+    }
     if (rc != CORE_OK && rc != CORE_ECLOSED) {
         core_counter_add(s->m_errors, 1);
         CORE_WARN("alerting", "refreshing rates: %s: %s (next tick retries)", core_strerror(rc),
@@ -1109,7 +1165,11 @@ core_err_t alr_sink_tick(alr_sink_t *s, size_t *fired, size_t *resolved)
     redisReply *rep = NULL;
     core_err_t rc = ensure(s);
 
-    s->touched.n = 0;
+    scopes_clear(&s->touched);
+    if (rc != CORE_OK)
+        goto out;
+    for (size_t i = 0; i < s->pending.n && rc == CORE_OK; i++)
+        rc = scopes_add(&s->touched, s->pending.v[i]);
     if (rc != CORE_OK)
         goto out;
     /* Live scopes: every scope counted since it was last refreshed to zero.
@@ -1141,8 +1201,11 @@ core_err_t alr_sink_tick(alr_sink_t *s, size_t *fired, size_t *resolved)
             goto out;
     }
     rc = refresh_and_evaluate(s, &s->touched, now, &f, &r);
-    if (rc == CORE_OK)
+    if (rc == CORE_OK) {
+        scopes_clear(&s->pending);
+        s->last_refresh_mono = core_time_mono_ms();
         rc = zprune(s, "scopes:live", quiet);
+    }
     if (rc == CORE_OK)
         rc = zprune(s, "scopes", now - s->retention_ms);
 out:
@@ -1205,6 +1268,6 @@ core_err_t alr_sink_rates(alr_sink_t *s, int window_min, alr_rate_t **rows, size
 out:
     free(v);
     free(cnt);
-    free(sc.v);
+    scopes_free(&sc);
     return rc;
 }

@@ -27,9 +27,13 @@
  * sentiment are not counted but are reported as processed: the daemon
  * acknowledges them with the others.
  *
- * After the counts are in, rates and rules are refreshed for the touched
- * scopes once, best effort: a failure there is logged and does not fail the
- * write (alr_sink_tick catches up).
+ * After the counts are in, the rates of the scopes counted into are
+ * refreshed and the rules evaluated on them, at most once per refresh
+ * interval (ALR_SINK_REFRESH_MS; scopes counted into meanwhile wait for the
+ * next write after the interval or the next tick), so a busy stream pays for
+ * one refresh per scope per interval rather than one per batch. This part
+ * is best effort: a failure is logged and does not fail the write (the tick
+ * catches up).
  *
  * Threads: a sink is used by one thread (the Redis stage), which calls
  * alr_sink_write and alr_sink_tick. alr_sink_cancel may be called from any
@@ -48,6 +52,9 @@
 #include "core/core_metrics.h"
 
 typedef struct alr_sink alr_sink_t;
+
+/* Default shortest interval between two rate refreshes by writes. */
+#define ALR_SINK_REFRESH_MS 1000
 
 typedef enum alr_outcome {
     ALR_ITEM_COUNTED = 0, /* new: its counters were added */
@@ -86,6 +93,10 @@ void alr_sink_free(alr_sink_t *s);
 /* alr_sink_set_clock replaces the wall clock (tests). now(ctx) returns epoch
  * ms. Call before use. */
 void alr_sink_set_clock(alr_sink_t *s, int64_t (*now)(void *ctx), void *ctx);
+
+/* alr_sink_set_refresh_interval sets the shortest interval between two
+ * rate refreshes made by writes (0: after every write). Call before use. */
+void alr_sink_set_refresh_interval(alr_sink_t *s, int64_t ms);
 
 /* alr_sink_connect tries once to connect and load the scripts (a start-up
  * check). CORE_ENET / CORE_EREDIS with alr_sink_error telling why. */

@@ -4,7 +4,7 @@
  * per batch: the idempotent count script per item, the rate refresh of the
  * touched scopes and the evaluation of one rule per topic.
  *
- *   bench_redis [-p PORT] [-n ITEMS] [-b BATCH] [--aof] [--socket]
+ *   bench_redis [-p PORT] [-n ITEMS] [-b BATCH] [-r REFRESH_MS] [--aof] [--socket]
  *
  * Without -p it starts its own redis-server (redis-server from PATH) on a
  * free loopback port in a temporary directory, with --aof as the tests run
@@ -13,7 +13,9 @@
  * batches of BATCH (default 32, the classifier's batch), then replays them
  * all (every item a duplicate), and prints items/s and batch latency
  * percentiles for both passes. Items carry one of 12 topics and 0-2 of 50
- * tickers, event times spread over the last 10 minutes. Measurement only.
+ * tickers, event times spread over the last 10 minutes. -r sets the sink's
+ * rate refresh interval (default ALR_SINK_REFRESH_MS as in the daemon; 0
+ * refreshes after every batch). Measurement only.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -111,6 +113,7 @@ static int run_pass(alr_sink_t *s, core_tagged_t **items, size_t n, size_t batch
 int main(int argc, char **argv)
 {
     int port = 0, aof = 0, use_sock = 0, rc = 1;
+    long refresh_ms = ALR_SINK_REFRESH_MS;
     size_t n = 20000, batch = 32;
     pid_t pid = 0;
     char dir[256] = "", sock[300] = "", text[1024], err[256];
@@ -127,13 +130,15 @@ int main(int argc, char **argv)
             n = (size_t)strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "-b") == 0 && i + 1 < argc)
             batch = (size_t)strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc)
+            refresh_ms = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--aof") == 0)
             aof = 1;
         else if (strcmp(argv[i], "--socket") == 0)
             use_sock = 1;
         else {
-            fprintf(stderr, "usage: bench_redis [-p PORT] [-n ITEMS] [-b BATCH] [--aof] "
-                            "[--socket]\n");
+            fprintf(stderr, "usage: bench_redis [-p PORT] [-n ITEMS] [-b BATCH] [-r MS] "
+                            "[--aof] [--socket]\n");
             return 2;
         }
     }
@@ -165,6 +170,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_redis: %s\n", err);
         goto out;
     }
+    alr_sink_set_refresh_interval(s, refresh_ms);
     if (alr_sink_connect(s) != CORE_OK) {
         fprintf(stderr, "bench_redis: %s\n", alr_sink_error(s));
         goto out;
@@ -190,7 +196,8 @@ int main(int argc, char **argv)
         items[i]->sentiment = (int)((seed >> 26) % 3);
         items[i]->sentiment_p[items[i]->sentiment] = 0.9f;
     }
-    printf("bench_redis: %zu items, batch %zu, redis %s%s\n", n, batch,
+    printf("bench_redis: %zu items, batch %zu, rate refresh every %ld ms, redis %s%s\n", n,
+           batch, refresh_ms,
            use_sock ? "unix socket" : "TCP loopback",
            aof ? ", appendonly yes + appendfsync always" : ", no persistence");
     if (run_pass(s, items, n, batch, "new", ALR_ITEM_COUNTED) != 0 ||

@@ -85,6 +85,7 @@ START_TEST(replay_live_and_resume)
                             "clear = 0.3\nmin_count = 2\nfor = 0s\ncooldown = 0s\n");
     ck_assert_int_eq(alr_sink_new(cfg, NULL, &s, err, sizeof err), CORE_OK);
     alr_sink_set_clock(s, th_clock_now, &clk);
+    alr_sink_set_refresh_interval(s, 0);
     ck_assert_int_eq(alr_follow_new(cfg, &f), CORE_OK);
 
     write_n(s, &seq, 2, 0); /* fires before anyone listens */

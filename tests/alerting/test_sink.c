@@ -158,6 +158,7 @@ static alr_sink_t *mksink(const th_redis_t *r, const char *extra, th_clock_t *cl
     core_config_free(cfg);
     if (clk)
         alr_sink_set_clock(s, th_clock_now, clk);
+    alr_sink_set_refresh_interval(s, 0); /* rates after every write */
     return s;
 }
 
@@ -401,6 +402,40 @@ START_TEST(long_ids_and_noscript)
     ck_assert_int_eq(alr_sink_write(s, it, 2, &res), CORE_OK);
     ck_assert_uint_eq(res.duplicate, 2);
     ck_assert_int_eq(th_alr_hget(c, "finsent:rate:all:5m", "n"), 2);
+    redisFree(c);
+    core_tagged_free(it[0]);
+    core_tagged_free(it[1]);
+    alr_sink_free(s);
+    th_redis_stop(&r);
+}
+END_TEST
+
+START_TEST(refresh_interval_defers_to_tick)
+{
+    th_redis_t r;
+    th_clock_t clk = {TH_T0};
+    alr_sink_t *s;
+    redisContext *c;
+    core_tagged_t *it[2];
+
+    start(&r, TH_REDIS_EPHEMERAL);
+    s = mksink(&r, NULL, &clk);
+    alr_sink_set_refresh_interval(s, 3600000);
+    it[0] = th_alr_item("t0", "Crypto", 0, TH_T0, "AAPL");
+    it[1] = th_alr_item("t1", "Macro", 2, TH_T0, NULL);
+    c = th_alr_connect(&r);
+    /* The first write refreshes (none before), the second waits. */
+    ck_assert_int_eq(alr_sink_write(s, it, 1, NULL), CORE_OK);
+    ck_assert_int_eq(th_alr_hget(c, "finsent:rate:all:5m", "n"), 1);
+    ck_assert_int_eq(alr_sink_write(s, it + 1, 1, NULL), CORE_OK);
+    ck_assert_int_eq(th_alr_hget(c, "finsent:rate:all:5m", "n"), 1);
+    ck_assert_int_eq(th_alr_int(c, "EXISTS finsent:rate:topic:macro:5m"), 0);
+    /* The counts are in; the tick brings the rates up to date. */
+    ck_assert_int_eq(th_alr_int(c, "ZCARD finsent:scopes:live"), 4);
+    ck_assert_int_eq(alr_sink_tick(s, NULL, NULL), CORE_OK);
+    ck_assert_int_eq(th_alr_hget(c, "finsent:rate:all:5m", "n"), 2);
+    ck_assert_int_eq(th_alr_hget(c, "finsent:rate:topic:macro:5m", "positive"), 1);
+    ck_assert_int_eq(th_alr_hget(c, "finsent:rate:entity:AAPL:5m", "negative"), 1);
     redisFree(c);
     core_tagged_free(it[0]);
     core_tagged_free(it[1]);
@@ -833,6 +868,7 @@ Suite *suite_sink(void)
     tcase_add_test(tc, window_edges_and_decay);
     tcase_add_test(tc, late_future_and_uncounted_items);
     tcase_add_test(tc, long_ids_and_noscript);
+    tcase_add_test(tc, refresh_interval_defers_to_tick);
     tcase_add_test(tc, rule_lifecycle_and_alerts);
     tcase_add_test(tc, wilson_rule_waits_for_evidence);
     tcase_add_test(tc, two_processes_fire_once);
