@@ -5,6 +5,7 @@
     X("run", app_cmd_run, "the daemon: sources -> classifier -> Redis counts and alerts")        \
     X("classify", app_cmd_classify, "tag stdin messages (JSONL or text) with topic and sentiment")  \
     X("bench", app_cmd_bench, "classifier throughput on a model or a synthetic BERT shape")      \
+    X("eval", app_cmd_eval, "accuracy, macro-F1 and confusion matrix on labelled TSV files")    \
     X("version", app_cmd_version, "print version, git commit, compiler and CPU features")         \
     X("alerts", app_cmd_alerts, "follow alerts live (and replay them with --since)")             \
     X("stats", app_cmd_stats, "print the rolling negative rates per scope and window from Redis") \

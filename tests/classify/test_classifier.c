@@ -273,6 +273,60 @@ START_TEST(test_command)
 }
 END_TEST
 
+/* finsent eval end to end: head chosen from the labels, metrics printed,
+ * predictions file written; bad files refused. */
+START_TEST(test_eval_command)
+{
+    const char *dir = th_tmpdir("eval");
+    char tsv[1100], tsv2[1100], out[1100], pred[1300], cmd[4096], model[1024], line[4096];
+    const char *good = "text\tlabel\nStocks rally\tpositive\nOil falls\tNEGATIVE\nno label here\n"
+                       "Fed holds rates\tneutral\n";
+    const char *topics = "text\tlabel\nStocks rally\tMarkets\nBig deal\tM&A | Investments\n";
+    FILE *f;
+    int status, rows = 0, acc = 0, topic_head = 0;
+
+    snprintf(tsv, sizeof tsv, "%s/sent.tsv", dir);
+    snprintf(tsv2, sizeof tsv2, "%s/topic.tsv", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    ck_assert_int_eq(th_write_file(tsv, good, strlen(good)), 0);
+    ck_assert_int_eq(th_write_file(tsv2, topics, strlen(topics)), 0);
+    snprintf(cmd, sizeof cmd, "%s/app/finsent eval --model %s --out %s %s %s > %s 2>&1",
+             FINSENT_BINARY_DIR, dir_of("mt_l2_h64_f32", model, sizeof model), dir, tsv, tsv2, out);
+    status = system(cmd);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+    f = fopen(out, "r");
+    while (fgets(line, sizeof line, f)) {
+        acc += strncmp(line, "accuracy ", 9) == 0;
+        topic_head += strstr(line, "topic head of mt_l2_h64_f32@") != NULL;
+        if (strstr(line, "sent.tsv: 3 items (1 skipped), sentiment head"))
+            rows++;
+    }
+    fclose(f);
+    ck_assert_int_eq(acc, 2);
+    ck_assert_int_eq(topic_head, 1);
+    ck_assert_int_eq(rows, 1);
+    snprintf(pred, sizeof pred, "%s/%s_sent.pred.tsv", dir, strrchr(dir, '/') + 1);
+    f = fopen(pred, "r");
+    ck_assert_msg(f != NULL, "%s", pred);
+    rows = 0;
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_str_eq(line, "index\tgold\tpred\ttopic\ttopic_p\tsentiment\tp_negative\tp_neutral\tp_positive\n");
+    while (fgets(line, sizeof line, f))
+        rows++;
+    fclose(f);
+    ck_assert_int_eq(rows, 3);
+    /* unknown label, bad header: exit 1 */
+    ck_assert_int_eq(th_write_file(tsv, "text\tlabel\nx\tbullish\n", 20), 0);
+    snprintf(cmd, sizeof cmd, "%s/app/finsent eval --model %s %s > %s 2>&1", FINSENT_BINARY_DIR,
+             model, tsv, out);
+    status = system(cmd);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    ck_assert_int_eq(th_write_file(tsv, "sentence,label\nx\tpositive\n", 26), 0);
+    status = system(cmd);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+}
+END_TEST
+
 Suite *suite_classifier(void)
 {
     Suite *s = suite_create("classifier");
@@ -283,6 +337,7 @@ Suite *suite_classifier(void)
     tcase_add_test(tc, test_tag);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_command);
+    tcase_add_test(tc, test_eval_command);
     suite_add_tcase(s, tc);
     return s;
 }
