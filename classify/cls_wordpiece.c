@@ -22,12 +22,14 @@
  * writing "##" over the two bytes just before the continuation; those bytes
  * belong to pieces already matched and are never read again.
  *
- * Known differences from Python's BertTokenizer (documented and tested):
- * canonical reordering of NFD is not applied (only affects sequences of
- * non-Mn combining marks with non-zero combining class, which never survive
- * accent stripping in practice), the Cased / Case_Ignorable properties used by
- * the final-sigma rule are approximated from utf8proc's categories and case
- * mappings, and Unicode tables are utf8proc's (Unicode 15).
+ * Known differences (docs/tokenizer.md has the measurements): no NFC step
+ * (as BertTokenizerFast and tokenizers.js; the slow Python BertTokenizer has
+ * one, which cannot matter when accents are stripped); unassigned code points
+ * are dropped (as Python and Rust; tokenizers.js keeps them); canonical
+ * reordering of NFD is not applied (it only orders non-Mn combining marks of
+ * non-zero class); the Cased / Case_Ignorable properties of the final-sigma
+ * rule are approximated from utf8proc's categories and case mappings; the
+ * Unicode tables are utf8proc's (Unicode 15).
  */
 #include "classify/cls_wordpiece.h"
 
