@@ -8,6 +8,7 @@
 Suite *suite_keys(void);
 Suite *suite_rule(void);
 Suite *suite_json(void);
+Suite *suite_redis(void);
 Suite *suite_sink(void);
 Suite *suite_follow(void);
 
@@ -19,10 +20,11 @@ int main(void)
     s[n++] = suite_rule();
     s[n++] = suite_json();
     if (th_redis_binary()) {
+        s[n++] = suite_redis();
         s[n++] = suite_sink();
         s[n++] = suite_follow();
     } else {
-        printf("SKIP alr_sink, alr_follow: redis-server not found (/usr/bin/redis-server or "
+        printf("SKIP alr_redis, alr_sink, alr_follow: redis-server not found (/usr/bin/redis-server or "
                "PATH); install the redis-server package to run them\n");
     }
     return th_main(s, n);

@@ -76,6 +76,8 @@ static int launch(th_redis_t *r)
     argv[n++] = "no";
     argv[n++] = "--dbfilename";
     argv[n++] = "dump.rdb";
+    argv[n++] = "--unixsocket";
+    argv[n++] = r->sock;
     for (int i = 0; i < 6 && persist_args[r->mode][i]; i++)
         argv[n++] = (char *)persist_args[r->mode][i];
     argv[n] = NULL;
@@ -110,6 +112,7 @@ int th_redis_start(th_redis_t *r, th_redis_mode_t mode)
         return -1;
     snprintf(r->dir, sizeof r->dir, "%s", dir);
     snprintf(r->log, sizeof r->log, "%s/redis.log", r->dir);
+    snprintf(r->sock, sizeof r->sock, "%s/redis.sock", r->dir);
     /* A free port can be taken between probing and binding: try a few. */
     for (int attempt = 0; attempt < 5; attempt++) {
         r->port = th_free_port();

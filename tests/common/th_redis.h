@@ -1,7 +1,8 @@
 /*
  * th_redis: a real redis-server for tests, on a free loopback port in a
  * fresh temporary directory, optionally persistent (AOF with appendfsync
- * always, or RDB snapshots). It can be killed (SIGKILL: a crash) or shut down
+ * always, or RDB snapshots), listening on TCP and on the unix socket
+ * `sock` in that directory. It can be killed (SIGKILL: a crash) or shut down
  * (SIGTERM: Redis' clean SHUTDOWN) and started again on the same port and
  * directory, so a test can check what survived.
  *
@@ -27,6 +28,7 @@ typedef struct th_redis {
     th_redis_mode_t mode;
     char dir[512];
     char log[600];
+    char sock[600]; /* unix socket the server also listens on */
     char bin[256];
 } th_redis_t;
 

@@ -1,0 +1,155 @@
+/* Tests of alr_redis, the hiredis adapter: TCP and unix socket, AUTH,
+ * SELECT, refused connections, error replies, and a stop flag that ends a
+ * reconnect loop. */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alerting/alr_redis.h"
+#include "alerting/alr_sink.h"
+#include "core/core_time.h"
+#include "tests/alerting/th_alr.h"
+#include "tests/common/th.h"
+
+static alr_redis_t *mk(const th_redis_t *r, const char *socket, const char *password, int db)
+{
+    alr_redis_opts_t o;
+    alr_redis_t *h = NULL;
+    memset(&o, 0, sizeof o);
+    snprintf(o.host, sizeof o.host, "127.0.0.1");
+    o.port = r->port;
+    snprintf(o.socket, sizeof o.socket, "%s", socket ? socket : "");
+    snprintf(o.password, sizeof o.password, "%s", password ? password : "");
+    o.db = db;
+    o.connect_timeout_ms = 1000;
+    o.command_timeout_ms = 2000;
+    o.reconnect_max_ms = 200;
+    ck_assert_int_eq(alr_redis_new(&o, &h), CORE_OK);
+    return h;
+}
+
+static redisReply *cmd2(alr_redis_t *h, const char *a, const char *b)
+{
+    const char *argv[2] = {a, b};
+    redisReply *rep = NULL;
+    ck_assert_int_eq(alr_redis_cmd(h, &rep, b ? 2 : 1, argv, NULL), CORE_OK);
+    return rep;
+}
+
+START_TEST(tcp_socket_auth_db)
+{
+    th_redis_t r;
+    alr_redis_t *h;
+    redisReply *rep;
+    redisContext *c;
+
+    ck_assert_int_eq(th_redis_start(&r, TH_REDIS_EPHEMERAL), 0);
+    /* Unix socket, db 3. */
+    h = mk(&r, r.sock, NULL, 3);
+    ck_assert_int_eq(alr_redis_connect(h), CORE_OK);
+    rep = cmd2(h, "INCR", "k");
+    ck_assert_int_eq(rep->integer, 1);
+    freeReplyObject(rep);
+    /* An error reply is a reply, not a connection failure. */
+    rep = cmd2(h, "HGET", "k");
+    ck_assert(alr_redis_reply_err(h, rep));
+    ck_assert_ptr_nonnull(strstr(alr_redis_error(h), "wrong number of arguments"));
+    freeReplyObject(rep);
+    ck_assert(alr_redis_connected(h));
+    alr_redis_free(h);
+    c = th_alr_connect(&r);
+    ck_assert_int_eq(th_alr_int(c, "EXISTS k"), 0);
+    freeReplyObject(redisCommand(c, "SELECT 3"));
+    ck_assert_int_eq(th_alr_int(c, "EXISTS k"), 1);
+
+    /* AUTH: the right password works, a wrong one is CORE_EREDIS. */
+    freeReplyObject(redisCommand(c, "CONFIG SET requirepass s3cret"));
+    h = mk(&r, NULL, "s3cret", 0);
+    ck_assert_int_eq(alr_redis_connect(h), CORE_OK);
+    rep = cmd2(h, "PING", NULL);
+    ck_assert_str_eq(rep->str, "PONG");
+    freeReplyObject(rep);
+    alr_redis_free(h);
+    h = mk(&r, NULL, "wrong", 0);
+    ck_assert_int_eq(alr_redis_connect(h), CORE_EREDIS);
+    ck_assert(!alr_redis_connected(h));
+    ck_assert_ptr_nonnull(strstr(alr_redis_error(h), "WRONGPASS"));
+    alr_redis_free(h);
+    redisFree(c);
+    th_redis_stop(&r);
+}
+END_TEST
+
+static void *stop_later(void *h)
+{
+    struct timespec ts = {0, 300 * 1000000L};
+    nanosleep(&ts, NULL);
+    alr_redis_stop(h);
+    return NULL;
+}
+
+START_TEST(refused_and_stop)
+{
+    th_redis_t r = {.port = 0};
+    alr_redis_t *h;
+    pthread_t th;
+    int fresh = 1;
+
+    r.port = th_free_port(); /* nothing listens there */
+    h = mk(&r, NULL, NULL, 0);
+    ck_assert_int_eq(alr_redis_connect(h), CORE_ENET);
+    ck_assert_ptr_nonnull(strstr(alr_redis_error(h), "127.0.0.1"));
+    ck_assert_ptr_nonnull(strstr(alr_redis_error(h), "refused"));
+    ck_assert_int_eq(pthread_create(&th, NULL, stop_later, h), 0);
+    ck_assert_int_eq(alr_redis_connect_retry(h, &fresh), CORE_ECLOSED);
+    ck_assert_int_eq(fresh, 0);
+    pthread_join(th, NULL);
+    alr_redis_free(h);
+
+    h = mk(&r, "/nonexistent/redis.sock", NULL, 0);
+    ck_assert_int_eq(alr_redis_connect(h), CORE_ENET);
+    ck_assert_ptr_nonnull(strstr(alr_redis_error(h), "/nonexistent/redis.sock"));
+    alr_redis_free(h);
+}
+END_TEST
+
+START_TEST(sink_over_unix_socket_with_db)
+{
+    th_redis_t r;
+    core_config_t *cfg;
+    alr_sink_t *s = NULL;
+    core_tagged_t *it;
+    redisContext *c;
+    char extra[800], err[256];
+
+    ck_assert_int_eq(th_redis_start(&r, TH_REDIS_EPHEMERAL), 0);
+    snprintf(extra, sizeof extra, "[redis]\nsocket = %s\ndb = 2\nprefix = fs:\n", r.sock);
+    cfg = th_alr_config(&r, extra);
+    ck_assert_int_eq(alr_sink_new(cfg, NULL, &s, err, sizeof err), CORE_OK);
+    it = th_alr_item("u1", "Macro", 0, core_time_now_ms(), NULL);
+    ck_assert_int_eq(alr_sink_write(s, &it, 1, NULL), CORE_OK);
+    c = th_alr_connect(&r);
+    freeReplyObject(redisCommand(c, "SELECT 2"));
+    ck_assert_int_eq(th_alr_hget(c, "fs:rate:topic:macro:5m", "negative"), 1);
+    ck_assert_int_eq(th_alr_int(c, "EXISTS fs:seen:u1"), 1);
+    redisFree(c);
+    core_tagged_free(it);
+    alr_sink_free(s);
+    core_config_free(cfg);
+    th_redis_stop(&r);
+}
+END_TEST
+
+Suite *suite_redis(void)
+{
+    Suite *s = suite_create("alr_redis");
+    TCase *tc = tcase_create("redis");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, tcp_socket_auth_db);
+    tcase_add_test(tc, refused_and_stop);
+    tcase_add_test(tc, sink_over_unix_socket_with_db);
+    suite_add_tcase(s, tc);
+    return s;
+}
