@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/app_api.h"
 #include "app/app_http.h"
 #include "app/app_pipeline.h"
 #include "core/core_log.h"
@@ -106,6 +107,7 @@ int app_cmd_run(int argc, char **argv)
     core_metrics_t *metrics = NULL;
     app_pipeline_t *pipe = NULL;
     app_http_t *http = NULL;
+    app_api_t *api = NULL;
     http_ctx hctx;
     sigset_t sigs;
     int64_t grace;
@@ -169,6 +171,7 @@ int app_cmd_run(int argc, char **argv)
         if (app_http_new(listen, &http, err, sizeof err) != CORE_OK ||
             app_http_route(http, "/metrics", serve_metrics, &hctx) != CORE_OK ||
             app_http_route(http, "/healthz", serve_health, &hctx) != CORE_OK ||
+            app_api_register(http, cfg, &api, err, sizeof err) != CORE_OK ||
             app_http_start(http, err, sizeof err) != CORE_OK) {
             CORE_ERROR(MOD, "cannot start: %s", err);
             goto out;
@@ -214,6 +217,7 @@ int app_cmd_run(int argc, char **argv)
     rc = APP_EXIT_OK;
 out:
     app_http_free(http);
+    app_api_free(api);
     app_pipeline_free(pipe);
     core_metrics_free(metrics);
     core_config_free(cfg);
