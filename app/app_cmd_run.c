@@ -4,6 +4,10 @@
  * signals on the main thread with sigtimedwait; every other thread has the
  * signals blocked, so no handler ever runs in the middle of library code.
  *
+ * SIGHUP: reload the alert rules and the feed list from the same file,
+ * environment and flags, without dropping items (other settings need a
+ * restart, which loses nothing either).
+ *
  * SIGTERM / SIGINT: stop taking new items, finish and acknowledge those in
  * flight, commit, exit 0 within run.grace. A second signal during shutdown
  * does not shorten it (use SIGKILL for that; the next start replays). When
@@ -43,7 +47,8 @@ static void help(FILE *out)
             "  --stdout           also print each tagged item as a JSON line (run.stdout)\n"
             "\n"
             "HTTP (http.listen, default 127.0.0.1:9464): /metrics (Prometheus), /healthz.\n"
-            "Signals: SIGTERM/SIGINT finish in-flight items and exit 0 within run.grace.\n");
+            "Signals: SIGTERM/SIGINT finish in-flight items and exit 0 within run.grace;\n"
+            "SIGHUP reloads the alert rules and feeds.\n");
 }
 
 typedef struct http_ctx {
@@ -193,9 +198,19 @@ int app_cmd_run(int argc, char **argv)
             CORE_INFO(MOD, "%s: finishing in-flight items", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
         }
-        if (sig == SIGHUP)
-            CORE_WARN(MOD, "SIGHUP: reloading is not supported by this build; restart to apply "
-                           "a new configuration (nothing is lost on restart)");
+        if (sig == SIGHUP) {
+            core_config_t *fresh = app_config_build(path, sets, nsets);
+            if (!fresh) {
+                CORE_ERROR(MOD, "SIGHUP: the configuration has errors (above); keeping the "
+                                "running one");
+            } else if (app_pipeline_reload(pipe, fresh, err, sizeof err) != CORE_OK) {
+                CORE_ERROR(MOD, "SIGHUP: reload failed: %s; keeping the running configuration",
+                           err);
+                core_config_free(fresh);
+            } else {
+                CORE_INFO(MOD, "SIGHUP: alert rules and feeds reloaded");
+            }
+        }
         app_pipeline_tick(pipe);
         if (app_pipeline_finished(pipe)) {
             CORE_INFO(MOD, "input finished");

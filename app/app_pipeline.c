@@ -41,6 +41,7 @@
 #include "core/core_watchlist.h"
 #include "ingest/ing_jsonl.h"
 #include "ingest/ing_kafka.h"
+#include "ingest/ing_rss.h"
 
 #define MOD "run"
 #define REDIS_BATCH 512
@@ -53,8 +54,13 @@ struct app_pipeline {
     core_queue_t *in_q;
     core_queue_t *tagged_q;
     cls_classifier_t *cls;
-    alr_sink_t *sink;
+    alr_sink_t *sink;          /* used by the Redis thread only */
+    alr_sink_t *next_sink;     /* set by a reload, swapped in by the Redis thread */
+    pthread_mutex_t sink_mu;   /* sink / next_sink pointers */
+    core_config_t **old_cfgs;  /* configs of reloads, freed at the end */
+    size_t n_old_cfgs;
     ing_kafka_t *kafka;
+    ing_rss_t *rss;
     core_watchlist_t *watchlist;
     char *jsonl_path;
 
@@ -138,6 +144,7 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
     p->cfg = cfg;
     p->metrics = metrics;
     pthread_mutex_init(&p->out_mu, NULL);
+    pthread_mutex_init(&p->sink_mu, NULL);
     p->batch = (size_t)core_config_int(cfg, "classify", "batch");
     p->max_wait_ms = (int)core_config_int(cfg, "classify", "max_wait");
     p->cashtags = core_config_bool(cfg, "entities", "cashtags");
@@ -184,13 +191,17 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
         rc = CORE_ECONFIG;
         goto fail;
     }
+    if (core_config_instance_count(cfg, "feed") > 0 &&
+        (rc = ing_rss_new(cfg, p->in_q, metrics, &p->rss, err, errlen)) != CORE_OK)
+        goto fail;
     jsonl = core_config_str(cfg, "input", "jsonl");
     if (jsonl[0] && !(p->jsonl_path = strdup(jsonl))) {
         rc = CORE_ENOMEM;
         goto fail;
     }
-    if (!p->kafka && !p->jsonl_path) {
-        set_err(err, errlen, "no source configured: set kafka.brokers or input.jsonl");
+    if (!p->kafka && !p->jsonl_path && !p->rss) {
+        set_err(err, errlen,
+                "no source configured: set kafka.brokers, input.jsonl or a [feed.NAME] section");
         rc = CORE_ECONFIG;
         goto fail;
     }
@@ -415,6 +426,21 @@ static void *redis_main(void *arg)
         size_t n = 0;
         alr_write_result_t res = {0};
         core_err_t rc = core_queue_pop_batch(p->tagged_q, (void **)batch, REDIS_BATCH, &n, 250, 0);
+        alr_sink_t *old = NULL;
+
+        /* A reload swaps the sink between batches, so no item is in a
+         * half-done write of the old one. */
+        pthread_mutex_lock(&p->sink_mu);
+        if (p->next_sink) {
+            old = p->sink;
+            p->sink = p->next_sink;
+            p->next_sink = NULL;
+        }
+        pthread_mutex_unlock(&p->sink_mu);
+        if (old) {
+            alr_sink_free(old);
+            CORE_INFO(MOD, "reload: new alert rules in effect");
+        }
 
         if (rc == CORE_ECLOSED)
             break;
@@ -472,6 +498,8 @@ core_err_t app_pipeline_start(app_pipeline_t *p, char *err, size_t errlen)
     p->classify_started = 1;
     if (p->kafka && (rc = ing_kafka_start(p->kafka, err, errlen)) != CORE_OK)
         return rc;
+    if (p->rss && (rc = ing_rss_start(p->rss, err, errlen)) != CORE_OK)
+        return rc;
     if (p->jsonl_path) {
         if (pthread_create(&p->jsonl_th, NULL, jsonl_main, p) != 0)
             goto thread_fail;
@@ -487,7 +515,7 @@ int app_pipeline_finished(app_pipeline_t *p)
 {
     /* Only a pipeline fed by a file alone ends by itself, once everything
      * it accepted has been processed. */
-    return !p->kafka && p->jsonl_path && atomic_load(&p->jsonl_done) &&
+    return !p->kafka && !p->rss && p->jsonl_path && atomic_load(&p->jsonl_done) &&
            atomic_load(&p->finished) >= atomic_load(&p->accepted);
 }
 
@@ -520,7 +548,11 @@ static void join_by(app_pipeline_t *p, pthread_t th, int64_t deadline)
             break;
     }
     CORE_WARN(MOD, "grace period over: abandoning in-flight items (they will be replayed)");
+    pthread_mutex_lock(&p->sink_mu);
     alr_sink_cancel(p->sink);
+    if (p->next_sink)
+        alr_sink_cancel(p->next_sink);
+    pthread_mutex_unlock(&p->sink_mu);
     core_queue_close(p->tagged_q);
     pthread_join(th, NULL);
 }
@@ -536,6 +568,8 @@ size_t app_pipeline_stop(app_pipeline_t *p, int64_t grace_ms)
     }
     if (p->kafka)
         ing_kafka_stop(p->kafka, left_ms(deadline)); /* waits for acks, commits */
+    if (p->rss)
+        ing_rss_stop(p->rss, left_ms(deadline)); /* waits for acks, saves seen set */
     core_queue_close(p->in_q);
     if (p->classify_started) {
         join_by(p, p->classify_th, deadline);
@@ -562,7 +596,13 @@ void app_pipeline_free(app_pipeline_t *p)
     if (p->classify_started || p->redis_started || p->jsonl_started)
         app_pipeline_stop(p, 0);
     ing_kafka_free(p->kafka);
+    ing_rss_free(p->rss);
     alr_sink_free(p->sink);
+    alr_sink_free(p->next_sink);
+    for (size_t i = 0; i < p->n_old_cfgs; i++)
+        core_config_free(p->old_cfgs[i]);
+    free(p->old_cfgs);
+    pthread_mutex_destroy(&p->sink_mu);
     cls_classifier_free(p->cls);
     core_watchlist_free(p->watchlist);
     core_queue_free(p->in_q);
@@ -598,10 +638,44 @@ int app_pipeline_health(app_pipeline_t *p, char *buf, size_t cap)
                               kafka_ok ? "true" : "false", h.assigned, h.paused ? "true" : "false",
                               h.in_flight, (unsigned long long)h.consumed);
     }
+    if (p->rss && n < cap) {
+        ing_rss_feed_health_t fh[32];
+        size_t nf = ing_rss_health(p->rss, fh, 32), bad = 0;
+        for (size_t i = 0; i < nf && i < 32; i++)
+            bad += !fh[i].ok && fh[i].fetches > 0;
+        n += (size_t)snprintf(buf + n, cap - n, ",\"rss\":{\"feeds\":%zu,\"failing\":%zu}", nf,
+                              bad);
+    }
     if (n < cap)
         n += (size_t)snprintf(buf + n, cap - n,
                               ",\"queue\":{\"in\":%zu,\"tagged\":%zu},\"status\":\"%s\"}\n",
                               core_queue_depth(p->in_q), core_queue_depth(p->tagged_q),
                               redis && kafka_ok ? "ok" : "degraded");
     return redis && kafka_ok;
+}
+
+core_err_t app_pipeline_reload(app_pipeline_t *p, core_config_t *cfg, char *err, size_t errlen)
+{
+    alr_sink_t *sink = NULL;
+    core_config_t **grown;
+    core_err_t rc;
+
+    if ((rc = alr_sink_new(cfg, p->metrics, &sink, err, errlen)) != CORE_OK)
+        return rc;
+    if (p->rss && (rc = ing_rss_reload(p->rss, cfg, err, errlen)) != CORE_OK) {
+        alr_sink_free(sink);
+        return rc;
+    }
+    grown = realloc(p->old_cfgs, (p->n_old_cfgs + 1) * sizeof *grown);
+    if (!grown) {
+        alr_sink_free(sink);
+        return CORE_ENOMEM;
+    }
+    p->old_cfgs = grown;
+    p->old_cfgs[p->n_old_cfgs++] = cfg;
+    pthread_mutex_lock(&p->sink_mu);
+    alr_sink_free(p->next_sink); /* a reload that was never picked up */
+    p->next_sink = sink;
+    pthread_mutex_unlock(&p->sink_mu);
+    return CORE_OK;
 }

@@ -18,7 +18,7 @@
  * replayed on the next start. A Redis outage is backpressure: the Redis
  * thread retries, the queues fill, the Kafka source pauses its partitions.
  *
- * Threads: new/start/stop/free from one thread (main). Health and metrics
+ * Threads: new/start/reload/stop/free from one thread (main). Health and metrics
  * readers from any thread (the HTTP server).
  */
 #ifndef APP_PIPELINE_H
@@ -57,6 +57,13 @@ void app_pipeline_free(app_pipeline_t *p);
 /* app_pipeline_health writes a JSON object describing the health of Kafka,
  * Redis and the model into buf; returns 1 when everything is healthy. */
 int app_pipeline_health(app_pipeline_t *p, char *buf, size_t cap);
+
+/* app_pipeline_reload applies cfg's alert rules and feed list (SIGHUP)
+ * without dropping items: the new rules take effect between two Redis
+ * batches, feeds as ing_rss_reload describes. Other settings need a restart.
+ * Takes cfg on success (kept until app_pipeline_free); on error nothing
+ * changes and err says why. */
+core_err_t app_pipeline_reload(app_pipeline_t *p, core_config_t *cfg, char *err, size_t errlen);
 
 /* app_pipeline_tick updates gauges (queue depths); call every second. */
 void app_pipeline_tick(app_pipeline_t *p);
