@@ -11,6 +11,7 @@ Suite *suite_json(void);
 Suite *suite_redis(void);
 Suite *suite_sink(void);
 Suite *suite_follow(void);
+Suite *suite_cli(void);
 
 int main(void)
 {
@@ -23,8 +24,9 @@ int main(void)
         s[n++] = suite_redis();
         s[n++] = suite_sink();
         s[n++] = suite_follow();
+        s[n++] = suite_cli();
     } else {
-        printf("SKIP alr_redis, alr_sink, alr_follow: redis-server not found (/usr/bin/redis-server or "
+        printf("SKIP alr_redis, alr_sink, alr_follow, alr_cli: redis-server not found (/usr/bin/redis-server or "
                "PATH); install the redis-server package to run them\n");
     }
     return th_main(s, n);
