@@ -533,7 +533,45 @@ def scenario_sigterm(args, env):
     compare(expected_buckets(args, lines), actual_buckets(env))
 
 
+def scenario_scaleout(args, env):
+    """Two daemons in one consumer group sharing Redis: every item counted
+    once, the ACME alert fired once."""
+    env.start_redis()
+    env.start_kafka()
+    env.config()
+    first_port = env.http_port
+    env.start_daemon()
+    first = env.procs.pop("run")
+    env.http_port = free_port()
+    env.config()
+    env.start_daemon()
+    second = env.procs["run"]
+    env.procs["run0"] = first
+    lines = make_messages(args.messages, int(time.time() * 1000) - 3600000)
+    speed = 3600.0 / args.paced_seconds
+    log("two daemons (http %d, %d); producing %d messages paced over ~%ds"
+        % (first_port, env.http_port, len(lines), args.paced_seconds))
+    written = env.produce(lines, paced=True, speed=speed)
+    end = time.time() + 300
+    while time.time() < end and count_all(env) < len(written):
+        time.sleep(0.5)
+    time.sleep(3)
+    for p in (first, second):
+        p.send_signal(signal.SIGTERM)
+    for p in (first, second):
+        assert p.wait(timeout=60) == 0
+    compare(expected_buckets(args, written), actual_buckets(env))
+    acme = [a for a in alerts(env) if a.get("scope") == "entity:ACME"]
+    log("ACME alerts:", [(a.get("state"), a.get("n")) for a in acme])
+    if shipped_model(args):
+        states = [a["state"] for a in acme]
+        assert states == ["firing", "resolved"], "ACME alert states %r" % states
+    else:
+        log("SKIP alert assertion: model %s is not the shipped one" % args.model)
+
+
 SCENARIOS = {
+    "scaleout": scenario_scaleout,
     "normal": scenario_normal,
     "sigkill": scenario_sigkill,
     "redis": scenario_redis,
