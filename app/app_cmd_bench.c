@@ -14,9 +14,11 @@
  * Each measurement runs --warmup untimed rounds, then --runs timed rounds of
  * --iters batches, and reports the median round: items/s, tokens/s (real
  * tokens), achieved GFLOP/s (dense layers + attention, cls_bert_flops),
- * ms per batch, and the process's peak RSS. --workers W runs W encoder
- * threads sharing the model, each with threads/W OpenBLAS threads (the
- * alternative to one encoder with all threads; docs/engine.md). --json
+ * ms per batch, and the process's peak RSS. --workers W splits each batch
+ * between W encoder threads sharing the model, each with threads/W OpenBLAS
+ * threads; the default W = threads is what the classifier does, --workers 1
+ * measures the alternative (one encoder, OpenBLAS threads; docs/engine.md).
+ * --json
  * prints one JSON object per measurement for bench/compare.
  */
 #include <getopt.h>
@@ -86,7 +88,8 @@ static void help(FILE *out)
             "  --seq-len N     tokens per item in fixed mode (default 32)\n"
             "  --batch N       items per batch (default 32)\n"
             "  --threads N     compute threads (default 2)\n"
-            "  --workers W     encoder threads sharing the threads (default 1)\n"
+            "  --workers W     encoder threads; each uses threads/W OpenBLAS threads\n"
+            "                  (default: threads, as the classifier does)\n"
             "  --runs N        timed rounds, the median is reported (default 5)\n"
             "  --warmup N      untimed rounds first (default 1)\n"
             "  --iters N       batches per round (default 8)\n"
@@ -157,7 +160,7 @@ int app_cmd_bench(int argc, char **argv)
                              .intermediate = 1024, .max_pos = 512, .type_vocab = 2,
                              .eps = 1e-12f, .act = CLS_ACT_GELU_ERF};
     const char *model_dir = NULL, *texts_path = NULL;
-    size_t seq = 32, batch = 32, threads = 2, workers = 1, runs = 5, warmup = 1, iters = 8,
+    size_t seq = 32, batch = 32, threads = 2, workers = 0, runs = 5, warmup = 1, iters = 8,
            limit = 1024, n_items = 0, total_ids = 0;
     int c, json = 0, rc = APP_EXIT_USAGE;
     cls_model_t *m = NULL;
@@ -202,10 +205,12 @@ int app_cmd_bench(int argc, char **argv)
             return APP_EXIT_USAGE;
         }
     }
+    if (!workers)
+        workers = threads;
     if (optind < argc || cfg.hidden % cfg.heads || (texts_path && !model_dir) ||
-        workers > threads) {
+        workers > threads || workers > batch) {
         fprintf(stderr, "finsent bench: bad arguments (hidden divisible by heads, --texts needs "
-                        "--model, workers <= threads)\n");
+                        "--model, workers <= threads and <= batch)\n");
         return APP_EXIT_USAGE;
     }
     rc = APP_EXIT_FAIL;
@@ -237,7 +242,7 @@ int app_cmd_bench(int argc, char **argv)
         }
         seq = cls_wordpiece_max_len(wp);
     } else {
-        n_items = batch * workers;
+        n_items = batch;
         if (seq > cfg.max_pos) {
             fprintf(stderr, "finsent bench: --seq-len %zu over the model's %zu positions\n", seq,
                     cfg.max_pos);
@@ -277,9 +282,11 @@ int app_cmd_bench(int argc, char **argv)
         jobs[w].ids = ids;
         jobs[w].lens = lens;
         jobs[w].offs = offs;
-        jobs[w].batch = batch;
+        /* one batch of --batch items is split between the workers, as the
+         * classifier does */
+        jobs[w].batch = batch * (w + 1) / workers - batch * w / workers;
         jobs[w].iters = iters;
-        if (cls_bert_new(m, batch, seq, &jobs[w].bert) != CORE_OK) {
+        if (cls_bert_new(m, jobs[w].batch, seq, &jobs[w].bert) != CORE_OK) {
             fprintf(stderr, "finsent bench: cannot allocate the encoder\n");
             goto out;
         }
@@ -299,7 +306,7 @@ int app_cmd_bench(int argc, char **argv)
         for (size_t w = 0; w < workers; w++) {
             size_t next = 0;
             for (size_t it = 0; it < iters; it++) {
-                size_t n = batch > jobs[w].count ? jobs[w].count : batch;
+                size_t n = jobs[w].batch > jobs[w].count ? jobs[w].count : jobs[w].batch;
                 if (next + n > jobs[w].count)
                     next = 0;
                 items += (double)n;
@@ -341,13 +348,13 @@ int app_cmd_bench(int argc, char **argv)
                    "\"ms_per_batch\":%.3f,\"rss_mib\":%.1f,\"blas_core\":\"%s\"}\n",
                    texts ? (padded ? "padded" : "packed") : "fixed", cfg.layers, cfg.hidden,
                    texts ? 0 : seq, batch, threads, workers, items / med, toks / med,
-                   flops / med * 1e-9, med * 1e3 / ((double)iters * (double)workers),
+                   flops / med * 1e-9, med * 1e3 / (double)iters,
                    (double)ru.ru_maxrss / 1024.0, cls_blas_corename());
         else
             printf("%-7s %10.1f items/s %12.0f tokens/s %8.1f GFLOP/s %8.2f ms/batch  (median "
                    "of %zu rounds of %zu batches; peak RSS %.1f MiB)\n",
                    texts ? (padded ? "padded" : "packed") : "fixed", items / med, toks / med,
-                   flops / med * 1e-9, med * 1e3 / ((double)iters * (double)workers), runs, iters,
+                   flops / med * 1e-9, med * 1e3 / (double)iters, runs, iters,
                    (double)ru.ru_maxrss / 1024.0);
         free(rate);
     }

@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "app/app.h"
-#include "classify/cls_blas.h"
 #include "classify/cls_classifier.h"
 #include "core/core_lines.h"
 #include "core/core_msg.h"
@@ -169,8 +168,8 @@ int app_cmd_classify(int argc, char **argv)
         batch = (long)core_config_int(cfg, "classify", "batch");
     if (!threads)
         threads = (long)core_config_int(cfg, "classify", "threads");
-    cls_blas_set_threads((int)threads);
     memset(&co, 0, sizeof co);
+    co.threads = (size_t)threads;
     co.model_dir = model;
     co.topic_model_dir = tmodel;
     co.sentiment_model_dir = smodel;

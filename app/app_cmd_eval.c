@@ -22,7 +22,6 @@
 #include <strings.h>
 
 #include "app/app.h"
-#include "classify/cls_blas.h"
 #include "classify/cls_classifier.h"
 #include "core/core_item.h"
 
@@ -340,7 +339,7 @@ int app_cmd_eval(int argc, char **argv)
     co.sentiment_model_dir = smodel ? smodel : core_config_str(cfg, "classify", "sentiment_model");
     co.max_batch = (size_t)(batch ? batch : core_config_int(cfg, "classify", "batch"));
     co.max_seq = (size_t)core_config_int(cfg, "classify", "max_seq");
-    cls_blas_set_threads((int)(threads ? threads : core_config_int(cfg, "classify", "threads")));
+    co.threads = (size_t)(threads ? threads : core_config_int(cfg, "classify", "threads"));
     if (cls_classifier_new(&co, &cl, err, sizeof err) != CORE_OK) {
         fprintf(stderr, "finsent eval: %s\n", err);
         goto out;

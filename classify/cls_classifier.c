@@ -1,16 +1,24 @@
 /*
  * cls_classifier: see cls_classifier.h. Up to two encoders (enc[0] and, for
  * a separate sentiment model, enc[1]); each owns its model, tokenizer,
- * tokenizer workspace, id buffer (max_batch * max_seq) and cls_bert_t.
+ * tokenizer workspace and id buffer (max_batch * max_seq). The compute
+ * threads are `threads` workers (the caller's thread is worker 0, the others
+ * are pthreads that sleep on a condition variable between batches, never
+ * spinning); each worker has its own cls_bert_t per encoder sized for
+ * ceil(max_batch / threads) items and runs a contiguous share of the batch,
+ * with OpenBLAS single-threaded. Packing makes every item independent of its
+ * batch neighbours, so splitting a batch never changes a result.
  */
 #include "classify/cls_classifier.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "classify/cls_bert.h"
+#include "classify/cls_blas.h"
 #include "classify/cls_model.h"
 #include "classify/cls_wordpiece.h"
 
@@ -18,17 +26,33 @@ typedef struct enc {
     cls_model_t *m;
     cls_wordpiece_t *wp;
     cls_wordpiece_ws_t *ws;
-    cls_bert_t *bert;
     int32_t *ids;  /* (max_batch, max_seq), packed */
     size_t *lens;  /* (max_batch) */
+    size_t *off;   /* (max_batch) start of item i in ids */
     size_t max_seq, used;
-    int topic, sentiment; /* which heads this encoder provides */
 } enc_t;
+
+typedef struct worker {
+    struct cls_classifier *c;
+    cls_bert_t *bert[2]; /* per encoder */
+    size_t first, count; /* items of the current batch */
+    double flops;
+    core_err_t rc;
+    pthread_t tid;
+    int started;
+} worker_t;
 
 struct cls_classifier {
     enc_t enc[2];
     int n_enc;
-    size_t max_batch, n;
+    size_t max_batch, n, per_worker;
+    worker_t *w;
+    size_t n_workers;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned gen;
+    size_t busy;
+    int stop, sync_ok;
     int padded;
     const cls_head_t *topic_head, *sent_head;
     enc_t *topic_enc, *sent_enc;
@@ -55,9 +79,9 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 
 static void enc_cleanup(enc_t *e)
 {
-    cls_bert_free(e->bert);
     free(e->ids);
     free(e->lens);
+    free(e->off);
     cls_wordpiece_ws_free(e->ws);
     cls_wordpiece_free(e->wp);
     cls_model_free(e->m);
@@ -68,6 +92,24 @@ void cls_classifier_free(cls_classifier_t *c)
 {
     if (!c)
         return;
+    if (c->sync_ok) {
+        pthread_mutex_lock(&c->mu);
+        c->stop = 1;
+        pthread_cond_broadcast(&c->go);
+        pthread_mutex_unlock(&c->mu);
+    }
+    for (size_t i = 0; c->w && i < c->n_workers; i++) {
+        if (c->w[i].started)
+            pthread_join(c->w[i].tid, NULL);
+        cls_bert_free(c->w[i].bert[0]);
+        cls_bert_free(c->w[i].bert[1]);
+    }
+    free(c->w);
+    if (c->sync_ok) {
+        pthread_mutex_destroy(&c->mu);
+        pthread_cond_destroy(&c->go);
+        pthread_cond_destroy(&c->done);
+    }
     for (int i = 0; i < 2; i++)
         enc_cleanup(&c->enc[i]);
     free(c->topic_probs);
@@ -104,9 +146,99 @@ static core_err_t enc_init(enc_t *e, const char *dir, size_t max_batch, size_t m
     if ((rc = cls_wordpiece_ws_new(e->wp, &e->ws)) != CORE_OK)
         return rc;
     if (!(e->ids = malloc(max_batch * e->max_seq * sizeof *e->ids)) ||
-        !(e->lens = malloc(max_batch * sizeof *e->lens)))
+        !(e->lens = malloc(max_batch * sizeof *e->lens)) ||
+        !(e->off = malloc(max_batch * sizeof *e->off)))
         return CORE_ENOMEM;
-    return cls_bert_new(e->m, max_batch, e->max_seq, &e->bert);
+    return CORE_OK;
+}
+
+/* Runs worker w's share of the batch on every encoder and copies its
+ * probabilities into the classifier's result rows. */
+static void run_share(worker_t *w)
+{
+    cls_classifier_t *c = w->c;
+    w->rc = CORE_OK;
+    w->flops = 0;
+    if (w->count == 0)
+        return;
+    for (int k = 0; k < c->n_enc; k++) {
+        enc_t *e = &c->enc[k];
+        w->rc = cls_bert_run(w->bert[k], e->ids + e->off[w->first], e->lens + w->first, w->count,
+                             c->padded);
+        if (w->rc != CORE_OK)
+            return;
+        w->flops += cls_bert_flops(e->m, e->lens + w->first, w->count, c->padded);
+    }
+    if (c->topic_enc) {
+        size_t nt = c->topic_head->n_labels;
+        memcpy(c->topic_probs + w->first * nt,
+               cls_bert_probs(w->bert[c->topic_enc - c->enc], CLS_HEAD_TOPIC),
+               w->count * nt * sizeof(float));
+    }
+    if (c->sent_enc) {
+        const float *p = cls_bert_probs(w->bert[c->sent_enc - c->enc], CLS_HEAD_SENTIMENT);
+        for (size_t i = 0; i < w->count; i++)
+            for (int s = 0; s < 3; s++)
+                c->sent_probs[(w->first + i) * 3 + s] = p[i * 3 + c->sent_head->order[s]];
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    cls_classifier_t *c = w->c;
+    unsigned seen = 0;
+
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->stop && c->gen == seen)
+            pthread_cond_wait(&c->go, &c->mu);
+        if (c->stop)
+            break;
+        seen = c->gen;
+        pthread_mutex_unlock(&c->mu);
+        run_share(w);
+        pthread_mutex_lock(&c->mu);
+        if (--c->busy == 0)
+            pthread_cond_signal(&c->done);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+static core_err_t start_workers(cls_classifier_t *c, size_t threads)
+{
+    c->n_workers = threads;
+    c->per_worker = (c->max_batch + threads - 1) / threads;
+    if (!(c->w = calloc(threads, sizeof *c->w)))
+        return CORE_ENOMEM;
+    for (size_t i = 0; i < threads; i++) {
+        c->w[i].c = c;
+        for (int k = 0; k < c->n_enc; k++) {
+            core_err_t rc = cls_bert_new(c->enc[k].m, c->per_worker, c->enc[k].max_seq,
+                                         &c->w[i].bert[k]);
+            if (rc != CORE_OK)
+                return rc;
+        }
+    }
+    if (pthread_mutex_init(&c->mu, NULL) != 0)
+        return CORE_ENOMEM;
+    if (pthread_cond_init(&c->go, NULL) != 0) {
+        pthread_mutex_destroy(&c->mu);
+        return CORE_ENOMEM;
+    }
+    if (pthread_cond_init(&c->done, NULL) != 0) {
+        pthread_cond_destroy(&c->go);
+        pthread_mutex_destroy(&c->mu);
+        return CORE_ENOMEM;
+    }
+    c->sync_ok = 1;
+    for (size_t i = 1; i < threads; i++) {
+        if (pthread_create(&c->w[i].tid, NULL, worker_main, &c->w[i]) != 0)
+            return CORE_ENOMEM;
+        c->w[i].started = 1;
+    }
+    return CORE_OK;
 }
 
 core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t **out, char *err,
@@ -119,8 +251,9 @@ core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t *
     core_err_t rc = CORE_ENOMEM;
 
     *out = NULL;
-    if (!td || !*td || !sd || !*sd || o->max_batch == 0 || o->max_batch > 65536) {
-        set_err(err, errlen, "classifier: no model directory, or batch size out of range");
+    if (!td || !*td || !sd || !*sd || o->max_batch == 0 || o->max_batch > 65536 ||
+        o->threads > 256) {
+        set_err(err, errlen, "classifier: no model directory, or batch size or threads out of range");
         return CORE_EINVAL;
     }
     if (!(c = calloc(1, sizeof *c)))
@@ -171,6 +304,11 @@ core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t *
         if (!(c->sent_probs = malloc(o->max_batch * 3 * sizeof(float))))
             goto out;
     }
+    cls_blas_set_threads(1);
+    if ((rc = start_workers(c, o->threads ? o->threads : 1)) != CORE_OK) {
+        set_err(err, errlen, "classifier: cannot start %zu compute threads", o->threads);
+        goto out;
+    }
     if (c->n_enc == 2)
         snprintf(c->id, sizeof c->id, "%s+%s", cls_model_id(c->enc[0].m),
                  cls_model_id(c->enc[1].m));
@@ -192,6 +330,7 @@ static core_err_t encode_item(cls_classifier_t *c, size_t i, const char *text, s
         core_err_t rc;
         if (i == 0)
             e->used = 0;
+        e->off[i] = e->used;
         rc = cls_wordpiece_encode(e->wp, e->ws, text, len, e->ids + e->used, e->max_seq, &n);
         if (rc != CORE_OK)
             return rc;
@@ -203,23 +342,32 @@ static core_err_t encode_item(cls_classifier_t *c, size_t i, const char *text, s
 
 static core_err_t run_encoded(cls_classifier_t *c, size_t n)
 {
-    core_err_t rc;
+    size_t used = c->n_workers < n ? c->n_workers : n;
 
-    c->flops = 0;
-    for (int k = 0; k < c->n_enc; k++) {
-        enc_t *e = &c->enc[k];
-        if ((rc = cls_bert_run(e->bert, e->ids, e->lens, n, c->padded)) != CORE_OK)
-            return rc;
-        c->flops += cls_bert_flops(e->m, e->lens, n, c->padded);
+    /* contiguous shares, sizes differing by at most one item */
+    for (size_t i = 0; i < c->n_workers; i++) {
+        c->w[i].first = i < used ? n * i / used : n;
+        c->w[i].count = i < used ? n * (i + 1) / used - c->w[i].first : 0;
     }
-    if (c->topic_enc)
-        memcpy(c->topic_probs, cls_bert_probs(c->topic_enc->bert, CLS_HEAD_TOPIC),
-               n * c->topic_head->n_labels * sizeof(float));
-    if (c->sent_enc) {
-        const float *p = cls_bert_probs(c->sent_enc->bert, CLS_HEAD_SENTIMENT);
-        for (size_t i = 0; i < n; i++)
-            for (int s = 0; s < 3; s++)
-                c->sent_probs[i * 3 + s] = p[i * 3 + c->sent_head->order[s]];
+    if (c->n_workers > 1) {
+        pthread_mutex_lock(&c->mu);
+        c->busy = c->n_workers - 1;
+        c->gen++;
+        pthread_cond_broadcast(&c->go);
+        pthread_mutex_unlock(&c->mu);
+    }
+    run_share(&c->w[0]);
+    if (c->n_workers > 1) {
+        pthread_mutex_lock(&c->mu);
+        while (c->busy > 0)
+            pthread_cond_wait(&c->done, &c->mu);
+        pthread_mutex_unlock(&c->mu);
+    }
+    c->flops = 0;
+    for (size_t i = 0; i < c->n_workers; i++) {
+        if (c->w[i].rc != CORE_OK)
+            return c->w[i].rc;
+        c->flops += c->w[i].flops;
     }
     c->n = n;
     return CORE_OK;

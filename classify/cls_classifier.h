@@ -9,9 +9,15 @@
  * needs a larger buffer than any before (the buffer only grows). Sentiment
  * probabilities come out in core_sentiment_t order (negative, neutral,
  * positive) whatever the checkpoint's order; topic probabilities in the
- * topic head's label order. Threads: one thread at a time per classifier;
- * the GEMMs use OpenBLAS's threads (cls_blas_set_threads), so the caller
- * runs one classifier per process, not one per core (docs/engine.md).
+ * topic head's label order.
+ *
+ * Threads: the classifier is THE compute pool of the process. opts.threads
+ * workers (the calling thread plus threads-1 pthreads that sleep between
+ * batches) each run a contiguous share of a batch on their own encoder,
+ * and cls_classifier_new sets OpenBLAS to one thread so that no second pool
+ * competes with it (measured: docs/engine.md). Results do not depend on the
+ * number of threads. One thread at a time calls a given classifier; run one
+ * classifier per process.
  */
 #ifndef CLS_CLASSIFIER_H
 #define CLS_CLASSIFIER_H
@@ -29,6 +35,7 @@ typedef struct cls_classifier_opts {
     const char *sentiment_model_dir; /* NULL or "": the sentiment head of model_dir */
     size_t max_batch;                /* items per run, >= 1 */
     size_t max_seq;                  /* tokens per item incl. [CLS]/[SEP]; 0: the model's */
+    size_t threads;                  /* compute threads (0 = 1) */
     int padded;                      /* bench: pad to the longest item instead of packing */
 } cls_classifier_opts_t;
 

@@ -38,6 +38,8 @@ static json_t *expected(const char *name)
     return j;
 }
 
+static size_t g_threads = 1;
+
 static cls_classifier_t *make(const char *model, const char *topic, const char *sent, size_t batch)
 {
     char a[1024], b[1024], c[1024], err[512] = "";
@@ -47,6 +49,7 @@ static cls_classifier_t *make(const char *model, const char *topic, const char *
     o.topic_model_dir = topic ? dir_of(topic, b, sizeof b) : NULL;
     o.sentiment_model_dir = sent ? dir_of(sent, c, sizeof c) : NULL;
     o.max_batch = batch;
+    o.threads = g_threads;
     ck_assert_msg(cls_classifier_new(&o, &cl, err, sizeof err) == CORE_OK, "%s", err);
     return cl;
 }
@@ -78,11 +81,16 @@ static void check_probs(const float *probs, json_t *head, size_t n, size_t nl, c
         }
 }
 
+/* _i: compute threads 1, 3 (uneven shares) and 32 (more threads than some batches) */
 START_TEST(test_one_model)
 {
+    static const size_t threads[] = {1, 3, 32};
     json_t *g = expected("mt_l2_h64_f32"), *heads = json_object_get(g, "heads");
     size_t n = json_array_size(json_object_get(g, "texts"));
-    cls_classifier_t *cl = make("mt_l2_h64_f32", NULL, NULL, n);
+    cls_classifier_t *cl;
+
+    g_threads = threads[_i];
+    cl = make("mt_l2_h64_f32", NULL, NULL, n);
 
     ck_assert_uint_eq(cls_classifier_n_topics(cl), 5);
     ck_assert_str_eq(cls_classifier_topic_labels(cl)[0], "Earnings");
@@ -109,7 +117,10 @@ START_TEST(test_two_models_and_order)
     json_t *gt = expected("topic_l3_h48_relu_f16"), *gs = expected("finbert_l1_h32_gelunew_f32");
     size_t n = json_array_size(json_object_get(gt, "texts"));
     static const int finbert_order[3] = {1, 2, 0}; /* positive, negative, neutral */
-    cls_classifier_t *cl = make(NULL, "topic_l3_h48_relu_f16", "finbert_l1_h32_gelunew_f32", n);
+    cls_classifier_t *cl;
+
+    g_threads = (size_t)_i + 1;
+    cl = make(NULL, "topic_l3_h48_relu_f16", "finbert_l1_h32_gelunew_f32", n);
 
     ck_assert_ptr_nonnull(strchr(cls_classifier_model_id(cl), '+'));
     run_texts(cl, json_object_get(gt, "texts"));
@@ -200,6 +211,9 @@ START_TEST(test_errors)
     ck_assert_int_eq(cls_classifier_new(&o, &cl, err, sizeof err), CORE_EMODEL);
     ck_assert_ptr_nonnull(strstr(err, "no topic head"));
     o.topic_model_dir = NULL;
+    o.threads = 1000;
+    ck_assert_int_eq(cls_classifier_new(&o, &cl, err, sizeof err), CORE_EINVAL);
+    o.threads = 2;
     o.max_batch = 0;
     ck_assert_int_eq(cls_classifier_new(&o, &cl, err, sizeof err), CORE_EINVAL);
     ck_assert_ptr_null(cl);
@@ -223,7 +237,7 @@ START_TEST(test_command)
     snprintf(out, sizeof out, "%s/out.jsonl", dir);
     snprintf(errp, sizeof errp, "%s/err.txt", dir);
     ck_assert_int_eq(th_write_file(in, input, strlen(input)), 0);
-    snprintf(cmd, sizeof cmd, "%s/app/finsent classify --model %s --batch 2 < %s > %s 2> %s",
+    snprintf(cmd, sizeof cmd, "%s/app/finsent classify --model %s --batch 2 --threads 2 < %s > %s 2> %s",
              FINSENT_BINARY_DIR, dir_of("mt_l2_h64_f32", model, sizeof model), in, out, errp);
     status = system(cmd);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
@@ -332,8 +346,8 @@ Suite *suite_classifier(void)
     Suite *s = suite_create("classifier");
     TCase *tc = tcase_create("classifier");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_one_model);
-    tcase_add_test(tc, test_two_models_and_order);
+    tcase_add_loop_test(tc, test_one_model, 0, 3);
+    tcase_add_loop_test(tc, test_two_models_and_order, 0, 2);
     tcase_add_test(tc, test_tag);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_command);
