@@ -18,6 +18,7 @@
 
 #include "alerting/alr_keys.h"
 #include "alerting/alr_sink.h"
+#include "core/core_metrics.h"
 #include "tests/alerting/th_alr.h"
 
 /* ---- a generated stream of known labels -------------------------------- */
@@ -247,6 +248,27 @@ START_TEST(replays_change_nothing)
      * sink (another instance after a crash). */
     write_all(s, &st, 5, ALR_ITEM_DUPLICATE);
     write_all(s, &st, 64, ALR_ITEM_DUPLICATE);
+    {
+        /* The second instance reports its duplicates in metrics. */
+        core_config_t *cfg = th_alr_config(&r, NULL);
+        core_metrics_t *m = NULL;
+        char err[256];
+        ck_assert_int_eq(core_metrics_new(&m), CORE_OK);
+        ck_assert_int_eq(alr_sink_new(cfg, m, &s2, err, sizeof err), CORE_OK);
+        alr_sink_set_clock(s2, th_clock_now, &clk);
+        write_all(s2, &st, 32, ALR_ITEM_DUPLICATE);
+        ck_assert_uint_eq(core_counter_value(core_metrics_counter(
+                              m, "finsent_redis_items_total", "outcome=\"duplicate\"",
+                              "items handled by the Redis stage, by outcome")),
+                          200);
+        ck_assert_uint_eq(core_counter_value(core_metrics_counter(
+                              m, "finsent_redis_items_total", "outcome=\"counted\"",
+                              "items handled by the Redis stage, by outcome")),
+                          0);
+        alr_sink_free(s2);
+        core_metrics_free(m);
+        core_config_free(cfg);
+    }
     s2 = mksink(&r, NULL, &clk);
     write_all(s2, &st, 32, ALR_ITEM_DUPLICATE);
     check_buckets(c, &st);
