@@ -7,7 +7,9 @@
  *   classify thread: pop_batch(in_q) -> entities -> cls_classifier_tag
  *                    --push--> tagged_q (core_tagged_t *)
  *   redis thread:    pop_batch(tagged_q) -> alr_sink_write -> outputs -> ack
- *                    and alr_sink_tick every 2 s (rates decay, rules)
+ *   tick thread:     alr_sink_tick every 2 s (idle scopes decay, rules) on a
+ *                    sink and connection of its own, so a slow tick never
+ *                    delays the counting of items
  * Ownership follows the pointer: a queue push hands the item over. The only
  * way out of the pipeline for an item is core_item_ack + free (processed), or
  * free without ack (shutdown past the grace period: replayed later).
@@ -56,7 +58,9 @@ struct app_pipeline {
     cls_classifier_t *cls;
     alr_sink_t *sink;          /* used by the Redis thread only */
     alr_sink_t *next_sink;     /* set by a reload, swapped in by the Redis thread */
-    pthread_mutex_t sink_mu;   /* sink / next_sink pointers */
+    alr_sink_t *tick_sink;     /* used by the tick thread only */
+    alr_sink_t *next_tick_sink;
+    pthread_mutex_t sink_mu;   /* the four sink pointers */
     core_config_t **old_cfgs;  /* configs of reloads, freed at the end */
     size_t n_old_cfgs;
     ing_kafka_t *kafka;
@@ -71,8 +75,9 @@ struct app_pipeline {
     int kafka_output;
     core_msg_limits_t limits;
 
-    pthread_t classify_th, redis_th, jsonl_th;
-    int classify_started, redis_started, jsonl_started;
+    pthread_t classify_th, redis_th, jsonl_th, tick_th;
+    int classify_started, redis_started, jsonl_started, tick_started;
+    atomic_int tick_stop;
     atomic_int stop_sources; /* jsonl: stop reading */
     atomic_int jsonl_done;
     atomic_int redis_ok;     /* last Redis write or tick succeeded */
@@ -83,7 +88,7 @@ struct app_pipeline {
 
     core_counter_t *m_jsonl_in, *m_out, *m_classified;
     core_gauge_t *m_in_depth, *m_tagged_depth;
-    core_histogram_t *m_batch, *m_classify_s, *m_e2e_ingest, *m_e2e_event;
+    core_histogram_t *m_batch, *m_classify_s, *m_e2e_ingest, *m_e2e_event, *m_tick_s;
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -119,6 +124,10 @@ static void register_metrics(app_pipeline_t *p)
                                              "time to classify one batch",
                                              core_metrics_latency_buckets,
                                              core_metrics_latency_nbuckets);
+    p->m_tick_s = core_metrics_histogram(m, "finsent_redis_tick_seconds", NULL,
+                                         "time of one periodic rate refresh and rule evaluation",
+                                         core_metrics_latency_buckets,
+                                         core_metrics_latency_nbuckets);
     p->m_e2e_ingest = core_metrics_histogram(
         m, "finsent_e2e_latency_seconds", "from=\"ingest\"",
         "time from ingest (or event time) until the counts are in Redis",
@@ -180,7 +189,8 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
     if (wl[0] && (rc = core_watchlist_load(wl, &p->watchlist, err, errlen)) != CORE_OK)
         goto fail;
 
-    if ((rc = alr_sink_new(cfg, metrics, &p->sink, err, errlen)) != CORE_OK)
+    if ((rc = alr_sink_new(cfg, metrics, &p->sink, err, errlen)) != CORE_OK ||
+        (rc = alr_sink_new(cfg, metrics, &p->tick_sink, err, errlen)) != CORE_OK)
         goto fail;
 
     if (core_config_str(cfg, "kafka", "brokers")[0] &&
@@ -420,7 +430,6 @@ static void *redis_main(void *arg)
 {
     app_pipeline_t *p = arg;
     core_tagged_t *batch[REDIS_BATCH];
-    int64_t last_tick = core_time_mono_ms();
 
     for (;;) {
         size_t n = 0;
@@ -462,14 +471,6 @@ static void *redis_main(void *arg)
             for (size_t i = 0; i < n; i++)
                 emit(p, batch[i], now);
         }
-        if (core_time_mono_ms() - last_tick >= TICK_MS) {
-            last_tick = core_time_mono_ms();
-            rc = alr_sink_tick(p->sink, NULL, NULL);
-            if (rc == CORE_OK)
-                atomic_store(&p->redis_ok, 1);
-            else if (rc != CORE_ECLOSED)
-                atomic_store(&p->redis_ok, 0);
-        }
     }
     /* Drain whatever a hard stop left behind, unacknowledged. */
     for (;;) {
@@ -477,6 +478,36 @@ static void *redis_main(void *arg)
         if (core_queue_pop(p->tagged_q, &t, 0) != CORE_OK)
             break;
         drop_tagged(p, t);
+    }
+    return NULL;
+}
+
+static void *tick_main(void *arg)
+{
+    app_pipeline_t *p = arg;
+
+    while (!atomic_load(&p->tick_stop)) {
+        alr_sink_t *old = NULL;
+        int64_t t0;
+        core_err_t rc;
+
+        for (int waited = 0; waited < TICK_MS && !atomic_load(&p->tick_stop); waited += 100)
+            usleep(100000);
+        if (atomic_load(&p->tick_stop))
+            break;
+        pthread_mutex_lock(&p->sink_mu);
+        if (p->next_tick_sink) {
+            old = p->tick_sink;
+            p->tick_sink = p->next_tick_sink;
+            p->next_tick_sink = NULL;
+        }
+        pthread_mutex_unlock(&p->sink_mu);
+        alr_sink_free(old);
+        t0 = core_time_mono_ns();
+        rc = alr_sink_tick(p->tick_sink, NULL, NULL);
+        core_histogram_observe(p->m_tick_s, (double)(core_time_mono_ns() - t0) / 1e9);
+        if (rc != CORE_OK && rc != CORE_ECLOSED)
+            CORE_DEBUG(MOD, "rate refresh failed: %s", alr_sink_error(p->tick_sink));
     }
     return NULL;
 }
@@ -496,6 +527,9 @@ core_err_t app_pipeline_start(app_pipeline_t *p, char *err, size_t errlen)
     if (pthread_create(&p->classify_th, NULL, classify_main, p) != 0)
         goto thread_fail;
     p->classify_started = 1;
+    if (pthread_create(&p->tick_th, NULL, tick_main, p) != 0)
+        goto thread_fail;
+    p->tick_started = 1;
     if (p->kafka && (rc = ing_kafka_start(p->kafka, err, errlen)) != CORE_OK)
         return rc;
     if (p->rss && (rc = ing_rss_start(p->rss, err, errlen)) != CORE_OK)
@@ -579,6 +613,14 @@ size_t app_pipeline_stop(app_pipeline_t *p, int64_t grace_ms)
         join_by(p, p->redis_th, deadline);
         p->redis_started = 0;
     }
+    if (p->tick_started) {
+        atomic_store(&p->tick_stop, 1);
+        pthread_mutex_lock(&p->sink_mu);
+        alr_sink_cancel(p->tick_sink); /* cuts a tick in progress short */
+        pthread_mutex_unlock(&p->sink_mu);
+        pthread_join(p->tick_th, NULL);
+        p->tick_started = 0;
+    }
     /* Items still queued after a hard stop are dropped unacknowledged. */
     for (;;) {
         void *it;
@@ -593,12 +635,14 @@ void app_pipeline_free(app_pipeline_t *p)
 {
     if (!p)
         return;
-    if (p->classify_started || p->redis_started || p->jsonl_started)
+    if (p->classify_started || p->redis_started || p->jsonl_started || p->tick_started)
         app_pipeline_stop(p, 0);
     ing_kafka_free(p->kafka);
     ing_rss_free(p->rss);
     alr_sink_free(p->sink);
     alr_sink_free(p->next_sink);
+    alr_sink_free(p->tick_sink);
+    alr_sink_free(p->next_tick_sink);
     for (size_t i = 0; i < p->n_old_cfgs; i++)
         core_config_free(p->old_cfgs[i]);
     free(p->old_cfgs);
@@ -656,26 +700,31 @@ int app_pipeline_health(app_pipeline_t *p, char *buf, size_t cap)
 
 core_err_t app_pipeline_reload(app_pipeline_t *p, core_config_t *cfg, char *err, size_t errlen)
 {
-    alr_sink_t *sink = NULL;
+    alr_sink_t *sink = NULL, *tick = NULL;
     core_config_t **grown;
     core_err_t rc;
 
-    if ((rc = alr_sink_new(cfg, p->metrics, &sink, err, errlen)) != CORE_OK)
-        return rc;
-    if (p->rss && (rc = ing_rss_reload(p->rss, cfg, err, errlen)) != CORE_OK) {
-        alr_sink_free(sink);
-        return rc;
-    }
+    if ((rc = alr_sink_new(cfg, p->metrics, &sink, err, errlen)) != CORE_OK ||
+        (rc = alr_sink_new(cfg, p->metrics, &tick, err, errlen)) != CORE_OK)
+        goto fail;
+    if (p->rss && (rc = ing_rss_reload(p->rss, cfg, err, errlen)) != CORE_OK)
+        goto fail;
     grown = realloc(p->old_cfgs, (p->n_old_cfgs + 1) * sizeof *grown);
     if (!grown) {
-        alr_sink_free(sink);
-        return CORE_ENOMEM;
+        rc = CORE_ENOMEM;
+        goto fail;
     }
     p->old_cfgs = grown;
     p->old_cfgs[p->n_old_cfgs++] = cfg;
     pthread_mutex_lock(&p->sink_mu);
     alr_sink_free(p->next_sink); /* a reload that was never picked up */
+    alr_sink_free(p->next_tick_sink);
     p->next_sink = sink;
+    p->next_tick_sink = tick;
     pthread_mutex_unlock(&p->sink_mu);
     return CORE_OK;
+fail:
+    alr_sink_free(sink);
+    alr_sink_free(tick);
+    return rc;
 }

@@ -185,6 +185,7 @@ group = e2e
 topics = news
 session.timeout.ms = 6000
 heartbeat.interval.ms = 500
+fetch.wait.max.ms = 10
 [redis]
 port = %d
 windows = 5m,15m,1h
