@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alerting/alr_redis.h"
 #include "alerting/alr_sink.h"
@@ -142,6 +143,43 @@ START_TEST(sink_over_unix_socket_with_db)
 }
 END_TEST
 
+/* The harness itself, which the daemon tests reuse: what survives a restart
+ * in each mode. */
+START_TEST(harness_persistence_modes)
+{
+    static const struct {
+        th_redis_mode_t mode;
+        int graceful, survives;
+    } cases[] = {
+        {TH_REDIS_EPHEMERAL, 1, 0}, /* nothing on disk */
+        {TH_REDIS_AOF, 0, 1},       /* fsynced before the reply: survives SIGKILL */
+        {TH_REDIS_RDB, 1, 1},       /* SHUTDOWN writes the snapshot */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        th_redis_t r;
+        redisContext *c;
+        int port;
+        ck_assert_int_eq(th_redis_start(&r, cases[i].mode), 0);
+        port = r.port;
+        c = th_alr_connect(&r);
+        ck_assert_int_eq(th_alr_int(c, "INCRBY k 41"), 41);
+        redisFree(c);
+        if (cases[i].graceful)
+            th_redis_shutdown(&r);
+        else
+            th_redis_kill(&r);
+        ck_assert(!th_redis_ping(&r));
+        ck_assert_int_eq(th_redis_restart(&r), 0);
+        ck_assert_int_eq(r.port, port);
+        c = th_alr_connect(&r);
+        ck_assert_int_eq(th_alr_int(c, "EXISTS k"), cases[i].survives);
+        redisFree(c);
+        th_redis_stop(&r);
+        ck_assert_int_eq(access(r.log, F_OK), -1); /* directory removed */
+    }
+}
+END_TEST
+
 Suite *suite_redis(void)
 {
     Suite *s = suite_create("alr_redis");
@@ -150,6 +188,7 @@ Suite *suite_redis(void)
     tcase_add_test(tc, tcp_socket_auth_db);
     tcase_add_test(tc, refused_and_stop);
     tcase_add_test(tc, sink_over_unix_socket_with_db);
+    tcase_add_test(tc, harness_persistence_modes);
     suite_add_tcase(s, tc);
     return s;
 }
