@@ -159,6 +159,7 @@ struct alr_sink {
     scopes_t touched; /* tick's working set */
     scopes_t pending; /* counted into since their last rate refresh */
     int64_t refresh_ms, last_refresh_mono;
+    int64_t last_full_minute; /* minute of the tick's last full refresh */
     core_counter_t *m_out[5], *m_fired, *m_resolved, *m_errors, *m_retries;
     core_histogram_t *m_latency;
 };
@@ -463,6 +464,7 @@ core_err_t alr_sink_new(const core_config_t *cfg, core_metrics_t *metrics, alr_s
     s->now = wall_now;
     s->refresh_ms = ALR_SINK_REFRESH_MS;
     s->last_refresh_mono = INT64_MIN / 2; /* the first write refreshes */
+    s->last_full_minute = INT64_MIN;
     if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
         uint64_t x = (uint64_t)core_time_mono_ns() ^ ((uint64_t)getpid() << 32);
         memcpy(rnd, &x, sizeof rnd);
@@ -1163,6 +1165,7 @@ core_err_t alr_sink_tick(alr_sink_t *s, size_t *fired, size_t *resolved)
     size_t f = 0, r = 0;
     char k[ALR_KEY_MAX];
     redisReply *rep = NULL;
+    int full;
     core_err_t rc = ensure(s);
 
     scopes_clear(&s->touched);
@@ -1174,10 +1177,16 @@ core_err_t alr_sink_tick(alr_sink_t *s, size_t *fired, size_t *resolved)
         goto out;
     /* Live scopes: every scope counted since it was last refreshed to zero.
      * A scope leaves the set only after a refresh at a time when its last
-     * event was out of every window, so no rate hash is left stale. */
-    rc = index_scopes(s, "scopes:live", "-inf", &s->touched);
-    if (rc != CORE_OK)
-        goto out;
+     * event was out of every window, so no rate hash is left stale. Without
+     * new items a window's sums change only when a minute begins, so the
+     * live scopes are refreshed once per minute; pending scopes and active
+     * alerts (whose `for` and cooldown run on time) on every tick. */
+    full = alr_minute(now) != s->last_full_minute;
+    if (full) {
+        rc = index_scopes(s, "scopes:live", "-inf", &s->touched);
+        if (rc != CORE_OK)
+            goto out;
+    }
     /* Pending and firing alerts are evaluated even when their scope went
      * quiet long ago, so that they resolve. */
     {
@@ -1204,10 +1213,13 @@ core_err_t alr_sink_tick(alr_sink_t *s, size_t *fired, size_t *resolved)
     if (rc == CORE_OK) {
         scopes_clear(&s->pending);
         s->last_refresh_mono = core_time_mono_ms();
-        rc = zprune(s, "scopes:live", quiet);
+        if (full)
+            rc = zprune(s, "scopes:live", quiet);
     }
-    if (rc == CORE_OK)
+    if (rc == CORE_OK && full)
         rc = zprune(s, "scopes", now - s->retention_ms);
+    if (rc == CORE_OK && full)
+        s->last_full_minute = alr_minute(now);
 out:
     if (fired)
         *fired = f;
