@@ -47,3 +47,8 @@ void cls_blas_set_threads(int n)
 {
     openblas_set_num_threads(n > 0 ? n : 1);
 }
+
+int cls_blas_get_threads(void)
+{
+    return openblas_get_num_threads();
+}

@@ -28,4 +28,7 @@ const char *cls_blas_corename(void);
  * (its own pool; finsent runs no other compute pool next to it). */
 void cls_blas_set_threads(int n);
 
+/* cls_blas_get_threads: OpenBLAS's current thread count. */
+int cls_blas_get_threads(void);
+
 #endif

@@ -304,8 +304,16 @@ core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t *
         if (!(c->sent_probs = malloc(o->max_batch * 3 * sizeof(float))))
             goto out;
     }
-    cls_blas_set_threads(1);
-    if ((rc = start_workers(c, o->threads ? o->threads : 1)) != CORE_OK) {
+    {
+        size_t threads = o->threads;
+        if (!threads) {
+            int bt = cls_blas_get_threads();
+            threads = bt > 0 && bt <= 256 ? (size_t)bt : 1;
+        }
+        cls_blas_set_threads(1);
+        rc = start_workers(c, threads);
+    }
+    if (rc != CORE_OK) {
         set_err(err, errlen, "classifier: cannot start %zu compute threads", o->threads);
         goto out;
     }

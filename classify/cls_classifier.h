@@ -35,7 +35,8 @@ typedef struct cls_classifier_opts {
     const char *sentiment_model_dir; /* NULL or "": the sentiment head of model_dir */
     size_t max_batch;                /* items per run, >= 1 */
     size_t max_seq;                  /* tokens per item incl. [CLS]/[SEP]; 0: the model's */
-    size_t threads;                  /* compute threads (0 = 1) */
+    size_t threads;                  /* compute threads; 0: OpenBLAS's thread count
+                                      * at the time of the call (cls_blas_set_threads) */
     int padded;                      /* bench: pad to the longest item instead of packing */
 } cls_classifier_opts_t;
 
