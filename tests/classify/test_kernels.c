@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify/cls_blas.h"
 #include "classify/kernels/cls_kernels.h"
 #include "tests/classify/suites.h"
 
@@ -268,6 +269,26 @@ START_TEST(test_gemm)
 }
 END_TEST
 
+/* cls_blas_prepare never re-execs when the user chose a core or when the
+ * loop guard is set (if it did, this test process would be replaced and the
+ * test would not report). The thread setting round-trips. */
+START_TEST(test_blas_prepare)
+{
+    char *argv[] = {(char *)"test_classify", NULL};
+    ck_assert_str_ne(cls_blas_corename(), "");
+    setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+    unsetenv("FINSENT_BLAS_REEXEC");
+    cls_blas_prepare(argv);
+    unsetenv("OPENBLAS_CORETYPE");
+    setenv("FINSENT_BLAS_REEXEC", "1", 1);
+    cls_blas_prepare(argv);
+    cls_blas_set_threads(1);
+    ck_assert_int_eq(cls_blas_get_threads(), 1);
+    cls_blas_set_threads(0);
+    ck_assert_int_eq(cls_blas_get_threads(), 1);
+}
+END_TEST
+
 Suite *suite_kernels(void)
 {
     Suite *s = suite_create("kernels");
@@ -280,6 +301,7 @@ Suite *suite_kernels(void)
     tcase_add_test(tc, test_selector_default);
     tcase_add_test(tc, test_selector_unknown);
     tcase_add_test(tc, test_gemm);
+    tcase_add_test(tc, test_blas_prepare);
     suite_add_tcase(s, tc);
     return s;
 }
