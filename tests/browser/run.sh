@@ -148,6 +148,9 @@ sys.exit(0 if any(x["scope"] == "entity:ACME" and x["state"] == "firing" for x i
   log "API: planted \$ACME alert is in the stream"
 fi
 
+python3 "$HERE/grafana_queries.py" "$ROOT/deploy/grafana/dashboards/finsent.json" "$RPORT" \
+  entity:ACME 15m "$PLANTED" || die "Grafana dashboard queries failed"
+
 # --- the page -------------------------------------------------------------------
 if [ ! -d "$HERE/node_modules/playwright-core" ] && command -v npm >/dev/null 2>&1; then
   log "installing playwright-core into tests/browser/node_modules"
