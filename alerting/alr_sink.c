@@ -39,8 +39,8 @@
 #define NEG_IDS_CAP 10
 #define RATE_TTL_EXTRA_MS 180000
 
-/* KEYS: seen marker, recent list, scope index, live-scope set, then per
- * scope its bucket and its negative-ids list.
+/* KEYS: seen marker, recent list, scope index, live-scope set, dirty-scope
+ * set, then per scope its bucket and its negative-ids list.
  * ARGV: seen ttl ms, bucket expire-at ms, sentiment field, item JSON,
  * recent_max, event ms, item id, negative ids cap, then the scope names. */
 static const char COUNT_LUA[] =
@@ -49,12 +49,12 @@ static const char COUNT_LUA[] =
     "local neg = ARGV[3] == 'negative'\n"
     "local ev = tonumber(ARGV[6])\n"
     "for i = 1, ns do\n"
-    "  local b = KEYS[3 + 2 * i]\n"
+    "  local b = KEYS[4 + 2 * i]\n"
     "  redis.call('HINCRBY', b, 'n', 1)\n"
     "  redis.call('HINCRBY', b, ARGV[3], 1)\n"
     "  redis.call('PEXPIREAT', b, ARGV[2])\n"
     "  if neg then\n"
-    "    local l = KEYS[4 + 2 * i]\n"
+    "    local l = KEYS[5 + 2 * i]\n"
     "    redis.call('LPUSH', l, ARGV[7])\n"
     "    redis.call('LTRIM', l, 0, tonumber(ARGV[8]) - 1)\n"
     "    redis.call('PEXPIREAT', l, ARGV[2])\n"
@@ -63,6 +63,7 @@ static const char COUNT_LUA[] =
     "    local cur = redis.call('ZSCORE', KEYS[z], ARGV[8 + i])\n"
     "    if not cur or tonumber(cur) < ev then redis.call('ZADD', KEYS[z], ev, ARGV[8 + i]) end\n"
     "  end\n"
+    "  redis.call('SADD', KEYS[5], ARGV[8 + i])\n"
     "end\n"
     "redis.call('LPUSH', KEYS[2], ARGV[4])\n"
     "redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[5]) - 1)\n"
@@ -587,11 +588,12 @@ static core_err_t append_count(alr_sink_t *s, const core_tagged_t *t, int64_t ev
     args_reset(a);
     rc = args_str(a, "EVALSHA");
     rc = rc ? rc : args_str(a, s->scripts[SCRIPT_COUNT].sha);
-    rc = rc ? rc : args_i64(a, (int64_t)(4 + 2 * ns));
+    rc = rc ? rc : args_i64(a, (int64_t)(5 + 2 * ns));
     rc = rc ? rc : args_seen_key(a, s->prefix, t->item->id);
     rc = rc ? rc : args_key(a, s->prefix, "recent", NULL);
     rc = rc ? rc : args_key(a, s->prefix, "scopes", NULL);
     rc = rc ? rc : args_key(a, s->prefix, "scopes:live", NULL);
+    rc = rc ? rc : args_key(a, s->prefix, "scopes:dirty", NULL);
     for (size_t i = 0; i < ns && rc == CORE_OK; i++) {
         char k[ALR_KEY_MAX];
         size_t kn = alr_key_bucket(k, sizeof k, s->prefix, sc[i], minute);
@@ -1179,9 +1181,31 @@ core_err_t alr_sink_tick(alr_sink_t *s, size_t *fired, size_t *resolved)
      * A scope leaves the set only after a refresh at a time when its last
      * event was out of every window, so no rate hash is left stale. Without
      * new items a window's sums change only when a minute begins, so the
-     * live scopes are refreshed once per minute; pending scopes and active
-     * alerts (whose `for` and cooldown run on time) on every tick. */
+     * live scopes are refreshed once per minute; dirty and pending scopes
+     * and active alerts (whose `for` and cooldown run on time) on every
+     * tick. */
     full = alr_minute(now) != s->last_full_minute;
+    /* Scopes counted into by any writer (this process or another) since
+     * the last tick anywhere: popped atomically, so each is refreshed by one
+     * tick; one that fails to refresh waits for the next minute's full
+     * refresh. */
+    {
+        const char *argv[3] = {"SPOP", k, "100000"};
+        alr_key(k, sizeof k, s->prefix, "scopes:dirty", NULL);
+        rc = alr_redis_cmd(s->r, &rep, 3, argv, NULL);
+        if (rc != CORE_OK)
+            goto out;
+        for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements && rc == CORE_OK;
+             i++) {
+            if (rep->element[i]->type == REDIS_REPLY_STRING &&
+                rep->element[i]->len < ALR_SCOPE_MAX)
+                rc = scopes_add(&s->touched, rep->element[i]->str);
+        }
+        freeReplyObject(rep);
+        rep = NULL;
+        if (rc != CORE_OK)
+            goto out;
+    }
     if (full) {
         rc = index_scopes(s, "scopes:live", "-inf", &s->touched);
         if (rc != CORE_OK)

@@ -109,10 +109,12 @@ core_err_t alr_sink_write(alr_sink_t *s, core_tagged_t *const *items, size_t n,
                           alr_write_result_t *res);
 
 /* alr_sink_tick refreshes the rates of the scopes counted into since the
- * last refresh and of every pending or firing alert, and, on the first tick
- * of each minute, of every scope that had items within the longest window
- * (so idle scopes decay); it evaluates the rules on them and prunes the
- * scope index of scopes older than the retention. One attempt, no retry loop: CORE_ENET /
+ * last tick by any sink sharing the Redis (the set finsent:scopes:dirty, so
+ * the tick may run on a sink and thread of its own, or in another process)
+ * and of every pending or firing alert, and, on the first tick of each
+ * minute, of every scope that had items within the longest window (so idle
+ * scopes decay); it evaluates the rules on them and prunes the scope index
+ * of scopes older than the retention. One attempt, no retry loop: CORE_ENET /
  * CORE_EREDIS when Redis is away. fired/resolved (may be NULL) receive the
  * number of alerts published. Call every few seconds from the sink's
  * thread. */

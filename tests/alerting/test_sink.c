@@ -458,6 +458,22 @@ START_TEST(refresh_interval_defers_to_tick)
     ck_assert_int_eq(th_alr_hget(c, "finsent:rate:all:5m", "n"), 2);
     ck_assert_int_eq(th_alr_hget(c, "finsent:rate:topic:macro:5m", "positive"), 1);
     ck_assert_int_eq(th_alr_hget(c, "finsent:rate:entity:AAPL:5m", "negative"), 1);
+    /* The daemon ticks on a sink of its own: it refreshes what the writer
+     * deferred, also within one minute (after its full refresh). */
+    {
+        alr_sink_t *ticker = mksink(&r, NULL, &clk);
+        core_tagged_t *more = th_alr_item("t2", "Macro", 0, TH_T0, NULL);
+        ck_assert_int_eq(alr_sink_tick(ticker, NULL, NULL), CORE_OK);
+        ck_assert_int_eq(th_alr_int(c, "SCARD finsent:scopes:dirty"), 0);
+        ck_assert_int_eq(alr_sink_write(s, &more, 1, NULL), CORE_OK);
+        ck_assert_int_eq(th_alr_hget(c, "finsent:rate:topic:macro:5m", "n"), 1);
+        ck_assert_int_eq(th_alr_int(c, "SCARD finsent:scopes:dirty"), 2);
+        ck_assert_int_eq(alr_sink_tick(ticker, NULL, NULL), CORE_OK);
+        ck_assert_int_eq(th_alr_hget(c, "finsent:rate:topic:macro:5m", "n"), 2);
+        ck_assert_int_eq(th_alr_hget(c, "finsent:rate:all:5m", "n"), 3);
+        core_tagged_free(more);
+        alr_sink_free(ticker);
+    }
     redisFree(c);
     core_tagged_free(it[0]);
     core_tagged_free(it[1]);
