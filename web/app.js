@@ -290,7 +290,10 @@
             ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + h); ctx.stroke();
             ctx.fillStyle = col;
             ctx.font = (11 * dpr) + 'px system-ui, sans-serif';
-            ctx.fillText(m.state === 'firing' ? '▲ firing' : '▼ resolved', x + 4 * dpr, top + 12 * dpr);
+            var label = m.state === 'firing' ? '▲ firing' : '▼ resolved';
+            var tw = ctx.measureText(label).width;
+            var tx = x + 4 * dpr + tw > u.bbox.left + u.bbox.width ? x - 4 * dpr - tw : x + 4 * dpr;
+            ctx.fillText(label, tx, top + 12 * dpr);
           });
           ctx.restore();
         }]
@@ -303,14 +306,14 @@
     return { width: w, height: Math.max(260, Math.min(380, Math.round(w * 0.5))) };
   }
 
-  function makeChart(data) {
+  function makeChart(data, xr) {
     var sz = chartSize();
     var opts = {
       width: sz.width, height: sz.height,
       plugins: [markPlugin()],
       cursor: { drag: { x: false, y: false } },
       legend: { show: false },
-      scales: { x: { time: true }, rate: { range: [0, 1] }, n: { range: function (u, lo, hi) { return [0, Math.max(4, hi * 1.15)]; } } },
+      scales: { x: { time: true, range: function (u, lo, hi) { return u._xr || [lo, hi]; } }, rate: { range: [0, 1] }, n: { range: function (u, lo, hi) { return [0, Math.max(4, hi * 1.15)]; } } },
       axes: [
         { stroke: '#667085', grid: { stroke: '#eef1f5' }, ticks: { stroke: '#e3e7ee' },
           values: function (u, vals) { return vals.map(function (v) { return hhmm(new Date(v * 1000)); }); } },
@@ -326,7 +329,10 @@
           points: { show: true, size: 5, fill: '#d64545' } }
       ]
     };
-    return new uPlot(opts, data, $('chart'));
+    var u = new uPlot(opts, [[], [], []], $('chart'));
+    u._xr = xr;
+    u.setData(data);
+    return u;
   }
 
   function refreshChart() {
@@ -338,7 +344,10 @@
       if (scope !== S.selected) return;
       var xs = j.t.map(function (t) { return t / 1000; });
       var data = [xs, j.n, j.neg_rate];
-      if (!S.chart) S.chart = makeChart(data); else S.chart.setData(data);
+      /* x spans the whole requested range, so an alert raised this minute
+       * (after the last point's start) still gets its mark */
+      var xr = [xs.length ? Math.min(xs[0], from / 1000) : from / 1000, to / 1000 + 30];
+      if (!S.chart) { S.chart = makeChart(data, xr); } else { S.chart._xr = xr; S.chart.setData(data); }
       var marks = marksFor(scope, from, to);
       S.chart._marks = marks;
       var thr = null;
