@@ -1010,7 +1010,7 @@ core_err_t alr_sink_write(alr_sink_t *s, core_tagged_t *const *items, size_t n,
     int64_t *ev = NULL;
     int64_t now = s->now(s->now_ctx), t0 = core_time_mono_ns();
     size_t to_send = 0, fired = 0, resolved = 0, attempts = 0;
-    alr_write_result_t local;
+    alr_write_result_t local = {0};
     core_err_t rc = CORE_OK;
 
     if (!res)
