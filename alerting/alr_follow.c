@@ -200,8 +200,7 @@ static core_err_t replay(alr_follow_t *f, const char *from, alr_alert_fn fn, voi
                  j += 2) {
                 if (strcmp(fields->element[j]->str, "alert") != 0)
                     continue;
-                if (deliver(f, fields->element[j + 1]->str, fields->element[j + 1]->len, fn,
-                            ctx)) {
+                if (deliver(f, fields->element[j + 1]->str, fields->element[j + 1]->len, fn, ctx)) {
                     freeReplyObject(rep);
                     return CORE_ECLOSED;
                 }

@@ -15,7 +15,7 @@
 #define ALR_ALERT_SAMPLES 5
 
 typedef struct alr_alert {
-    char id[40];       /* unique per alert event */
+    char id[40]; /* unique per alert event */
     const char *rule;
     const char *scope;
     const char *window; /* "15m" */
@@ -25,8 +25,8 @@ typedef struct alr_alert {
     double value;       /* what the threshold applied to (= neg_rate for basis rate) */
     uint64_t n, negative;
     double threshold, clear;
-    int64_t since_ms; /* when it began firing */
-    int64_t ts_ms;    /* when this event happened */
+    int64_t since_ms;                       /* when it began firing */
+    int64_t ts_ms;                          /* when this event happened */
     const char *samples[ALR_ALERT_SAMPLES]; /* recent negative item ids */
     size_t n_samples;
 } alr_alert_t;

@@ -102,8 +102,7 @@ size_t alr_key(char *out, size_t cap, const char *prefix, const char *kind, cons
     return (size_t)len;
 }
 
-size_t alr_key_bucket(char *out, size_t cap, const char *prefix, const char *scope,
-                      int64_t minute)
+size_t alr_key_bucket(char *out, size_t cap, const char *prefix, const char *scope, int64_t minute)
 {
     int len = snprintf(out, cap, "%sb:%s:%" PRId64, prefix, scope, minute);
     if (len < 0 || (size_t)len >= cap) {

@@ -52,8 +52,7 @@ int64_t alr_minute(int64_t ms);
 size_t alr_key(char *out, size_t cap, const char *prefix, const char *kind, const char *rest);
 
 /* alr_key_bucket: prefix "b:" scope ":" minute. Returns the length or 0. */
-size_t alr_key_bucket(char *out, size_t cap, const char *prefix, const char *scope,
-                      int64_t minute);
+size_t alr_key_bucket(char *out, size_t cap, const char *prefix, const char *scope, int64_t minute);
 
 /* alr_window_parse reads a window such as "5m", "15m", "1h", "1d" or
  * "1h30m" into whole minutes (1 .. 1440*7). A window that is not a whole

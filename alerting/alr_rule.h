@@ -36,10 +36,10 @@
 #include "core/core_error.h"
 
 typedef enum alr_scope_kind {
-    ALR_RSCOPE_ALL = 0, /* the "all" scope */
-    ALR_RSCOPE_TOPICS,  /* every topic:* scope */
-    ALR_RSCOPE_ENTITIES,/* every entity:* scope */
-    ALR_RSCOPE_ONE      /* exactly rule->scope */
+    ALR_RSCOPE_ALL = 0,  /* the "all" scope */
+    ALR_RSCOPE_TOPICS,   /* every topic:* scope */
+    ALR_RSCOPE_ENTITIES, /* every entity:* scope */
+    ALR_RSCOPE_ONE       /* exactly rule->scope */
 } alr_scope_kind_t;
 
 typedef enum alr_basis { ALR_BASIS_RATE = 0, ALR_BASIS_WILSON } alr_basis_t;

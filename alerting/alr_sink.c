@@ -370,15 +370,14 @@ static core_err_t add_window(alr_sink_t *s, int minutes)
 
 static void register_metrics(alr_sink_t *s, core_metrics_t *m)
 {
-    static const char *const names[] = {"counted", "duplicate", "too_old", "future",
-                                        "uncounted"};
+    static const char *const names[] = {"counted", "duplicate", "too_old", "future", "uncounted"};
     char lab[64];
     if (!m)
         return;
     for (int i = 0; i < 5; i++)
-        s->m_out[i] = core_metrics_counter(
-            m, "finsent_redis_items_total", core_metrics_label(lab, sizeof lab, "outcome", names[i]),
-            "items handled by the Redis stage, by outcome");
+        s->m_out[i] = core_metrics_counter(m, "finsent_redis_items_total",
+                                           core_metrics_label(lab, sizeof lab, "outcome", names[i]),
+                                           "items handled by the Redis stage, by outcome");
     s->m_fired = core_metrics_counter(m, "finsent_alerts_total", "state=\"firing\"",
                                       "alerts published by this instance, by state");
     s->m_resolved = core_metrics_counter(m, "finsent_alerts_total", "state=\"resolved\"",
@@ -387,10 +386,9 @@ static void register_metrics(alr_sink_t *s, core_metrics_t *m)
                                        "Redis failures (connection lost, error replies)");
     s->m_retries = core_metrics_counter(m, "finsent_redis_retries_total", NULL,
                                         "batches written again after a Redis failure");
-    s->m_latency = core_metrics_histogram(m, "finsent_redis_write_seconds", NULL,
-                                          "time to get one batch's counts into Redis",
-                                          core_metrics_latency_buckets,
-                                          core_metrics_latency_nbuckets);
+    s->m_latency = core_metrics_histogram(
+        m, "finsent_redis_write_seconds", NULL, "time to get one batch's counts into Redis",
+        core_metrics_latency_buckets, core_metrics_latency_nbuckets);
 }
 
 core_err_t alr_sink_new(const core_config_t *cfg, core_metrics_t *metrics, alr_sink_t **out,
@@ -549,15 +547,15 @@ core_err_t alr_sink_connect(alr_sink_t *s)
 
 static int is_noscript(const redisReply *rep)
 {
-    return rep && rep->type == REDIS_REPLY_ERROR && rep->str && strncmp(rep->str, "NOSCRIPT", 8) == 0;
+    return rep && rep->type == REDIS_REPLY_ERROR && rep->str &&
+           strncmp(rep->str, "NOSCRIPT", 8) == 0;
 }
 
 /* ---- counting ---------------------------------------------------------- */
 
 /* classify decides an item's outcome before Redis; ALR_ITEM_COUNTED means
  * "to be sent". *ev receives the event time used. */
-static alr_outcome_t classify(const alr_sink_t *s, const core_tagged_t *t, int64_t now,
-                              int64_t *ev)
+static alr_outcome_t classify(const alr_sink_t *s, const core_tagged_t *t, int64_t now, int64_t *ev)
 {
     const core_item_t *it = t->item;
     int64_t e;
@@ -665,8 +663,7 @@ static core_err_t count_once(alr_sink_t *s, core_tagged_t *const *items, size_t 
 
 /* refresh runs the RATES script for scopes[0..ns) and stores each scope's
  * counts in cnt[(scope * nw + window) * 4 + field]. */
-static core_err_t refresh(alr_sink_t *s, const scopes_t *sc, int64_t now, int write,
-                          uint64_t *cnt)
+static core_err_t refresh(alr_sink_t *s, const scopes_t *sc, int64_t now, int write, uint64_t *cnt)
 {
     int64_t nowmin = alr_minute(now);
     int maxw = s->windows[s->nw - 1];
@@ -752,8 +749,8 @@ static size_t window_index(const alr_sink_t *s, int minutes)
 
 /* publish_transition runs the ALERT script for one pair; *won tells whether
  * this caller made the transition. */
-static core_err_t append_alert(alr_sink_t *s, const pair_t *p, const char *scope,
-                               const uint64_t *c, int64_t now, redisReply *samples)
+static core_err_t append_alert(alr_sink_t *s, const pair_t *p, const char *scope, const uint64_t *c,
+                               int64_t now, redisReply *samples)
 {
     const alr_rule_t *r = &s->rules[p->rule];
     char member[ALR_SCOPE_MAX + 72], rest[ALR_SCOPE_MAX + 72], rate[32];
@@ -780,8 +777,8 @@ static core_err_t append_alert(alr_sink_t *s, const pair_t *p, const char *scope
         al.clear = r->clear;
         al.since_ms = p->next.since_ms;
         al.ts_ms = now;
-        for (size_t i = 0; samples && samples->type == REDIS_REPLY_ARRAY &&
-                           i < samples->elements && al.n_samples < ALR_ALERT_SAMPLES;
+        for (size_t i = 0; samples && samples->type == REDIS_REPLY_ARRAY && i < samples->elements &&
+                           al.n_samples < ALR_ALERT_SAMPLES;
              i++) {
             if (samples->element[i]->type == REDIS_REPLY_STRING)
                 al.samples[al.n_samples++] = samples->element[i]->str;
@@ -881,9 +878,8 @@ static core_err_t rules(alr_sink_t *s, const scopes_t *sc, const uint64_t *cnt, 
         if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 5) {
             const uint64_t *c = &cnt[(pv[p].scope * s->nw + pv[p].win) * 4];
             pair_t *q = &pv[p];
-            q->cur.state = alr_state_parse(rep->element[0]->type == REDIS_REPLY_STRING
-                                               ? rep->element[0]->str
-                                               : NULL);
+            q->cur.state = alr_state_parse(
+                rep->element[0]->type == REDIS_REPLY_STRING ? rep->element[0]->str : NULL);
             q->cur.since_ms = field_i64(rep->element[1]);
             q->cur.changed_ms = field_i64(rep->element[2]);
             q->cur.resolved_ms = field_i64(rep->element[3]);
@@ -1094,11 +1090,21 @@ done:
     if (rc == CORE_OK) {
         for (size_t i = 0; i < n; i++) {
             switch (out[i]) {
-            case ALR_ITEM_COUNTED: res->counted++; break;
-            case ALR_ITEM_DUPLICATE: res->duplicate++; break;
-            case ALR_ITEM_TOO_OLD: res->too_old++; break;
-            case ALR_ITEM_FUTURE: res->future++; break;
-            case ALR_ITEM_UNCOUNTED: res->uncounted++; break;
+            case ALR_ITEM_COUNTED:
+                res->counted++;
+                break;
+            case ALR_ITEM_DUPLICATE:
+                res->duplicate++;
+                break;
+            case ALR_ITEM_TOO_OLD:
+                res->too_old++;
+                break;
+            case ALR_ITEM_FUTURE:
+                res->future++;
+                break;
+            case ALR_ITEM_UNCOUNTED:
+                res->uncounted++;
+                break;
             }
             if (res->outcomes)
                 res->outcomes[i] = out[i];
@@ -1129,8 +1135,7 @@ static core_err_t index_scopes(alr_sink_t *s, const char *kind, const char *min,
         return rc;
     if (rep->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < rep->elements && rc == CORE_OK; i++) {
-            if (rep->element[i]->type == REDIS_REPLY_STRING &&
-                rep->element[i]->len < ALR_SCOPE_MAX)
+            if (rep->element[i]->type == REDIS_REPLY_STRING && rep->element[i]->len < ALR_SCOPE_MAX)
                 rc = scopes_add(sc, rep->element[i]->str);
         }
     } else {
@@ -1197,8 +1202,7 @@ core_err_t alr_sink_tick(alr_sink_t *s, size_t *fired, size_t *resolved)
             goto out;
         for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements && rc == CORE_OK;
              i++) {
-            if (rep->element[i]->type == REDIS_REPLY_STRING &&
-                rep->element[i]->len < ALR_SCOPE_MAX)
+            if (rep->element[i]->type == REDIS_REPLY_STRING && rep->element[i]->len < ALR_SCOPE_MAX)
                 rc = scopes_add(&s->touched, rep->element[i]->str);
         }
         freeReplyObject(rep);

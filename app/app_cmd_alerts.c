@@ -34,20 +34,21 @@ static const char *str(json_t *a, const char *key)
 
 static void help(FILE *out)
 {
-    fprintf(out,
-            "usage: finsent alerts [-c FILE] [--set S.K=V ...] [--since TIME|ID] [--text] "
-            "[--no-follow]\n\n"
-            "Print alerts as they are published on the Redis channel <prefix>alerts (one JSON\n"
-            "object per line: id, rule, scope, window, state, neg_rate, n, threshold, since,\n"
-            "samples, ...).\n\n"
-            "  -c, --config FILE  config file (FINSENT_* variables and --set apply on top)\n"
-            "  --set S.K=V        override one key (repeatable)\n"
-            "  -s, --since X      first replay the alerts logged in <prefix>alerts:log since X:\n"
-            "                     a time (2026-11-28T13:50:00Z), a duration back from now (2h),\n"
-            "                     a stream ID (1795873800000-0) or 0 for everything kept\n"
-            "  --text             one readable line per alert instead of JSON\n"
-            "  --no-follow        exit after the replay instead of following live\n"
-            "Stops on SIGINT/SIGTERM (status 0). Status 1 when Redis cannot be reached at start.\n");
+    fprintf(
+        out,
+        "usage: finsent alerts [-c FILE] [--set S.K=V ...] [--since TIME|ID] [--text] "
+        "[--no-follow]\n\n"
+        "Print alerts as they are published on the Redis channel <prefix>alerts (one JSON\n"
+        "object per line: id, rule, scope, window, state, neg_rate, n, threshold, since,\n"
+        "samples, ...).\n\n"
+        "  -c, --config FILE  config file (FINSENT_* variables and --set apply on top)\n"
+        "  --set S.K=V        override one key (repeatable)\n"
+        "  -s, --since X      first replay the alerts logged in <prefix>alerts:log since X:\n"
+        "                     a time (2026-11-28T13:50:00Z), a duration back from now (2h),\n"
+        "                     a stream ID (1795873800000-0) or 0 for everything kept\n"
+        "  --text             one readable line per alert instead of JSON\n"
+        "  --no-follow        exit after the replay instead of following live\n"
+        "Stops on SIGINT/SIGTERM (status 0). Status 1 when Redis cannot be reached at start.\n");
 }
 
 typedef struct out {
@@ -63,15 +64,11 @@ static int print_alert(void *ctx, const char *json, size_t len)
             const char *st = json_string_value(json_object_get(a, "state"));
             printf("%s %-8s rule=%s scope=%s window=%s neg_rate=%.4f n=%lld threshold=%g "
                    "since=%s\n",
-                   str(a, "ts"),
-                   st && strcmp(st, "firing") == 0 ? "FIRING" : "RESOLVED",
-                   str(a, "rule"),
-                   str(a, "scope"),
-                   str(a, "window"),
+                   str(a, "ts"), st && strcmp(st, "firing") == 0 ? "FIRING" : "RESOLVED",
+                   str(a, "rule"), str(a, "scope"), str(a, "window"),
                    json_number_value(json_object_get(a, "neg_rate")),
                    (long long)json_integer_value(json_object_get(a, "n")),
-                   json_number_value(json_object_get(a, "threshold")),
-                   str(a, "since"));
+                   json_number_value(json_object_get(a, "threshold")), str(a, "since"));
             json_decref(a);
         }
     } else {
@@ -137,8 +134,7 @@ int app_cmd_alerts(int argc, char **argv)
     }
     if (since &&
         alr_follow_parse_since(since, core_time_now_ms(), since_id, sizeof since_id) != CORE_OK) {
-        fprintf(stderr,
-                "finsent alerts: --since: '%s' is not a time, a duration or a stream ID\n",
+        fprintf(stderr, "finsent alerts: --since: '%s' is not a time, a duration or a stream ID\n",
                 since);
         goto out;
     }

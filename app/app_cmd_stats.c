@@ -50,11 +50,10 @@ static int print_json(const alr_rate_t *rows, size_t n)
         char w[16];
         alr_window_name(rows[i].window_min, w, sizeof w);
         json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f}", "scope", rows[i].scope,
-                           "window", w, "n", (json_int_t)rows[i].n, "negative",
-                           (json_int_t)rows[i].negative, "neutral", (json_int_t)rows[i].neutral,
-                           "positive", (json_int_t)rows[i].positive, "neg_rate",
-                           rows[i].neg_rate));
+            arr, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f}", "scope", rows[i].scope, "window",
+                           w, "n", (json_int_t)rows[i].n, "negative", (json_int_t)rows[i].negative,
+                           "neutral", (json_int_t)rows[i].neutral, "positive",
+                           (json_int_t)rows[i].positive, "neg_rate", rows[i].neg_rate));
     }
     s = arr ? json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(arr);

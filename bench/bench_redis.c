@@ -33,9 +33,18 @@
 #include "core/core_log.h"
 #include "core/core_time.h"
 
-static const char *const TOPICS[12] = {
-    "Fed | Central Banks", "Earnings", "M&A", "Crypto", "Energy", "Macro",
-    "Markets", "Tech", "Banking", "Real Estate", "Commodities", "Regulation"};
+static const char *const TOPICS[12] = {"Fed | Central Banks",
+                                       "Earnings",
+                                       "M&A",
+                                       "Crypto",
+                                       "Energy",
+                                       "Macro",
+                                       "Markets",
+                                       "Tech",
+                                       "Banking",
+                                       "Real Estate",
+                                       "Commodities",
+                                       "Regulation"};
 
 static int free_port(void)
 {
@@ -81,12 +90,11 @@ static void report(const char *what, size_t items, int64_t ns, int64_t *lat, siz
     printf("%-8s %8zu items in %7.3f s: %9.0f items/s; batch latency p50 %.2f ms, p99 %.2f "
            "ms, max %.2f ms\n",
            what, items, (double)ns / 1e9, (double)items / ((double)ns / 1e9),
-           (double)lat[nb / 2] / 1e6, (double)lat[nb * 99 / 100] / 1e6,
-           (double)lat[nb - 1] / 1e6);
+           (double)lat[nb / 2] / 1e6, (double)lat[nb * 99 / 100] / 1e6, (double)lat[nb - 1] / 1e6);
 }
 
-static int run_pass(alr_sink_t *s, core_tagged_t **items, size_t n, size_t batch,
-                    const char *what, alr_outcome_t want)
+static int run_pass(alr_sink_t *s, core_tagged_t **items, size_t n, size_t batch, const char *what,
+                    alr_outcome_t want)
 {
     size_t nb = (n + batch - 1) / batch, k = 0, ok = 0;
     int64_t *lat = calloc(nb, sizeof *lat), t0 = core_time_mono_ns();
@@ -196,9 +204,8 @@ int main(int argc, char **argv)
         items[i]->sentiment = (int)((seed >> 26) % 3);
         items[i]->sentiment_p[items[i]->sentiment] = 0.9f;
     }
-    printf("bench_redis: %zu items, batch %zu, rate refresh every %ld ms, redis %s%s\n", n,
-           batch, refresh_ms,
-           use_sock ? "unix socket" : "TCP loopback",
+    printf("bench_redis: %zu items, batch %zu, rate refresh every %ld ms, redis %s%s\n", n, batch,
+           refresh_ms, use_sock ? "unix socket" : "TCP loopback",
            aof ? ", appendonly yes + appendfsync always" : ", no persistence");
     if (run_pass(s, items, n, batch, "new", ALR_ITEM_COUNTED) != 0 ||
         run_pass(s, items, n, batch, "replay", ALR_ITEM_DUPLICATE) != 0)

@@ -26,7 +26,8 @@ int main(void)
         s[n++] = suite_follow();
         s[n++] = suite_cli();
     } else {
-        printf("SKIP alr_redis, alr_sink, alr_follow, alr_cli: redis-server not found (/usr/bin/redis-server or "
+        printf("SKIP alr_redis, alr_sink, alr_follow, alr_cli: redis-server not found "
+               "(/usr/bin/redis-server or "
                "PATH); install the redis-server package to run them\n");
     }
     return th_main(s, n);

@@ -74,12 +74,12 @@ static alr_sink_t *mksink(const th_redis_t *r, const char *extra)
     return s;
 }
 
-#define NEED_BINARY()                                                                          \
-    do {                                                                                       \
-        if (access(finsent_bin(), X_OK) != 0) {                                                \
-            printf("SKIP %s: %s not built\n", __func__, finsent_bin());                        \
-            return;                                                                            \
-        }                                                                                      \
+#define NEED_BINARY()                                                                              \
+    do {                                                                                           \
+        if (access(finsent_bin(), X_OK) != 0) {                                                    \
+            printf("SKIP %s: %s not built\n", __func__, finsent_bin());                            \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
 START_TEST(stats_json_and_table)
@@ -96,9 +96,8 @@ START_TEST(stats_json_and_table)
     s = mksink(&r, NULL);
     write_items(s, "Earnings", 3, 1, "e");
     write_items(s, "Macro", 1, 3, "m");
-    ck_assert_int_eq(run(&out, "%s stats --set redis.port=%d --window 15m --json", finsent_bin(),
-                         r.port),
-                     0);
+    ck_assert_int_eq(
+        run(&out, "%s stats --set redis.port=%d --window 15m --json", finsent_bin(), r.port), 0);
     arr = json_loads(out, 0, NULL);
     ck_assert_msg(json_is_array(arr), "output: %s", out);
     ck_assert_uint_eq(json_array_size(arr), 3); /* all, 2 topics */
@@ -147,8 +146,9 @@ START_TEST(stats_json_and_table)
     alr_sink_free(s);
     th_redis_kill(&r);
     /* Redis away: status 1 and a message. */
-    ck_assert_int_eq(run(&out, "%s stats --set redis.port=%d --set redis.connect_timeout=200ms "
-                               "2>&1",
+    ck_assert_int_eq(run(&out,
+                         "%s stats --set redis.port=%d --set redis.connect_timeout=200ms "
+                         "2>&1",
                          finsent_bin(), r.port),
                      1);
     ck_assert_ptr_nonnull(strstr(out, "127.0.0.1"));
@@ -187,9 +187,8 @@ START_TEST(alerts_replay_and_follow)
     ck_assert_ptr_null(strchr(strchr(out, '\n') + 1, '\n')); /* one line */
     json_decref(a);
     free(out);
-    ck_assert_int_eq(run(&out, "%s alerts -c %s --since 1h --no-follow --text", finsent_bin(),
-                         conf),
-                     0);
+    ck_assert_int_eq(
+        run(&out, "%s alerts -c %s --since 1h --no-follow --text", finsent_bin(), conf), 0);
     ck_assert_ptr_nonnull(strstr(out, "FIRING"));
     ck_assert_ptr_nonnull(strstr(out, "rule=cli scope=topic:earnings window=15m"));
     free(out);

@@ -76,7 +76,7 @@ START_TEST(windows)
         const char *in;
         int minutes;
         const char *name;
-    } ok[] = {{"5m", 5, "5m"}, {"15m", 15, "15m"}, {"1h", 60, "1h"},
+    } ok[] = {{"5m", 5, "5m"},      {"15m", 15, "15m"}, {"1h", 60, "1h"},
               {"1h30m", 90, "90m"}, {"1d", 1440, "1d"}, {"120m", 120, "2h"}};
     char name[16];
     int m;

@@ -83,21 +83,21 @@ START_TEST(lifecycle_with_for_hysteresis_cooldown)
 {
     alr_rule_t r = mkrule();
     const step_t steps[] = {
-        {1000, 5, 5, ALR_EV_NONE, ALR_ST_INACTIVE},        /* below min_count */
-        {2000, 20, 8, ALR_EV_NONE, ALR_ST_INACTIVE},       /* 0.4 < threshold */
-        {3000, 20, 10, ALR_EV_PENDING, ALR_ST_PENDING},    /* 0.5 reaches it */
-        {30000, 20, 12, ALR_EV_NONE, ALR_ST_PENDING},      /* waiting `for` */
-        {40000, 20, 9, ALR_EV_CANCEL, ALR_ST_INACTIVE},    /* dropped: back */
-        {50000, 20, 10, ALR_EV_PENDING, ALR_ST_PENDING},   /* again */
-        {110000, 20, 10, ALR_EV_FIRE, ALR_ST_FIRING},      /* held 60 s */
-        {120000, 20, 7, ALR_EV_NONE, ALR_ST_FIRING},       /* 0.35: above clear */
-        {130000, 20, 6, ALR_EV_NONE, ALR_ST_FIRING},       /* 0.30: not below */
-        {140000, 20, 5, ALR_EV_RESOLVE, ALR_ST_RESOLVED},  /* 0.25 < clear */
-        {150000, 20, 20, ALR_EV_NONE, ALR_ST_RESOLVED},    /* cooldown */
-        {739999, 20, 20, ALR_EV_NONE, ALR_ST_RESOLVED},    /* 1 ms short */
-        {740000, 20, 20, ALR_EV_PENDING, ALR_ST_PENDING},  /* cooldown over */
+        {1000, 5, 5, ALR_EV_NONE, ALR_ST_INACTIVE},       /* below min_count */
+        {2000, 20, 8, ALR_EV_NONE, ALR_ST_INACTIVE},      /* 0.4 < threshold */
+        {3000, 20, 10, ALR_EV_PENDING, ALR_ST_PENDING},   /* 0.5 reaches it */
+        {30000, 20, 12, ALR_EV_NONE, ALR_ST_PENDING},     /* waiting `for` */
+        {40000, 20, 9, ALR_EV_CANCEL, ALR_ST_INACTIVE},   /* dropped: back */
+        {50000, 20, 10, ALR_EV_PENDING, ALR_ST_PENDING},  /* again */
+        {110000, 20, 10, ALR_EV_FIRE, ALR_ST_FIRING},     /* held 60 s */
+        {120000, 20, 7, ALR_EV_NONE, ALR_ST_FIRING},      /* 0.35: above clear */
+        {130000, 20, 6, ALR_EV_NONE, ALR_ST_FIRING},      /* 0.30: not below */
+        {140000, 20, 5, ALR_EV_RESOLVE, ALR_ST_RESOLVED}, /* 0.25 < clear */
+        {150000, 20, 20, ALR_EV_NONE, ALR_ST_RESOLVED},   /* cooldown */
+        {739999, 20, 20, ALR_EV_NONE, ALR_ST_RESOLVED},   /* 1 ms short */
+        {740000, 20, 20, ALR_EV_PENDING, ALR_ST_PENDING}, /* cooldown over */
         {800000, 20, 20, ALR_EV_FIRE, ALR_ST_FIRING},
-        {900000, 0, 0, ALR_EV_RESOLVE, ALR_ST_RESOLVED},   /* window emptied */
+        {900000, 0, 0, ALR_EV_RESOLVE, ALR_ST_RESOLVED}, /* window emptied */
     };
     run_steps(&r, steps, sizeof steps / sizeof steps[0]);
 }

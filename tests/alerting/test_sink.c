@@ -127,8 +127,8 @@ static void check_buckets(redisContext *c, const stream_t *st)
         char key[ALR_KEY_MAX];
         alr_key_bucket(key, sizeof key, "finsent:", st->ex[i].scope, st->ex[i].minute);
         for (int k = 0; k < 4; k++)
-            ck_assert_msg(th_alr_hget(c, key, f[k]) == st->ex[i].c[k], "%s %s: %lld != %lld",
-                          key, f[k], th_alr_hget(c, key, f[k]), st->ex[i].c[k]);
+            ck_assert_msg(th_alr_hget(c, key, f[k]) == st->ex[i].c[k], "%s %s: %lld != %lld", key,
+                          f[k], th_alr_hget(c, key, f[k]), st->ex[i].c[k]);
     }
     rep = redisCommand(c, "KEYS finsent:b:*");
     ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
@@ -488,8 +488,8 @@ static const char RULE_CFG[] = "[rule.neg]\nscope = topic:Fed | Central Banks\nw
                                "threshold = 0.5\nclear = 0.3\nmin_count = 4\nfor = 1m\n"
                                "cooldown = 10m\n";
 
-static void write_n(alr_sink_t *s, const char *prefix, int *seq, int n, int sentiment,
-                    int64_t ev, alr_write_result_t *res)
+static void write_n(alr_sink_t *s, const char *prefix, int *seq, int n, int sentiment, int64_t ev,
+                    alr_write_result_t *res)
 {
     core_tagged_t *it[64];
     ck_assert_int_le(n, 64);
@@ -511,11 +511,11 @@ static char *state_of(redisContext *c)
     return s;
 }
 
-#define ASSERT_STATE(c, want)                                                                  \
-    do {                                                                                       \
-        char *st_ = state_of(c);                                                               \
-        ck_assert_str_eq(st_, want);                                                           \
-        free(st_);                                                                             \
+#define ASSERT_STATE(c, want)                                                                      \
+    do {                                                                                           \
+        char *st_ = state_of(c);                                                                   \
+        ck_assert_str_eq(st_, want);                                                               \
+        free(st_);                                                                                 \
     } while (0)
 
 /* next_message reads one pub/sub message (blocking, 5 s timeout) and
@@ -588,8 +588,7 @@ START_TEST(rule_lifecycle_and_alerts)
                   strcmp(ch, "finsent:alerts:topic:fed-central-banks") == 0);
         ck_assert_str_eq(json_string_value(json_object_get(a, "state")), "firing");
         ck_assert_str_eq(json_string_value(json_object_get(a, "rule")), "neg");
-        ck_assert_str_eq(json_string_value(json_object_get(a, "scope")),
-                         "topic:fed-central-banks");
+        ck_assert_str_eq(json_string_value(json_object_get(a, "scope")), "topic:fed-central-banks");
         ck_assert_str_eq(json_string_value(json_object_get(a, "window")), "5m");
         ck_assert_int_eq(json_integer_value(json_object_get(a, "n")), 4);
         ck_assert_double_eq(json_real_value(json_object_get(a, "neg_rate")), 1.0);
@@ -729,8 +728,8 @@ START_TEST(two_processes_fire_once)
             int status = 0;
             ck_assert_int_eq(waitpid(kids[k], &status, 0), kids[k]);
             ck_assert(WIFEXITED(status));
-            ck_assert_msg(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 10,
-                          "child exit %d", WEXITSTATUS(status));
+            ck_assert_msg(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 10, "child exit %d",
+                          WEXITSTATUS(status));
             won += WEXITSTATUS(status) == 10;
         }
         ck_assert_int_eq(won, 1);
