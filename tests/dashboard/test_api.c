@@ -5,6 +5,8 @@
  * 503, and the page server never leaves its directory. */
 #include <check.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,6 +370,38 @@ START_TEST(missing_web_root)
 }
 END_TEST
 
+/* Handlers run on several libmicrohttpd threads at once and share one
+ * reader: concurrent requests of every kind must all succeed (run under
+ * ASan/TSan builds too). */
+static void *hammer(void *arg)
+{
+    static const char *const paths[] = {"/api/rates", "/api/series?scope=entity:ACME&step=5m",
+                                        "/api/alerts", "/api/recent?scope=topic:energy-oil",
+                                        "/app.js"};
+    long id = (long)(intptr_t)arg, bad = 0;
+    for (int i = 0; i < 25; i++) {
+        th_http_reply_t r;
+        const char *p = paths[(i + id) % 5];
+        if (th_http_get(PORT, p, &r) != 0 || r.status != 200)
+            bad++;
+        th_http_reply_free(&r);
+    }
+    return (void *)(intptr_t)bad;
+}
+
+START_TEST(concurrent_requests)
+{
+    pthread_t t[6];
+    for (long i = 0; i < 6; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, hammer, (void *)(intptr_t)i), 0);
+    for (int i = 0; i < 6; i++) {
+        void *bad;
+        pthread_join(t[i], &bad);
+        ck_assert_int_eq((long)(intptr_t)bad, 0);
+    }
+}
+END_TEST
+
 Suite *suite_api(void)
 {
     Suite *s = suite_create("app_api");
@@ -386,6 +420,7 @@ Suite *suite_api(void)
     tcase_add_test(t, static_files);
     tcase_add_test(t, static_traversal);
     tcase_add_test(t, missing_web_root);
+    tcase_add_test(t, concurrent_requests);
     suite_add_tcase(s, t);
     tcase_add_test(p, static_pure);
     suite_add_tcase(s, p);
