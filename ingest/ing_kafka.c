@@ -39,6 +39,8 @@ typedef struct kpart {
     ing_ktrack_t track;
     int64_t stored;   /* last offset handed to rd_kafka_offsets_store; -1 none */
     size_t abandoned; /* pending offsets that will never be acked (dropped held items) */
+    int consumed;     /* a message was consumed since the assignment (consumer thread) */
+    int paused;       /* paused by us (consumer thread) */
     struct kpart *next;
 } kpart;
 
@@ -357,24 +359,52 @@ static void commit_sync(ing_kafka_t *k, const rd_kafka_topic_partition_list_t *p
 
 /* ---- held items (consumer thread) -------------------------------------- */
 
+/* Pausing: librdkafka purges a paused partition's fetch queue and, on
+ * resume, fetches from the position after the last message the application
+ * consumed. For a partition with nothing consumed since its assignment it
+ * has no such position and keeps whatever start position it had, which we
+ * do not control. So only partitions with a consumed message are paused;
+ * another partition is paused when its first message arrives (that message
+ * is held). Each partition is paused and resumed once per episode (repeated
+ * pause calls are avoided). Every pause costs a refetch on resume, so the
+ * pipeline's queue should be much larger than a fetch batch. */
+static void pause_one(ing_kafka_t *k, kpart *p, int pause)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    if (pause)
+        rd_kafka_pause_partitions(k->rk, l);
+    else
+        rd_kafka_resume_partitions(k->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    p->paused = pause;
+}
+
 static void set_paused(ing_kafka_t *k, int pause)
 {
-    rd_kafka_topic_partition_list_t *a = NULL;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
 
-    if (rd_kafka_assignment(k->rk, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a) {
-        if (a->cnt > 0) {
-            if (pause)
-                rd_kafka_pause_partitions(k->rk, a);
-            else
-                rd_kafka_resume_partitions(k->rk, a);
-        }
-        rd_kafka_topic_partition_list_destroy(a);
-    }
     pthread_mutex_lock(&k->mu);
+    for (kpart *p = k->parts; p; p = p->next) {
+        if (pause && p->assigned && p->consumed && !p->paused) {
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+            p->paused = 1;
+        } else if (!pause && p->paused) {
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+            p->paused = 0;
+        }
+    }
     if (pause && !k->paused)
         core_counter_add(k->m_pauses, 1);
     k->paused = pause;
     pthread_mutex_unlock(&k->mu);
+    if (l->cnt > 0) {
+        if (pause)
+            rd_kafka_pause_partitions(k->rk, l);
+        else
+            rd_kafka_resume_partitions(k->rk, l);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
     core_gauge_set(k->m_paused, pause);
     if (pause)
         CORE_DEBUG(MOD, "queue full: partitions paused");
@@ -504,6 +534,8 @@ static void on_assign(ing_kafka_t *k, rd_kafka_topic_partition_list_t *parts, in
             continue;
         }
         part_reset_locked(k, p);
+        p->consumed = 0;
+        p->paused = 0;
         if (!p->assigned)
             k->assigned++;
         p->assigned = 1;
@@ -522,8 +554,8 @@ static void on_assign(ing_kafka_t *k, rd_kafka_topic_partition_list_t *parts, in
         CORE_ERROR(MOD, "assign: %s", rd_kafka_err2str(re));
     }
     CORE_INFO(MOD, "assigned %d partition(s)", parts->cnt);
-    /* The pause state must cover the new partitions too. */
-    set_paused(k, k->hold_head != NULL);
+    /* New partitions start unpaused; while held items wait, each is paused
+     * when its first message arrives (see pause_one). */
 }
 
 static void on_revoke(ing_kafka_t *k, rd_kafka_topic_partition_list_t *parts, int incremental,
@@ -546,6 +578,8 @@ static void on_revoke(ing_kafka_t *k, rd_kafka_topic_partition_list_t *parts, in
             continue;
         part_reset_locked(k, p);
         p->assigned = 0;
+        p->consumed = 0;
+        p->paused = 0;
         k->assigned--;
     }
     core_gauge_set(k->m_assigned, (double)k->assigned);
@@ -646,6 +680,8 @@ static void handle_message(ing_kafka_t *k, rd_kafka_message_t *m)
         k->in_flight++;
     core_gauge_set(k->m_in_flight, (double)k->in_flight);
     pthread_mutex_unlock(&k->mu);
+    if (p)
+        p->consumed = 1; /* librdkafka now has an application position for it */
     if (rc != CORE_OK) {
         /* Not ours (a message of a partition being revoked) or a duplicate
          * delivery: skipping it loses nothing, its offset is not stored. */
@@ -711,6 +747,8 @@ static void handle_message(ing_kafka_t *k, rd_kafka_message_t *m)
 
     if (k->hold_head || k->queue_closed) {
         hold(k, item, p);
+        if (k->paused && !p->paused)
+            pause_one(k, p, 1);
         return;
     }
     rc = core_queue_push(k->q, item, 0);

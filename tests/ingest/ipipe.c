@@ -41,6 +41,15 @@ static void *pipe_main(void *arg)
     return NULL;
 }
 
+void pipe_start_stopped(pipe_t *p, size_t qcap, int ack)
+{
+    memset(p, 0, sizeof *p);
+    ck_assert_int_eq(core_queue_new(qcap, &p->q), CORE_OK);
+    pthread_mutex_init(&p->mu, NULL);
+    p->ack = ack;
+    pthread_create(&p->thr, NULL, pipe_main, p);
+}
+
 void pipe_start(pipe_t *p, size_t qcap, int ack)
 {
     memset(p, 0, sizeof *p);

@@ -27,6 +27,8 @@ typedef struct pipe {
 } pipe_t;
 
 void pipe_start(pipe_t *p, size_t qcap, int ack);
+/* pipe_start_stopped: the same, but the thread pops nothing until go is set. */
+void pipe_start_stopped(pipe_t *p, size_t qcap, int ack);
 size_t pipe_count(pipe_t *p);
 /* pipe_wait waits until n items arrived (up to timeout_ms); returns the count. */
 size_t pipe_wait(pipe_t *p, size_t n, int timeout_ms);
