@@ -612,39 +612,42 @@ static core_err_t append_count(alr_sink_t *s, const core_tagged_t *t, int64_t ev
     return rc ? rc : args_send(s, a);
 }
 
-/* count_once sends the batch's COUNT calls and reads their replies.
- * CORE_OK: every reply was 0/1 (outcomes set). CORE_ENET: connection lost.
- * CORE_EREDIS: an error reply (NOSCRIPT clears scripts_loaded). */
+/* count_once sends the COUNT calls of the countable items that have no
+ * answer yet (done[i] == 0) and reads their replies: an answered item is in
+ * Redis (the script is atomic, and with appendfsync always the reply comes
+ * after the fsync), so a retry never needs to send it again and its outcome
+ * stays the one of the attempt that ran it. CORE_OK: every item answered.
+ * CORE_ENET: connection lost. CORE_EREDIS: an error reply (NOSCRIPT clears
+ * scripts_loaded); the items without an answer are sent again next time. */
 static core_err_t count_once(alr_sink_t *s, core_tagged_t *const *items, size_t n,
-                             const int64_t *ev, alr_outcome_t *out)
+                             const int64_t *ev, alr_outcome_t *out, unsigned char *done)
 {
     core_err_t rc = ensure(s), first = CORE_OK;
-    size_t sent = 0;
 
     if (rc != CORE_OK)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        if (out[i] != ALR_ITEM_COUNTED)
+        if (out[i] != ALR_ITEM_COUNTED || done[i])
             continue;
         rc = append_count(s, items[i], ev[i]);
         if (rc != CORE_OK) {
-            /* The arena failed or the key did not fit: the commands already
+            /* The arena failed or a key did not fit: the commands already
              * queued still have replies to read, so drop the connection. */
             alr_redis_disconnect(s->r);
             return rc == CORE_EINVAL ? CORE_ETOO_LARGE : rc;
         }
-        sent++;
     }
-    for (size_t i = 0; i < n && sent > 0; i++) {
+    for (size_t i = 0; i < n; i++) {
         redisReply *rep;
-        if (out[i] != ALR_ITEM_COUNTED && out[i] != ALR_ITEM_DUPLICATE)
+        if (out[i] != ALR_ITEM_COUNTED || done[i])
             continue;
         rc = alr_redis_read(s->r, &rep);
         if (rc != CORE_OK)
             return rc;
-        sent--;
         if (rep->type == REDIS_REPLY_INTEGER) {
-            out[i] = rep->integer == 1 ? ALR_ITEM_COUNTED : ALR_ITEM_DUPLICATE;
+            done[i] = 1;
+            if (rep->integer != 1)
+                out[i] = ALR_ITEM_DUPLICATE;
         } else {
             if (is_noscript(rep))
                 s->scripts_loaded = 0;
@@ -1004,6 +1007,7 @@ core_err_t alr_sink_write(alr_sink_t *s, core_tagged_t *const *items, size_t n,
 {
     alr_outcome_t *out = NULL;
     int64_t *ev = NULL;
+    unsigned char *done = NULL; /* item i answered by Redis */
     int64_t now = s->now(s->now_ctx), t0 = core_time_mono_ns();
     size_t to_send = 0, fired = 0, resolved = 0, attempts = 0;
     alr_write_result_t local = {0};
@@ -1016,7 +1020,8 @@ core_err_t alr_sink_write(alr_sink_t *s, core_tagged_t *const *items, size_t n,
         return alr_redis_stopped(s->r) ? CORE_ECLOSED : CORE_OK;
     out = malloc(n * sizeof *out);
     ev = calloc(n, sizeof *ev);
-    if (!out || !ev) {
+    done = calloc(n, 1);
+    if (!out || !ev || !done) {
         rc = CORE_ENOMEM;
         goto done;
     }
@@ -1038,14 +1043,7 @@ core_err_t alr_sink_write(alr_sink_t *s, core_tagged_t *const *items, size_t n,
             s->scripts_loaded = 0;
         if (attempts++ > 0)
             core_counter_add(s->m_retries, 1);
-        /* Items already answered as duplicate on a failed attempt must be
-         * sent again: their first attempt may have been the one that counted
-         * them, and the replies are per attempt. */
-        for (size_t i = 0; i < n; i++) {
-            if (out[i] == ALR_ITEM_DUPLICATE)
-                out[i] = ALR_ITEM_COUNTED;
-        }
-        rc = count_once(s, items, n, ev, out);
+        rc = count_once(s, items, n, ev, out, done);
         if (rc == CORE_OK)
             break;
         if (rc == CORE_ENOMEM || rc == CORE_ETOO_LARGE)
@@ -1115,6 +1113,7 @@ done:
     }
     free(out);
     free(ev);
+    free(done);
     return rc;
 }
 
