@@ -18,8 +18,10 @@
  * item of the batch is in Redis (with appendfsync always, durably: Redis
  * replies after the fsync). On a connection failure or an error reply it
  * reconnects / waits with exponential backoff capped at redis.reconnect_max
- * and retries the whole batch (safe: idempotent), for as long as it takes,
- * so a Redis outage becomes backpressure. alr_sink_cancel makes a pending or
+ * and sends again the items Redis has not answered (safe: idempotent; an
+ * item counted by an attempt whose reply was lost then reads as a
+ * duplicate), for as long as it takes, so a Redis outage becomes
+ * backpressure. alr_sink_cancel makes a pending or
  * later write return CORE_ECLOSED; then none of that batch may be
  * acknowledged (some of it may be counted already; the replay is harmless).
  * Items too old (event time before now - redis.retention), too far in the
