@@ -152,11 +152,14 @@ python3 "$HERE/grafana_queries.py" "$ROOT/deploy/grafana/dashboards/finsent.json
   entity:ACME 15m "$PLANTED" || die "Grafana dashboard queries failed"
 
 # --- the page -------------------------------------------------------------------
-if [ ! -d "$HERE/node_modules/playwright-core" ] && command -v npm >/dev/null 2>&1; then
+# FINSENT_BROWSER_DUMPDOM=1 forces the fallback (to test it).
+if [ "${FINSENT_BROWSER_DUMPDOM:-0}" = 1 ]; then
+  USE_PW=0
+elif [ ! -d "$HERE/node_modules/playwright-core" ] && command -v npm >/dev/null 2>&1; then
   log "installing playwright-core into tests/browser/node_modules"
   (cd "$HERE" && timeout 300 npm install --no-audit --no-fund --silent >/dev/null 2>&1) || true
 fi
-if [ -d "$HERE/node_modules/playwright-core" ] && command -v node >/dev/null 2>&1; then
+if [ "${USE_PW:-1}" = 1 ] && [ -d "$HERE/node_modules/playwright-core" ] && command -v node >/dev/null 2>&1; then
   CHROMIUM="$CHROMIUM" node "$HERE/browser.mjs" "$BASE/" "$OUT" "$PLANTED" || die "page checks failed (screenshots in $OUT)"
 else
   log "playwright-core unavailable: falling back to chromium --dump-dom (fewer checks)"
