@@ -24,8 +24,9 @@ struct alr_follow {
     char prefix[64];
     char seen[SEEN_RING][40];
     size_t seen_next;
-    int64_t last_ms;  /* ts of the last delivered alert */
-    int64_t start_ms; /* when the follower started */
+    int64_t last_ms;           /* ts of the last delivered alert */
+    int64_t start_ms;          /* when the follower started */
+    char scope[ALR_SCOPE_MAX]; /* "" = every scope */
     char err[256];
 };
 
@@ -49,6 +50,18 @@ core_err_t alr_follow_new(const core_config_t *cfg, alr_follow_t **out)
     }
     f->start_ms = core_time_now_ms();
     *out = f;
+    return CORE_OK;
+}
+
+core_err_t alr_follow_set_scope(alr_follow_t *f, const char *scope)
+{
+    char tmp[ALR_SCOPE_MAX];
+    if (strcmp(scope, "all") == 0)
+        snprintf(tmp, sizeof tmp, "all");
+    else if (!(strncmp(scope, "topic:", 6) == 0 && alr_scope_topic(scope + 6, tmp, sizeof tmp)) &&
+             !(strncmp(scope, "entity:", 7) == 0 && alr_scope_entity(scope + 7, tmp, sizeof tmp)))
+        return CORE_EINVAL;
+    snprintf(f->scope, sizeof f->scope, "%s", tmp);
     return CORE_OK;
 }
 
@@ -118,8 +131,14 @@ static int deliver(alr_follow_t *f, const char *json, size_t len, alr_alert_fn f
     json_t *o = json_loadb(json, len, 0, NULL);
     const char *id = o ? json_string_value(json_object_get(o, "id")) : NULL;
     const char *ts = o ? json_string_value(json_object_get(o, "ts")) : NULL;
+    const char *scope = o ? json_string_value(json_object_get(o, "scope")) : NULL;
     int64_t ms;
     int stop;
+
+    if (f->scope[0] && (!scope || strcmp(scope, f->scope) != 0)) {
+        json_decref(o);
+        return 0; /* another scope's alert, from the replay */
+    }
 
     if (id) {
         for (size_t i = 0; i < SEEN_RING; i++) {
@@ -151,7 +170,7 @@ static core_err_t subscribe(alr_follow_t *f)
     redisReply *rep;
     core_err_t rc;
 
-    alr_key(ch, sizeof ch, f->prefix, "alerts", NULL);
+    alr_key(ch, sizeof ch, f->prefix, "alerts", f->scope[0] ? f->scope : NULL);
     rc = alr_redis_connect(f->sub);
     if (rc != CORE_OK)
         return fail(f, f->sub, rc);

@@ -33,6 +33,13 @@ typedef int (*alr_alert_fn)(void *ctx, const char *json, size_t len);
 /* alr_follow_new reads [redis] (connection and prefix). Does not connect. */
 core_err_t alr_follow_new(const core_config_t *cfg, alr_follow_t **out);
 
+/* alr_follow_set_scope restricts the follower to one scope: it subscribes
+ * to <prefix>alerts:{scope} instead and replays only that scope's alerts.
+ * scope is "all", "topic:LABEL" (slugified here, so "topic:Fed | Central
+ * Banks" works) or "entity:TICKER". CORE_EINVAL for anything else. Call
+ * before alr_follow_start. */
+core_err_t alr_follow_set_scope(alr_follow_t *f, const char *scope);
+
 /* alr_follow_free: NULL is a no-op. */
 void alr_follow_free(alr_follow_t *f);
 

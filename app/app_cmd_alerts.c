@@ -36,8 +36,8 @@ static void help(FILE *out)
 {
     fprintf(
         out,
-        "usage: finsent alerts [-c FILE] [--set S.K=V ...] [--since TIME|ID] [--text] "
-        "[--no-follow]\n\n"
+        "usage: finsent alerts [-c FILE] [--set S.K=V ...] [--since TIME|ID] [--scope S] "
+        "[--text] [--no-follow]\n\n"
         "Print alerts as they are published on the Redis channel <prefix>alerts (one JSON\n"
         "object per line: id, rule, scope, window, state, neg_rate, n, threshold, since,\n"
         "samples, ...).\n\n"
@@ -46,6 +46,9 @@ static void help(FILE *out)
         "  -s, --since X      first replay the alerts logged in <prefix>alerts:log since X:\n"
         "                     a time (2026-11-28T13:50:00Z), a duration back from now (2h),\n"
         "                     a stream ID (1795873800000-0) or 0 for everything kept\n"
+        "  --scope S          only the alerts of scope S (channel <prefix>alerts:S): all,\n"
+        "                     topic:LABEL (e.g. 'topic:Fed | Central Banks') or\n"
+        "                     entity:TICKER\n"
         "  --text             one readable line per alert instead of JSON\n"
         "  --no-follow        exit after the replay instead of following live\n"
         "Stops on SIGINT/SIGTERM (status 0). Status 1 when Redis cannot be reached at start.\n");
@@ -81,14 +84,12 @@ static int print_alert(void *ctx, const char *json, size_t len)
 
 int app_cmd_alerts(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"set", required_argument, NULL, 'S'},
-                                         {"since", required_argument, NULL, 's'},
-                                         {"text", no_argument, NULL, 't'},
-                                         {"no-follow", no_argument, NULL, 'n'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *path = NULL, *since = NULL;
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 'S'},
+        {"since", required_argument, NULL, 's'},  {"text", no_argument, NULL, 't'},
+        {"scope", required_argument, NULL, 'o'},  {"no-follow", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    const char *path = NULL, *since = NULL, *scope = NULL;
     char **sets = calloc((size_t)argc + 1, sizeof(char *));
     char since_id[64];
     size_t nsets = 0;
@@ -115,6 +116,9 @@ int app_cmd_alerts(int argc, char **argv)
             break;
         case 't':
             o.text = 1;
+            break;
+        case 'o':
+            scope = optarg;
             break;
         case 'n':
             follow = 0;
@@ -145,6 +149,12 @@ int app_cmd_alerts(int argc, char **argv)
     core_log_setup(CORE_LOG_WARN, CORE_LOG_TEXT);
     if (alr_follow_new(cfg, &f) != CORE_OK)
         goto out;
+    if (scope && alr_follow_set_scope(f, scope) != CORE_OK) {
+        fprintf(stderr, "finsent alerts: --scope: '%s' is not all, topic:LABEL or entity:TICKER\n",
+                scope);
+        rc = APP_EXIT_USAGE;
+        goto out;
+    }
     signal_follow = f;
 
     memset(&sa, 0, sizeof sa);

@@ -194,6 +194,19 @@ START_TEST(alerts_replay_and_follow)
     free(out);
     ck_assert_int_eq(run(&out, "%s alerts --since yesterday 2>&1", finsent_bin()), 2);
     free(out);
+    ck_assert_int_eq(run(&out, "%s alerts -c %s --scope 'topic:EARNINGS!' --since 0 --no-follow",
+                         finsent_bin(), conf),
+                     0);
+    ck_assert_ptr_nonnull(strstr(out, "\"scope\":\"topic:earnings\""));
+    free(out);
+    ck_assert_int_eq(
+        run(&out, "%s alerts -c %s --scope topic:macro --since 0 --no-follow", finsent_bin(), conf),
+        0);
+    ck_assert_str_eq(out, "");
+    free(out);
+    ck_assert_int_eq(run(&out, "%s alerts -c %s --scope sector:x 2>&1", finsent_bin(), conf), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--scope"));
+    free(out);
 
     /* Follow live: a resolve published while it runs is printed, after the
      * replayed firing alert; SIGTERM ends it with status 0. */

@@ -129,6 +129,50 @@ START_TEST(replay_live_and_resume)
 }
 END_TEST
 
+START_TEST(one_scope)
+{
+    th_redis_t r;
+    th_clock_t clk = {TH_T0};
+    core_config_t *cfg;
+    alr_sink_t *s = NULL;
+    alr_follow_t *f = NULL;
+    got_t g = {0};
+    char err[256];
+    core_tagged_t *it[6];
+
+    ck_assert_int_eq(th_redis_start(&r, TH_REDIS_EPHEMERAL), 0);
+    cfg = th_alr_config(&r, "[rule.t]\nscope = topic\nwindow = 5m\nthreshold = 0.5\n"
+                            "clear = 0.3\nmin_count = 2\nfor = 0s\n");
+    ck_assert_int_eq(alr_sink_new(cfg, NULL, &s, err, sizeof err), CORE_OK);
+    alr_sink_set_clock(s, th_clock_now, &clk);
+    alr_sink_set_refresh_interval(s, 0);
+    ck_assert_int_eq(alr_follow_new(cfg, &f), CORE_OK);
+    ck_assert_int_eq(alr_follow_set_scope(f, "topic"), CORE_EINVAL);
+    ck_assert_int_eq(alr_follow_set_scope(f, "sector:x"), CORE_EINVAL);
+    ck_assert_int_eq(alr_follow_set_scope(f, "topic:Fed | Central Banks"), CORE_OK);
+    /* Two topics fire before it starts, a third after: it sees only its own. */
+    it[0] = th_alr_item("s0", "Earnings", 0, TH_T0, NULL);
+    it[1] = th_alr_item("s1", "Earnings", 0, TH_T0, NULL);
+    it[2] = th_alr_item("s2", "Fed | Central Banks", 0, TH_T0, NULL);
+    it[3] = th_alr_item("s3", "Fed | Central Banks", 0, TH_T0, NULL);
+    it[4] = th_alr_item("s4", "Crypto", 0, TH_T0, NULL);
+    it[5] = th_alr_item("s5", "Crypto", 0, TH_T0, NULL);
+    ck_assert_int_eq(alr_sink_write(s, it, 4, NULL), CORE_OK);
+    ck_assert_int_eq(alr_follow_start(f, "0", collect, &g), CORE_OK);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_str_eq(g.state[0], "firing");
+    ck_assert_int_eq(alr_sink_write(s, it + 4, 2, NULL), CORE_OK);
+    ck_assert_int_eq(alr_follow_poll(f, 300, collect, &g), CORE_ETIMEOUT);
+    ck_assert_int_eq(g.n, 1);
+    for (int i = 0; i < 6; i++)
+        core_tagged_free(it[i]);
+    alr_follow_free(f);
+    alr_sink_free(s);
+    core_config_free(cfg);
+    th_redis_stop(&r);
+}
+END_TEST
+
 Suite *suite_follow(void)
 {
     Suite *s = suite_create("alr_follow");
@@ -136,6 +180,7 @@ Suite *suite_follow(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, since_forms);
     tcase_add_test(tc, replay_live_and_resume);
+    tcase_add_test(tc, one_scope);
     suite_add_tcase(s, tc);
     return s;
 }
