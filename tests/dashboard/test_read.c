@@ -3,6 +3,7 @@
  * KEYS/SCAN (th_dash). Pure parts (scope names, series grid, item filter)
  * are tested without Redis. */
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alerting/alr_keys.h"
@@ -482,6 +483,58 @@ START_TEST(redis_away)
 }
 END_TEST
 
+START_TEST(rates_scope_cap)
+{
+    /* More current scopes than ALR_READ_MAX_SCOPES: the most recently active
+     * ones are answered, sorted, and "truncated" says so. */
+    th_redis_t rs;
+    redisContext *c;
+    core_config_t *cfg;
+    alr_reader_t *r = NULL;
+    json_t *o = NULL, *sc;
+    char err[512] = "", text[256];
+    int64_t now = core_time_now_ms();
+    int total = ALR_READ_MAX_SCOPES + 5;
+
+    ck_assert_int_eq(th_redis_start(&rs, TH_REDIS_EPHEMERAL), 0);
+    c = redisConnect("127.0.0.1", rs.port);
+    ck_assert_ptr_nonnull(c);
+    for (int i = 0; i < total; i++) {
+        /* scope i was active i ms ago; its neg_rate grows with i */
+        redisAppendCommand(c, "ZADD finsent:scopes %lld entity:S%d", (long long)(now - i), i);
+        redisAppendCommand(c, "HSET finsent:rate:entity:S%d:15m n 100 negative %d neg_rate %.4f "
+                              "updated %lld",
+                           i, i % 100, (double)(i % 100) / 100.0, (long long)now);
+    }
+    for (int i = 0; i < 2 * total; i++) {
+        redisReply *rep;
+        ck_assert_int_eq(redisGetReply(c, (void **)&rep), REDIS_OK);
+        ck_assert_int_ne(rep->type, REDIS_REPLY_ERROR);
+        freeReplyObject(rep);
+    }
+    redisFree(c);
+    snprintf(text, sizeof text, "[redis]\nport = %d\nwindows = 15m\n", rs.port);
+    ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
+    ck_assert_int_eq(core_config_load_string(cfg, "t", text, err, sizeof err), CORE_OK);
+    ck_assert_msg(alr_reader_new(cfg, &r, err, sizeof err) == CORE_OK, "%s", err);
+    ck_assert_msg(alr_read_rates(r, 15, &o, err, sizeof err) == CORE_OK, "%s", err);
+    sc = json_object_get(o, "scopes");
+    ck_assert_uint_eq(json_array_size(sc), ALR_READ_MAX_SCOPES);
+    ck_assert(json_is_true(json_object_get(o, "truncated")));
+    for (size_t i = 1; i < json_array_size(sc); i++) {
+        const char *name = json_string_value(json_object_get(json_array_get(sc, i), "scope"));
+        ck_assert(json_real_value(json_object_get(json_array_get(sc, i - 1), "neg_rate")) >=
+                  json_real_value(json_object_get(json_array_get(sc, i), "neg_rate")));
+        /* the oldest five (S2000..S2004) are the ones left out */
+        ck_assert_int_lt(atoi(name + strlen("entity:S")), ALR_READ_MAX_SCOPES);
+    }
+    json_decref(o);
+    alr_reader_free(r);
+    core_config_free(cfg);
+    th_redis_stop(&rs);
+}
+END_TEST
+
 Suite *suite_read(void)
 {
     Suite *s = suite_create("alr_read");
@@ -506,5 +559,11 @@ Suite *suite_read(void)
     tcase_add_test(r, recent_items);
     tcase_add_test(r, redis_away);
     suite_add_tcase(s, r);
+    {
+        TCase *big = tcase_create("caps");
+        tcase_set_timeout(big, 30);
+        tcase_add_test(big, rates_scope_cap);
+        suite_add_tcase(s, big);
+    }
     return s;
 }
