@@ -39,6 +39,8 @@
     X("rss", "interval", DURATION, "5m", 1000, 86400000, "default poll interval of a feed")      \
     X("rss", "backoff_max", DURATION, "1h", 1000, 86400000, "cap of the per-feed error backoff")  \
     X("rss", "state_file", STR, "", 0, 0, "seen-items file when Redis is not configured")          \
+    X("rss", "seen_store", STR, "auto", 0, 0,                                                      \
+      "where seen feed items persist: auto (state_file if set, else redis), redis, file, memory") \
     X("rss", "seen_ttl", DURATION, "30d", 60000, 31536000000.0, "how long a seen feed item is remembered") \
     X("feed.*", "url", STR, "", 0, 0, "feed URL (http or https)")                                 \
     X("feed.*", "interval", DURATION, "", 1000, 86400000, "poll interval (default: rss.interval)") \

@@ -22,6 +22,7 @@
 #include "core_version.h"
 #include "ingest/ing_feed.h"
 #include "ingest/ing_seen.h"
+#include "ingest/ing_seen_redis.h"
 
 #define MOD "rss"
 #define SAVE_EVERY_MS 1000
@@ -61,6 +62,9 @@ struct ing_rss {
     core_metrics_t *metrics;
     CURLM *multi;
     ing_seen_t *seen;
+    ing_seen_redis_t *seen_redis; /* NULL unless seen_store is redis */
+    int seen_loaded;
+    int seen_warned;
     ing_feed_limits_t limits;
     int cashtags;
     int64_t connect_timeout_ms, timeout_ms, backoff_max_ms;
@@ -621,6 +625,34 @@ static void finish(ing_rss_t *r, CURL *e, CURLcode res)
     }
 }
 
+/* ---- seen store persistence (poller thread) ---------------------------------- */
+
+static void persist(ing_rss_t *r)
+{
+    char err[512] = "";
+    core_err_t rc;
+    int64_t now = core_time_now_ms();
+
+    rc = ing_seen_save(r->seen, now, err, sizeof err); /* expiry; the file when there is one */
+    if (rc == CORE_OK && r->seen_redis) {
+        if (!r->seen_loaded) {
+            rc = ing_seen_redis_load(r->seen_redis, r->seen, now, err, sizeof err);
+            r->seen_loaded = rc == CORE_OK;
+            if (r->seen_loaded)
+                CORE_INFO(MOD, "seen feed items loaded from Redis (%zu)", ing_seen_count(r->seen));
+        } else {
+            rc = ing_seen_redis_flush(r->seen_redis, r->seen, now, err, sizeof err);
+        }
+    }
+    if (rc != CORE_OK && !r->seen_warned) {
+        CORE_ERROR(MOD, "seen store: %s (retrying)", err);
+        r->seen_warned = 1;
+    } else if (rc == CORE_OK && r->seen_warned) {
+        CORE_INFO(MOD, "seen store: working again");
+        r->seen_warned = 0;
+    }
+}
+
 /* ---- thread ----------------------------------------------------------------- */
 
 static void *poller_main(void *arg)
@@ -628,6 +660,8 @@ static void *poller_main(void *arg)
     ing_rss_t *r = arg;
     int64_t next_save = core_time_mono_ms() + SAVE_EVERY_MS;
 
+    if (r->seen_redis)
+        persist(r); /* load what other runs saw before the first fetch */
     while (!atomic_load(&r->stop)) {
         int64_t now = core_time_mono_ms(), wait = 1000;
         int running = 0, left;
@@ -665,9 +699,7 @@ static void *poller_main(void *arg)
             if (m->msg == CURLMSG_DONE)
                 finish(r, m->easy_handle, m->data.result);
         if (core_time_mono_ms() >= next_save) {
-            char err[512];
-            if (ing_seen_save(r->seen, core_time_now_ms(), err, sizeof err) != CORE_OK)
-                CORE_ERROR(MOD, "saving the seen store: %s", err);
+            persist(r);
             next_save = core_time_mono_ms() + SAVE_EVERY_MS;
         }
         if (wait > 200 && running)
@@ -694,11 +726,7 @@ static void *poller_main(void *arg)
     if (ing_seen_pending(r->seen) > 0)
         CORE_WARN(MOD, "%zu feed item(s) unacknowledged at stop; they are emitted again next time",
                   ing_seen_pending(r->seen));
-    {
-        char err[512];
-        if (ing_seen_save(r->seen, core_time_now_ms(), err, sizeof err) != CORE_OK)
-            CORE_ERROR(MOD, "saving the seen store: %s", err);
-    }
+    persist(r);
     return NULL;
 }
 
@@ -712,8 +740,21 @@ core_err_t ing_rss_new(const core_config_t *cfg, core_queue_t *q, core_metrics_t
     size_t n = 0;
     core_err_t rc;
     const char *state = core_config_str(cfg, "rss", "state_file");
+    const char *store = core_config_str(cfg, "rss", "seen_store");
 
     *out = NULL;
+    if (strcmp(store, "auto") == 0)
+        store = state[0] ? "file" : "redis";
+    if (strcmp(store, "redis") != 0 && strcmp(store, "file") != 0 && strcmp(store, "memory") != 0) {
+        snprintf(err, errlen, "[rss] seen_store (%s): '%s' is not auto, redis, file or memory",
+                 core_config_origin(cfg, "rss", "seen_store"), store);
+        return CORE_ECONFIG;
+    }
+    if (strcmp(store, "file") == 0 && !state[0]) {
+        snprintf(err, errlen, "[rss] seen_store (%s): 'file' needs rss.state_file",
+                 core_config_origin(cfg, "rss", "seen_store"));
+        return CORE_ECONFIG;
+    }
     ing_feed_init();
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(err, errlen, "libcurl initialisation failed");
@@ -751,10 +792,16 @@ core_err_t ing_rss_new(const core_config_t *cfg, core_queue_t *q, core_metrics_t
         rc = CORE_ENOMEM;
         goto fail;
     }
-    rc = ing_seen_open(state[0] ? state : NULL, core_config_int(cfg, "rss", "seen_ttl"),
-                       core_time_now_ms(), &r->seen, err, errlen);
+    rc = ing_seen_open(strcmp(store, "file") == 0 ? state : NULL,
+                       core_config_int(cfg, "rss", "seen_ttl"), core_time_now_ms(), &r->seen, err,
+                       errlen);
     if (rc != CORE_OK)
         goto fail;
+    if (strcmp(store, "redis") == 0) {
+        rc = ing_seen_redis_new(cfg, &r->seen_redis);
+        if (rc != CORE_OK)
+            goto fail;
+    }
     if (ing_seen_load_skipped(r->seen))
         CORE_WARN(MOD, "%s: %zu corrupt line(s) skipped", state, ing_seen_load_skipped(r->seen));
     apply_specs(r, specs, n);
@@ -844,6 +891,7 @@ void ing_rss_free(ing_rss_t *r)
     if (r->multi)
         curl_multi_cleanup(r->multi);
     ing_seen_free(r->seen);
+    ing_seen_redis_free(r->seen_redis);
     pthread_mutex_destroy(&r->mu);
     free(r);
 }

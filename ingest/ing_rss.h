@@ -27,11 +27,16 @@
  * in the seen store (ing_seen); it becomes seen when the pipeline
  * acknowledges it (whatever the status), so a feed that repeats or reorders
  * its items produces no duplicates, and an item never acknowledged (crash)
- * is emitted again after a restart. Seen keys are persisted in rss.state_file
- * (written atomically about once a second when something changed, and at
- * stop) and forgotten after rss.seen_ttl. Without a state file they live in
- * memory only (documented limitation: a restart re-emits the feeds' current
- * items, which Redis then deduplicates by id within redis.seen_ttl).
+ * is emitted again after a restart. Seen keys are forgotten after
+ * rss.seen_ttl and persist according to rss.seen_store:
+ *   redis   sorted sets <redis.prefix>feedseen:<source> (ing_seen_redis),
+ *           loaded before the first fetch and written about once a second;
+ *           when Redis is away the poller keeps going and retries;
+ *   file    rss.state_file, rewritten atomically about once a second when
+ *           something changed, and at stop;
+ *   memory  nothing persists (a restart re-emits the feeds' current items,
+ *           which the Redis sink then deduplicates by id);
+ *   auto    (default) file when rss.state_file is set, else redis.
  *
  * Backpressure: pushing waits while the queue is full (the poller thread
  * blocks, so no new fetches start; transfers in progress may time out).

@@ -30,6 +30,9 @@ struct ing_seen {
     char *path;
     int dirty;
     size_t skipped;
+    int journal_on;
+    ing_seen_rec_t *journal;
+    size_t njournal, capjournal;
 };
 
 static uint64_t hash(const char *s)
@@ -290,8 +293,65 @@ core_err_t ing_seen_commit(ing_seen_t *s, const char *feed, const char *id, int6
     }
     if (rc == CORE_OK)
         s->dirty = 1;
+    if (rc == CORE_OK && s->journal_on) {
+        if (s->njournal == s->capjournal) {
+            size_t ncap = s->capjournal ? 2 * s->capjournal : 64;
+            ing_seen_rec_t *nj = realloc(s->journal, ncap * sizeof *nj);
+            if (nj) {
+                s->journal = nj;
+                s->capjournal = ncap;
+            }
+        }
+        if (s->njournal < s->capjournal) {
+            ing_seen_rec_t *r = &s->journal[s->njournal];
+            r->feed = strdup(feed);
+            r->id = strdup(id);
+            r->ms = now_ms;
+            if (r->feed && r->id)
+                s->njournal++;
+            else {
+                free(r->feed);
+                free(r->id);
+                rc = CORE_ENOMEM;
+            }
+        } else {
+            rc = CORE_ENOMEM;
+        }
+    }
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+void ing_seen_journal_enable(ing_seen_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->journal_on = 1;
+    pthread_mutex_unlock(&s->mu);
+}
+
+core_err_t ing_seen_take_journal(ing_seen_t *s, ing_seen_rec_t **recs, size_t *n)
+{
+    pthread_mutex_lock(&s->mu);
+    *recs = s->journal;
+    *n = s->njournal;
+    s->journal = NULL;
+    s->njournal = s->capjournal = 0;
+    pthread_mutex_unlock(&s->mu);
+    return CORE_OK;
+}
+
+void ing_seen_journal_free(ing_seen_rec_t *recs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(recs[i].feed);
+        free(recs[i].id);
+    }
+    free(recs);
+}
+
+int64_t ing_seen_ttl(const ing_seen_t *s)
+{
+    return s->ttl_ms;
 }
 
 void ing_seen_release(ing_seen_t *s, const char *feed, const char *id)
@@ -446,6 +506,7 @@ void ing_seen_free(ing_seen_t *s)
     }
     free(s->tab);
     free(s->path);
+    ing_seen_journal_free(s->journal, s->njournal);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -63,6 +63,22 @@ size_t ing_seen_count(ing_seen_t *s);   /* SEEN keys */
 size_t ing_seen_pending(ing_seen_t *s); /* PENDING keys */
 size_t ing_seen_load_skipped(ing_seen_t *s);
 
+/* Journal, for a mirror of the SEEN keys elsewhere (ing_seen_redis): once
+ * enabled, every ing_seen_commit also records (feed, id, ms), and
+ * ing_seen_take_journal moves the records collected so far to the caller
+ * (*recs: one malloc'd array, free with ing_seen_journal_free). */
+typedef struct ing_seen_rec {
+    char *feed;
+    char *id;
+    int64_t ms;
+} ing_seen_rec_t;
+void ing_seen_journal_enable(ing_seen_t *s);
+core_err_t ing_seen_take_journal(ing_seen_t *s, ing_seen_rec_t **recs, size_t *n);
+void ing_seen_journal_free(ing_seen_rec_t *recs, size_t n);
+
+/* ing_seen_ttl: the TTL given at open (ms). */
+int64_t ing_seen_ttl(const ing_seen_t *s);
+
 /* ing_seen_free frees the set without saving. NULL is a no-op. */
 void ing_seen_free(ing_seen_t *s);
 

@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <curl/curl.h>
+#include <hiredis/hiredis.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "core/core_time.h"
 #include "ingest/ing_rss.h"
 #include "tests/common/th.h"
+#include "tests/common/th_redis.h"
 #include "tests/ingest/ipipe.h"
 
 static pid_t server_pid;
@@ -67,6 +69,9 @@ static core_config_t *cfg_for(const char *ini)
     ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
     ck_assert_msg(core_config_load_string(cfg, "test.conf", text, err, sizeof err) == CORE_OK, "%s",
                   err);
+    /* Never touch a Redis that happens to run on the default port. */
+    if (!strstr(ini, "state_file") && !strstr(ini, "seen_store"))
+        ck_assert_int_eq(core_config_set(cfg, "rss.seen_store=memory", err, sizeof err), CORE_OK);
     return cfg;
 }
 
@@ -471,6 +476,68 @@ START_TEST(reload_adds_feed)
 }
 END_TEST
 
+/* Dedup across a restart through Redis (seen_store = redis); Redis going
+ * away while running does not stop the feeds. */
+START_TEST(dedup_in_redis)
+{
+    th_redis_t rs;
+    char ini[1024];
+    pipe_t p;
+    core_metrics_t *m;
+
+    if (!th_redis_binary()) {
+        fprintf(stderr, "dedup_in_redis: no redis-server; skipped\n");
+        return;
+    }
+    ck_assert_int_eq(th_redis_start(&rs, TH_REDIS_EPHEMERAL), 0);
+    snprintf(ini, sizeof ini,
+             "[redis]\nport = %d\nprefix = t1:\n[rss]\nseen_store = redis\n"
+             "[feed.r2]\nurl = http://127.0.0.1:PORT/static/rss2.xml\ninterval = 1s\n",
+             rs.port);
+    core_config_t *cfg = cfg_for(ini);
+    pipe_start(&p, 64, 1);
+    ing_rss_t *r = rss_start(cfg, p.q, NULL);
+    ck_assert_uint_eq(pipe_wait(&p, 3, 20000), 3);
+    ing_rss_stop(r, 2000); /* acks are in; stop writes them */
+    ing_rss_free(r);
+    pipe_stop(&p);
+    pipe_free(&p);
+
+    /* The sorted set holds the three ids. */
+    redisContext *c = redisConnect("127.0.0.1", rs.port);
+    ck_assert(c && !c->err);
+    redisReply *rep = redisCommand(c, "ZCARD t1:feedseen:rss:r2");
+    ck_assert_int_eq(rep->type, REDIS_REPLY_INTEGER);
+    ck_assert_int_eq(rep->integer, 3);
+    freeReplyObject(rep);
+    rep = redisCommand(c, "ZSCORE t1:feedseen:rss:r2 rss:r2:wire-0001");
+    ck_assert_int_eq(rep->type, REDIS_REPLY_STRING);
+    freeReplyObject(rep);
+    rep = redisCommand(c, "PTTL t1:feedseen:rss:r2");
+    ck_assert(rep->integer > 0);
+    freeReplyObject(rep);
+    redisFree(c);
+
+    /* Restart: nothing emitted again. Then Redis dies: fetching goes on. */
+    core_metrics_new(&m);
+    pipe_start(&p, 64, 1);
+    r = rss_start(cfg, p.q, m);
+    ck_assert_int_ge(wait_metric(m, "finsent_rss_fetches_total{feed=\"r2\"}", 2, 20000), 2);
+    th_redis_kill(&rs);
+    long long f = metric(m, "finsent_rss_fetches_total{feed=\"r2\"}");
+    ck_assert_int_ge(wait_metric(m, "finsent_rss_fetches_total{feed=\"r2\"}", f + 2, 20000), f + 2);
+    ing_rss_stop(r, 1000);
+    pipe_stop(&p);
+    ck_assert_uint_eq(p.n, 0);
+    ck_assert_int_eq(health_of(r, "r2").ok, 1);
+    ing_rss_free(r);
+    pipe_free(&p);
+    core_config_free(cfg);
+    core_metrics_free(m);
+    th_redis_stop(&rs);
+}
+END_TEST
+
 START_TEST(config_errors)
 {
     ing_rss_t *r = (ing_rss_t *)1;
@@ -483,6 +550,14 @@ START_TEST(config_errors)
     cfg = cfg_for("[feed.y]\nurl = file:///etc/passwd\n");
     ck_assert_int_eq(ing_rss_new(cfg, NULL, NULL, &r, err, sizeof err), CORE_ECONFIG);
     ck_assert_msg(strstr(err, "test.conf") && strstr(err, "http"), "%s", err);
+    core_config_free(cfg);
+    cfg = cfg_for("[rss]\nseen_store = disk\n");
+    ck_assert_int_eq(ing_rss_new(cfg, NULL, NULL, &r, err, sizeof err), CORE_ECONFIG);
+    ck_assert_msg(strstr(err, "seen_store") && strstr(err, "disk"), "%s", err);
+    core_config_free(cfg);
+    cfg = cfg_for("[rss]\nseen_store = file\n");
+    ck_assert_int_eq(ing_rss_new(cfg, NULL, NULL, &r, err, sizeof err), CORE_ECONFIG);
+    ck_assert_msg(strstr(err, "state_file"), "%s", err);
     core_config_free(cfg);
     /* No feeds: valid, nothing to do. */
     cfg = cfg_for("");
@@ -509,6 +584,7 @@ Suite *suite_rss(void)
     tcase_add_test(tc, backoff_then_recovery);
     tcase_add_test(tc, retry_after_respected);
     tcase_add_test(tc, reload_adds_feed);
+    tcase_add_test(tc, dedup_in_redis);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,222 @@
+/* ing_seen_redis: see ing_seen_redis.h. A hiredis adapter. */
+#include "ingest/ing_seen_redis.h"
+
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BACKLOG 100000
+
+struct ing_seen_redis {
+    redisContext *c;
+    char host[256], sock[256], password[256], prefix[128];
+    int port, db;
+    int64_t connect_timeout_ms, command_timeout_ms;
+    ing_seen_rec_t *backlog;
+    size_t nbacklog;
+};
+
+static struct timeval tv_ms(int64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    return tv;
+}
+
+core_err_t ing_seen_redis_new(const core_config_t *cfg, ing_seen_redis_t **out)
+{
+    ing_seen_redis_t *r = calloc(1, sizeof *r);
+    *out = NULL;
+    if (!r)
+        return CORE_ENOMEM;
+    snprintf(r->host, sizeof r->host, "%s", core_config_str(cfg, "redis", "host"));
+    snprintf(r->sock, sizeof r->sock, "%s", core_config_str(cfg, "redis", "socket"));
+    snprintf(r->password, sizeof r->password, "%s", core_config_str(cfg, "redis", "password"));
+    snprintf(r->prefix, sizeof r->prefix, "%s", core_config_str(cfg, "redis", "prefix"));
+    r->port = (int)core_config_int(cfg, "redis", "port");
+    r->db = (int)core_config_int(cfg, "redis", "db");
+    r->connect_timeout_ms = core_config_int(cfg, "redis", "connect_timeout");
+    r->command_timeout_ms = core_config_int(cfg, "redis", "command_timeout");
+    *out = r;
+    return CORE_OK;
+}
+
+static void disconnect(ing_seen_redis_t *r)
+{
+    if (r->c)
+        redisFree(r->c);
+    r->c = NULL;
+}
+
+/* command runs one command; returns the reply (caller frees) or NULL with
+ * err set and the connection dropped. */
+static redisReply *command(ing_seen_redis_t *r, char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *rep;
+    va_start(ap, fmt);
+    rep = redisvCommand(r->c, fmt, ap);
+    va_end(ap);
+    if (!rep) {
+        snprintf(err, errlen, "redis: %s", r->c->errstr[0] ? r->c->errstr : "no reply");
+        disconnect(r);
+        return NULL;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "redis: %s", rep->str);
+        freeReplyObject(rep);
+        return NULL;
+    }
+    return rep;
+}
+
+static core_err_t connect_redis(ing_seen_redis_t *r, char *err, size_t errlen)
+{
+    redisReply *rep;
+    if (r->c)
+        return CORE_OK;
+    if (r->sock[0])
+        r->c = redisConnectUnixWithTimeout(r->sock, tv_ms(r->connect_timeout_ms));
+    else
+        r->c = redisConnectWithTimeout(r->host, r->port, tv_ms(r->connect_timeout_ms));
+    if (!r->c || r->c->err) {
+        snprintf(err, errlen, "redis %s%s%d: %s", r->sock[0] ? r->sock : r->host,
+                 r->sock[0] ? "" : ":", r->sock[0] ? 0 : r->port,
+                 r->c ? r->c->errstr : "cannot allocate a context");
+        disconnect(r);
+        return CORE_EREDIS;
+    }
+    redisSetTimeout(r->c, tv_ms(r->command_timeout_ms));
+    if (r->password[0]) {
+        rep = command(r, err, errlen, "AUTH %s", r->password);
+        if (!rep) {
+            disconnect(r);
+            return CORE_EREDIS;
+        }
+        freeReplyObject(rep);
+    }
+    if (r->db) {
+        rep = command(r, err, errlen, "SELECT %d", r->db);
+        if (!rep) {
+            disconnect(r);
+            return CORE_EREDIS;
+        }
+        freeReplyObject(rep);
+    }
+    return CORE_OK;
+}
+
+core_err_t ing_seen_redis_load(ing_seen_redis_t *r, ing_seen_t *seen, int64_t now_ms, char *err,
+                               size_t errlen)
+{
+    core_err_t rc = connect_redis(r, err, errlen);
+    char pattern[300], cursor[32] = "0";
+    size_t plen;
+    int64_t min = now_ms - ing_seen_ttl(seen);
+
+    snprintf(pattern, sizeof pattern, "%sfeedseen:*", r->prefix);
+    plen = strlen(r->prefix) + strlen("feedseen:");
+    while (rc == CORE_OK) {
+        redisReply *rep = command(r, err, errlen, "SCAN %s MATCH %s COUNT 500", cursor, pattern);
+        if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+            if (rep)
+                freeReplyObject(rep);
+            rc = CORE_EREDIS;
+            break;
+        }
+        snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
+        for (size_t i = 0; rc == CORE_OK && i < rep->element[1]->elements; i++) {
+            const char *key = rep->element[1]->element[i]->str;
+            redisReply *m = command(r, err, errlen, "ZRANGEBYSCORE %s %lld +inf WITHSCORES", key,
+                                    (long long)min);
+            if (!m) {
+                rc = CORE_EREDIS;
+                break;
+            }
+            for (size_t j = 0; m->type == REDIS_REPLY_ARRAY && j + 1 < m->elements; j += 2)
+                if (ing_seen_commit(seen, key + plen, m->element[j]->str,
+                                    atoll(m->element[j + 1]->str)) != CORE_OK)
+                    rc = CORE_ENOMEM;
+            freeReplyObject(m);
+        }
+        freeReplyObject(rep);
+        if (strcmp(cursor, "0") == 0)
+            break;
+    }
+    ing_seen_journal_enable(seen);
+    return rc;
+}
+
+core_err_t ing_seen_redis_flush(ing_seen_redis_t *r, ing_seen_t *seen, int64_t now_ms, char *err,
+                                size_t errlen)
+{
+    ing_seen_rec_t *recs;
+    size_t n;
+    core_err_t rc = CORE_OK;
+    int64_t ttl = ing_seen_ttl(seen);
+
+    ing_seen_take_journal(seen, &recs, &n);
+    if (n) {
+        size_t keep = r->nbacklog + n > MAX_BACKLOG ? MAX_BACKLOG - r->nbacklog : n;
+        ing_seen_rec_t *nb = realloc(r->backlog, (r->nbacklog + n) * sizeof *nb);
+        if (!nb) {
+            ing_seen_journal_free(recs, n);
+            return CORE_ENOMEM;
+        }
+        r->backlog = nb;
+        memcpy(r->backlog + r->nbacklog, recs, keep * sizeof *recs);
+        r->nbacklog += keep;
+        for (size_t i = keep; i < n; i++) { /* over the bound: dropped */
+            free(recs[i].feed);
+            free(recs[i].id);
+        }
+        free(recs);
+    }
+    if (r->nbacklog == 0)
+        return CORE_OK;
+    rc = connect_redis(r, err, errlen);
+    if (rc != CORE_OK)
+        return rc;
+    /* One pipeline: per record ZADD; per record also trim and expire its
+     * set (cheap, and keeps the code free of a per-feed grouping). */
+    for (size_t i = 0; i < r->nbacklog; i++) {
+        const ing_seen_rec_t *x = &r->backlog[i];
+        redisAppendCommand(r->c, "ZADD %sfeedseen:%s %lld %s", r->prefix, x->feed, (long long)x->ms,
+                           x->id);
+        redisAppendCommand(r->c, "ZREMRANGEBYSCORE %sfeedseen:%s -inf (%lld", r->prefix, x->feed,
+                           (long long)(now_ms - ttl));
+        redisAppendCommand(r->c, "PEXPIRE %sfeedseen:%s %lld", r->prefix, x->feed, (long long)ttl);
+    }
+    for (size_t i = 0; i < 3 * r->nbacklog; i++) {
+        void *rep = NULL;
+        if (redisGetReply(r->c, &rep) != REDIS_OK) {
+            snprintf(err, errlen, "redis: %s", r->c->errstr);
+            disconnect(r);
+            return CORE_EREDIS; /* the backlog stays for the next flush */
+        }
+        if (((redisReply *)rep)->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "redis: %s", ((redisReply *)rep)->str);
+            rc = CORE_EREDIS;
+        }
+        freeReplyObject(rep);
+    }
+    ing_seen_journal_free(r->backlog, r->nbacklog);
+    r->backlog = NULL;
+    r->nbacklog = 0;
+    return rc;
+}
+
+size_t ing_seen_redis_backlog(const ing_seen_redis_t *r)
+{
+    return r->nbacklog;
+}
+
+void ing_seen_redis_free(ing_seen_redis_t *r)
+{
+    if (!r)
+        return;
+    disconnect(r);
+    ing_seen_journal_free(r->backlog, r->nbacklog);
+    free(r);
+}
