@@ -3,6 +3,7 @@
 
 #include "tests/common/th.h"
 
+Suite *suite_jsonl(void);
 Suite *suite_ktrack(void);
 Suite *suite_kafka(void);
 Suite *suite_feed(void);
@@ -11,6 +12,6 @@ Suite *suite_rss(void);
 
 int main(void)
 {
-    Suite *suites[] = {suite_ktrack(), suite_feed(), suite_seen(), suite_rss(), suite_kafka()};
+    Suite *suites[] = {suite_jsonl(), suite_ktrack(), suite_feed(), suite_seen(), suite_rss(), suite_kafka()};
     return th_main(suites, sizeof suites / sizeof suites[0]);
 }
