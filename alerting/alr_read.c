@@ -88,8 +88,7 @@ core_err_t alr_reader_new(const core_config_t *cfg, alr_reader_t **out, char *er
     for (size_t i = 0; i < nwl; i++) {
         int m;
         if (alr_window_parse(wl[i], &m) != CORE_OK) {
-            snprintf(err, errlen, "[redis] windows: '%s' is not a whole number of minutes",
-                     wl[i]);
+            snprintf(err, errlen, "[redis] windows: '%s' is not a whole number of minutes", wl[i]);
             rc = CORE_ECONFIG;
             goto fail;
         }
@@ -141,8 +140,7 @@ size_t alr_reader_windows(const alr_reader_t *r, const int **minutes)
 
 /* ---- pure helpers ------------------------------------------------------ */
 
-core_err_t alr_read_scope_normalize(const char *in, char *out, size_t cap, char *err,
-                                    size_t errlen)
+core_err_t alr_read_scope_normalize(const char *in, char *out, size_t cap, char *err, size_t errlen)
 {
     if (!in || !*in) {
         snprintf(err, errlen, "scope: missing; use all, topic:NAME or entity:TICKER");
@@ -173,8 +171,9 @@ core_err_t alr_read_scope_normalize(const char *in, char *out, size_t cap, char 
             char c = *p;
             if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                   c == '.' || c == '-' || c == '_')) {
-                snprintf(err, errlen, "scope: ticker '%s' may hold only letters, digits, '.', "
-                                      "'-' and '_'",
+                snprintf(err, errlen,
+                         "scope: ticker '%s' may hold only letters, digits, '.', "
+                         "'-' and '_'",
                          t);
                 return CORE_EINVAL;
             }
@@ -189,9 +188,8 @@ core_err_t alr_read_scope_normalize(const char *in, char *out, size_t cap, char 
     return CORE_EINVAL;
 }
 
-core_err_t alr_read_series_plan(int64_t from_ms, int64_t to_ms, int step_min,
-                                int64_t *first_minute, size_t *npoints, char *err,
-                                size_t errlen)
+core_err_t alr_read_series_plan(int64_t from_ms, int64_t to_ms, int step_min, int64_t *first_minute,
+                                size_t *npoints, char *err, size_t errlen)
 {
     int64_t fm, tm, first, points;
 
@@ -213,8 +211,9 @@ core_err_t alr_read_series_plan(int64_t from_ms, int64_t to_ms, int step_min,
     }
     points = (tm - first) / step_min + 1;
     if (points > ALR_READ_MAX_POINTS) {
-        snprintf(err, errlen, "time range: %" PRId64 " points at step %dm; at most %d (use a "
-                              "larger step)",
+        snprintf(err, errlen,
+                 "time range: %" PRId64 " points at step %dm; at most %d (use a "
+                 "larger step)",
                  points, step_min, ALR_READ_MAX_POINTS);
         return CORE_ETOO_LARGE;
     }
@@ -356,8 +355,7 @@ static int cmp_rate(const void *a, const void *b)
     return strcmp(x->scope, y->scope);
 }
 
-core_err_t alr_read_rates(alr_reader_t *r, int window_min, json_t **out, char *err,
-                          size_t errlen)
+core_err_t alr_read_rates(alr_reader_t *r, int window_min, json_t **out, char *err, size_t errlen)
 {
     char wname[16], k[ALR_KEY_MAX], lo[24], lim[24];
     redisReply *idx = NULL;
@@ -414,8 +412,8 @@ core_err_t alr_read_rates(alr_reader_t *r, int window_min, json_t **out, char *e
     for (size_t i = 0; i < nsc; i++) {
         const redisReply *e = idx->element[i];
         char rest[ALR_SCOPE_MAX + 24];
-        const char *argv[] = {"HMGET", k, "n", "negative", "neutral", "positive", "neg_rate",
-                              "updated"};
+        const char *argv[] = {"HMGET",   k,          "n",        "negative",
+                              "neutral", "positive", "neg_rate", "updated"};
         if (e->type != REDIS_REPLY_STRING || e->len >= ALR_SCOPE_MAX)
             snprintf(rest, sizeof rest, "-:%s", wname); /* placeholder keeps the order */
         else
@@ -466,18 +464,16 @@ core_err_t alr_read_rates(alr_reader_t *r, int window_min, json_t **out, char *e
     for (size_t i = 0; i < nrows; i++) {
         const rate_row *w = &rows[i];
         json_t *row = json_pack("{s:s, s:I, s:I, s:I, s:I, s:f, s:o}", "scope", w->scope, "n",
-                                (json_int_t)w->n, "negative", (json_int_t)w->negative,
-                                "neutral", (json_int_t)w->neutral, "positive",
-                                (json_int_t)w->positive, "neg_rate", w->neg_rate, "updated",
-                                time_json(w->updated));
+                                (json_int_t)w->n, "negative", (json_int_t)w->negative, "neutral",
+                                (json_int_t)w->neutral, "positive", (json_int_t)w->positive,
+                                "neg_rate", w->neg_rate, "updated", time_json(w->updated));
         if (!row || json_array_append_new(arr, row) != 0) {
             rc = CORE_ENOMEM;
             goto out;
         }
     }
     if (json_object_set_new(o, "window", json_string(wname)) ||
-        json_object_set_new(o, "now", time_json(now)) ||
-        json_object_set_new(o, "scopes", arr) ||
+        json_object_set_new(o, "now", time_json(now)) || json_object_set_new(o, "scopes", arr) ||
         json_object_set_new(o, "truncated", json_boolean(truncated))) {
         arr = NULL;
         rc = CORE_ENOMEM;
@@ -505,8 +501,7 @@ core_err_t alr_read_series(alr_reader_t *r, const char *scope, int64_t from_ms, 
     size_t np;
     int64_t *sum = NULL; /* (np, 4): n, negative, neutral, positive */
     json_t *o = NULL, *col[6] = {NULL};
-    static const char *const cname[6] = {"t", "n", "negative", "neutral", "positive",
-                                         "neg_rate"};
+    static const char *const cname[6] = {"t", "n", "negative", "neutral", "positive", "neg_rate"};
     char step[16];
     core_err_t rc;
 
@@ -569,12 +564,12 @@ core_err_t alr_read_series(alr_reader_t *r, const char *scope, int64_t from_ms, 
     }
     for (size_t p = 0; p < np; p++) {
         const int64_t *s = &sum[p * 4];
-        int bad = json_array_append_new(col[0], json_integer((json_int_t)(
-                                                    (first + (int64_t)p * step_min) * 60000)));
+        int bad = json_array_append_new(
+            col[0], json_integer((json_int_t)((first + (int64_t)p * step_min) * 60000)));
         for (size_t f = 0; f < 4; f++)
             bad |= json_array_append_new(col[1 + f], json_integer((json_int_t)s[f]));
-        bad |= json_array_append_new(
-            col[5], s[0] > 0 ? json_real((double)s[1] / (double)s[0]) : json_null());
+        bad |= json_array_append_new(col[5], s[0] > 0 ? json_real((double)s[1] / (double)s[0])
+                                                      : json_null());
         if (bad) {
             rc = CORE_ENOMEM;
             goto out;
@@ -610,8 +605,8 @@ out:
 
 /* ---- alerts ------------------------------------------------------------ */
 
-core_err_t alr_read_alerts(alr_reader_t *r, const char *after_id, int64_t since_ms,
-                           size_t limit, json_t **out, char *err, size_t errlen)
+core_err_t alr_read_alerts(alr_reader_t *r, const char *after_id, int64_t since_ms, size_t limit,
+                           json_t **out, char *err, size_t errlen)
 {
     char k[ALR_KEY_MAX], start[48], count[24];
     redisReply *rep = NULL;
@@ -768,8 +763,8 @@ core_err_t alr_read_active(alr_reader_t *r, json_t **out, char *err, size_t errl
     }
     for (size_t i = 0; i < nm; i++) {
         const redisReply *m = set->element[i];
-        const char *argv[] = {"HMGET", k, "state", "rule", "scope", "window", "neg_rate", "n",
-                              "since", "changed"};
+        const char *argv[] = {"HMGET",  k,          "state", "rule",  "scope",
+                              "window", "neg_rate", "n",     "since", "changed"};
         char member[ALR_KEY_MAX - 80];
         snprintf(member, sizeof member, "%s", m->type == REDIS_REPLY_STRING ? m->str : "-");
         if (!alr_key(k, sizeof k, r->prefix, "alert", member))
@@ -793,13 +788,12 @@ core_err_t alr_read_active(alr_reader_t *r, json_t **out, char *err, size_t errl
             (strcmp(rep->element[0]->str, "firing") == 0 ||
              strcmp(rep->element[0]->str, "pending") == 0)) {
             json_t *row = json_pack(
-                "{s:s, s:s?, s:s, s:s?, s:f, s:I, s:o, s:o}", "state", rep->element[0]->str,
-                "rule", rep->element[1]->type == REDIS_REPLY_STRING ? rep->element[1]->str : NULL,
-                "scope", rep->element[2]->str, "window",
+                "{s:s, s:s?, s:s, s:s?, s:f, s:I, s:o, s:o}", "state", rep->element[0]->str, "rule",
+                rep->element[1]->type == REDIS_REPLY_STRING ? rep->element[1]->str : NULL, "scope",
+                rep->element[2]->str, "window",
                 rep->element[3]->type == REDIS_REPLY_STRING ? rep->element[3]->str : NULL,
-                "neg_rate", str_double(rep->element[4]), "n",
-                (json_int_t)str_i64(rep->element[5]), "since",
-                time_json(str_i64(rep->element[6])), "changed",
+                "neg_rate", str_double(rep->element[4]), "n", (json_int_t)str_i64(rep->element[5]),
+                "since", time_json(str_i64(rep->element[6])), "changed",
                 time_json(str_i64(rep->element[7])));
             if (!row)
                 rc = CORE_ENOMEM;

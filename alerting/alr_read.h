@@ -46,8 +46,7 @@ typedef struct alr_reader alr_reader_t;
 /* alr_reader_new reads [redis] (connection, prefix, windows) and the rule
  * windows from cfg and makes a reader; it does not connect. On
  * CORE_ECONFIG err says which key is wrong. */
-core_err_t alr_reader_new(const core_config_t *cfg, alr_reader_t **out, char *err,
-                          size_t errlen);
+core_err_t alr_reader_new(const core_config_t *cfg, alr_reader_t **out, char *err, size_t errlen);
 
 /* alr_reader_free closes the connection. NULL is a no-op. No query may be
  * running. */
@@ -78,9 +77,8 @@ core_err_t alr_read_scope_normalize(const char *in, char *out, size_t cap, char 
  * points, each covering step_min minutes, until the one holding to's
  * minute. CORE_EINVAL for from > to or step_min < 1, CORE_ETOO_LARGE beyond
  * ALR_READ_MAX_POINTS points or ALR_READ_MAX_BUCKETS minutes. Pure. */
-core_err_t alr_read_series_plan(int64_t from_ms, int64_t to_ms, int step_min,
-                                int64_t *first_minute, size_t *npoints, char *err,
-                                size_t errlen);
+core_err_t alr_read_series_plan(int64_t from_ms, int64_t to_ms, int step_min, int64_t *first_minute,
+                                size_t *npoints, char *err, size_t errlen);
 
 /* alr_read_rates answers the current rates of every scope active within
  * the window (window_min must be one of alr_reader_windows, else
@@ -89,8 +87,7 @@ core_err_t alr_read_series_plan(int64_t from_ms, int64_t to_ms, int step_min,
  *   {"window":"15m","now":ms,"scopes":[{"scope","n","negative","neutral",
  *    "positive","neg_rate","updated"},...],"truncated":bool}
  * *out is the caller's (json_decref). */
-core_err_t alr_read_rates(alr_reader_t *r, int window_min, json_t **out, char *err,
-                          size_t errlen);
+core_err_t alr_read_rates(alr_reader_t *r, int window_min, json_t **out, char *err, size_t errlen);
 
 /* alr_read_series answers the counts of scope (canonical, see
  * alr_read_scope_normalize) per step from the minute buckets between from
@@ -98,9 +95,8 @@ core_err_t alr_read_rates(alr_reader_t *r, int window_min, json_t **out, char *e
  *   {"scope","from","to","step":"5m","step_ms","t":[ms...],"n":[...],
  *    "negative":[...],"neutral":[...],"positive":[...],"neg_rate":[x|null]}
  * t[i] is the start of point i; neg_rate is null where n is 0. */
-core_err_t alr_read_series(alr_reader_t *r, const char *scope, int64_t from_ms,
-                           int64_t to_ms, int step_min, json_t **out, char *err,
-                           size_t errlen);
+core_err_t alr_read_series(alr_reader_t *r, const char *scope, int64_t from_ms, int64_t to_ms,
+                           int step_min, json_t **out, char *err, size_t errlen);
 
 /* alr_read_alerts answers alerts from the stream finsent:alerts:log, oldest
  * first: after stream id after_id (exclusive) when it is not NULL, else from
@@ -112,8 +108,8 @@ core_err_t alr_read_series(alr_reader_t *r, const char *scope, int64_t from_ms,
  * "more" is true when further alerts follow the last one returned; a
  * client pages with after_id = last_id. Entries that are not valid alert
  * JSON are skipped. */
-core_err_t alr_read_alerts(alr_reader_t *r, const char *after_id, int64_t since_ms,
-                           size_t limit, json_t **out, char *err, size_t errlen);
+core_err_t alr_read_alerts(alr_reader_t *r, const char *after_id, int64_t since_ms, size_t limit,
+                           json_t **out, char *err, size_t errlen);
 
 /* alr_read_active answers the pending and firing alerts (from
  * finsent:alerts:active and their state hashes), firing first:

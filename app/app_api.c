@@ -198,8 +198,8 @@ static void api_alerts(app_api_t *api, const app_http_request_t *req, app_http_r
     json_t *o = NULL, *act = NULL;
     core_err_t rc;
 
-    if (param_limit(app_http_query(req, "limit"), ALR_READ_MAX_ALERTS, &limit, err,
-                    sizeof err) != 0) {
+    if (param_limit(app_http_query(req, "limit"), ALR_READ_MAX_ALERTS, &limit, err, sizeof err) !=
+        0) {
         respond_error(resp, 400, err);
         return;
     }
@@ -207,8 +207,7 @@ static void api_alerts(app_api_t *api, const app_http_request_t *req, app_http_r
         after = since;
     } else if (since && param_time("since", since, &since_ms, err, sizeof err) != 0) {
         snprintf(err, sizeof err,
-                 "since '%.64s': use RFC 3339, epoch milliseconds or a stream id (MS-SEQ)",
-                 since);
+                 "since '%.64s': use RFC 3339, epoch milliseconds or a stream id (MS-SEQ)", since);
         respond_error(resp, 400, err);
         return;
     }
@@ -231,8 +230,8 @@ static void api_recent(app_api_t *api, const app_http_request_t *req, app_http_r
     core_err_t rc;
 
     if ((s && alr_read_scope_normalize(s, scope, sizeof scope, err, sizeof err) != CORE_OK) ||
-        param_limit(app_http_query(req, "limit"), ALR_READ_MAX_RECENT, &limit, err,
-                    sizeof err) != 0) {
+        param_limit(app_http_query(req, "limit"), ALR_READ_MAX_RECENT, &limit, err, sizeof err) !=
+            0) {
         respond_error(resp, 400, err);
         return;
     }
@@ -254,14 +253,15 @@ static void serve_api(void *ctx, const app_http_request_t *req, app_http_respons
     else if (strcmp(path, "/api/recent") == 0)
         api_recent(api, req, resp);
     else
-        respond_error(resp, 404, "no such API; see docs/dashboard.md: /api/rates, "
-                                 "/api/series, /api/alerts, /api/recent");
+        respond_error(resp, 404,
+                      "no such API; see docs/dashboard.md: /api/rates, "
+                      "/api/series, /api/alerts, /api/recent");
 }
 
 /* ---- life cycle -------------------------------------------------------- */
 
-core_err_t app_api_new(const core_config_t *cfg, const char *web_root, app_api_t **out,
-                       char *err, size_t errlen)
+core_err_t app_api_new(const core_config_t *cfg, const char *web_root, app_api_t **out, char *err,
+                       size_t errlen)
 {
     app_api_t *api = calloc(1, sizeof *api);
     core_err_t rc;
@@ -298,8 +298,8 @@ core_err_t app_api_routes(app_api_t *api, app_http_t *http)
     return rc;
 }
 
-core_err_t app_api_register(app_http_t *http, const core_config_t *cfg, app_api_t **out,
-                            char *err, size_t errlen)
+core_err_t app_api_register(app_http_t *http, const core_config_t *cfg, app_api_t **out, char *err,
+                            size_t errlen)
 {
     core_err_t rc = app_api_new(cfg, NULL, out, err, errlen);
     if (rc == CORE_OK && (rc = app_api_routes(*out, http)) != CORE_OK)

@@ -30,16 +30,16 @@ typedef struct app_api app_api_t;
 /* app_api_new makes the API for cfg. web_root: the page's directory; NULL
  * means app_static_default_root(), "" means no page. A web root that does
  * not exist is logged and the page left out (the API still works). */
-core_err_t app_api_new(const core_config_t *cfg, const char *web_root, app_api_t **out,
-                       char *err, size_t errlen);
+core_err_t app_api_new(const core_config_t *cfg, const char *web_root, app_api_t **out, char *err,
+                       size_t errlen);
 
 /* app_api_routes adds /api/ and / to http (before app_http_start). */
 core_err_t app_api_routes(app_api_t *api, app_http_t *http);
 
 /* app_api_register = app_api_new(cfg, NULL) + app_api_routes: the daemon's
  * one call. *out must be freed with app_api_free after app_http_free. */
-core_err_t app_api_register(app_http_t *http, const core_config_t *cfg, app_api_t **out,
-                            char *err, size_t errlen);
+core_err_t app_api_register(app_http_t *http, const core_config_t *cfg, app_api_t **out, char *err,
+                            size_t errlen);
 
 /* app_api_reader: the API's reader (tests set its clock). */
 alr_reader_t *app_api_reader(app_api_t *api);

@@ -160,8 +160,7 @@ void app_static_handle(void *ctx, const app_http_request_t *req, app_http_respon
         return;
     }
     fd = open(real, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        st.st_size > APP_STATIC_MAX_FILE) {
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > APP_STATIC_MAX_FILE) {
         not_found(resp);
         goto out;
     }

@@ -229,9 +229,8 @@ START_TEST(alerts_and_active)
     a = json_object_get(o, "alerts");
     ck_assert_uint_eq(json_array_size(a), 3);
     ck_assert_uint_eq(json_array_size(json_object_get(o, "active")), 2);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(o, "active"),
-                                                                      0),
-                                                       "state")),
+    ck_assert_str_eq(json_string_value(
+                         json_object_get(json_array_get(json_object_get(o, "active"), 0), "state")),
                      "firing");
     json_decref(o);
     /* since a stream id: exclusive */
@@ -303,7 +302,7 @@ START_TEST(static_files)
     expect_static("/vendor/lib.min.js", 200, "text/javascript; charset=utf-8", "var lib=1;");
     expect_static("/vendor/", 404, NULL, NULL); /* no index.html there */
     expect_static("/missing.js", 404, NULL, NULL);
-    expect_static("/tool.exe", 404, NULL, NULL);  /* unknown type */
+    expect_static("/tool.exe", 404, NULL, NULL);   /* unknown type */
     expect_static("/.hidden.js", 404, NULL, NULL); /* dot files */
 }
 END_TEST
@@ -311,9 +310,15 @@ END_TEST
 START_TEST(static_traversal)
 {
     static const char *const paths[] = {
-        "/../secret.txt",      "/%2e%2e/secret.txt",        "/vendor/../../secret.txt",
-        "/vendor/%2e%2e/%2e%2e/secret.txt", "//secret.txt", "/link.txt",
-        "/..%2fsecret.txt",    "/%2fetc/passwd",            "/vendor/..",
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/vendor/../../secret.txt",
+        "/vendor/%2e%2e/%2e%2e/secret.txt",
+        "//secret.txt",
+        "/link.txt",
+        "/..%2fsecret.txt",
+        "/%2fetc/passwd",
+        "/vendor/..",
         "/a\\..\\secret.txt",
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {

@@ -27,9 +27,9 @@ START_TEST(scope_normalize)
         {"entity:acme", "entity:ACME"},
         {"entity:BRK.B", "entity:BRK.B"},
     };
-    static const char *const bad[] = {"",       "ALL",       "topic:",    "topic:!!!",
+    static const char *const bad[] = {"",        "ALL",        "topic:",     "topic:!!!",
                                       "entity:", "entity:A B", "entity:A:B", "ticker:ACME",
-                                      "foo",    "entity:$X"};
+                                      "foo",     "entity:$X"};
     char out[ALR_SCOPE_MAX], err[256];
     char longs[200];
 
@@ -45,8 +45,7 @@ START_TEST(scope_normalize)
                       "accepted '%s'", bad[i]);
         ck_assert_msg(strstr(err, "scope") != NULL, "message for '%s': %s", bad[i], err);
     }
-    ck_assert_int_eq(alr_read_scope_normalize(NULL, out, sizeof out, err, sizeof err),
-                     CORE_EINVAL);
+    ck_assert_int_eq(alr_read_scope_normalize(NULL, out, sizeof out, err, sizeof err), CORE_EINVAL);
     memset(longs, 'A', sizeof longs - 1);
     longs[sizeof longs - 1] = '\0';
     memcpy(longs, "entity:", 7);
@@ -83,14 +82,14 @@ START_TEST(series_plan)
     ck_assert_ptr_nonnull(strstr(err, "1440"));
     ck_assert_ptr_nonnull(strstr(err, "larger step"));
     /* 8 days at 1h: few points but too many buckets */
-    ck_assert_int_eq(alr_read_series_plan(t0, t0 + 8LL * 86400000, 60, &first, &np, err,
-                                          sizeof err),
-                     CORE_ETOO_LARGE);
+    ck_assert_int_eq(
+        alr_read_series_plan(t0, t0 + 8LL * 86400000, 60, &first, &np, err, sizeof err),
+        CORE_ETOO_LARGE);
     ck_assert_ptr_nonnull(strstr(err, "7 days"));
     /* 7 days at 1h is fine: 168 points */
-    ck_assert_int_eq(alr_read_series_plan(t0, t0 + 7LL * 86400000 - 60000, 60, &first, &np, err,
-                                          sizeof err),
-                     CORE_OK);
+    ck_assert_int_eq(
+        alr_read_series_plan(t0, t0 + 7LL * 86400000 - 60000, 60, &first, &np, err, sizeof err),
+        CORE_OK);
     ck_assert_uint_eq(np, 168);
     ck_assert_int_eq(alr_read_series_plan(t0 + 1, t0, 1, &first, &np, err, sizeof err),
                      CORE_EINVAL);
@@ -258,8 +257,7 @@ START_TEST(series_step_1m)
     json_t *o = NULL;
     char err[512] = "";
     int64_t from = (D.now_min - TH_DASH_MINUTES + 1) * 60000;
-    ck_assert_msg(alr_read_series(R, "entity:ACME", from, D.now, 1, &o, err, sizeof err) ==
-                      CORE_OK,
+    ck_assert_msg(alr_read_series(R, "entity:ACME", from, D.now, 1, &o, err, sizeof err) == CORE_OK,
                   "%s", err);
     ck_assert_uint_eq(json_array_size(json_object_get(o, "t")), TH_DASH_MINUTES);
     ck_assert_str_eq(json_string_value(json_object_get(o, "step")), "1m");
@@ -283,9 +281,9 @@ START_TEST(series_step_sums)
         int st = steps[s];
         int64_t fm = D.now_min - TH_DASH_MINUTES + 1;
         int64_t first = fm - ((fm % st) + st) % st;
-        ck_assert_msg(alr_read_series(R, "topic:energy-oil", from, D.now, st, &o, err,
-                                      sizeof err) == CORE_OK,
-                      "%s", err);
+        ck_assert_msg(
+            alr_read_series(R, "topic:energy-oil", from, D.now, st, &o, err, sizeof err) == CORE_OK,
+            "%s", err);
         ck_assert_uint_eq(json_array_size(json_object_get(o, "t")),
                           (size_t)((D.now_min - first) / st + 1));
         check_series(o, D.oil, first, st);
@@ -314,16 +312,15 @@ START_TEST(series_bounds)
 {
     json_t *o = NULL;
     char err[512] = "";
-    ck_assert_int_eq(alr_read_series(R, "all", D.now - 2LL * 86400000, D.now, 1, &o, err,
-                                     sizeof err),
-                     CORE_ETOO_LARGE);
+    ck_assert_int_eq(
+        alr_read_series(R, "all", D.now - 2LL * 86400000, D.now, 1, &o, err, sizeof err),
+        CORE_ETOO_LARGE);
     ck_assert_ptr_null(o);
     ck_assert_int_eq(alr_read_series(R, "all", D.now, D.now - 1, 1, &o, err, sizeof err),
                      CORE_EINVAL);
     /* unknown scope: zeros, not an error */
-    ck_assert_int_eq(alr_read_series(R, "entity:NOPE", D.now - 600000, D.now, 5, &o, err,
-                                     sizeof err),
-                     CORE_OK);
+    ck_assert_int_eq(
+        alr_read_series(R, "entity:NOPE", D.now - 600000, D.now, 5, &o, err, sizeof err), CORE_OK);
     ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(o, "n"), 0)), 0);
     ck_assert(json_is_null(json_array_get(json_object_get(o, "neg_rate"), 0)));
     json_decref(o);
@@ -502,8 +499,9 @@ START_TEST(rates_scope_cap)
     for (int i = 0; i < total; i++) {
         /* scope i was active i ms ago; its neg_rate grows with i */
         redisAppendCommand(c, "ZADD finsent:scopes %lld entity:S%d", (long long)(now - i), i);
-        redisAppendCommand(c, "HSET finsent:rate:entity:S%d:15m n 100 negative %d neg_rate %.4f "
-                              "updated %lld",
+        redisAppendCommand(c,
+                           "HSET finsent:rate:entity:S%d:15m n 100 negative %d neg_rate %.4f "
+                           "updated %lld",
                            i, i % 100, (double)(i % 100) / 100.0, (long long)now);
     }
     for (int i = 0; i < 2 * total; i++) {

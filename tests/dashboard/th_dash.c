@@ -105,33 +105,39 @@ int th_dash_start(th_dash_t *d)
 
     /* Scope index (score: last event ms) and 15m rate hashes. OLD was last
      * seen 3 h ago: its hash still exists but it is not current. */
-    cmd_ok(c, "ZADD finsent:scopes %lld all %lld entity:ACME %lld topic:energy-oil %lld "
-              "entity:TIE %lld entity:OLD",
+    cmd_ok(c,
+           "ZADD finsent:scopes %lld all %lld entity:ACME %lld topic:energy-oil %lld "
+           "entity:TIE %lld entity:OLD",
            (long long)d->now - 1000, (long long)d->now, (long long)d->now - 60000,
            (long long)d->now - 120000, (long long)d->now - 3 * 3600000);
-    cmd_ok(c, "HSET finsent:rate:all:15m n 100 negative 40 neutral 50 positive 10 neg_rate "
-              "0.4000 updated %lld",
+    cmd_ok(c,
+           "HSET finsent:rate:all:15m n 100 negative 40 neutral 50 positive 10 neg_rate "
+           "0.4000 updated %lld",
            (long long)d->now);
-    cmd_ok(c, "HSET finsent:rate:entity:ACME:15m n 40 negative 30 neutral 6 positive 4 "
-              "neg_rate 0.7500 updated %lld",
+    cmd_ok(c,
+           "HSET finsent:rate:entity:ACME:15m n 40 negative 30 neutral 6 positive 4 "
+           "neg_rate 0.7500 updated %lld",
            (long long)d->now);
-    cmd_ok(c, "HSET finsent:rate:topic:energy-oil:15m n 50 negative 10 neutral 30 positive 10 "
-              "neg_rate 0.2000 updated %lld",
+    cmd_ok(c,
+           "HSET finsent:rate:topic:energy-oil:15m n 50 negative 10 neutral 30 positive 10 "
+           "neg_rate 0.2000 updated %lld",
            (long long)d->now);
-    cmd_ok(c, "HSET finsent:rate:entity:TIE:15m n 10 negative 2 neutral 8 positive 0 "
-              "neg_rate 0.2000 updated %lld",
+    cmd_ok(c,
+           "HSET finsent:rate:entity:TIE:15m n 10 negative 2 neutral 8 positive 0 "
+           "neg_rate 0.2000 updated %lld",
            (long long)d->now);
-    cmd_ok(c, "HSET finsent:rate:entity:OLD:15m n 5 negative 5 neutral 0 positive 0 "
-              "neg_rate 1.0000 updated %lld",
+    cmd_ok(c,
+           "HSET finsent:rate:entity:OLD:15m n 5 negative 5 neutral 0 positive 0 "
+           "neg_rate 1.0000 updated %lld",
            (long long)d->now - 3 * 3600000);
-    cmd_ok(c, "HSET finsent:rate:entity:ACME:5m n 9 negative 1 neutral 8 positive 0 "
-              "neg_rate 0.1111 updated %lld",
+    cmd_ok(c,
+           "HSET finsent:rate:entity:ACME:5m n 9 negative 1 neutral 8 positive 0 "
+           "neg_rate 0.1111 updated %lld",
            (long long)d->now);
 
     /* Alert stream: ids at fixed times; one entry is not alert JSON. */
     add_alert(c, d->now - 300000, "entity:ACME", "firing", 0.75, d->now - 300000);
-    cmd_ok(c, "XADD finsent:alerts:log %lld-0 alert %s", (long long)(d->now - 200000),
-           "{broken");
+    cmd_ok(c, "XADD finsent:alerts:log %lld-0 alert %s", (long long)(d->now - 200000), "{broken");
     add_alert(c, d->now - 100000, "entity:ACME", "resolved", 0.30, d->now - 100000);
     add_alert(c, d->now - 50000, "topic:energy-oil", "firing", 0.60, d->now - 50000);
 
@@ -139,11 +145,13 @@ int th_dash_start(th_dash_t *d)
      * one resolved state still in the set (both must be skipped). */
     cmd_ok(c, "SADD finsent:alerts:active r:entity:ACME r:topic:energy-oil r:entity:GONE "
               "r:entity:DONE");
-    cmd_ok(c, "HSET finsent:alert:r:entity:ACME state firing rule r scope entity:ACME window "
-              "15m neg_rate 0.7500 n 40 since %lld changed %lld ver 3",
+    cmd_ok(c,
+           "HSET finsent:alert:r:entity:ACME state firing rule r scope entity:ACME window "
+           "15m neg_rate 0.7500 n 40 since %lld changed %lld ver 3",
            (long long)d->now - 300000, (long long)d->now - 300000);
-    cmd_ok(c, "HSET finsent:alert:r:topic:energy-oil state pending rule r scope "
-              "topic:energy-oil window 15m neg_rate 0.6000 n 50 since 0 changed %lld ver 1",
+    cmd_ok(c,
+           "HSET finsent:alert:r:topic:energy-oil state pending rule r scope "
+           "topic:energy-oil window 15m neg_rate 0.6000 n 50 since 0 changed %lld ver 1",
            (long long)d->now - 50000);
     cmd_ok(c, "HSET finsent:alert:r:entity:DONE state resolved rule r scope entity:DONE "
               "window 15m neg_rate 0.1 n 50 since 0 changed 1 ver 2");

@@ -98,10 +98,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(s, data + 1, size - 1);
     s[size - 1] = '\0';
     switch (data[0] % 4) {
-    case 0: scope(s); break;
-    case 1: path(s); break;
-    case 2: item(s); break;
-    default: plan(data + 1, size - 1); break;
+    case 0:
+        scope(s);
+        break;
+    case 1:
+        path(s);
+        break;
+    case 2:
+        item(s);
+        break;
+    default:
+        plan(data + 1, size - 1);
+        break;
     }
     free(s);
     return 0;
