@@ -876,6 +876,11 @@ static core_err_t build_conf(ing_kafka_t *k, const core_config_t *cfg, int consu
         }
         if (rc != CORE_OK)
             break;
+        /* "rdkafka.NAME" reaches librdkafka properties without a dot in
+         * their name (debug, acks, retries), which the [kafka] section
+         * would otherwise take for finsent keys. */
+        if (strncmp(key, "rdkafka.", 8) == 0 && key[8])
+            key += 8;
         rc = conf_set(conf, key, value, origin, err, errlen);
     }
     if (rc == CORE_OK)

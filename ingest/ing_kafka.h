@@ -50,6 +50,8 @@
  * Configuration: kafka.brokers, kafka.group, kafka.topics, plus every other
  * [kafka] key containing a dot, passed to librdkafka as it is (an unknown or
  * invalid property is a start-up error naming the key and its origin).
+ * A librdkafka property without a dot in its name (debug, acks, retries) is
+ * written with the prefix "rdkafka." (kafka.rdkafka.debug = consumer,fetch).
  * Defaults finsent sets and a config may override: auto.offset.reset=earliest,
  * client.id=finsent. Managed by finsent and refused in config:
  * bootstrap.servers, group.id, enable.auto.commit, enable.auto.offset.store.

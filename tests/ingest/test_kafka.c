@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/core_config.h"
@@ -24,6 +26,7 @@
 #include "core/core_queue.h"
 #include "core/core_time.h"
 #include "ingest/ing_kafka.h"
+#include "tests/common/th.h"
 #include "tests/ingest/ipipe.h"
 
 /* ---- mock cluster fixture ------------------------------------------------- */
@@ -685,12 +688,127 @@ START_TEST(config_errors)
     ck_assert_msg(strstr(err, "enable.auto.commit") && strstr(err, "managed"), "%s", err);
     core_config_free(cfg);
 
+    /* rdkafka.NAME reaches dot-less properties: a bad value is refused... */
+    ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
+    core_config_set(cfg, "kafka.brokers=127.0.0.1:1", err, sizeof err);
+    core_config_set(cfg, "kafka.rdkafka.acks=some", err, sizeof err);
+    ck_assert_int_eq(ing_kafka_new(cfg, NULL, NULL, &k, err, sizeof err), CORE_ECONFIG);
+    ck_assert_msg(strstr(err, "acks") && strstr(err, "--set"), "%s", err);
+    core_config_free(cfg);
+    /* ...and a good one accepted. */
+    ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
+    core_config_set(cfg, "kafka.brokers=127.0.0.1:1", err, sizeof err);
+    core_config_set(cfg, "kafka.rdkafka.retries=3", err, sizeof err);
+    ck_assert_int_eq(ing_kafka_new(cfg, NULL, NULL, &k, err, sizeof err), CORE_OK);
+    ing_kafka_free(k);
+    core_config_free(cfg);
+
     ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
     core_config_set(cfg, "kafka.brokers=127.0.0.1:1", err, sizeof err);
     core_config_set(cfg, "kafka.topics=", err, sizeof err);
     ck_assert_int_eq(ing_kafka_new(cfg, NULL, NULL, &k, err, sizeof err), CORE_ECONFIG);
     ck_assert_msg(strstr(err, "topics"), "%s", err);
     core_config_free(cfg);
+}
+END_TEST
+
+/* ---- finsent kafka-mock ------------------------------------------------------- */
+
+/* run_mock starts the finsent binary's kafka-mock with args, waits for the
+ * bootstrap line on its stdout and returns the pid. */
+static pid_t run_mock(char *const extra[], char *bootstrap, size_t cap, const char *log)
+{
+    char bin[1024];
+    char *argv[16];
+    int n = 0;
+    snprintf(bin, sizeof bin, "%s/app/finsent", FINSENT_BINARY_DIR);
+    ck_assert_msg(access(bin, X_OK) == 0, "%s not built", bin);
+    argv[n++] = bin;
+    argv[n++] = "kafka-mock";
+    for (int i = 0; extra[i] && n < 15; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        FILE *o = freopen(log, "w", stdout);
+        FILE *e = freopen("/dev/null", "w", stderr);
+        (void)o;
+        (void)e;
+        execv(bin, argv);
+        _exit(127);
+    }
+    int64_t end = core_time_mono_ms() + 15000;
+    bootstrap[0] = '\0';
+    while (core_time_mono_ms() < end) {
+        FILE *f = fopen(log, "r");
+        if (f) {
+            if (fgets(bootstrap, (int)cap, f) && strchr(bootstrap, '\n')) {
+                *strchr(bootstrap, '\n') = '\0';
+                fclose(f);
+                return pid;
+            }
+            fclose(f);
+        }
+        usleep(20000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    ck_abort_msg("kafka-mock printed no bootstrap line");
+    return -1;
+}
+
+static int partitions_of(const char *bootstrap, const char *topic)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int n = -1;
+    if (rd_kafka_metadata(rk, 0, t, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (md->topic_cnt == 1 && md->topics[0].err == 0)
+            n = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(t);
+    rd_kafka_destroy(rk);
+    return n;
+}
+
+/* The kafka-mock command: bootstrap on the first stdout line, topics created
+ * with their partitions, --port forwarding, clean exit on SIGTERM. */
+START_TEST(kafka_mock_command)
+{
+    char bootstrap[256], log[600], want[64];
+    int status = -1;
+    const char *dir = th_tmpdir("kmock");
+    snprintf(log, sizeof log, "%s/out", dir);
+
+    char *a1[] = {"--brokers", "2", "--topic", "demo:3", "--topic", "other", NULL};
+    pid_t pid = run_mock(a1, bootstrap, sizeof bootstrap, log);
+    ck_assert_msg(strncmp(bootstrap, "127.0.0.1:", 10) == 0 && strchr(bootstrap, ','), "%s",
+                  bootstrap);
+    ck_assert_int_eq(partitions_of(bootstrap, "demo"), 3);
+    ck_assert_int_eq(partitions_of(bootstrap, "other"), 4);
+    kill(pid, SIGTERM);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    int port = th_free_port();
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    char *a2[] = {"--port", portstr, "--topic", "news:2", NULL};
+    snprintf(log, sizeof log, "%s/out2", dir);
+    pid = run_mock(a2, bootstrap, sizeof bootstrap, log);
+    snprintf(want, sizeof want, "127.0.0.1:%d", port);
+    ck_assert_str_eq(bootstrap, want);
+    ck_assert_int_eq(partitions_of(bootstrap, "news"), 2);
+    kill(pid, SIGINT);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 END_TEST
 
@@ -717,6 +835,7 @@ Suite *suite_kafka(void)
     ADD(tc, output_topic_delivery);
     ADD(tc, rebalance_two_consumers);
     ADD(tc, broker_down_and_up);
+    ADD(tc, kafka_mock_command);
     suite_add_tcase(s, tc);
     return s;
 }
