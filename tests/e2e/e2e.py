@@ -146,10 +146,10 @@ class Env:
         self.http_port = free_port()
         self.brokers = None
 
-    def start_redis(self):
+    def start_redis(self, fsync="always"):
         p = subprocess.Popen(
             ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",
-             "--dir", self.dir, "--appendonly", "yes", "--appendfsync", "always",
+             "--dir", self.dir, "--appendonly", "yes", "--appendfsync", fsync,
              "--save", ""],
             stdout=open(os.path.join(self.dir, "redis.log"), "a"), stderr=subprocess.STDOUT)
         self.procs["redis"] = p
