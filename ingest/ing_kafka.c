@@ -779,9 +779,28 @@ static void *consumer_main(void *arg)
 {
     ing_kafka_t *k = arg;
     int64_t next_commit = core_time_mono_ms() + k->commit_interval_ms;
+    int64_t next_probe = core_time_mono_ms() + 5000;
 
     while (!atomic_load(&k->stop)) {
         rd_kafka_message_t *m;
+        /* After "all brokers down" nothing says they are back while the
+         * topics are idle: probe with a metadata request every 5 s. */
+        if (core_time_mono_ms() >= next_probe) {
+            int connected;
+            pthread_mutex_lock(&k->mu);
+            connected = k->connected;
+            pthread_mutex_unlock(&k->mu);
+            if (!connected) {
+                const struct rd_kafka_metadata *md = NULL;
+                if (rd_kafka_metadata(k->rk, 0, NULL, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                    rd_kafka_metadata_destroy(md);
+                    pthread_mutex_lock(&k->mu);
+                    k->connected = 1;
+                    pthread_mutex_unlock(&k->mu);
+                }
+            }
+            next_probe = core_time_mono_ms() + 5000;
+        }
         if (k->hold_head) {
             push_held(k);
             if (!k->hold_head)

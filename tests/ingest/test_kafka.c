@@ -389,11 +389,26 @@ START_TEST(broker_down_and_up)
     core_config_t *cfg = kcfg(&f, "g-down", NULL);
     ing_kafka_t *k = kstart(cfg, p.q, NULL);
     ck_assert(pipe_wait(&p, N / 2, 30000) == N / 2);
+    ing_kafka_health_t h;
     for (int b = 1; b <= 3; b++)
         rd_kafka_mock_broker_set_down(f.mc, b);
-    usleep(1500 * 1000);
+    /* Health says disconnected... */
+    int64_t t_end = core_time_mono_ms() + 15000;
+    do {
+        usleep(50000);
+        ing_kafka_health(k, &h);
+    } while (h.connected && core_time_mono_ms() < t_end);
+    ck_assert_int_eq(h.connected, 0);
     for (int b = 1; b <= 3; b++)
         rd_kafka_mock_broker_set_up(f.mc, b);
+    /* ...and connected again with no message flowing (the probe). */
+    t_end = core_time_mono_ms() + 20000;
+    do {
+        usleep(50000);
+        ing_kafka_health(k, &h);
+    } while (!h.connected && core_time_mono_ms() < t_end);
+    ck_assert_int_eq(h.connected, 1);
+    ck_assert_uint_eq(pipe_count(&p), N / 2);
     kfix_produce_n(&f, "news", N / 2, N);
     int64_t end = core_time_mono_ms() + 60000;
     while (core_time_mono_ms() < end) {
