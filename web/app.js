@@ -350,6 +350,7 @@
       if (!S.chart) { S.chart = makeChart(data, xr); } else { S.chart._xr = xr; S.chart.setData(data); }
       var marks = marksFor(scope, from, to);
       S.chart._marks = marks;
+      $('chart').dataset.marks = String(marks.length); /* for tests and assistive tools */
       var thr = null;
       S.alerts.forEach(function (a) { if (a.scope === scope) thr = a.threshold; });
       S.chart._threshold = thr;
