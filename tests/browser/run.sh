@@ -16,7 +16,8 @@
 #    browser.mjs; installed into tests/browser/node_modules on first use),
 #    or, when playwright cannot be installed, Chromium's own --dump-dom;
 #    screenshots in $OUT (default tests/browser/out/).
-# Exit 0 pass, 1 fail, 77 skip (only when Chromium cannot be installed).
+# Exit 0 pass, 1 fail, 77 skip (only when Chromium cannot be installed; the
+# daemon, API and Grafana-query checks have run and passed by then).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,16 +31,6 @@ log() { echo "browser: $*"; }
 die() { echo "browser: FAIL: $*" >&2; exit 1; }
 
 [ -x "$FINSENT" ] || die "no finsent binary at $FINSENT (build first, or pass its path)"
-
-# --- Chromium (installed via scripts/setup when missing) --------------------
-if [ ! -x "$CHROMIUM" ]; then
-  log "chromium missing: trying scripts/setup"
-  "$ROOT/scripts/setup" >/dev/null 2>&1 || true
-fi
-if [ ! -x "$CHROMIUM" ]; then
-  echo "SKIP: Chromium is not installed and could not be installed (scripts/setup needs root and the Debian archive); install the 'chromium' package to run the dashboard browser test"
-  exit 77
-fi
 
 # --- private Redis and the daemon ---------------------------------------------
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/finsent-browser.XXXXXX")"
@@ -159,6 +150,17 @@ fi
 
 python3 "$HERE/grafana_queries.py" "$ROOT/deploy/grafana/dashboards/finsent.json" "$RPORT" \
   entity:ACME 15m 1 || die "Grafana dashboard queries failed"
+
+# --- Chromium (installed via scripts/setup when missing) --------------------
+# Checked only now, so the daemon and API checks above run without it.
+if [ ! -x "$CHROMIUM" ]; then
+  log "chromium missing: trying scripts/setup"
+  "$ROOT/scripts/setup" >/dev/null 2>&1 || true
+fi
+if [ ! -x "$CHROMIUM" ]; then
+  echo "SKIP: the daemon, API and Grafana-query checks passed, but Chromium is not installed and could not be installed (scripts/setup needs root and the Debian archive); install the 'chromium' package to run the page checks"
+  exit 77
+fi
 
 # --- the page -------------------------------------------------------------------
 # FINSENT_BROWSER_DUMPDOM=1 forces the fallback (to test it).
