@@ -346,6 +346,11 @@ START_TEST(static_pure)
     ck_assert_ptr_null(app_static_content_type("x"));
     ck_assert_ptr_null(app_static_content_type("x.sh"));
     ck_assert_ptr_null(app_static_content_type("dir.js/x"));
+    setenv("FINSENT_WEB_DIR", "/srv/finsent-web", 1);
+    ck_assert_str_eq(app_static_default_root(), "/srv/finsent-web");
+    unsetenv("FINSENT_WEB_DIR");
+    /* the test binary is not installed: the source tree's web/ */
+    ck_assert_ptr_nonnull(strstr(app_static_default_root(), "/web"));
 }
 END_TEST
 
