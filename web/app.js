@@ -61,10 +61,20 @@
     return p(d.getHours()) + ':' + p(d.getMinutes()) + (secs ? ':' + p(d.getSeconds()) : '');
   }
 
+  /* a topic's slug as docs/redis.md defines it (alr_slug) */
+  function slug(label) {
+    return String(label).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  }
+
+  /* topic labels seen in items, by slug: the table shows "Energy | Oil",
+   * not "energy-oil", once an item of that topic has been seen */
+  var topicLabels = {};
+
   function scopeParts(scope) {
     if (scope === 'all') return { kind: 'all', name: 'All items' };
     var i = scope.indexOf(':');
     var kind = scope.slice(0, i), name = scope.slice(i + 1);
+    if (kind === 'topic') return { kind: 'topic', name: topicLabels[name] || name };
     return { kind: kind === 'entity' ? 'ticker' : kind, name: kind === 'entity' ? '$' + name : name };
   }
 
@@ -418,7 +428,12 @@
     var tb = document.querySelector('#item-table tbody');
     tb.textContent = '';
     $('items-empty').hidden = items.length > 0;
+    var newLabel = false;
     items.forEach(function (it) {
+      if (it.topic && topicLabels[slug(it.topic)] !== it.topic) {
+        topicLabels[slug(it.topic)] = it.topic;
+        newLabel = true;
+      }
       var tr = el('tr');
       var d = new Date(it.ts);
       tr.appendChild(el('td', 'when', isNaN(d) ? '' : hhmm(d, true)));
@@ -448,6 +463,7 @@
       tr.appendChild(ec);
       tb.appendChild(tr);
     });
+    if (newLabel) renderScopes();
   }
 
   /* ---- wiring ------------------------------------------------------------------ */
