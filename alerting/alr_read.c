@@ -203,12 +203,14 @@ core_err_t alr_read_series_plan(int64_t from_ms, int64_t to_ms, int step_min, in
     }
     fm = alr_minute(from_ms);
     tm = alr_minute(to_ms);
-    first = fm - ((fm % step_min) + step_min) % step_min;
-    if (tm - first + 1 > ALR_READ_MAX_BUCKETS) {
-        snprintf(err, errlen, "time range: %" PRId64 " minutes; at most %d (7 days)",
-                 tm - first + 1, ALR_READ_MAX_BUCKETS);
+    /* The cap applies to the requested minutes; aligning the grid adds at
+     * most step_min - 1 more (so a read stays under 2 * the cap). */
+    if (tm - fm + 1 > ALR_READ_MAX_BUCKETS) {
+        snprintf(err, errlen, "time range: %" PRId64 " minutes; at most %d (7 days)", tm - fm + 1,
+                 ALR_READ_MAX_BUCKETS);
         return CORE_ETOO_LARGE;
     }
+    first = fm - ((fm % step_min) + step_min) % step_min;
     points = (tm - first) / step_min + 1;
     if (points > ALR_READ_MAX_POINTS) {
         snprintf(err, errlen,

@@ -34,7 +34,7 @@
 #include "core/core_error.h"
 
 #define ALR_READ_MAX_POINTS 1440   /* points in one series */
-#define ALR_READ_MAX_BUCKETS 10080 /* minute buckets read for one series (7 days) */
+#define ALR_READ_MAX_BUCKETS 10080 /* minutes one series may span (7 days) */
 #define ALR_READ_MAX_ALERTS 500    /* alerts per answer */
 #define ALR_READ_MAX_ACTIVE 500    /* active alert states per answer */
 #define ALR_READ_MAX_RECENT 200    /* items per answer */
@@ -76,7 +76,9 @@ core_err_t alr_read_scope_normalize(const char *in, char *out, size_t cap, char 
  * step_min, so grids of one step line up across requests) and the number of
  * points, each covering step_min minutes, until the one holding to's
  * minute. CORE_EINVAL for from > to or step_min < 1, CORE_ETOO_LARGE beyond
- * ALR_READ_MAX_POINTS points or ALR_READ_MAX_BUCKETS minutes. Pure. */
+ * ALR_READ_MAX_POINTS points or ALR_READ_MAX_BUCKETS requested minutes
+ * (the aligned grid then reads fewer than 2 * ALR_READ_MAX_BUCKETS buckets).
+ * Pure. */
 core_err_t alr_read_series_plan(int64_t from_ms, int64_t to_ms, int step_min, int64_t *first_minute,
                                 size_t *npoints, char *err, size_t errlen);
 

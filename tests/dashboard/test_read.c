@@ -91,6 +91,13 @@ START_TEST(series_plan)
         alr_read_series_plan(t0, t0 + 7LL * 86400000 - 60000, 60, &first, &np, err, sizeof err),
         CORE_OK);
     ck_assert_uint_eq(np, 168);
+    /* 7 days from an unaligned minute at 1h: the grid starts up to 59
+     * minutes earlier, which does not count against the cap */
+    ck_assert_int_eq(alr_read_series_plan(t0 + 59 * 60000, t0 + 7LL * 86400000 + 58 * 60000, 60,
+                                          &first, &np, err, sizeof err),
+                     CORE_OK);
+    ck_assert_int_eq(first, t0 / 60000);
+    ck_assert_uint_eq(np, 169);
     ck_assert_int_eq(alr_read_series_plan(t0 + 1, t0, 1, &first, &np, err, sizeof err),
                      CORE_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "from is after to"));
