@@ -562,6 +562,8 @@ static void on_revoke(ing_kafka_t *k, rd_kafka_topic_partition_list_t *parts, in
                       int lost)
 {
     drop_held(k, parts);
+    if (!k->hold_head && k->paused)
+        set_paused(k, 0); /* nothing held any more */
     if (!lost) {
         int64_t wait = k->stopping ? 0 : k->revoke_timeout_ms;
         int64_t deadline = core_time_mono_ms() + wait;
@@ -747,7 +749,9 @@ static void handle_message(ing_kafka_t *k, rd_kafka_message_t *m)
 
     if (k->hold_head || k->queue_closed) {
         hold(k, item, p);
-        if (k->paused && !p->paused)
+        if (!k->paused)
+            set_paused(k, 1);
+        else if (!p->paused)
             pause_one(k, p, 1);
         return;
     }
@@ -761,6 +765,8 @@ static void handle_message(ing_kafka_t *k, rd_kafka_message_t *m)
     hold(k, item, p);
     if (!k->paused)
         set_paused(k, 1);
+    else if (!p->paused)
+        pause_one(k, p, 1);
 }
 
 static void handle_error(ing_kafka_t *k, rd_kafka_message_t *m)

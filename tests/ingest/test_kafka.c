@@ -619,6 +619,60 @@ START_TEST(backpressure_pauses_and_resumes)
 }
 END_TEST
 
+/* A rebalance while paused with held items: the held items of revoked
+ * partitions are dropped (not acked), the unacked items in the stalled
+ * pipeline delay the revocation by at most revoke_timeout, and in the end
+ * every message is delivered by one consumer or the other. */
+START_TEST(rebalance_while_paused)
+{
+    enum { N = 200 };
+    kfix f;
+    pipe_t a, b;
+    pipe_t *ps[2] = {&a, &b};
+    ing_kafka_health_t h;
+    const char *extra[] = {"kafka.fetch.wait.max.ms=50", "kafka.revoke_timeout=1s", NULL};
+
+    kfix_init(&f, 1);
+    kfix_topic(&f, "news", 4);
+    kfix_produce_n(&f, "news", 0, N);
+    pipe_start_stopped(&a, 4, 1);
+    pipe_start(&b, 64, 1);
+    core_config_t *cfg = kcfg(&f, "g-rbp", extra);
+    ing_kafka_t *ka = kstart(cfg, a.q, NULL);
+    int64_t end = core_time_mono_ms() + 30000;
+    do {
+        usleep(20000);
+        ing_kafka_health(ka, &h);
+    } while (!h.paused && core_time_mono_ms() < end);
+    ck_assert_int_eq(h.paused, 1);
+    ing_kafka_t *kb = kstart(cfg, b.q, NULL);
+    ck_assert(pipe_wait(&b, 1, 30000) >= 1); /* the rebalance happened */
+    atomic_store(&a.go, 1);
+    end = core_time_mono_ms() + 60000;
+    while (core_time_mono_ms() < end) {
+        pthread_mutex_lock(&a.mu);
+        pthread_mutex_lock(&b.mu);
+        size_t d = distinct(ps, 2, NULL);
+        pthread_mutex_unlock(&b.mu);
+        pthread_mutex_unlock(&a.mu);
+        if (d == N)
+            break;
+        usleep(20000);
+    }
+    ing_kafka_stop(kb, 5000);
+    ing_kafka_stop(ka, 5000);
+    pipe_stop(&a);
+    pipe_stop(&b);
+    ck_assert_uint_eq(distinct(ps, 2, NULL), N);
+    ing_kafka_free(ka);
+    ing_kafka_free(kb);
+    pipe_free(&a);
+    pipe_free(&b);
+    core_config_free(cfg);
+    kfix_free(&f);
+}
+END_TEST
+
 static atomic_int delivered_ok, delivered_err;
 static void on_delivery(void *opaque, core_err_t status, const char *errstr)
 {
@@ -849,6 +903,7 @@ Suite *suite_kafka(void)
     ADD(tc, backpressure_pauses_and_resumes);
     ADD(tc, output_topic_delivery);
     ADD(tc, rebalance_two_consumers);
+    ADD(tc, rebalance_while_paused);
     ADD(tc, broker_down_and_up);
     ADD(tc, kafka_mock_command);
     suite_add_tcase(s, tc);
