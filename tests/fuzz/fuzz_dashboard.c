@@ -9,8 +9,9 @@
  *   2  alr_read_item_in_scope on JSON input (first line: the scope);
  *   3  alr_read_series_plan on numbers read from the bytes: an accepted
  *      plan is within the caps and its grid covers [from, to].
+ * A violated invariant calls abort() (not assert: fuzz builds define
+ * NDEBUG), which libFuzzer reports as a crash.
  */
-#include <assert.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,30 +21,36 @@
 #include "alerting/alr_read.h"
 #include "app/app_static.h"
 
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            abort();                                                                               \
+    } while (0)
+
 static void scope(const char *s)
 {
     char out[ALR_SCOPE_MAX], again[ALR_SCOPE_MAX], err[256];
     if (alr_read_scope_normalize(s, out, sizeof out, err, sizeof err) != CORE_OK)
         return;
-    assert(strlen(out) < ALR_SCOPE_MAX);
-    assert(strcmp(out, "all") == 0 || strncmp(out, "topic:", 6) == 0 ||
-           strncmp(out, "entity:", 7) == 0);
+    CHECK(strlen(out) < ALR_SCOPE_MAX);
+    CHECK(strcmp(out, "all") == 0 || strncmp(out, "topic:", 6) == 0 ||
+          strncmp(out, "entity:", 7) == 0);
     for (const char *p = strchr(out, ':') ? strchr(out, ':') + 1 : out; *p; p++)
-        assert((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-               *p == '-' || *p == '.' || *p == '_');
-    assert(alr_read_scope_normalize(out, again, sizeof again, err, sizeof err) == CORE_OK);
-    assert(strcmp(out, again) == 0);
+        CHECK((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '.' || *p == '_');
+    CHECK(alr_read_scope_normalize(out, again, sizeof again, err, sizeof err) == CORE_OK);
+    CHECK(strcmp(out, again) == 0);
 }
 
 static void path(const char *s)
 {
     if (!app_static_path_ok(s))
         return;
-    assert(s[0] == '/');
-    assert(!strstr(s, "//") && !strstr(s, "/."));
+    CHECK(s[0] == '/');
+    CHECK(!strstr(s, "//") && !strstr(s, "/."));
     for (const char *p = s; *p; p++)
-        assert((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-               *p == '-' || *p == '.' || *p == '_' || *p == '/');
+        CHECK((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '.' || *p == '_' || *p == '/');
 }
 
 static void item(const char *s)
@@ -80,11 +87,11 @@ static void plan(const uint8_t *d, size_t n)
     step >>= 11;
     if (alr_read_series_plan(from, to, step, &first, &np, err, sizeof err) != CORE_OK)
         return;
-    assert(np >= 1 && np <= ALR_READ_MAX_POINTS);
-    assert(first <= alr_minute(from));
-    assert(first % step == 0);
-    assert(first + (int64_t)np * step > alr_minute(to));
-    assert(first + (int64_t)(np - 1) * step <= alr_minute(to));
+    CHECK(np >= 1 && np <= ALR_READ_MAX_POINTS);
+    CHECK(first <= alr_minute(from));
+    CHECK(first % step == 0);
+    CHECK(first + (int64_t)np * step > alr_minute(to));
+    CHECK(first + (int64_t)(np - 1) * step <= alr_minute(to));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
