@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alerting/alr_keys.h"
 #include "alerting/alr_redis.h"
@@ -24,6 +25,12 @@
 /* A scope is "current" for a window when its last event is at most this
  * much older than the window (the sink keeps refreshing it until then). */
 #define CURRENT_MARGIN_MS 180000
+/* How long a query waits for another one to finish before answering
+ * CORE_EAGAIN, and the reader's caps on the [redis] timeouts (a dashboard
+ * query should fail fast rather than hold an HTTP thread). */
+#define LOCK_WAIT_MS 250
+#define CONNECT_TIMEOUT_CAP_MS 1000
+#define COMMAND_TIMEOUT_CAP_MS 2000
 
 struct alr_reader {
     pthread_mutex_t mu;
@@ -100,6 +107,10 @@ core_err_t alr_reader_new(const core_config_t *cfg, alr_reader_t **out, char *er
     for (size_t i = 0; i < nrules; i++)
         add_window(r, rules[i].window_min);
     alr_redis_opts_from_config(cfg, &o);
+    if (o.connect_timeout_ms > CONNECT_TIMEOUT_CAP_MS)
+        o.connect_timeout_ms = CONNECT_TIMEOUT_CAP_MS;
+    if (o.command_timeout_ms > COMMAND_TIMEOUT_CAP_MS)
+        o.command_timeout_ms = COMMAND_TIMEOUT_CAP_MS;
     rc = alr_redis_new(&o, &r->r);
     if (rc != CORE_OK)
         goto fail;
@@ -271,8 +282,20 @@ static int is_stream_id(const char *s)
 /* begin locks the reader and makes sure it is connected. */
 static core_err_t begin(alr_reader_t *r, char *err, size_t errlen)
 {
+    struct timespec until;
     core_err_t rc;
-    pthread_mutex_lock(&r->mu);
+
+    /* Wait briefly for a query in progress; when Redis is slow, answer
+     * "busy" rather than tie up another HTTP thread (the daemon's /metrics
+     * and /healthz share them). */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)LOCK_WAIT_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    if (pthread_mutex_timedlock(&r->mu, &until) != 0) {
+        snprintf(err, errlen, "redis: busy with another dashboard query (Redis slow?); retry");
+        return CORE_EAGAIN;
+    }
     if (alr_redis_connected(r->r))
         return CORE_OK;
     rc = alr_redis_connect(r->r);

@@ -18,10 +18,14 @@
  *
  * Threads: a reader owns one Redis connection guarded by a mutex, so any
  * thread may call any query (HTTP handler threads do); queries run one at a
- * time. A lost connection is re-made (one attempt) by the next query.
+ * time, and one that waits more than 250 ms for another returns CORE_EAGAIN
+ * instead of blocking its thread. The reader caps the [redis] timeouts at
+ * 1 s (connect) and 2 s (command). A lost connection is re-made (one
+ * attempt) by the next query.
  * Errors: CORE_EINVAL / CORE_ETOO_LARGE for bad or too large arguments
  * (err says which and why, in words fit for an HTTP 400), CORE_ENET when
- * Redis cannot be reached, CORE_EREDIS for an error reply, CORE_ENOMEM.
+ * Redis cannot be reached, CORE_EREDIS for an error reply, CORE_EAGAIN when
+ * busy (above), CORE_ENOMEM.
  */
 #ifndef ALR_READ_H
 #define ALR_READ_H

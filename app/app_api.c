@@ -62,6 +62,8 @@ static void respond_result(app_http_response_t *resp, core_err_t rc, json_t *o, 
     case CORE_ENET:
     case CORE_EREDIS:
     case CORE_ECLOSED:
+    case CORE_EAGAIN:
+    case CORE_ETIMEOUT:
         respond_error(resp, 503, err[0] ? err : core_strerror(rc));
         break;
     default:

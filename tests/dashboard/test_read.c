@@ -2,7 +2,12 @@
  * redis-server filled with known keys and locked to read commands without
  * KEYS/SCAN (th_dash). Pure parts (scope names, series grid, item filter)
  * are tested without Redis. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -540,6 +545,87 @@ START_TEST(rates_scope_cap)
 }
 END_TEST
 
+/* A "Redis" that accepts one connection and never answers. */
+typedef struct silent {
+    int lfd, cfd, port;
+    int accepted_pipe[2];
+} silent_t;
+
+static void *silent_accept(void *arg)
+{
+    silent_t *sv = arg;
+    char one = 1;
+    sv->cfd = accept(sv->lfd, NULL, NULL);
+    ck_assert_int_eq(write(sv->accepted_pipe[1], &one, 1), 1);
+    return NULL;
+}
+
+typedef struct slow_query {
+    alr_reader_t *r;
+    core_err_t rc;
+} slow_query_t;
+
+static void *run_slow_query(void *arg)
+{
+    slow_query_t *q = arg;
+    json_t *o = NULL;
+    char err[256];
+    q->rc = alr_read_recent(q->r, NULL, 5, &o, err, sizeof err);
+    json_decref(o);
+    return NULL;
+}
+
+START_TEST(busy_reader)
+{
+    /* While one query waits on a Redis that does not answer, another query
+     * returns CORE_EAGAIN ("busy") instead of blocking its HTTP thread. */
+    silent_t sv = {0};
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    pthread_t acc, q1;
+    slow_query_t sq = {0};
+    core_config_t *cfg;
+    alr_reader_t *r = NULL;
+    json_t *o = NULL;
+    char err[512] = "", text[256], c;
+
+    sv.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(sv.lfd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(sv.lfd, 4), 0);
+    ck_assert_int_eq(getsockname(sv.lfd, (struct sockaddr *)&a, &al), 0);
+    sv.port = ntohs(a.sin_port);
+    ck_assert_int_eq(pipe(sv.accepted_pipe), 0);
+    ck_assert_int_eq(pthread_create(&acc, NULL, silent_accept, &sv), 0);
+
+    snprintf(text, sizeof text, "[redis]\nport = %d\ncommand_timeout = 10s\nwindows = 15m\n",
+             sv.port);
+    ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
+    ck_assert_int_eq(core_config_load_string(cfg, "t", text, err, sizeof err), CORE_OK);
+    ck_assert_msg(alr_reader_new(cfg, &r, err, sizeof err) == CORE_OK, "%s", err);
+    sq.r = r;
+    ck_assert_int_eq(pthread_create(&q1, NULL, run_slow_query, &sq), 0);
+    /* once accepted, the first query holds the reader (it locks before
+     * connecting) and waits for a reply that never comes */
+    ck_assert_int_eq(read(sv.accepted_pipe[0], &c, 1), 1);
+    ck_assert_int_eq(alr_read_rates(r, 15, &o, err, sizeof err), CORE_EAGAIN);
+    ck_assert_ptr_null(o);
+    ck_assert_ptr_nonnull(strstr(err, "busy"));
+    /* the first query gives up at the reader's 2 s command cap, not 10 s */
+    pthread_join(q1, NULL);
+    ck_assert_int_ne(sq.rc, CORE_OK);
+    pthread_join(acc, NULL);
+    close(sv.cfd);
+    close(sv.lfd);
+    close(sv.accepted_pipe[0]);
+    close(sv.accepted_pipe[1]);
+    alr_reader_free(r);
+    core_config_free(cfg);
+}
+END_TEST
+
 Suite *suite_read(void)
 {
     Suite *s = suite_create("alr_read");
@@ -568,6 +654,7 @@ Suite *suite_read(void)
         TCase *big = tcase_create("caps");
         tcase_set_timeout(big, 30);
         tcase_add_test(big, rates_scope_cap);
+        tcase_add_test(big, busy_reader);
         suite_add_tcase(s, big);
     }
     return s;
