@@ -453,9 +453,11 @@ core_err_t alr_read_rates(alr_reader_t *r, int window_min, json_t **out, char *e
     for (size_t i = 0; i < nsc; i++) {
         redisReply *rep;
         const redisReply *e = idx->element[i];
-        rc = alr_redis_read(r->r, &rep);
-        if (rc != CORE_OK) {
-            rc = io_err(r, rc, err, errlen);
+        /* rc keeps the first error reply; all replies are still read so
+         * the connection stays in step */
+        core_err_t re = alr_redis_read(r->r, &rep);
+        if (re != CORE_OK) {
+            rc = io_err(r, re, err, errlen);
             goto out;
         }
         if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 6 &&
@@ -561,9 +563,11 @@ core_err_t alr_read_series(alr_reader_t *r, const char *scope, int64_t from_ms, 
     for (int64_t m = first; m <= last; m++) {
         redisReply *rep;
         size_t p = (size_t)((m - first) / step_min);
-        rc = alr_redis_read(r->r, &rep);
-        if (rc != CORE_OK) {
-            rc = io_err(r, rc, err, errlen);
+        /* rc keeps the first error reply; all replies are still read so
+         * the connection stays in step */
+        core_err_t re = alr_redis_read(r->r, &rep);
+        if (re != CORE_OK) {
+            rc = io_err(r, re, err, errlen);
             goto out;
         }
         if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 4) {
@@ -802,9 +806,11 @@ core_err_t alr_read_active(alr_reader_t *r, json_t **out, char *err, size_t errl
     }
     for (size_t i = 0; i < nm; i++) {
         redisReply *rep;
-        rc = alr_redis_read(r->r, &rep);
-        if (rc != CORE_OK) {
-            rc = io_err(r, rc, err, errlen);
+        /* rc keeps the first error reply; all replies are still read so
+         * the connection stays in step */
+        core_err_t re = alr_redis_read(r->r, &rep);
+        if (re != CORE_OK) {
+            rc = io_err(r, re, err, errlen);
             goto out;
         }
         if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 8 &&

@@ -545,6 +545,59 @@ START_TEST(rates_scope_cap)
 }
 END_TEST
 
+START_TEST(error_reply_mid_pipeline)
+{
+    /* An error reply to one of a query's pipelined reads fails the query
+     * (even when later replies are fine), and the connection stays usable. */
+    th_redis_t rs;
+    redisContext *c;
+    core_config_t *cfg;
+    alr_reader_t *r = NULL;
+    json_t *o = NULL;
+    char err[512] = "", text[256];
+    int64_t now = core_time_now_ms(), m = now / 60000;
+    redisReply *rep;
+
+    ck_assert_int_eq(th_redis_start(&rs, TH_REDIS_EPHEMERAL), 0);
+    c = redisConnect("127.0.0.1", rs.port);
+    ck_assert_ptr_nonnull(c);
+    rep = redisCommand(c, "ZADD finsent:scopes %lld entity:A %lld entity:B", (long long)now,
+                       (long long)now - 1);
+    freeReplyObject(rep);
+    rep = redisCommand(c, "SET finsent:rate:entity:A:15m not-a-hash");
+    freeReplyObject(rep);
+    rep = redisCommand(c, "HSET finsent:rate:entity:B:15m n 3 negative 1 neg_rate 0.3333");
+    freeReplyObject(rep);
+    rep = redisCommand(c, "SET finsent:b:entity:A:%lld not-a-hash", (long long)(m - 1));
+    freeReplyObject(rep);
+    rep = redisCommand(c, "HSET finsent:b:entity:A:%lld n 2", (long long)m);
+    freeReplyObject(rep);
+    rep = redisCommand(c, "LPUSH finsent:recent {\"id\":\"z\"}");
+    freeReplyObject(rep);
+    redisFree(c);
+    snprintf(text, sizeof text, "[redis]\nport = %d\nwindows = 15m\n", rs.port);
+    ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
+    ck_assert_int_eq(core_config_load_string(cfg, "t", text, err, sizeof err), CORE_OK);
+    ck_assert_msg(alr_reader_new(cfg, &r, err, sizeof err) == CORE_OK, "%s", err);
+
+    ck_assert_int_eq(alr_read_rates(r, 15, &o, err, sizeof err), CORE_EREDIS);
+    ck_assert_ptr_null(o);
+    ck_assert_msg(strstr(err, "WRONGTYPE") != NULL, "%s", err);
+    ck_assert_int_eq(alr_read_series(r, "entity:A", now - 120000, now, 1, &o, err, sizeof err),
+                     CORE_EREDIS);
+    ck_assert_ptr_null(o);
+    /* in step: the next query reads its own reply */
+    ck_assert_msg(alr_read_recent(r, NULL, 5, &o, err, sizeof err) == CORE_OK, "%s", err);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(json_object_get(o, "items"), 0), "id")),
+        "z");
+    json_decref(o);
+    alr_reader_free(r);
+    core_config_free(cfg);
+    th_redis_stop(&rs);
+}
+END_TEST
+
 /* A "Redis" that accepts one connection and never answers. */
 typedef struct silent {
     int lfd, cfd, port;
@@ -655,6 +708,7 @@ Suite *suite_read(void)
         tcase_set_timeout(big, 30);
         tcase_add_test(big, rates_scope_cap);
         tcase_add_test(big, busy_reader);
+        tcase_add_test(big, error_reply_mid_pipeline);
         suite_add_tcase(s, big);
     }
     return s;
