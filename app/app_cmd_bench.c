@@ -40,9 +40,9 @@
 
 typedef struct job {
     cls_bert_t *bert;
-    const int32_t *ids; /* all items, packed */
-    const size_t *lens; /* (n_items) */
-    const size_t *offs; /* (n_items) start of each item in ids */
+    const int32_t *ids;  /* all items, packed */
+    const size_t *lens;  /* (n_items) */
+    const size_t *offs;  /* (n_items) start of each item in ids */
     size_t first, count; /* items of this worker */
     size_t batch, iters;
     int padded;
@@ -67,8 +67,8 @@ static void *work(void *arg)
             next = 0;
         if (n > j->count)
             n = j->count;
-        j->rc = cls_bert_run(j->bert, j->ids + j->offs[j->first + next], j->lens + j->first + next, n,
-                             j->padded);
+        j->rc = cls_bert_run(j->bert, j->ids + j->offs[j->first + next], j->lens + j->first + next,
+                             n, j->padded);
         next += n;
     }
     return NULL;
@@ -82,22 +82,21 @@ static int cmp_d(const void *a, const void *b)
 
 static void help(FILE *out)
 {
-    fprintf(out,
-            "usage: finsent bench [--model DIR | --layers L --hidden H --heads A\n"
-            "                      --intermediate I --vocab V] [options]\n\n"
-            "  --seq-len N     tokens per item in fixed mode (default 32)\n"
-            "  --batch N       items per batch (default 32)\n"
-            "  --threads N     compute threads (default 2)\n"
-            "  --workers W     encoder threads; each uses threads/W OpenBLAS threads\n"
-            "                  (default: threads, as the classifier does)\n"
-            "  --runs N        timed rounds, the median is reported (default 5)\n"
-            "  --warmup N      untimed rounds first (default 1)\n"
-            "  --iters N       batches per round (default 8)\n"
-            "  --texts FILE    real texts (text<TAB>label TSV); packed and padded\n"
-            "  --limit N       at most N texts (default 1024)\n"
-            "  --json          one JSON object per measurement\n"
-            "Synthetic defaults: the finsent-mini shape 4 layers, hidden 256, 4 heads,\n"
-            "intermediate 1024, vocab 12000, random weights. Exit 0, or 1 on errors.\n");
+    fprintf(out, "usage: finsent bench [--model DIR | --layers L --hidden H --heads A\n"
+                 "                      --intermediate I --vocab V] [options]\n\n"
+                 "  --seq-len N     tokens per item in fixed mode (default 32)\n"
+                 "  --batch N       items per batch (default 32)\n"
+                 "  --threads N     compute threads (default 2)\n"
+                 "  --workers W     encoder threads; each uses threads/W OpenBLAS threads\n"
+                 "                  (default: threads, as the classifier does)\n"
+                 "  --runs N        timed rounds, the median is reported (default 5)\n"
+                 "  --warmup N      untimed rounds first (default 1)\n"
+                 "  --iters N       batches per round (default 8)\n"
+                 "  --texts FILE    real texts (text<TAB>label TSV); packed and padded\n"
+                 "  --limit N       at most N texts (default 1024)\n"
+                 "  --json          one JSON object per measurement\n"
+                 "Synthetic defaults: the finsent-mini shape 4 layers, hidden 256, 4 heads,\n"
+                 "intermediate 1024, vocab 12000, random weights. Exit 0, or 1 on errors.\n");
 }
 
 static int parse_sz(const char *s, size_t lo, size_t hi, size_t *out)
@@ -145,20 +144,33 @@ static char **read_texts(const char *path, size_t limit, size_t *n)
 
 int app_cmd_bench(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},  {"layers", required_argument, NULL, 'L'},
-        {"hidden", required_argument, NULL, 'H'}, {"heads", required_argument, NULL, 'A'},
-        {"intermediate", required_argument, NULL, 'I'},
-        {"vocab", required_argument, NULL, 'V'},  {"seq-len", required_argument, NULL, 'q'},
-        {"batch", required_argument, NULL, 'b'},  {"threads", required_argument, NULL, 't'},
-        {"workers", required_argument, NULL, 'w'}, {"runs", required_argument, NULL, 'r'},
-        {"warmup", required_argument, NULL, 'u'}, {"iters", required_argument, NULL, 'i'},
-        {"texts", required_argument, NULL, 'x'},  {"limit", required_argument, NULL, 'l'},
-        {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    cls_bert_config_t cfg = {.vocab_size = 12000, .hidden = 256, .layers = 4, .heads = 4,
-                             .intermediate = 1024, .max_pos = 512, .type_vocab = 2,
-                             .eps = 1e-12f, .act = CLS_ACT_GELU_ERF};
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+                                         {"layers", required_argument, NULL, 'L'},
+                                         {"hidden", required_argument, NULL, 'H'},
+                                         {"heads", required_argument, NULL, 'A'},
+                                         {"intermediate", required_argument, NULL, 'I'},
+                                         {"vocab", required_argument, NULL, 'V'},
+                                         {"seq-len", required_argument, NULL, 'q'},
+                                         {"batch", required_argument, NULL, 'b'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"workers", required_argument, NULL, 'w'},
+                                         {"runs", required_argument, NULL, 'r'},
+                                         {"warmup", required_argument, NULL, 'u'},
+                                         {"iters", required_argument, NULL, 'i'},
+                                         {"texts", required_argument, NULL, 'x'},
+                                         {"limit", required_argument, NULL, 'l'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    cls_bert_config_t cfg = {.vocab_size = 12000,
+                             .hidden = 256,
+                             .layers = 4,
+                             .heads = 4,
+                             .intermediate = 1024,
+                             .max_pos = 512,
+                             .type_vocab = 2,
+                             .eps = 1e-12f,
+                             .act = CLS_ACT_GELU_ERF};
     const char *model_dir = NULL, *texts_path = NULL;
     size_t seq = 32, batch = 32, threads = 2, workers = 0, runs = 5, warmup = 1, iters = 8,
            limit = 1024, n_items = 0, total_ids = 0;
@@ -176,22 +188,54 @@ int app_cmd_bench(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int ok = 1;
         switch (c) {
-        case 'm': model_dir = optarg; break;
-        case 'L': ok = parse_sz(optarg, 1, 256, &cfg.layers); break;
-        case 'H': ok = parse_sz(optarg, 1, 16384, &cfg.hidden); break;
-        case 'A': ok = parse_sz(optarg, 1, 1024, &cfg.heads); break;
-        case 'I': ok = parse_sz(optarg, 1, 65536, &cfg.intermediate); break;
-        case 'V': ok = parse_sz(optarg, 8, 1 << 22, &cfg.vocab_size); break;
-        case 'q': ok = parse_sz(optarg, 2, 512, &seq); break;
-        case 'b': ok = parse_sz(optarg, 1, 4096, &batch); break;
-        case 't': ok = parse_sz(optarg, 1, 256, &threads); break;
-        case 'w': ok = parse_sz(optarg, 1, 64, &workers); break;
-        case 'r': ok = parse_sz(optarg, 1, 1000, &runs); break;
-        case 'u': ok = parse_sz(optarg, 0, 1000, &warmup); break;
-        case 'i': ok = parse_sz(optarg, 1, 100000, &iters); break;
-        case 'x': texts_path = optarg; break;
-        case 'l': ok = parse_sz(optarg, 1, 1 << 20, &limit); break;
-        case 'j': json = 1; break;
+        case 'm':
+            model_dir = optarg;
+            break;
+        case 'L':
+            ok = parse_sz(optarg, 1, 256, &cfg.layers);
+            break;
+        case 'H':
+            ok = parse_sz(optarg, 1, 16384, &cfg.hidden);
+            break;
+        case 'A':
+            ok = parse_sz(optarg, 1, 1024, &cfg.heads);
+            break;
+        case 'I':
+            ok = parse_sz(optarg, 1, 65536, &cfg.intermediate);
+            break;
+        case 'V':
+            ok = parse_sz(optarg, 8, 1 << 22, &cfg.vocab_size);
+            break;
+        case 'q':
+            ok = parse_sz(optarg, 2, 512, &seq);
+            break;
+        case 'b':
+            ok = parse_sz(optarg, 1, 4096, &batch);
+            break;
+        case 't':
+            ok = parse_sz(optarg, 1, 256, &threads);
+            break;
+        case 'w':
+            ok = parse_sz(optarg, 1, 64, &workers);
+            break;
+        case 'r':
+            ok = parse_sz(optarg, 1, 1000, &runs);
+            break;
+        case 'u':
+            ok = parse_sz(optarg, 0, 1000, &warmup);
+            break;
+        case 'i':
+            ok = parse_sz(optarg, 1, 100000, &iters);
+            break;
+        case 'x':
+            texts_path = optarg;
+            break;
+        case 'l':
+            ok = parse_sz(optarg, 1, 1 << 20, &limit);
+            break;
+        case 'j':
+            json = 1;
+            break;
         case 'h':
             help(stdout);
             return APP_EXIT_OK;
@@ -266,7 +310,8 @@ int app_cmd_bench(int argc, char **argv)
                 lens[i] = seq;
                 for (size_t t = 0; t < seq; t++) {
                     s = s * 6364136223846793005ull + 1442695040888963407ull;
-                    ids[total_ids + t] = t == 0 ? 2 : (int32_t)(5 + (s >> 33) % (cfg.vocab_size - 5));
+                    ids[total_ids + t] =
+                        t == 0 ? 2 : (int32_t)(5 + (s >> 33) % (cfg.vocab_size - 5));
                 }
             }
             total_ids += lens[i];
@@ -348,8 +393,8 @@ int app_cmd_bench(int argc, char **argv)
                    "\"ms_per_batch\":%.3f,\"rss_mib\":%.1f,\"blas_core\":\"%s\"}\n",
                    texts ? (padded ? "padded" : "packed") : "fixed", cfg.layers, cfg.hidden,
                    texts ? 0 : seq, batch, threads, workers, items / med, toks / med,
-                   flops / med * 1e-9, med * 1e3 / (double)iters,
-                   (double)ru.ru_maxrss / 1024.0, cls_blas_corename());
+                   flops / med * 1e-9, med * 1e3 / (double)iters, (double)ru.ru_maxrss / 1024.0,
+                   cls_blas_corename());
         else
             printf("%-7s %10.1f items/s %12.0f tokens/s %8.1f GFLOP/s %8.2f ms/batch  (median "
                    "of %zu rounds of %zu batches; peak RSS %.1f MiB)\n",

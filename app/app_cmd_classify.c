@@ -123,9 +123,15 @@ int app_cmd_classify(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
-        case 'T': tmodel = optarg; break;
-        case 'S': smodel = optarg; break;
+        case 'm':
+            model = optarg;
+            break;
+        case 'T':
+            tmodel = optarg;
+            break;
+        case 'S':
+            smodel = optarg;
+            break;
         case 'b':
             if (!parse_pos(optarg, 1024, &batch)) {
                 fprintf(stderr, "finsent classify: --batch must be 1..1024\n");
@@ -138,8 +144,12 @@ int app_cmd_classify(int argc, char **argv)
                 goto out;
             }
             break;
-        case 'c': path = optarg; break;
-        case 's': sets[nsets++] = optarg; break;
+        case 'c':
+            path = optarg;
+            break;
+        case 's':
+            sets[nsets++] = optarg;
+            break;
         case 'h':
             help(stdout);
             rc = APP_EXIT_OK;

@@ -166,7 +166,9 @@ static int eval_file(cls_classifier_t *cl, const char *path, size_t batch, const
             fprintf(stderr, "finsent eval: cannot write %s\n", out);
             goto out;
         }
-        fprintf(pf, "index\tgold\tpred\ttopic\ttopic_p\tsentiment\tp_negative\tp_neutral\tp_positive\n");
+        fprintf(
+            pf,
+            "index\tgold\tpred\ttopic\ttopic_p\tsentiment\tp_negative\tp_neutral\tp_positive\n");
     }
     for (size_t b0 = 0; b0 < n; b0 += batch) {
         size_t m = n - b0 < batch ? n - b0 : batch;
@@ -292,9 +294,15 @@ int app_cmd_eval(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
-        case 'm': model = optarg; break;
-        case 'T': tmodel = optarg; break;
-        case 'S': smodel = optarg; break;
+        case 'm':
+            model = optarg;
+            break;
+        case 'T':
+            tmodel = optarg;
+            break;
+        case 'S':
+            smodel = optarg;
+            break;
         case 'b':
             batch = strtol(optarg, &end, 10);
             if (*end || batch < 1 || batch > 1024) {
@@ -309,9 +317,15 @@ int app_cmd_eval(int argc, char **argv)
                 goto out;
             }
             break;
-        case 'o': outdir = optarg; break;
-        case 'c': path = optarg; break;
-        case 's': sets[nsets++] = optarg; break;
+        case 'o':
+            outdir = optarg;
+            break;
+        case 'c':
+            path = optarg;
+            break;
+        case 's':
+            sets[nsets++] = optarg;
+            break;
         case 'h':
             help(stdout);
             rc = APP_EXIT_OK;

@@ -33,7 +33,8 @@ int main(int argc, char **argv)
     printf("OpenBLAS core %s, %d threads\n", openblas_get_corename(), openblas_get_num_threads());
     for (int a = 2; a + 2 < argc; a += 3) {
         int m = atoi(argv[a]), k = atoi(argv[a + 1]), n = atoi(argv[a + 2]);
-        float *x = malloc(sizeof(float) * (size_t)m * k), *w = malloc(sizeof(float) * (size_t)n * k),
+        float *x = malloc(sizeof(float) * (size_t)m * k),
+              *w = malloc(sizeof(float) * (size_t)n * k),
               *y = malloc(sizeof(float) * (size_t)m * n);
         double t[9], flops = 2.0 * m * k * n;
         int reps;

@@ -153,8 +153,7 @@ static void attention(cls_bert_t *b, const size_t *lens, int cls_only)
     }
 }
 
-core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, size_t n,
-                        int padded)
+core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, size_t n, int padded)
 {
     const cls_bert_config_t *c = cls_model_config(b->m);
     const cls_weights_t *w = cls_model_weights(b->m);

@@ -26,9 +26,9 @@ typedef struct enc {
     cls_model_t *m;
     cls_wordpiece_t *wp;
     cls_wordpiece_ws_t *ws;
-    int32_t *ids;  /* (max_batch, max_seq), packed */
-    size_t *lens;  /* (max_batch) */
-    size_t *off;   /* (max_batch) start of item i in ids */
+    int32_t *ids; /* (max_batch, max_seq), packed */
+    size_t *lens; /* (max_batch) */
+    size_t *off;  /* (max_batch) start of item i in ids */
     size_t max_seq, used;
 } enc_t;
 
@@ -215,8 +215,8 @@ static core_err_t start_workers(cls_classifier_t *c, size_t threads)
     for (size_t i = 0; i < threads; i++) {
         c->w[i].c = c;
         for (int k = 0; k < c->n_enc; k++) {
-            core_err_t rc = cls_bert_new(c->enc[k].m, c->per_worker, c->enc[k].max_seq,
-                                         &c->w[i].bert[k]);
+            core_err_t rc =
+                cls_bert_new(c->enc[k].m, c->per_worker, c->enc[k].max_seq, &c->w[i].bert[k]);
             if (rc != CORE_OK)
                 return rc;
         }
@@ -246,14 +246,15 @@ core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t *
 {
     cls_classifier_t *c = NULL;
     const char *td = o->topic_model_dir && *o->topic_model_dir ? o->topic_model_dir : o->model_dir;
-    const char *sd = o->sentiment_model_dir && *o->sentiment_model_dir ? o->sentiment_model_dir
-                                                                       : o->model_dir;
+    const char *sd =
+        o->sentiment_model_dir && *o->sentiment_model_dir ? o->sentiment_model_dir : o->model_dir;
     core_err_t rc = CORE_ENOMEM;
 
     *out = NULL;
     if (!td || !*td || !sd || !*sd || o->max_batch == 0 || o->max_batch > 65536 ||
         o->threads > 256) {
-        set_err(err, errlen, "classifier: no model directory, or batch size or threads out of range");
+        set_err(err, errlen,
+                "classifier: no model directory, or batch size or threads out of range");
         return CORE_EINVAL;
     }
     if (!(c = calloc(1, sizeof *c)))

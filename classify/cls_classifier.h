@@ -66,7 +66,8 @@ core_err_t cls_classifier_tag(cls_classifier_t *c, core_tagged_t *const *items, 
 /* Results of the last run/tag. NULL when there is no such head. */
 const float *cls_classifier_topic_probs(const cls_classifier_t *c);     /* (n, n_topics) */
 const float *cls_classifier_sentiment_probs(const cls_classifier_t *c); /* (n, 3) */
-const size_t *cls_classifier_lengths(const cls_classifier_t *c);        /* tokens of item i (topic encoder first) */
+const size_t *
+cls_classifier_lengths(const cls_classifier_t *c); /* tokens of item i (topic encoder first) */
 
 /* Model description (borrowed, valid while c lives). */
 size_t cls_classifier_n_topics(const cls_classifier_t *c);

@@ -119,7 +119,8 @@ static core_err_t get(cls_model_t *m, const char *name, size_t d0, size_t d1, co
         set_err(err, errlen, "%s/model.safetensors: missing tensor '%s'", m->dir, name);
         return CORE_EMODEL;
     }
-    if (t->ndim != ndim || (uint64_t)t->shape[0] != d0 || (ndim == 2 && (uint64_t)t->shape[1] != d1)) {
+    if (t->ndim != ndim || (uint64_t)t->shape[0] != d0 ||
+        (ndim == 2 && (uint64_t)t->shape[1] != d1)) {
         char found[128] = "[";
         size_t o = 1;
         for (int i = 0; i < t->ndim && o < sizeof found; i++)
@@ -127,8 +128,9 @@ static core_err_t get(cls_model_t *m, const char *name, size_t d0, size_t d1, co
                                   (long long)t->shape[i]);
         snprintf(found + (o < sizeof found ? o : sizeof found - 2), 2, "]");
         if (ndim == 2)
-            set_err(err, errlen, "%s/model.safetensors: tensor '%s' has shape %s, expected [%zu, %zu]",
-                    m->dir, name, found, d0, d1);
+            set_err(err, errlen,
+                    "%s/model.safetensors: tensor '%s' has shape %s, expected [%zu, %zu]", m->dir,
+                    name, found, d0, d1);
         else
             set_err(err, errlen, "%s/model.safetensors: tensor '%s' has shape %s, expected [%zu]",
                     m->dir, name, found, d0);
@@ -139,7 +141,9 @@ static core_err_t get(cls_model_t *m, const char *name, size_t d0, size_t d1, co
         return CORE_OK;
     }
     if (t->dtype != CLS_DT_F32 && t->dtype != CLS_DT_F16 && t->dtype != CLS_DT_BF16) {
-        set_err(err, errlen, "%s/model.safetensors: tensor '%s' has unsupported dtype %s (F32, F16 or BF16 expected)",
+        set_err(err, errlen,
+                "%s/model.safetensors: tensor '%s' has unsupported dtype %s (F32, F16 or BF16 "
+                "expected)",
                 m->dir, name, cls_dtype_name(t->dtype));
         return CORE_EMODEL;
     }
@@ -270,7 +274,8 @@ static core_err_t str_array(json_t *a, size_t n_expected, const char *what, cons
 {
     char **l;
     if (!json_is_array(a) || json_array_size(a) != n_expected) {
-        set_err(err, errlen, "%s/config.json: '%s' must be an array of %zu strings (the head has %zu outputs)",
+        set_err(err, errlen,
+                "%s/config.json: '%s' must be an array of %zu strings (the head has %zu outputs)",
                 dir, what, n_expected, n_expected);
         return CORE_EMODEL;
     }
@@ -279,8 +284,9 @@ static core_err_t str_array(json_t *a, size_t n_expected, const char *what, cons
     for (size_t i = 0; i < n_expected; i++) {
         const char *s = json_string_value(json_array_get(a, i));
         if (!s || !*s || strlen(s) >= 64) {
-            set_err(err, errlen, "%s/config.json: '%s'[%zu] must be a non-empty string under 64 bytes",
-                    dir, what, i);
+            set_err(err, errlen,
+                    "%s/config.json: '%s'[%zu] must be a non-empty string under 64 bytes", dir,
+                    what, i);
             free_labels(l, n_expected);
             return CORE_EMODEL;
         }
@@ -304,7 +310,8 @@ static core_err_t id2label(json_t *root, size_t n, const char *dir, char ***out,
     if (!l)
         return CORE_ENOMEM;
     if (o && (!json_is_object(o) || json_object_size(o) != n)) {
-        set_err(err, errlen, "%s/config.json: 'id2label' must be an object with %zu entries", dir, n);
+        set_err(err, errlen, "%s/config.json: 'id2label' must be an object with %zu entries", dir,
+                n);
         goto fail;
     }
     for (size_t i = 0; i < n; i++) {
@@ -314,7 +321,9 @@ static core_err_t id2label(json_t *root, size_t n, const char *dir, char ***out,
         snprintf(def, sizeof def, "LABEL_%zu", i);
         s = o ? json_string_value(json_object_get(o, key)) : def;
         if (!s || !*s || strlen(s) >= 64) {
-            set_err(err, errlen, "%s/config.json: id2label[\"%s\"] is missing or not a non-empty string under 64 bytes",
+            set_err(err, errlen,
+                    "%s/config.json: id2label[\"%s\"] is missing or not a non-empty string under "
+                    "64 bytes",
                     dir, key);
             goto fail;
         }
@@ -362,14 +371,14 @@ static core_err_t load_head(cls_model_t *m, json_t *root, cls_head_kind_t kind, 
     if (!t)
         return CORE_OK;
     if (t->ndim != 2 || t->shape[0] < 1 || t->shape[0] > 4096) {
-        set_err(err, errlen, "%s/model.safetensors: tensor '%s' must be 2-D (labels, %zu)", m->dir, wn,
-                m->cfg.hidden);
+        set_err(err, errlen, "%s/model.safetensors: tensor '%s' must be 2-D (labels, %zu)", m->dir,
+                wn, m->cfg.hidden);
         return CORE_EMODEL;
     }
     n = (size_t)t->shape[0];
     if (labels_key)
-        rc = str_array(json_object_get(root, labels_key), n, labels_key, m->dir, &m->labels[kind], err,
-                       errlen);
+        rc = str_array(json_object_get(root, labels_key), n, labels_key, m->dir, &m->labels[kind],
+                       err, errlen);
     else
         rc = id2label(root, n, m->dir, &m->labels[kind], err, errlen);
     if (rc)
@@ -387,9 +396,10 @@ static core_err_t load_heads(cls_model_t *m, json_t *root, char *err, size_t err
 {
     core_err_t rc;
 
-    if ((rc = load_head(m, root, CLS_HEAD_TOPIC, "topic_classifier", "topic_labels", err, errlen)) ||
-        (rc = load_head(m, root, CLS_HEAD_SENTIMENT, "sentiment_classifier", "sentiment_labels", err,
-                        errlen)))
+    if ((rc =
+             load_head(m, root, CLS_HEAD_TOPIC, "topic_classifier", "topic_labels", err, errlen)) ||
+        (rc = load_head(m, root, CLS_HEAD_SENTIMENT, "sentiment_classifier", "sentiment_labels",
+                        err, errlen)))
         return rc;
     if (m->has_head[CLS_HEAD_SENTIMENT] &&
         !sentiment_order(m->labels[CLS_HEAD_SENTIMENT], m->heads[CLS_HEAD_SENTIMENT].n_labels,
@@ -426,7 +436,7 @@ static core_err_t load_encoder(cls_model_t *m, const char *pre, char *err, size_
     char n[200];
     core_err_t rc;
 
-#define GET(ptr, d0, d1, ...)                                                                     \
+#define GET(ptr, d0, d1, ...)                                                                      \
     do {                                                                                           \
         snprintf(n, sizeof n, __VA_ARGS__);                                                        \
         if ((rc = get(m, n, (d0), (d1), &(ptr), err, errlen)) != CORE_OK)                          \

@@ -54,7 +54,11 @@ typedef struct cls_layer_weights {
     const float *oln_g, *oln_b;                     /* (H) */
 } cls_layer_weights_t;
 
-typedef enum cls_head_kind { CLS_HEAD_TOPIC = 0, CLS_HEAD_SENTIMENT = 1, CLS_HEAD__COUNT } cls_head_kind_t;
+typedef enum cls_head_kind {
+    CLS_HEAD_TOPIC = 0,
+    CLS_HEAD_SENTIMENT = 1,
+    CLS_HEAD__COUNT
+} cls_head_kind_t;
 
 typedef struct cls_head {
     size_t n_labels;
@@ -64,9 +68,9 @@ typedef struct cls_head {
 } cls_head_t;
 
 typedef struct cls_weights {
-    const float *word_emb;  /* (vocab, H) */
-    const float *pos_emb;   /* (max_pos, H) */
-    const float *type_emb;  /* (type_vocab, H) */
+    const float *word_emb; /* (vocab, H) */
+    const float *pos_emb;  /* (max_pos, H) */
+    const float *type_emb; /* (type_vocab, H) */
     const float *emb_ln_g, *emb_ln_b;
     const cls_layer_weights_t *layer; /* (layers) */
     const float *pool_w, *pool_b;     /* (H, H), (H); NULL when the model has no head */

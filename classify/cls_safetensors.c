@@ -29,9 +29,9 @@ static const struct {
     cls_dtype_t dt;
     size_t size;
 } dtypes[] = {
-    {"F64", CLS_DT_F64, 8},  {"F32", CLS_DT_F32, 4}, {"F16", CLS_DT_F16, 2},
+    {"F64", CLS_DT_F64, 8},   {"F32", CLS_DT_F32, 4}, {"F16", CLS_DT_F16, 2},
     {"BF16", CLS_DT_BF16, 2}, {"I64", CLS_DT_I64, 8}, {"I32", CLS_DT_I32, 4},
-    {"I16", CLS_DT_I16, 2},  {"I8", CLS_DT_I8, 1},   {"U8", CLS_DT_U8, 1},
+    {"I16", CLS_DT_I16, 2},   {"I8", CLS_DT_I8, 1},   {"U8", CLS_DT_U8, 1},
     {"BOOL", CLS_DT_BOOL, 1},
 };
 
@@ -198,8 +198,7 @@ core_err_t cls_st_parse(const void *file, size_t size, cls_st_t **out, char *err
     for (int i = 7; i >= 0; i--)
         hlen = (hlen << 8) | p[i];
     if (hlen < 2 || hlen > CLS_ST_MAX_HEADER) {
-        set_err(err, errlen, "safetensors: header length %llu is absurd",
-                (unsigned long long)hlen);
+        set_err(err, errlen, "safetensors: header length %llu is absurd", (unsigned long long)hlen);
         return CORE_EMODEL;
     }
     if (hlen > size - 8) {
@@ -209,8 +208,7 @@ core_err_t cls_st_parse(const void *file, size_t size, cls_st_t **out, char *err
         return CORE_EMODEL;
     }
     dlen = size - 8 - hlen;
-    root = json_loadb((const char *)p + 8, (size_t)hlen, JSON_REJECT_DUPLICATES,
-                      &jerr);
+    root = json_loadb((const char *)p + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         set_err(err, errlen, "safetensors: malformed header JSON at column %d: %s", jerr.column,
                 jerr.text);

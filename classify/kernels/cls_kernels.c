@@ -31,7 +31,7 @@ const cls_kernels_t *cls_kernels_named(const char *name)
         return f.avx2 && f.fma ? &cls_kernels_avx2 : NULL;
     if (strcmp(name, "avx512") == 0)
         return f.avx512f && f.avx512dq && f.avx512bw && f.avx512vl && f.fma ? &cls_kernels_avx512
-                                                                             : NULL;
+                                                                            : NULL;
 #else
     (void)f;
 #endif

@@ -14,7 +14,8 @@ typedef __m256 V;
 
 static inline __m256i tail_mask(size_t cnt)
 {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)cnt), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)cnt),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 #define v_ld(p) _mm256_loadu_ps(p)

@@ -109,8 +109,8 @@ static void check_heads(const cls_bert_t *b, const cls_model_t *m, const golden_
         ck_assert_msg(hd != NULL, "%s: head %s not found as %d", what, hname, (int)k);
         ck_assert_uint_eq(hd->n_labels, json_array_size(json_object_get(head, "labels")));
         for (size_t l = 0; l < hd->n_labels; l++)
-            ck_assert_str_eq(hd->labels[l], json_string_value(json_array_get(
-                                                json_object_get(head, "labels"), l)));
+            ck_assert_str_eq(hd->labels[l],
+                             json_string_value(json_array_get(json_object_get(head, "labels"), l)));
         for (size_t i = 0; i < g->n; i++)
             for (size_t l = 0; l < hd->n_labels; l++) {
                 double el_ = json_number_value(json_array_get(json_array_get(el, i), l));
@@ -142,8 +142,9 @@ START_TEST(test_parity)
     setenv("FINSENT_KERNELS", kname, 1); /* fork mode: chosen fresh in this process */
     golden_load(name, &g, dir, sizeof dir);
     m = load(dir);
-    ck_assert_int_eq(cls_bert_new(m, g.n, (size_t)json_integer_value(json_object_get(g.root, "max_len")), &b),
-                     CORE_OK);
+    ck_assert_int_eq(
+        cls_bert_new(m, g.n, (size_t)json_integer_value(json_object_get(g.root, "max_len")), &b),
+        CORE_OK);
     ck_assert_int_eq(cls_bert_run(b, g.ids, g.lens, g.n, 0), CORE_OK);
     snprintf(what, sizeof what, "%s [%s]", name, kname);
     check_heads(b, m, &g, what);
@@ -164,9 +165,10 @@ START_TEST(test_tokenizer_ids)
     size_t off = 0;
 
     golden_load(checkpoints[_i], &g, dir, sizeof dir);
-    ck_assert_msg(cls_wordpiece_load_dir(dir, (size_t)json_integer_value(json_object_get(g.root, "max_len")),
-                                         &wp, err, sizeof err) == CORE_OK,
-                  "%s", err);
+    ck_assert_msg(
+        cls_wordpiece_load_dir(dir, (size_t)json_integer_value(json_object_get(g.root, "max_len")),
+                               &wp, err, sizeof err) == CORE_OK,
+        "%s", err);
     ck_assert_int_eq(cls_wordpiece_ws_new(wp, &ws), CORE_OK);
     texts = json_object_get(g.root, "texts");
     for (size_t i = 0; i < g.n; i++) {
@@ -206,9 +208,9 @@ START_TEST(test_batch_independence)
 
     golden_load(checkpoints[_i], &g, dir, sizeof dir);
     m = load(dir);
-    ck_assert_int_eq(cls_bert_new(m, g.n,
-                                  (size_t)json_integer_value(json_object_get(g.root, "max_len")), &b),
-                     CORE_OK);
+    ck_assert_int_eq(
+        cls_bert_new(m, g.n, (size_t)json_integer_value(json_object_get(g.root, "max_len")), &b),
+        CORE_OK);
     for (int k = 0; k < 2; k++) {
         full[k] = calloc(g.n * 64, sizeof(float));
         other[k] = calloc(g.n * 64, sizeof(float));
@@ -216,15 +218,15 @@ START_TEST(test_batch_independence)
     ck_assert_int_eq(cls_bert_run(b, g.ids, g.lens, g.n, 0), CORE_OK);
     copy_results(b, m, g.n, full);
 
-#define SAME(i_other, i_full, label)                                                              \
-    for (int k = 0; k < CLS_HEAD__COUNT; k++) {                                                   \
+#define SAME(i_other, i_full, label)                                                               \
+    for (int k = 0; k < CLS_HEAD__COUNT; k++) {                                                    \
         const cls_head_t *hd = cls_model_head(m, (cls_head_kind_t)k);                              \
         if (!hd)                                                                                   \
             continue;                                                                              \
         for (size_t l = 0; l < hd->n_labels; l++)                                                  \
-            ck_assert_msg(fabsf(other[k][(i_other) * hd->n_labels + l] -                           \
-                                full[k][(i_full) * hd->n_labels + l]) <= 1e-6f,                    \
-                          "%s: item %zu differs %s", checkpoints[_i], (size_t)(i_full), label);     \
+            ck_assert_msg(fabsf(other[k][(i_other)*hd->n_labels + l] -                             \
+                                full[k][(i_full)*hd->n_labels + l]) <= 1e-6f,                      \
+                          "%s: item %zu differs %s", checkpoints[_i], (size_t)(i_full), label);    \
     }
 
     /* each item alone */

@@ -237,7 +237,8 @@ START_TEST(test_command)
     snprintf(out, sizeof out, "%s/out.jsonl", dir);
     snprintf(errp, sizeof errp, "%s/err.txt", dir);
     ck_assert_int_eq(th_write_file(in, input, strlen(input)), 0);
-    snprintf(cmd, sizeof cmd, "%s/app/finsent classify --model %s --batch 2 --threads 2 < %s > %s 2> %s",
+    snprintf(cmd, sizeof cmd,
+             "%s/app/finsent classify --model %s --batch 2 --threads 2 < %s > %s 2> %s",
              FINSENT_BINARY_DIR, dir_of("mt_l2_h64_f32", model, sizeof model), in, out, errp);
     status = system(cmd);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
@@ -255,7 +256,8 @@ START_TEST(test_command)
             ck_assert_str_eq(json_string_value(json_object_get(j, "source")), "stdin");
         } else {
             ck_assert_str_eq(json_string_value(json_object_get(j, "id")), "x3");
-            ck_assert_str_eq(json_string_value(json_object_get(j, "ts")), "2026-11-28T10:00:00.000Z");
+            ck_assert_str_eq(json_string_value(json_object_get(j, "ts")),
+                             "2026-11-28T10:00:00.000Z");
         }
         ck_assert_ptr_nonnull(json_object_get(j, "topic_probs"));
         ck_assert_ptr_nonnull(json_object_get(j, "sentiment"));
@@ -324,7 +326,8 @@ START_TEST(test_eval_command)
     ck_assert_msg(f != NULL, "%s", pred);
     rows = 0;
     ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
-    ck_assert_str_eq(line, "index\tgold\tpred\ttopic\ttopic_p\tsentiment\tp_negative\tp_neutral\tp_positive\n");
+    ck_assert_str_eq(
+        line, "index\tgold\tpred\ttopic\ttopic_p\tsentiment\tp_negative\tp_neutral\tp_positive\n");
     while (fgets(line, sizeof line, f))
         rows++;
     fclose(f);

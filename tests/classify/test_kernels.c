@@ -47,24 +47,51 @@ static void fill(float *p, size_t n, float lo, float hi)
         p[i] = urand(lo, hi);
 }
 
-typedef enum { K_BIAS, K_GELU, K_GELU_TANH, K_RELU, K_TANH, K_LN, K_LN_NORES, K_SOFTMAX, K__N } kind_t;
-static const char *const kind_names[] = {"bias_add", "bias_gelu_erf", "bias_gelu_tanh",
-                                         "bias_relu", "bias_tanh", "add_layernorm",
+typedef enum {
+    K_BIAS,
+    K_GELU,
+    K_GELU_TANH,
+    K_RELU,
+    K_TANH,
+    K_LN,
+    K_LN_NORES,
+    K_SOFTMAX,
+    K__N
+} kind_t;
+static const char *const kind_names[] = {"bias_add",  "bias_gelu_erf", "bias_gelu_tanh",
+                                         "bias_relu", "bias_tanh",     "add_layernorm",
                                          "layernorm", "softmax_rows"};
 
 static void apply(const cls_kernels_t *k, kind_t kind, float *y, const float *b, const float *res,
                   const float *g, size_t n)
 {
     switch (kind) {
-    case K_BIAS: k->bias_add(y, b, ROWS, n); break;
-    case K_GELU: k->bias_gelu_erf(y, b, ROWS, n); break;
-    case K_GELU_TANH: k->bias_gelu_tanh(y, b, ROWS, n); break;
-    case K_RELU: k->bias_relu(y, b, ROWS, n); break;
-    case K_TANH: k->bias_tanh(y, b, ROWS, n); break;
-    case K_LN: k->add_layernorm(y, res, g, b, ROWS, n, 1e-12f); break;
-    case K_LN_NORES: k->add_layernorm(y, NULL, g, b, ROWS, n, 1e-5f); break;
-    case K_SOFTMAX: k->softmax_rows(y, ROWS, n); break;
-    default: break;
+    case K_BIAS:
+        k->bias_add(y, b, ROWS, n);
+        break;
+    case K_GELU:
+        k->bias_gelu_erf(y, b, ROWS, n);
+        break;
+    case K_GELU_TANH:
+        k->bias_gelu_tanh(y, b, ROWS, n);
+        break;
+    case K_RELU:
+        k->bias_relu(y, b, ROWS, n);
+        break;
+    case K_TANH:
+        k->bias_tanh(y, b, ROWS, n);
+        break;
+    case K_LN:
+        k->add_layernorm(y, res, g, b, ROWS, n, 1e-12f);
+        break;
+    case K_LN_NORES:
+        k->add_layernorm(y, NULL, g, b, ROWS, n, 1e-5f);
+        break;
+    case K_SOFTMAX:
+        k->softmax_rows(y, ROWS, n);
+        break;
+    default:
+        break;
     }
 }
 
@@ -72,14 +99,20 @@ static float tolerance(kind_t kind, float x, float ref)
 {
     switch (kind) {
     case K_BIAS:
-    case K_RELU: return 0.0f;
-    case K_GELU: return 1e-6f + 2e-7f * fabsf(x);
+    case K_RELU:
+        return 0.0f;
+    case K_GELU:
+        return 1e-6f + 2e-7f * fabsf(x);
     case K_GELU_TANH:
-    case K_TANH: return 1e-6f + 1e-6f * fabsf(ref);
+    case K_TANH:
+        return 1e-6f + 1e-6f * fabsf(ref);
     case K_LN:
-    case K_LN_NORES: return 2e-5f;
-    case K_SOFTMAX: return 1e-6f + 1e-5f * fabsf(ref);
-    default: return 0.0f;
+    case K_LN_NORES:
+        return 2e-5f;
+    case K_SOFTMAX:
+        return 1e-6f + 1e-5f * fabsf(ref);
+    default:
+        return 0.0f;
     }
 }
 

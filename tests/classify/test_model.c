@@ -42,7 +42,8 @@ static char *slurp(const char *path, size_t *len)
 static const char *copy_model(const char *name)
 {
     static char dst[1024];
-    const char *files[] = {"config.json", "vocab.txt", "tokenizer_config.json", "model.safetensors"};
+    const char *files[] = {"config.json", "vocab.txt", "tokenizer_config.json",
+                           "model.safetensors"};
     char src[1024];
     snprintf(dst, sizeof dst, "%s", th_tmpdir("model"));
     src_dir(name, src, sizeof src);
@@ -139,7 +140,8 @@ START_TEST(test_multitask)
     char d[1024];
     cls_model_t *m = load_ok(src_dir("mt_l2_h64_f32", d, sizeof d));
     const cls_bert_config_t *c = cls_model_config(m);
-    const cls_head_t *t = cls_model_head(m, CLS_HEAD_TOPIC), *s = cls_model_head(m, CLS_HEAD_SENTIMENT);
+    const cls_head_t *t = cls_model_head(m, CLS_HEAD_TOPIC),
+                     *s = cls_model_head(m, CLS_HEAD_SENTIMENT);
     ck_assert_uint_eq(c->hidden, 64);
     ck_assert_uint_eq(c->layers, 2);
     ck_assert_uint_eq(c->heads, 4);
@@ -276,15 +278,22 @@ END_TEST
 
 START_TEST(test_random)
 {
-    cls_bert_config_t c = {.vocab_size = 100, .hidden = 32, .layers = 2, .heads = 4,
-                           .intermediate = 64, .max_pos = 16, .type_vocab = 2, .eps = 1e-12f,
+    cls_bert_config_t c = {.vocab_size = 100,
+                           .hidden = 32,
+                           .layers = 2,
+                           .heads = 4,
+                           .intermediate = 64,
+                           .max_pos = 16,
+                           .type_vocab = 2,
+                           .eps = 1e-12f,
                            .act = CLS_ACT_GELU_ERF};
     cls_model_t *m = NULL, *m2 = NULL;
     ck_assert_int_eq(cls_model_new_random(&c, 7, 1, &m), CORE_OK);
     ck_assert_int_eq(cls_model_new_random(&c, 7, 1, &m2), CORE_OK);
     ck_assert_uint_eq(cls_model_head(m, CLS_HEAD_TOPIC)->n_labels, 7);
     ck_assert_ptr_nonnull(cls_model_head(m, CLS_HEAD_SENTIMENT));
-    ck_assert_float_eq(cls_model_weights(m)->layer[1].o_w[5], cls_model_weights(m2)->layer[1].o_w[5]);
+    ck_assert_float_eq(cls_model_weights(m)->layer[1].o_w[5],
+                       cls_model_weights(m2)->layer[1].o_w[5]);
     cls_model_free(m);
     cls_model_free(m2);
     c.heads = 5;

@@ -180,10 +180,10 @@ START_TEST(test_open_real)
 {
     cls_st_t *st = NULL;
     char err[512] = "", path[1024];
-    ck_assert_int_eq(cls_st_open(th_data_path(path, sizeof path,
-                                              "parity/mt_l2_h64_f32/model.safetensors"),
-                                 &st, err, sizeof err),
-                     CORE_OK);
+    ck_assert_int_eq(
+        cls_st_open(th_data_path(path, sizeof path, "parity/mt_l2_h64_f32/model.safetensors"), &st,
+                    err, sizeof err),
+        CORE_OK);
     ck_assert_ptr_nonnull(cls_st_find(st, "bert.embeddings.word_embeddings.weight"));
     ck_assert_ptr_nonnull(cls_st_find(st, "sentiment_classifier.bias"));
     cls_st_free(st);
