@@ -5,7 +5,9 @@
  *
  * Lines are decoded as they come (core_msg_decode, the limits of [input])
  * and classified in batches of classify.batch items; a batch is written as
- * soon as it is full, and the last one at end of input. A line that cannot be
+ * soon as it is full, when the input has nothing more to read at the moment
+ * (an interactive or slow producer gets its answers without waiting for a
+ * full batch), and at end of input. A line that cannot be
  * decoded is reported on stderr as "finsent classify: line N: reason" and
  * skipped; blank lines are skipped silently. Items without an id get
  * "h:" + the FNV-1a hash of the line (as the JSONL source does), without a
@@ -13,6 +15,7 @@
  * was bad or the model failed to load, 2 for usage errors.
  */
 #include <getopt.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,7 +203,13 @@ int app_cmd_classify(int argc, char **argv)
         const char *line;
         size_t len, k;
         core_item_t *item = NULL;
-        core_err_t e = core_lines_next(lines, &line, &len);
+        core_err_t e;
+        struct pollfd pfd = {.fd = fileno(stdin), .events = POLLIN};
+        /* Input is idle (an interactive or slow producer): write what is
+         * pending now instead of waiting for a full batch. */
+        if (n > 0 && poll(&pfd, 1, 0) == 0 && !flush_batch(cl, pending, &n))
+            goto out;
+        e = core_lines_next(lines, &line, &len);
         if (e == CORE_ECLOSED)
             break;
         if (e == CORE_EIO) {
