@@ -128,9 +128,10 @@ static char *trim_dup(const char *s)
 
 static int is_block(const char *name)
 {
-    static const char *const blocks[] = {"p", "br", "div", "li", "ul", "ol", "tr", "td", "th",
-                                         "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-                                         "pre", "table", "hr", "section", "article", "dd", "dt"};
+    static const char *const blocks[] = {"p",  "br",      "div",     "li",         "ul",  "ol",
+                                         "tr", "td",      "th",      "h1",         "h2",  "h3",
+                                         "h4", "h5",      "h6",      "blockquote", "pre", "table",
+                                         "hr", "section", "article", "dd",         "dt"};
     for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
         if (strcmp(name, blocks[i]) == 0)
             return 1;
@@ -238,7 +239,7 @@ static uint64_t fnv1a(uint64_t h, const char *p)
 
 typedef struct fields {
     const xmlNode *title, *desc, *content, *link, *guid, *date, *updated, *id;
-    char *about;    /* rdf:about */
+    char *about;     /* rdf:about */
     char *link_href; /* Atom */
     int link_alt;
     int atom; /* Atom text constructs default to type="text" */
@@ -506,8 +507,7 @@ core_err_t ing_feed_parse(const char *buf, size_t len, const ing_feed_limits_t *
     xe = xmlCtxtGetLastError(ctxt);
     root = doc ? xmlDocGetRootElement(doc) : NULL;
     if (!root) {
-        snprintf(err, errlen, "not XML: %s",
-                 xe && xe->message ? xe->message : "no root element");
+        snprintf(err, errlen, "not XML: %s", xe && xe->message ? xe->message : "no root element");
         /* libxml2 messages end with a newline */
         if (err && errlen && strlen(err) && err[strlen(err) - 1] == '\n')
             err[strlen(err) - 1] = '\0';

@@ -45,21 +45,21 @@
 typedef enum ing_feed_kind { ING_FEED_RSS2 = 0, ING_FEED_RSS1, ING_FEED_ATOM } ing_feed_kind_t;
 
 typedef struct ing_feed_item {
-    char *id;    /* never NULL */
-    char *title; /* may be NULL */
-    char *text;  /* may be NULL (not both with title) */
-    char *url;   /* may be NULL */
+    char *id;         /* never NULL */
+    char *title;      /* may be NULL */
+    char *text;       /* may be NULL (not both with title) */
+    char *url;        /* may be NULL */
     int64_t event_ms; /* 0: unknown */
 } ing_feed_item_t;
 
 typedef struct ing_feed {
     ing_feed_kind_t kind;
-    char *title; /* the feed's own title, may be NULL */
+    char *title;            /* the feed's own title, may be NULL */
     ing_feed_item_t *items; /* in document order */
     size_t n;
-    size_t skipped;  /* items without title and text, or past max_items */
-    int recovered;   /* the XML was not well-formed; items are what was recovered */
-    char note[256];  /* first parser error when recovered, else "" */
+    size_t skipped; /* items without title and text, or past max_items */
+    int recovered;  /* the XML was not well-formed; items are what was recovered */
+    char note[256]; /* first parser error when recovered, else "" */
 } ing_feed_t;
 
 typedef struct ing_feed_limits {

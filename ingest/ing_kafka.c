@@ -142,16 +142,17 @@ static void metrics_init(ing_kafka_t *k)
                                        "items the pipeline gave up (acknowledged with an error)");
     k->m_rebalances = core_metrics_counter(m, "finsent_kafka_rebalances_total", NULL,
                                            "consumer group rebalances (assign and revoke)");
-    k->m_commit_err = core_metrics_counter(m, "finsent_kafka_commit_errors_total", NULL,
-                                           "failed offset commits");
+    k->m_commit_err =
+        core_metrics_counter(m, "finsent_kafka_commit_errors_total", NULL, "failed offset commits");
     k->m_dlq = core_metrics_counter(m, "finsent_kafka_dead_letter_total", NULL,
                                     "messages produced to the dead-letter topic");
     k->m_dlq_failed = core_metrics_counter(m, "finsent_kafka_dead_letter_failed_total", NULL,
                                            "dead-letter deliveries that failed");
     k->m_errors = core_metrics_counter(m, "finsent_kafka_errors_total", NULL,
                                        "consumer errors reported by librdkafka");
-    k->m_pauses = core_metrics_counter(m, "finsent_kafka_pauses_total", NULL,
-                                       "times the partitions were paused because the queue was full");
+    k->m_pauses =
+        core_metrics_counter(m, "finsent_kafka_pauses_total", NULL,
+                             "times the partitions were paused because the queue was full");
     k->m_produced = core_metrics_counter(m, "finsent_kafka_output_total", NULL,
                                          "tagged items delivered to the output topic");
     k->m_produce_err = core_metrics_counter(m, "finsent_kafka_output_errors_total", NULL,
@@ -249,9 +250,10 @@ static void item_ack(void *ctx, const core_item_t *item, core_err_t status)
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    core_log_level_t l = level <= 2 ? CORE_LOG_ERROR : level <= 4 ? CORE_LOG_WARN
-                         : level <= 6                 ? CORE_LOG_INFO
-                                                      : CORE_LOG_DEBUG;
+    core_log_level_t l = level <= 2   ? CORE_LOG_ERROR
+                         : level <= 4 ? CORE_LOG_WARN
+                         : level <= 6 ? CORE_LOG_INFO
+                                      : CORE_LOG_DEBUG;
     core_log(l, MOD, "librdkafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
@@ -300,9 +302,9 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     if (r->p) { /* dead letter: the source offset is done either way */
         if (m->err) {
             core_counter_add(k->m_dlq_failed, 1);
-            CORE_ERROR(MOD, "dead-letter delivery of %s [%d] @%lld failed: %s; offset stored anyway",
-                       r->p->topic, (int)r->p->partition, (long long)r->offset,
-                       rd_kafka_err2str(m->err));
+            CORE_ERROR(
+                MOD, "dead-letter delivery of %s [%d] @%lld failed: %s; offset stored anyway",
+                r->p->topic, (int)r->p->partition, (long long)r->offset, rd_kafka_err2str(m->err));
         } else {
             core_counter_add(k->m_dlq, 1);
         }
@@ -312,7 +314,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     } else {
         core_counter_add(m->err ? k->m_produce_err : k->m_produced, 1);
         if (r->cb)
-            r->cb(r->opaque, m->err ? CORE_EKAFKA : CORE_OK, m->err ? rd_kafka_err2str(m->err) : "");
+            r->cb(r->opaque, m->err ? CORE_EKAFKA : CORE_OK,
+                  m->err ? rd_kafka_err2str(m->err) : "");
     }
     free(r);
 }
@@ -332,7 +335,8 @@ static void store_offsets(ing_kafka_t *k, const rd_kafka_topic_partition_list_t 
             continue;
         if (only && !rd_kafka_topic_partition_list_find(only, p->topic, p->partition))
             continue;
-        rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = p->track.store_pos;
+        rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset =
+            p->track.store_pos;
         p->stored = p->track.store_pos;
     }
     pthread_mutex_unlock(&k->mu);
@@ -646,7 +650,8 @@ static void dead_letter(ing_kafka_t *k, kpart *p, const rd_kafka_message_t *m, c
     rd_kafka_header_add(hdrs, "finsent-topic", -1, p->topic, -1);
     rd_kafka_header_add(hdrs, "finsent-partition", -1, part, -1);
     rd_kafka_header_add(hdrs, "finsent-offset", -1, off, -1);
-    e = rd_kafka_producev(k->prod, RD_KAFKA_V_TOPIC(k->dlq), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+    e = rd_kafka_producev(k->prod, RD_KAFKA_V_TOPIC(k->dlq),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                           RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
                           RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -697,8 +702,8 @@ static void handle_message(ing_kafka_t *k, rd_kafka_message_t *m)
         snprintf(why, sizeof why, "null value (tombstone)");
     } else if (m->len > k->limits.max_message_bytes) {
         reason = "TOO_LARGE";
-        snprintf(why, sizeof why, "value of %zu bytes exceeds kafka.max_message_bytes (%zu)", m->len,
-                 k->limits.max_message_bytes);
+        snprintf(why, sizeof why, "value of %zu bytes exceeds kafka.max_message_bytes (%zu)",
+                 m->len, k->limits.max_message_bytes);
     } else {
         rc = core_msg_decode(m->payload, m->len, &k->limits, now, &item, why, sizeof why);
         if (rc != CORE_OK)
@@ -909,8 +914,8 @@ static core_err_t build_conf(ing_kafka_t *k, const core_config_t *cfg, int consu
         rc = conf_set(conf, key, value, origin, err, errlen);
     }
     if (rc == CORE_OK)
-        rc = conf_set(conf, "bootstrap.servers", brokers, core_config_origin(cfg, "kafka", "brokers"),
-                      err, errlen);
+        rc = conf_set(conf, "bootstrap.servers", brokers,
+                      core_config_origin(cfg, "kafka", "brokers"), err, errlen);
     if (rc == CORE_OK && consumer) {
         rc = conf_set(conf, "group.id", core_config_str(cfg, "kafka", "group"),
                       core_config_origin(cfg, "kafka", "group"), err, errlen);
@@ -962,7 +967,8 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
     k->commit_interval_ms = core_config_int(cfg, "kafka", "commit_interval");
     k->revoke_timeout_ms = core_config_int(cfg, "kafka", "revoke_timeout");
     snprintf(k->dlq, sizeof k->dlq, "%s", core_config_str(cfg, "kafka", "dead_letter_topic"));
-    snprintf(k->out_topic, sizeof k->out_topic, "%s", core_config_str(cfg, "kafka", "output_topic"));
+    snprintf(k->out_topic, sizeof k->out_topic, "%s",
+             core_config_str(cfg, "kafka", "output_topic"));
     rc = core_config_split_list(core_config_str(cfg, "kafka", "topics"), &k->topics, &k->ntopics);
     if (rc != CORE_OK)
         goto fail;
@@ -1057,7 +1063,8 @@ void ing_kafka_stop(ing_kafka_t *k, int64_t grace_ms)
         int64_t left = k->grace_deadline - core_time_mono_ms();
         atomic_store(&k->producing, 0);
         if (rd_kafka_flush(k->prod, (int)(left > 0 ? left : 0)) != RD_KAFKA_RESP_ERR_NO_ERROR)
-            CORE_WARN(MOD, "%d produced message(s) undelivered at stop", rd_kafka_outq_len(k->prod));
+            CORE_WARN(MOD, "%d produced message(s) undelivered at stop",
+                      rd_kafka_outq_len(k->prod));
         atomic_store(&k->pstop, 1);
         pthread_join(k->pthr, NULL);
     }
@@ -1123,9 +1130,10 @@ core_err_t ing_kafka_produce(ing_kafka_t *k, const char *key, size_t keylen, con
         return CORE_ENOMEM;
     r->cb = cb;
     r->opaque = opaque;
-    e = rd_kafka_producev(k->prod, RD_KAFKA_V_TOPIC(k->out_topic),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, key ? keylen : 0),
-                          RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
+    e = rd_kafka_producev(
+        k->prod, RD_KAFKA_V_TOPIC(k->out_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(key, key ? keylen : 0), RD_KAFKA_V_VALUE((void *)value, len),
+        RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return CORE_OK;
     free(r);

@@ -95,15 +95,15 @@ void ing_kafka_stop(ing_kafka_t *k, int64_t grace_ms);
 void ing_kafka_free(ing_kafka_t *k);
 
 typedef struct ing_kafka_health {
-    int running;              /* started and not stopped */
-    int connected;            /* 0 after "all brokers down", 1 once the group works again */
-    int fatal;                /* librdkafka reported a fatal error */
-    size_t assigned;          /* partitions assigned to this consumer */
-    int paused;               /* partitions paused by backpressure */
-    size_t in_flight;         /* items handed out and not yet acknowledged */
-    uint64_t consumed;        /* messages consumed */
-    int64_t last_message_ms;  /* wall clock of the last message; 0: none yet */
-    char last_error[256];     /* "" when none */
+    int running;             /* started and not stopped */
+    int connected;           /* 0 after "all brokers down", 1 once the group works again */
+    int fatal;               /* librdkafka reported a fatal error */
+    size_t assigned;         /* partitions assigned to this consumer */
+    int paused;              /* partitions paused by backpressure */
+    size_t in_flight;        /* items handed out and not yet acknowledged */
+    uint64_t consumed;       /* messages consumed */
+    int64_t last_message_ms; /* wall clock of the last message; 0: none yet */
+    char last_error[256];    /* "" when none */
 } ing_kafka_health_t;
 
 /* ing_kafka_health fills a snapshot for /healthz. Any thread. */

@@ -122,7 +122,8 @@ static core_err_t read_specs(const core_config_t *cfg, feed_spec **out, size_t *
         const char *url = core_config_str(cfg, sec, "url");
         const char *source = core_config_str(cfg, sec, "source");
         int64_t iv = core_config_int(cfg, sec, "interval");
-        if (!url[0] || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)) {
+        if (!url[0] ||
+            (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)) {
             snprintf(err, errlen, "[%s] url (%s): %s", sec, core_config_origin(cfg, sec, "url"),
                      url[0] ? "only http:// and https:// feeds are supported" : "missing");
             specs_free(s, n);
@@ -157,8 +158,9 @@ static void feed_metrics(ing_rss_t *r, feed *f)
                                     "fetches answered 304 Not Modified, by feed");
     f->m_items = core_metrics_counter(r->metrics, "finsent_rss_items_total", l,
                                       "new feed items emitted, by feed");
-    f->m_last_success = core_metrics_gauge(r->metrics, "finsent_rss_last_success_seconds", l,
-                                           "time of the last successful fetch (epoch seconds), by feed");
+    f->m_last_success =
+        core_metrics_gauge(r->metrics, "finsent_rss_last_success_seconds", l,
+                           "time of the last successful fetch (epoch seconds), by feed");
 }
 
 static void count_error(ing_rss_t *r, feed *f, const char *kind)
@@ -601,8 +603,8 @@ static void finish(ing_rss_t *r, CURL *e, CURLcode res)
     {
         ing_feed_t *doc = NULL;
         char err[256] = "";
-        core_err_t rc = ing_feed_parse(f->body ? f->body : "", f->body_len, &r->limits, &doc, err,
-                                       sizeof err);
+        core_err_t rc =
+            ing_feed_parse(f->body ? f->body : "", f->body_len, &r->limits, &doc, err, sizeof err);
         if (rc != CORE_OK) {
             schedule_failure(r, f, "parse", "%s", err[0] ? err : core_strerror(rc));
             transfer_reset(f);

@@ -94,12 +94,12 @@ void ing_rss_free(ing_rss_t *r);
 
 typedef struct ing_rss_feed_health {
     char name[64];
-    int ok;                  /* last fetch succeeded (200 or 304) */
-    int failures;            /* consecutive failures */
+    int ok;       /* last fetch succeeded (200 or 304) */
+    int failures; /* consecutive failures */
     uint64_t fetches;
-    int64_t last_success_ms; /* wall clock; 0: never */
+    int64_t last_success_ms;  /* wall clock; 0: never */
     int64_t next_fetch_in_ms; /* from now; 0: due or in progress */
-    char last_error[192];    /* "" when ok */
+    char last_error[192];     /* "" when ok */
 } ing_rss_feed_health_t;
 
 /* ing_rss_health fills up to max feeds; returns the number of feeds. */

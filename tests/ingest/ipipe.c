@@ -9,8 +9,6 @@
 #include "core/core_item.h"
 #include "core/core_time.h"
 
-
-
 static void *pipe_main(void *arg)
 {
     pipe_t *p = arg;
@@ -123,4 +121,3 @@ size_t distinct(pipe_t **ps, size_t np, size_t *dups)
         *dups = d;
     return total - d;
 }
-

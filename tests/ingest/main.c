@@ -12,6 +12,7 @@ Suite *suite_rss(void);
 
 int main(void)
 {
-    Suite *suites[] = {suite_jsonl(), suite_ktrack(), suite_feed(), suite_seen(), suite_rss(), suite_kafka()};
+    Suite *suites[] = {suite_jsonl(), suite_ktrack(), suite_feed(),
+                       suite_seen(),  suite_rss(),    suite_kafka()};
     return th_main(suites, sizeof suites / sizeof suites[0]);
 }

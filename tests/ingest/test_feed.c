@@ -58,14 +58,15 @@ START_TEST(rss2_fixture)
     ing_feed_item_t *a = &f->items[0];
     ck_assert_str_eq(a->id, "wire-0001");
     ck_assert_str_eq(a->title, "Acme shares slump after profit warning");
-    ck_assert_str_eq(a->text,
-                     "Acme Corp ($ACME) cut its outlook for 2027. Analysts were surprised & worried.");
+    ck_assert_str_eq(
+        a->text, "Acme Corp ($ACME) cut its outlook for 2027. Analysts were surprised & worried.");
     ck_assert_str_eq(a->url, "https://example.com/news/1");
     ck_assert_int_eq(a->event_ms, core_time_from_civil(2026, 11, 28, 13, 50, 0));
 
     ing_feed_item_t *b = &f->items[1];
     ck_assert_str_eq(b->id, "https://example.com/news/2"); /* no guid: the link */
-    ck_assert_str_eq(b->text, "The central bank left rates unchanged, citing $SPY & inflation data.");
+    ck_assert_str_eq(b->text,
+                     "The central bank left rates unchanged, citing $SPY & inflation data.");
     ck_assert_int_eq(b->event_ms, core_time_from_civil(2026, 11, 28, 12, 0, 0));
 
     ing_feed_item_t *c = &f->items[2];

@@ -52,8 +52,9 @@ static void kfix_init(kfix *f, int brokers)
     snprintf(f->bootstrap, sizeof f->bootstrap, "%s", rd_kafka_mock_cluster_bootstraps(f->mc));
 
     conf = rd_kafka_conf_new();
-    ck_assert_int_eq(rd_kafka_conf_set(conf, "bootstrap.servers", f->bootstrap, errstr, sizeof errstr),
-                     RD_KAFKA_CONF_OK);
+    ck_assert_int_eq(
+        rd_kafka_conf_set(conf, "bootstrap.servers", f->bootstrap, errstr, sizeof errstr),
+        RD_KAFKA_CONF_OK);
     rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
     f->prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     ck_assert_ptr_nonnull(f->prod);
@@ -131,9 +132,12 @@ static core_config_t *kcfg(kfix *f, const char *group, const char *extra[])
 {
     core_config_t *cfg;
     char err[512], a[512];
-    const char *base[] = {"kafka.topics=news", "kafka.commit_interval=200ms",
-                          "kafka.revoke_timeout=5s", "kafka.session.timeout.ms=6000",
-                          "kafka.heartbeat.interval.ms=500", "kafka.topic.metadata.refresh.interval.ms=1000",
+    const char *base[] = {"kafka.topics=news",
+                          "kafka.commit_interval=200ms",
+                          "kafka.revoke_timeout=5s",
+                          "kafka.session.timeout.ms=6000",
+                          "kafka.heartbeat.interval.ms=500",
+                          "kafka.topic.metadata.refresh.interval.ms=1000",
                           NULL};
 
     ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
@@ -215,7 +219,8 @@ START_TEST(item_fields)
     pipe_t p;
     kfix_init(&f, 1);
     kfix_topic(&f, "news", 1);
-    const char *json = "{\"id\":\"abc\",\"text\":\"$TSLA up\",\"source\":\"wire\",\"ts\":\"2026-11-28T13:50:00Z\"}";
+    const char *json = "{\"id\":\"abc\",\"text\":\"$TSLA "
+                       "up\",\"source\":\"wire\",\"ts\":\"2026-11-28T13:50:00Z\"}";
     kfix_produce(&f, "news", 0, json, (ssize_t)strlen(json));
     kfix_produce(&f, "news", 0, "plain text about $NVDA", 22);
     ck_assert_int_eq(rd_kafka_flush(f.prod, 10000), 0);
@@ -597,7 +602,8 @@ START_TEST(backpressure_pauses_and_resumes)
     atomic_store(&p.go, 1);
     size_t got = pipe_wait(&p, N, 60000);
     ing_kafka_health(k, &h);
-    ck_assert_msg(got == N, "got %zu of %d; paused %d in_flight %zu consumed %llu assigned %zu queue %zu",
+    ck_assert_msg(got == N,
+                  "got %zu of %d; paused %d in_flight %zu consumed %llu assigned %zu queue %zu",
                   got, N, h.paused, h.in_flight, (unsigned long long)h.consumed, h.assigned,
                   core_queue_depth(p.q));
     end = core_time_mono_ms() + 10000;
@@ -609,8 +615,9 @@ START_TEST(backpressure_pauses_and_resumes)
     pipe_stop(&p);
     ck_assert_uint_eq(distinct(ps, 1, &dups), N);
     ck_assert_uint_eq(dups, 0);
-    ck_assert(core_counter_value(core_metrics_counter(m, "finsent_kafka_pauses_total", NULL,
-                                                      "times the partitions were paused because the queue was full")) >= 1);
+    ck_assert(core_counter_value(core_metrics_counter(
+                  m, "finsent_kafka_pauses_total", NULL,
+                  "times the partitions were paused because the queue was full")) >= 1);
     ing_kafka_free(k);
     pipe_free(&p);
     core_config_free(cfg);
@@ -704,7 +711,8 @@ START_TEST(output_topic_delivery)
                          CORE_OK);
     }
     int64_t end = core_time_mono_ms() + 20000;
-    while (atomic_load(&delivered_ok) + atomic_load(&delivered_err) < 10 && core_time_mono_ms() < end)
+    while (atomic_load(&delivered_ok) + atomic_load(&delivered_err) < 10 &&
+           core_time_mono_ms() < end)
         usleep(10000);
     ck_assert_int_eq(atomic_load(&delivered_ok), 10);
     ck_assert_int_eq(high_watermark(&f, "tagged", 0), 10);
@@ -742,10 +750,11 @@ START_TEST(config_errors)
     core_config_free(cfg);
 
     ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
-    ck_assert_int_eq(core_config_load_string(cfg, "t.conf",
-                                             "[kafka]\nbrokers = 127.0.0.1:1\nsession.timeout.ms = banana\n",
-                                             err, sizeof err),
-                     CORE_OK);
+    ck_assert_int_eq(
+        core_config_load_string(cfg, "t.conf",
+                                "[kafka]\nbrokers = 127.0.0.1:1\nsession.timeout.ms = banana\n",
+                                err, sizeof err),
+        CORE_OK);
     ck_assert_int_eq(ing_kafka_new(cfg, NULL, NULL, &k, err, sizeof err), CORE_ECONFIG);
     ck_assert_msg(strstr(err, "session.timeout.ms") && strstr(err, "t.conf:3"), "%s", err);
     core_config_free(cfg);

@@ -168,10 +168,11 @@ START_TEST(formats_and_304)
     pipe_t p;
     pipe_t *ps[1] = {&p};
     size_t dups;
-    core_config_t *cfg = cfg_for("[feed.r2]\nurl = http://127.0.0.1:PORT/static/rss2.xml\ninterval = 1s\n"
-                                 "[feed.rdf]\nurl = http://127.0.0.1:PORT/static/rdf.xml\ninterval = 1s\n"
-                                 "[feed.atom]\nurl = http://127.0.0.1:PORT/static/atom.xml\ninterval = 1s\n"
-                                 "source = atomwire\n");
+    core_config_t *cfg =
+        cfg_for("[feed.r2]\nurl = http://127.0.0.1:PORT/static/rss2.xml\ninterval = 1s\n"
+                "[feed.rdf]\nurl = http://127.0.0.1:PORT/static/rdf.xml\ninterval = 1s\n"
+                "[feed.atom]\nurl = http://127.0.0.1:PORT/static/atom.xml\ninterval = 1s\n"
+                "source = atomwire\n");
     core_metrics_new(&m);
     pipe_start(&p, 64, 1);
     ing_rss_t *r = rss_start(cfg, p.q, m);
@@ -206,7 +207,8 @@ END_TEST
 START_TEST(item_fields_and_request)
 {
     pipe_t p;
-    core_config_t *cfg = cfg_for("[feed.r2]\nurl = http://127.0.0.1:PORT/static/rss2.xml\ninterval = 1s\n");
+    core_config_t *cfg =
+        cfg_for("[feed.r2]\nurl = http://127.0.0.1:PORT/static/rss2.xml\ninterval = 1s\n");
     pipe_start(&p, 64, 0);
     ing_rss_t *r = rss_start(cfg, p.q, NULL);
     ck_assert_uint_eq(pipe_wait(&p, 3, 20000), 3);
@@ -301,8 +303,9 @@ START_TEST(repeats_and_reorders)
     pipe_t *ps[1] = {&p};
     size_t dups;
     core_metrics_t *m;
-    core_config_t *cfg = cfg_for("[feed.d]\nurl = http://127.0.0.1:PORT/seq/rss2_dup.xml,rss2_reordered.xml\n"
-                                 "interval = 1s\n");
+    core_config_t *cfg =
+        cfg_for("[feed.d]\nurl = http://127.0.0.1:PORT/seq/rss2_dup.xml,rss2_reordered.xml\n"
+                "interval = 1s\n");
     core_metrics_new(&m);
     pipe_start(&p, 64, 1);
     ing_rss_t *r = rss_start(cfg, p.q, m);
@@ -327,14 +330,16 @@ START_TEST(malformed_documents)
 {
     pipe_t p;
     core_metrics_t *m;
-    core_config_t *cfg = cfg_for("[feed.bad]\nurl = http://127.0.0.1:PORT/static/malformed.xml\ninterval = 1s\n"
-                                 "[feed.html]\nurl = http://127.0.0.1:PORT/static/not_a_feed.html\ninterval = 1s\n"
-                                 "[feed.bomb]\nurl = http://127.0.0.1:PORT/static/billion_laughs.xml\ninterval = 1s\n"
-                                 "[feed.good]\nurl = http://127.0.0.1:PORT/static/rdf.xml\ninterval = 1s\n");
+    core_config_t *cfg = cfg_for(
+        "[feed.bad]\nurl = http://127.0.0.1:PORT/static/malformed.xml\ninterval = 1s\n"
+        "[feed.html]\nurl = http://127.0.0.1:PORT/static/not_a_feed.html\ninterval = 1s\n"
+        "[feed.bomb]\nurl = http://127.0.0.1:PORT/static/billion_laughs.xml\ninterval = 1s\n"
+        "[feed.good]\nurl = http://127.0.0.1:PORT/static/rdf.xml\ninterval = 1s\n");
     core_metrics_new(&m);
     pipe_start(&p, 64, 1);
     ing_rss_t *r = rss_start(cfg, p.q, m);
-    ck_assert_int_ge(wait_metric(m, "finsent_rss_errors_total{feed=\"html\",kind=\"parse\"}", 1, 20000), 1);
+    ck_assert_int_ge(
+        wait_metric(m, "finsent_rss_errors_total{feed=\"html\",kind=\"parse\"}", 1, 20000), 1);
     ck_assert_int_ge(wait_metric(m, "finsent_rss_items_total{feed=\"good\"}", 2, 20000), 2);
     ck_assert_int_ge(wait_metric(m, "finsent_rss_items_total{feed=\"bad\"}", 1, 20000), 1);
     int64_t end = core_time_mono_ms() + 20000;
@@ -362,23 +367,30 @@ START_TEST(limits_and_isolation)
 {
     pipe_t p;
     core_metrics_t *m;
-    core_config_t *cfg = cfg_for("[rss]\nmax_body = 64KiB\ntimeout = 700ms\nmax_redirects = 3\n"
-                                 "backoff_max = 1s\n"
-                                 "[feed.endless]\nurl = http://127.0.0.1:PORT/endless\ninterval = 1s\n"
-                                 "[feed.big]\nurl = http://127.0.0.1:PORT/big\ninterval = 1s\n"
-                                 "[feed.slow]\nurl = http://127.0.0.1:PORT/slow/rss2.xml?delay=3\ninterval = 1s\n"
-                                 "[feed.loop]\nurl = http://127.0.0.1:PORT/loop\ninterval = 1s\n"
-                                 "[feed.down]\nurl = http://127.0.0.1:1/nothing\ninterval = 1s\n"
-                                 "[feed.good]\nurl = http://127.0.0.1:PORT/static/rss2.xml\ninterval = 1s\n");
+    core_config_t *cfg =
+        cfg_for("[rss]\nmax_body = 64KiB\ntimeout = 700ms\nmax_redirects = 3\n"
+                "backoff_max = 1s\n"
+                "[feed.endless]\nurl = http://127.0.0.1:PORT/endless\ninterval = 1s\n"
+                "[feed.big]\nurl = http://127.0.0.1:PORT/big\ninterval = 1s\n"
+                "[feed.slow]\nurl = http://127.0.0.1:PORT/slow/rss2.xml?delay=3\ninterval = 1s\n"
+                "[feed.loop]\nurl = http://127.0.0.1:PORT/loop\ninterval = 1s\n"
+                "[feed.down]\nurl = http://127.0.0.1:1/nothing\ninterval = 1s\n"
+                "[feed.good]\nurl = http://127.0.0.1:PORT/static/rss2.xml\ninterval = 1s\n");
     core_metrics_new(&m);
     pipe_start(&p, 64, 1);
     ing_rss_t *r = rss_start(cfg, p.q, m);
     ck_assert_uint_eq(pipe_wait(&p, 3, 20000), 3);
-    ck_assert_int_ge(wait_metric(m, "finsent_rss_errors_total{feed=\"endless\",kind=\"too_large\"}", 1, 20000), 1);
-    ck_assert_int_ge(wait_metric(m, "finsent_rss_errors_total{feed=\"big\",kind=\"too_large\"}", 1, 20000), 1);
-    ck_assert_int_ge(wait_metric(m, "finsent_rss_errors_total{feed=\"slow\",kind=\"timeout\"}", 1, 20000), 1);
-    ck_assert_int_ge(wait_metric(m, "finsent_rss_errors_total{feed=\"loop\",kind=\"redirects\"}", 1, 20000), 1);
-    ck_assert_int_ge(wait_metric(m, "finsent_rss_errors_total{feed=\"down\",kind=\"connect\"}", 1, 20000), 1);
+    ck_assert_int_ge(
+        wait_metric(m, "finsent_rss_errors_total{feed=\"endless\",kind=\"too_large\"}", 1, 20000),
+        1);
+    ck_assert_int_ge(
+        wait_metric(m, "finsent_rss_errors_total{feed=\"big\",kind=\"too_large\"}", 1, 20000), 1);
+    ck_assert_int_ge(
+        wait_metric(m, "finsent_rss_errors_total{feed=\"slow\",kind=\"timeout\"}", 1, 20000), 1);
+    ck_assert_int_ge(
+        wait_metric(m, "finsent_rss_errors_total{feed=\"loop\",kind=\"redirects\"}", 1, 20000), 1);
+    ck_assert_int_ge(
+        wait_metric(m, "finsent_rss_errors_total{feed=\"down\",kind=\"connect\"}", 1, 20000), 1);
     ing_rss_feed_health_t h = health_of(r, "endless");
     ck_assert_int_eq(h.ok, 0);
     ck_assert(h.failures >= 1);
@@ -399,8 +411,9 @@ START_TEST(backoff_then_recovery)
 {
     pipe_t p;
     core_metrics_t *m;
-    core_config_t *cfg = cfg_for("[rss]\nbackoff_max = 1s\n"
-                                 "[feed.flaky]\nurl = http://127.0.0.1:PORT/flaky/rss2.xml?fail=2\ninterval = 1s\n");
+    core_config_t *cfg =
+        cfg_for("[rss]\nbackoff_max = 1s\n"
+                "[feed.flaky]\nurl = http://127.0.0.1:PORT/flaky/rss2.xml?fail=2\ninterval = 1s\n");
     core_metrics_new(&m);
     pipe_start(&p, 64, 1);
     ing_rss_t *r = rss_start(cfg, p.q, m);
@@ -425,14 +438,17 @@ START_TEST(retry_after_respected)
 {
     pipe_t p;
     core_metrics_t *m;
-    core_config_t *cfg = cfg_for("[rss]\nbackoff_max = 1s\n"
-                                 "[feed.t]\nurl = http://127.0.0.1:PORT/throttle/rss2.xml?n=1&after=3\ninterval = 1s\n");
+    core_config_t *cfg = cfg_for(
+        "[rss]\nbackoff_max = 1s\n"
+        "[feed.t]\nurl = http://127.0.0.1:PORT/throttle/rss2.xml?n=1&after=3\ninterval = 1s\n");
     core_metrics_new(&m);
     pipe_start(&p, 64, 1);
     ing_rss_t *r = rss_start(cfg, p.q, m);
-    ck_assert_int_eq(wait_metric(m, "finsent_rss_errors_total{feed=\"t\",kind=\"throttled\"}", 1, 20000), 1);
+    ck_assert_int_eq(
+        wait_metric(m, "finsent_rss_errors_total{feed=\"t\",kind=\"throttled\"}", 1, 20000), 1);
     ing_rss_feed_health_t h = health_of(r, "t");
-    ck_assert_msg(h.next_fetch_in_ms > 1500, "next fetch in %lld ms", (long long)h.next_fetch_in_ms);
+    ck_assert_msg(h.next_fetch_in_ms > 1500, "next fetch in %lld ms",
+                  (long long)h.next_fetch_in_ms);
     ck_assert_uint_eq(pipe_wait(&p, 3, 20000), 3);
     ing_rss_stop(r, 2000);
     pipe_stop(&p);
@@ -450,9 +466,11 @@ START_TEST(reload_adds_feed)
     pipe_t p;
     core_metrics_t *m;
     char err[512];
-    core_config_t *cfg = cfg_for("[feed.a]\nurl = http://127.0.0.1:PORT/static/rdf.xml\ninterval = 1s\n");
-    core_config_t *cfg2 = cfg_for("[feed.a]\nurl = http://127.0.0.1:PORT/static/rdf.xml\ninterval = 1s\n"
-                                  "[feed.b]\nurl = http://127.0.0.1:PORT/static/atom.xml\ninterval = 1s\n");
+    core_config_t *cfg =
+        cfg_for("[feed.a]\nurl = http://127.0.0.1:PORT/static/rdf.xml\ninterval = 1s\n");
+    core_config_t *cfg2 =
+        cfg_for("[feed.a]\nurl = http://127.0.0.1:PORT/static/rdf.xml\ninterval = 1s\n"
+                "[feed.b]\nurl = http://127.0.0.1:PORT/static/atom.xml\ninterval = 1s\n");
     core_config_t *bad = cfg_for("[feed.c]\nurl = ftp://127.0.0.1/x\n");
     core_metrics_new(&m);
     pipe_start(&p, 64, 1);

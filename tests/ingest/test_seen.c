@@ -25,7 +25,7 @@ START_TEST(states)
     ck_assert_int_eq(ing_seen_claim(s, "a", "1"), 0);
     ing_seen_release(s, "b", "1");
     ck_assert_int_eq(ing_seen_claim(s, "b", "1"), 1); /* released: may be emitted again */
-    ing_seen_release(s, "a", "1");                   /* SEEN stays */
+    ing_seen_release(s, "a", "1");                    /* SEEN stays */
     ck_assert_int_eq(ing_seen_is_seen(s, "a", "1"), 1);
     ck_assert_uint_eq(ing_seen_count(s), 1);
     /* Growth: many keys. */
