@@ -61,6 +61,8 @@ static void *work(void *arg)
 {
     job_t *j = arg;
     size_t next = 0;
+    if (j->count == 0) /* fewer texts than workers */
+        return NULL;
     for (size_t it = 0; it < j->iters && j->rc == CORE_OK; it++) {
         size_t n = j->batch;
         if (next + n > j->count)

@@ -344,6 +344,55 @@ START_TEST(test_eval_command)
 }
 END_TEST
 
+/* finsent bench runs (no timing asserted): synthetic fixed mode and the
+ * real-text mode, which reports packed and padded. */
+START_TEST(test_bench_command)
+{
+    const char *dir = th_tmpdir("bench");
+    char tsv[1100], out[1100], cmd[4096], model[1024], line[4096];
+    const char *texts = "text\tlabel\nStocks rally\tpositive\nOil falls sharply on supply "
+                        "fears\tnegative\nFed\tneutral\n";
+    FILE *f;
+    int status, packed = 0, padded = 0, fixed = 0;
+
+    snprintf(tsv, sizeof tsv, "%s/t.tsv", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    ck_assert_int_eq(th_write_file(tsv, texts, strlen(texts)), 0);
+    snprintf(cmd, sizeof cmd,
+             "%s/app/finsent bench --json --layers 1 --hidden 32 --heads 2 --intermediate 64 "
+             "--vocab 100 --seq-len 8 --batch 4 --runs 1 --iters 1 > %s && "
+             "%s/app/finsent bench --json --model %s --texts %s --batch 2 --runs 1 --iters 2 "
+             "--workers 1 >> %s",
+             FINSENT_BINARY_DIR, out, FINSENT_BINARY_DIR,
+             dir_of("mt_l2_h64_f32", model, sizeof model), tsv, out);
+    status = system(cmd);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+    f = fopen(out, "r");
+    while (fgets(line, sizeof line, f)) {
+        json_error_t e;
+        json_t *j = json_loads(line, 0, &e);
+        const char *mode;
+        ck_assert_msg(j != NULL, "not JSON: %s", line);
+        mode = json_string_value(json_object_get(j, "mode"));
+        ck_assert_double_gt(json_number_value(json_object_get(j, "items_per_s")), 0);
+        ck_assert_double_gt(json_number_value(json_object_get(j, "gflops")), 0);
+        fixed += strcmp(mode, "fixed") == 0;
+        packed += strcmp(mode, "packed") == 0;
+        padded += strcmp(mode, "padded") == 0;
+        json_decref(j);
+    }
+    fclose(f);
+    ck_assert_int_eq(fixed, 1);
+    ck_assert_int_eq(packed, 1);
+    ck_assert_int_eq(padded, 1);
+    /* usage errors */
+    snprintf(cmd, sizeof cmd, "%s/app/finsent bench --hidden 30 --heads 4 2>/dev/null",
+             FINSENT_BINARY_DIR);
+    status = system(cmd);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2, "status %d", status);
+}
+END_TEST
+
 Suite *suite_classifier(void)
 {
     Suite *s = suite_create("classifier");
@@ -355,6 +404,7 @@ Suite *suite_classifier(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_command);
     tcase_add_test(tc, test_eval_command);
+    tcase_add_test(tc, test_bench_command);
     suite_add_tcase(s, tc);
     return s;
 }
