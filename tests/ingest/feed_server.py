@@ -12,7 +12,9 @@ Routes (files come from DATA_DIR, i.e. tests/data/feeds):
   /big                    declares a 100 MB Content-Length
   /loop                   redirects to itself forever
   /flaky/NAME?fail=N      HTTP 500 for the first N requests of this path, then the file
-  /throttle/NAME?n=N&after=S   429 with Retry-After: S for the first N requests
+  /throttle/NAME?n=N&after=S[&status=503]   429 (or 503) with Retry-After: S for
+                          the first N requests; after=date:S sends an HTTP date S
+                          seconds ahead
   /seq/A,B,C              serves A on the first request, B on the second, ... (the
                           last one from then on); no validators
   /stats                  JSON: {path: {"count": n, "headers": {last request headers}}}
@@ -133,8 +135,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.serve_static(parts[2])
         if route == "throttle":
             if n <= int(q.get("n", "1")):
-                return self.send_body(429, b"slow down", "text/plain",
-                                      {"Retry-After": q.get("after", "2")})
+                after = q.get("after", "2")
+                if after.startswith("date:"):  # an HTTP date that many seconds ahead
+                    after = email.utils.formatdate(time.time() + float(after[5:]), usegmt=True)
+                status = int(q.get("status", "429"))
+                return self.send_body(status, b"slow down", "text/plain", {"Retry-After": after})
             return self.serve_static(parts[2])
         if route == "seq":
             names = parts[2].split(",")

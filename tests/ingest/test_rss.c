@@ -456,6 +456,27 @@ START_TEST(retry_after_respected)
     pipe_free(&p);
     core_config_free(cfg);
     core_metrics_free(m);
+
+    /* The same with a 503 and an HTTP date. */
+    cfg = cfg_for("[rss]\nbackoff_max = 1s\n[feed.t]\n"
+                  "url = http://127.0.0.1:PORT/throttle/rdf.xml?n=1&after=date:4&status=503\n"
+                  "interval = 1s\n");
+    core_metrics_new(&m);
+    pipe_start(&p, 64, 1);
+    r = rss_start(cfg, p.q, m);
+    ck_assert_int_eq(
+        wait_metric(m, "finsent_rss_errors_total{feed=\"t\",kind=\"throttled\"}", 1, 20000), 1);
+    h = health_of(r, "t");
+    /* HTTP dates have whole seconds: at least 3 s of the 4 remain. */
+    ck_assert_msg(h.next_fetch_in_ms > 2000, "next fetch in %lld ms",
+                  (long long)h.next_fetch_in_ms);
+    ck_assert_uint_eq(pipe_wait(&p, 2, 20000), 2);
+    ing_rss_stop(r, 2000);
+    pipe_stop(&p);
+    ing_rss_free(r);
+    pipe_free(&p);
+    core_config_free(cfg);
+    core_metrics_free(m);
 }
 END_TEST
 
