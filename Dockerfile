@@ -15,7 +15,8 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DFINSENT_TESTS=OFF \
  && cmake --build /build -j"$(nproc)" --target finsent \
  && install -D -m 0755 /build/app/finsent /opt/finsent/bin/finsent \
  && mkdir -p /opt/finsent/share/finsent/models \
- && cp -r models/finsent-mini /opt/finsent/share/finsent/models/
+ && cp -r models/finsent-mini /opt/finsent/share/finsent/models/ \
+ && cp -r web /opt/finsent/share/finsent/web
 
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
@@ -28,6 +29,7 @@ ENV PATH=/opt/finsent/bin:$PATH
 USER finsent
 EXPOSE 9464
 # finsent finds its model in /opt/finsent/share/finsent/models/finsent-mini
-# (next to the binary); mount a config at /etc/finsent/finsent.conf.
+# and the dashboard in /opt/finsent/share/finsent/web (next to the binary);
+# mount a config at /etc/finsent/finsent.conf.
 ENTRYPOINT ["finsent"]
 CMD ["run", "-c", "/etc/finsent/finsent.conf"]

@@ -3,6 +3,7 @@
 #include "alerting/alr_json.h"
 
 #include <jansson.h>
+#include <string.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -33,6 +34,29 @@ static json_t *str_or_null(const char *s)
     return v ? v : json_null();
 }
 
+/* The item's headline for people reading the recent list: the title, else
+ * the text, cut to at most ALR_HEADLINE_MAX bytes at a character boundary
+ * (input was validated as UTF-8 by the decoder; json_stringn re-checks). */
+#define ALR_HEADLINE_MAX 240
+
+static json_t *headline(const core_item_t *it)
+{
+    const char *s = it->title && it->title[0] ? it->title : it->text;
+    size_t n;
+    json_t *v;
+
+    if (!s)
+        return json_null();
+    n = strlen(s);
+    if (n > ALR_HEADLINE_MAX) {
+        n = ALR_HEADLINE_MAX;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    v = json_stringn(s, n);
+    return v ? v : json_null();
+}
+
 core_err_t alr_json_item(const core_tagged_t *t, char **out)
 {
     char ts[32];
@@ -44,7 +68,10 @@ core_err_t alr_json_item(const core_tagged_t *t, char **out)
     core_time_format_rfc3339(it->event_ms, ts, sizeof ts);
     bad |= json_object_set_new(o, "id", str_or_null(it->id));
     bad |= json_object_set_new(o, "ts", json_string(ts));
+    bad |= json_object_set_new(o, "source", str_or_null(it->source));
+    bad |= json_object_set_new(o, "title", headline(it));
     bad |= json_object_set_new(o, "topic", t->topic[0] ? str_or_null(t->topic) : json_null());
+    bad |= json_object_set_new(o, "topic_p", json_real(round4(t->topic_p)));
     bad |= json_object_set_new(o, "sentiment",
                                t->sentiment >= 0 && t->sentiment < CORE_SENT__COUNT
                                    ? json_string(core_sentiment_name(t->sentiment))

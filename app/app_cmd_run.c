@@ -46,7 +46,8 @@ static void help(FILE *out)
             "                     --set input.jsonl=FILE. With no Kafka, run exits when done.\n"
             "  --stdout           also print each tagged item as a JSON line (run.stdout)\n"
             "\n"
-            "HTTP (http.listen, default 127.0.0.1:9464): /metrics (Prometheus), /healthz.\n"
+            "HTTP (http.listen, default 127.0.0.1:9464): the dashboard at /, its read API\n"
+            "/api/rates /api/series /api/alerts /api/recent, /metrics (Prometheus), /healthz.\n"
             "Signals: SIGTERM/SIGINT finish in-flight items and exit 0 within run.grace;\n"
             "SIGHUP reloads the alert rules and feeds.\n");
 }
@@ -181,7 +182,8 @@ int app_cmd_run(int argc, char **argv)
             CORE_ERROR(MOD, "cannot start: %s", err);
             goto out;
         }
-        CORE_INFO(MOD, "HTTP on port %d: /metrics /healthz", app_http_port(http));
+        CORE_INFO(MOD, "HTTP on port %d: dashboard /, /api/*, /metrics, /healthz",
+                  app_http_port(http));
     }
     if (app_pipeline_start(pipe, err, sizeof err) != CORE_OK) {
         CORE_ERROR(MOD, "cannot start: %s", err);

@@ -38,6 +38,27 @@ START_TEST(item_json)
     ck_assert_uint_eq(json_array_size(json_object_get(o, "entities")), 2);
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(o, "entities"), 0)), "AAPL");
     ck_assert_ptr_null(strchr(s, '\n')); /* compact: one line */
+    ck_assert(json_is_null(json_object_get(o, "title"))); /* no title, no text */
+    json_decref(o);
+    free(s);
+
+    /* The headline: the title, else the text, cut at a character boundary. */
+    ck_assert_int_eq(core_item_set(&it->text, "Fed holds rates", 15), CORE_OK);
+    ck_assert_int_eq(alr_json_item(t, &s), CORE_OK);
+    o = json_loads(s, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "title")), "Fed holds rates");
+    json_decref(o);
+    free(s);
+    {
+        char longt[400];
+        memset(longt, 'a', 239);
+        strcpy(longt + 239, "\xc3\xa9 and more text after the cut");
+        ck_assert_int_eq(core_item_set(&it->title, longt, strlen(longt)), CORE_OK);
+    }
+    ck_assert_int_eq(alr_json_item(t, &s), CORE_OK);
+    o = json_loads(s, 0, NULL);
+    ck_assert_ptr_nonnull(json_object_get(o, "title"));
+    ck_assert_uint_eq(strlen(json_string_value(json_object_get(o, "title"))), 239);
     json_decref(o);
     free(s);
 
