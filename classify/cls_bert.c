@@ -187,20 +187,16 @@ core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, s
         int last = l + 1 == c->layers && w->pool_w != NULL;
         size_t rows = last ? n : b->rows;
         float *xin = b->x;
-        cls_gemm_xwt(b->x, b->rows, H, lw->k_w, H, b->kk, H);
-        k->bias_add(b->kk, lw->k_b, b->rows, H);
-        cls_gemm_xwt(b->x, b->rows, H, lw->v_w, H, b->v, H);
-        k->bias_add(b->v, lw->v_b, b->rows, H);
+        cls_gemm_xwt_bias(b->x, b->rows, H, lw->k_w, H, lw->k_b, b->kk, H);
+        cls_gemm_xwt_bias(b->x, b->rows, H, lw->v_w, H, lw->v_b, b->v, H);
         if (last) {
             for (size_t i = 0; i < n; i++)
                 memcpy(b->cls + i * H, b->x + b->off[i] * H, H * sizeof(float));
             xin = b->cls;
         }
-        cls_gemm_xwt(xin, rows, H, lw->q_w, H, b->q, H);
-        k->bias_add(b->q, lw->q_b, rows, H);
+        cls_gemm_xwt_bias(xin, rows, H, lw->q_w, H, lw->q_b, b->q, H);
         attention(b, lens, last);
-        cls_gemm_xwt(b->ctx, rows, H, lw->ao_w, H, b->t, H);
-        k->bias_add(b->t, lw->ao_b, rows, H);
+        cls_gemm_xwt_bias(b->ctx, rows, H, lw->ao_w, H, lw->ao_b, b->t, H);
         k->add_layernorm(b->t, xin, lw->aln_g, lw->aln_b, rows, H, c->eps);
         /* now t holds the layer's hidden state after attention */
         cls_gemm_xwt(b->t, rows, H, lw->i_w, I, b->u, I);
@@ -211,8 +207,7 @@ core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, s
         else
             k->bias_relu(b->u, lw->i_b, rows, I);
         /* FFN output into the buffer the layer input came from */
-        cls_gemm_xwt(b->u, rows, I, lw->o_w, H, xin, H);
-        k->bias_add(xin, lw->o_b, rows, H);
+        cls_gemm_xwt_bias(b->u, rows, I, lw->o_w, H, lw->o_b, xin, H);
         k->add_layernorm(xin, b->t, lw->oln_g, lw->oln_b, rows, H, c->eps);
     }
     if (w->pool_w) {

@@ -73,6 +73,15 @@ void cls_gemm_xwt(const float *x, size_t m, size_t k, const float *w, size_t n, 
                 x, (blasint)k, w, (blasint)k, 0.0f, y, (blasint)ldy);
 }
 
+void cls_gemm_xwt_bias(const float *x, size_t m, size_t k, const float *w, size_t n,
+                       const float *bias, float *y, size_t ldy)
+{
+    for (size_t r = 0; r < m; r++)
+        memcpy(y + r * ldy, bias, n * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k, 1.0f,
+                x, (blasint)k, w, (blasint)k, 1.0f, y, (blasint)ldy);
+}
+
 void cls_gemm(int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
               const float *b, size_t ldb, float beta, float *c, size_t ldc)
 {

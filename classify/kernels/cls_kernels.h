@@ -63,6 +63,12 @@ const cls_kernels_t *cls_kernels_named(const char *name);
 void cls_gemm_xwt(const float *x, size_t m, size_t k, const float *w, size_t n, float *y,
                   size_t ldy);
 
+/* cls_gemm_xwt_bias: y = x w^T + bias (bias (n) broadcast over rows): y is
+ * filled with the bias and the product accumulated onto it (beta = 1), which
+ * costs one pass less than a product followed by a bias add. */
+void cls_gemm_xwt_bias(const float *x, size_t m, size_t k, const float *w, size_t n,
+                       const float *bias, float *y, size_t ldy);
+
 /* cls_gemm: c (m, n; ldc) = alpha * a (m, k; lda) * op(b) + beta * c, where
  * op(b) is b (k, n; ldb) or, with trans_b, b^T for b (n, k; ldb). */
 void cls_gemm(int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
