@@ -683,6 +683,15 @@ static void handle_message(ing_kafka_t *k, rd_kafka_message_t *m)
     k->last_message_ms = now;
     p = part_find(k, topic, m->partition, 0);
     rc = p && p->assigned ? ing_ktrack_add(&p->track, m->offset) : CORE_EINVAL;
+    if (rc == CORE_EINVAL && p && p->assigned && p->track.n == 0) {
+        /* The position went back with nothing in flight: librdkafka reset
+         * it (offset out of range, topic recreated). Track from there. */
+        CORE_WARN(MOD, "%s [%d]: offset went back to %lld; tracking from there", topic,
+                  (int)m->partition, (long long)m->offset);
+        ing_ktrack_clear(&p->track);
+        p->stored = -1;
+        rc = ing_ktrack_add(&p->track, m->offset);
+    }
     if (rc == CORE_OK)
         k->in_flight++;
     core_gauge_set(k->m_in_flight, (double)k->in_flight);

@@ -438,6 +438,48 @@ START_TEST(broker_down_and_up)
 }
 END_TEST
 
+/* The broker answers a fetch with OFFSET_OUT_OF_RANGE after everything was
+ * acknowledged: librdkafka resets to the earliest offset and the position
+ * goes back; the source tracks from there (the messages come again, to be
+ * deduplicated downstream) instead of skipping them, and new messages flow. */
+START_TEST(offset_reset_goes_back)
+{
+    enum { N = 20 };
+    kfix f;
+    pipe_t p;
+
+    kfix_init(&f, 1);
+    kfix_topic(&f, "news", 1);
+    for (int i = 0; i < N; i++) {
+        char v[32];
+        int n = snprintf(v, sizeof v, "first %d", i);
+        kfix_produce(&f, "news", 0, v, n);
+    }
+    ck_assert_int_eq(rd_kafka_flush(f.prod, 10000), 0);
+    pipe_start(&p, 64, 1);
+    core_config_t *cfg = kcfg(&f, "g-reset", NULL);
+    ing_kafka_t *k = kstart(cfg, p.q, NULL);
+    ck_assert_uint_eq(pipe_wait(&p, N, 30000), N);
+    rd_kafka_mock_push_request_errors(f.mc, 1 /* Fetch */, 1,
+                                      RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE);
+    kfix_produce(&f, "news", 0, "after the reset", 15);
+    ck_assert_int_eq(rd_kafka_flush(f.prod, 10000), 0);
+    /* 0..N-1 again, then offset N. */
+    ck_assert_uint_eq(pipe_wait(&p, 2 * N + 1, 30000), 2 * N + 1);
+    ing_kafka_stop(k, 5000);
+    pipe_stop(&p);
+    ck_assert_uint_eq(p.n, 2 * N + 1);
+    ck_assert_str_eq(p.ids[2 * N], "kafka:news:0:20");
+    int64_t c[1];
+    committed(&f, "g-reset", "news", 1, c);
+    ck_assert_int_eq(c[0], N + 1);
+    ing_kafka_free(k);
+    pipe_free(&p);
+    core_config_free(cfg);
+    kfix_free(&f);
+}
+END_TEST
+
 /* Bad messages of every kind go to the dead-letter topic with headers, are
  * counted by reason, and their offsets are committed, while good ones flow. */
 START_TEST(bad_messages_dead_lettered)
@@ -909,6 +951,7 @@ Suite *suite_kafka(void)
     ADD(tc, normal_run_exactly_once);
     ADD(tc, unacked_items_come_back);
     ADD(tc, bad_messages_dead_lettered);
+    ADD(tc, offset_reset_goes_back);
     ADD(tc, backpressure_pauses_and_resumes);
     ADD(tc, output_topic_delivery);
     ADD(tc, rebalance_two_consumers);
