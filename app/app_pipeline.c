@@ -175,7 +175,7 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
     opts.sentiment_model_dir = core_config_str(cfg, "classify", "sentiment_model");
     opts.max_batch = p->batch;
     opts.max_seq = (size_t)core_config_int(cfg, "classify", "max_seq");
-    cls_blas_set_threads((int)core_config_int(cfg, "classify", "threads"));
+    opts.threads = (size_t)core_config_int(cfg, "classify", "threads");
     if ((rc = cls_classifier_new(&opts, &p->cls, err, errlen)) != CORE_OK)
         goto fail;
     if (!cls_classifier_has_sentiment(p->cls)) {

@@ -155,6 +155,19 @@ class Env:
         self.procs["redis"] = p
         if not wait_port(self.redis_port):
             raise RuntimeError("redis-server did not start")
+        # After a restart Redis answers LOADING until the AOF is replayed.
+        end = time.time() + 60
+        while True:
+            try:
+                r = Redis(self.redis_port)
+                pong = r.cmd("PING")
+                r.close()
+                if pong == "PONG":
+                    break
+            except (RuntimeError, OSError):
+                if time.time() > end:
+                    raise
+            time.sleep(0.05)
 
     def stop_redis(self, sig=signal.SIGKILL):
         p = self.procs.pop("redis")
