@@ -33,7 +33,6 @@
 
 #include "alerting/alr_sink.h"
 #include "app/app.h"
-#include "classify/cls_blas.h"
 #include "classify/cls_classifier.h"
 #include "core/core_item.h"
 #include "core/core_log.h"
