@@ -33,6 +33,13 @@ core_config_t *app_config_build(const char *path, char **sets, size_t nsets);
  * the source tree's models/finsent-mini. The string is static. */
 const char *app_default_model_dir(void);
 
+/* app_find_data_dir finds an installed data directory: the environment
+ * variable env_var if set, else <exe dir>/../share/finsent/<rel> when it
+ * holds the file marker, else the source tree's <rel>. Writes into buf and
+ * returns it (or the environment's string). */
+const char *app_find_data_dir(const char *env_var, const char *rel, const char *marker,
+                              char *buf, size_t cap);
+
 /* app_argv0: the program name for messages. */
 extern const char *app_argv0;
 

@@ -10,6 +10,8 @@
 
 extern char **environ;
 
+const char *app_argv0 = "finsent";
+
 core_config_t *app_config_build(const char *path, char **sets, size_t nsets)
 {
     core_config_t *cfg = NULL;
@@ -34,18 +36,11 @@ fail:
     return NULL;
 }
 
-static int is_model_dir(const char *dir)
+const char *app_find_data_dir(const char *env_var, const char *rel, const char *marker,
+                              char *buf, size_t cap)
 {
-    char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/config.json", dir);
-    return access(p, R_OK) == 0;
-}
-
-const char *app_default_model_dir(void)
-{
-    static char buf[PATH_MAX];
-    const char *env = getenv("FINSENT_MODEL_DIR");
-    char exe[PATH_MAX];
+    const char *env = getenv(env_var);
+    char exe[PATH_MAX], probe[PATH_MAX + 64];
     ssize_t n;
 
     if (env && *env)
@@ -57,11 +52,19 @@ const char *app_default_model_dir(void)
         slash = strrchr(exe, '/');
         if (slash) {
             *slash = '\0';
-            snprintf(buf, sizeof buf, "%s/../share/finsent/models/finsent-mini", exe);
-            if (is_model_dir(buf))
+            snprintf(buf, cap, "%s/../share/finsent/%s", exe, rel);
+            snprintf(probe, sizeof probe, "%s/%s", buf, marker);
+            if (access(probe, R_OK) == 0)
                 return buf;
         }
     }
-    snprintf(buf, sizeof buf, "%s/models/finsent-mini", FINSENT_SOURCE_DIR);
+    snprintf(buf, cap, "%s/%s", FINSENT_SOURCE_DIR, rel);
     return buf;
+}
+
+const char *app_default_model_dir(void)
+{
+    static char buf[PATH_MAX];
+    return app_find_data_dir("FINSENT_MODEL_DIR", "models/finsent-mini", "config.json", buf,
+                             sizeof buf);
 }

@@ -1,5 +1,6 @@
 /* app_static: the dashboard's static files; see app_static.h. */
 #include "app/app_static.h"
+#include "app/app.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,36 +33,10 @@ static const struct {
     {".woff2", "font/woff2"},
 };
 
-static int has_index(const char *dir)
-{
-    char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/index.html", dir);
-    return access(p, R_OK) == 0;
-}
-
 const char *app_static_default_root(void)
 {
     static char buf[PATH_MAX];
-    const char *env = getenv("FINSENT_WEB_DIR");
-    char exe[PATH_MAX];
-    ssize_t n;
-
-    if (env && *env)
-        return env;
-    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        char *slash;
-        exe[n] = '\0';
-        slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(buf, sizeof buf, "%s/../share/finsent/web", exe);
-            if (has_index(buf))
-                return buf;
-        }
-    }
-    snprintf(buf, sizeof buf, "%s/web", FINSENT_SOURCE_DIR);
-    return buf;
+    return app_find_data_dir("FINSENT_WEB_DIR", "web", "index.html", buf, sizeof buf);
 }
 
 core_err_t app_static_new(const char *root, app_static_t **out, char *err, size_t errlen)

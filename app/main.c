@@ -9,7 +9,7 @@
 #include "app/app.h"
 #include "classify/cls_blas.h"
 
-const char *app_argv0 = "finsent";
+
 
 typedef struct command {
     const char *name;
