@@ -391,7 +391,7 @@ int app_cmd_bench(int argc, char **argv)
         if (json)
             printf("{\"engine\":\"finsent\",\"mode\":\"%s\",\"layers\":%zu,\"hidden\":%zu,"
                    "\"seq\":%zu,\"batch\":%zu,\"threads\":%zu,\"workers\":%zu,"
-                   "\"items_per_s\":%.2f,\"tokens_per_s\":%.1f,\"gflops\":%.2f,"
+                   "\"items_per_s\":%.2f,\"tokens_per_s\":%.1f,\"gflops\":%.4g,"
                    "\"ms_per_batch\":%.3f,\"rss_mib\":%.1f,\"blas_core\":\"%s\"}\n",
                    texts ? (padded ? "padded" : "packed") : "fixed", cfg.layers, cfg.hidden,
                    texts ? 0 : seq, batch, threads, workers, items / med, toks / med,
