@@ -19,7 +19,7 @@ static core_err_t dump(json_t *o, char **out)
     char *s;
     if (!o)
         return CORE_ENOMEM;
-    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     json_decref(o);
     if (!s)
         return CORE_ENOMEM;

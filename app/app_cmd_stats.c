@@ -55,7 +55,7 @@ static int print_json(const alr_rate_t *rows, size_t n)
                            "neutral", (json_int_t)rows[i].neutral, "positive",
                            (json_int_t)rows[i].positive, "neg_rate", rows[i].neg_rate));
     }
-    s = arr ? json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    s = arr ? json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(arr);
     if (!s)
         return APP_EXIT_FAIL;
