@@ -432,7 +432,6 @@ static void *redis_main(void *arg)
 
     for (;;) {
         size_t n = 0;
-        alr_write_result_t res = {0};
         core_err_t rc = core_queue_pop_batch(p->tagged_q, (void **)batch, REDIS_BATCH, &n, 250, 0);
         alr_sink_t *old = NULL;
 
@@ -453,7 +452,7 @@ static void *redis_main(void *arg)
         if (rc == CORE_ECLOSED)
             break;
         if (rc == CORE_OK) {
-            rc = alr_sink_write(p->sink, batch, n, &res);
+            rc = alr_sink_write(p->sink, batch, n, NULL); /* outcomes go to metrics */
             if (rc != CORE_OK) {
                 /* Cancelled (stop past the grace period) or out of memory:
                  * nothing of this batch is acknowledged. */
@@ -505,8 +504,13 @@ static void *tick_main(void *arg)
         t0 = core_time_mono_ns();
         rc = alr_sink_tick(p->tick_sink, NULL, NULL);
         core_histogram_observe(p->m_tick_s, (double)(core_time_mono_ns() - t0) / 1e9);
-        if (rc != CORE_OK && rc != CORE_ECLOSED)
+        /* The tick also keeps /healthz honest while no items flow. */
+        if (rc == CORE_OK) {
+            atomic_store(&p->redis_ok, 1);
+        } else if (rc != CORE_ECLOSED) {
+            atomic_store(&p->redis_ok, 0);
             CORE_DEBUG(MOD, "rate refresh failed: %s", alr_sink_error(p->tick_sink));
+        }
     }
     return NULL;
 }
