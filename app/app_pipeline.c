@@ -23,6 +23,7 @@
 #include "app/app_pipeline.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -668,36 +669,40 @@ void app_pipeline_tick(app_pipeline_t *p)
 int app_pipeline_health(app_pipeline_t *p, char *buf, size_t cap)
 {
     int redis = atomic_load(&p->redis_ok), kafka_ok = 1;
-    size_t n = 0;
+    json_t *o = json_object();
+    char *s;
 
-    n += (size_t)snprintf(buf + n, cap - n, "{\"model\":{\"ok\":true,\"id\":\"%s\"}",
-                          cls_classifier_model_id(p->cls));
-    if (n < cap)
-        n += (size_t)snprintf(buf + n, cap - n, ",\"redis\":{\"ok\":%s,\"error\":\"%s\"}",
-                              redis ? "true" : "false", redis ? "" : "unavailable");
-    if (p->kafka && n < cap) {
+    /* jansson escapes the model id (a directory name may hold anything). */
+    json_object_set_new(o, "model", json_pack("{s:b,s:s}", "ok", 1, "id",
+                                              cls_classifier_model_id(p->cls)));
+    json_object_set_new(o, "redis", json_pack("{s:b,s:s}", "ok", redis, "error",
+                                              redis ? "" : "unavailable"));
+    if (p->kafka) {
         ing_kafka_health_t h;
         ing_kafka_health(p->kafka, &h);
         kafka_ok = h.running && h.connected && !h.fatal;
-        n += (size_t)snprintf(buf + n, cap - n,
-                              ",\"kafka\":{\"ok\":%s,\"assigned\":%zu,\"paused\":%s,"
-                              "\"in_flight\":%zu,\"consumed\":%llu}",
-                              kafka_ok ? "true" : "false", h.assigned, h.paused ? "true" : "false",
-                              h.in_flight, (unsigned long long)h.consumed);
+        json_object_set_new(o, "kafka",
+                            json_pack("{s:b,s:I,s:b,s:I,s:I}", "ok", kafka_ok, "assigned",
+                                      (json_int_t)h.assigned, "paused", h.paused, "in_flight",
+                                      (json_int_t)h.in_flight, "consumed",
+                                      (json_int_t)h.consumed));
     }
-    if (p->rss && n < cap) {
+    if (p->rss) {
         ing_rss_feed_health_t fh[32];
         size_t nf = ing_rss_health(p->rss, fh, 32), bad = 0;
         for (size_t i = 0; i < nf && i < 32; i++)
             bad += !fh[i].ok && fh[i].fetches > 0;
-        n += (size_t)snprintf(buf + n, cap - n, ",\"rss\":{\"feeds\":%zu,\"failing\":%zu}", nf,
-                              bad);
+        json_object_set_new(o, "rss", json_pack("{s:I,s:I}", "feeds", (json_int_t)nf, "failing",
+                                                (json_int_t)bad));
     }
-    if (n < cap)
-        n += (size_t)snprintf(buf + n, cap - n,
-                              ",\"queue\":{\"in\":%zu,\"tagged\":%zu},\"status\":\"%s\"}\n",
-                              core_queue_depth(p->in_q), core_queue_depth(p->tagged_q),
-                              redis && kafka_ok ? "ok" : "degraded");
+    json_object_set_new(o, "queue", json_pack("{s:I,s:I}", "in",
+                                              (json_int_t)core_queue_depth(p->in_q), "tagged",
+                                              (json_int_t)core_queue_depth(p->tagged_q)));
+    json_object_set_new(o, "status", json_string(redis && kafka_ok ? "ok" : "degraded"));
+    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    snprintf(buf, cap, "%s\n", s ? s : "{\"status\":\"degraded\"}");
+    free(s);
+    json_decref(o);
     return redis && kafka_ok;
 }
 
