@@ -248,6 +248,16 @@ cooldown = 30m
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
+    def health(self):
+        """(HTTP status, parsed JSON) of /healthz."""
+        import urllib.error
+        import urllib.request
+        try:
+            r = urllib.request.urlopen("http://127.0.0.1:%d/healthz" % self.http_port, timeout=5)
+            return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
     def tail(self, name, n=40):
         try:
             return "".join(open(os.path.join(self.dir, name)).readlines()[-n:])
@@ -416,6 +426,8 @@ def scenario_normal(args, env):
     log("producing %d messages paced over ~%ds" % (len(lines), args.paced_seconds))
     written = env.produce(lines, paced=True, speed=speed)
     assert env.wait_processed(len(written)), "not all processed:\n" + env.tail("run.log")
+    status, h = env.health()
+    assert status == 200 and h["status"] == "ok" and h["redis"]["ok"] and h["kafka"]["ok"], h
     time.sleep(3)  # a rule tick after the last write
     env.procs["run"].send_signal(signal.SIGTERM)
     assert env.procs["run"].wait(timeout=60) == 0, "daemon exit status"
@@ -510,6 +522,8 @@ def scenario_redis(args, env):
     acked_before = env.metric("finsent_items_out_total")
     env.produce(lines[half:])
     time.sleep(20)
+    status, h = env.health()
+    assert status == 503 and h["status"] == "degraded" and not h["redis"]["ok"], (status, h)
     acked_during = env.metric("finsent_items_out_total")
     # Nothing may be acknowledged while Redis is away (in-flight writes that
     # completed just before the kill are allowed: within one batch).
