@@ -145,7 +145,8 @@ def main():
     if a.texts:
         sys.path.insert(0, os.path.join(ROOT, "models", "train"))
         import fs_tokenizer
-        tok = fs_tokenizer.Tokenizer.from_file(os.path.join(a.model, "vocab.txt"))
+        tok = fs_tokenizer.Tokenizer.from_file(os.path.join(a.model, "vocab.txt"),
+                                               any_special_ids=True)
         texts = []
         with open(a.texts, encoding="utf-8") as f:
             next(f)

@@ -101,17 +101,26 @@ def load_vocab(path):
 
 
 class Tokenizer:
-    def __init__(self, vocab_tokens, max_len=128):
+    def __init__(self, vocab_tokens, max_len=128, any_special_ids=False):
+        """Our vocabularies put SPECIALS first (ids 0-4); any_special_ids
+        accepts a standard BERT vocabulary ([UNK] 100, [CLS] 101, ...) too,
+        for encoding only (benchmarks), looking the ids up."""
         self.itos = list(vocab_tokens)
         self.vocab = {t: i for i, t in enumerate(self.itos)}
         for i, s in enumerate(SPECIALS):
-            assert self.vocab.get(s) == i, "special token %s must have id %d" % (s, i)
+            if any_special_ids:
+                assert s in self.vocab or s == "[MASK]", "special token %s missing" % s
+            else:
+                assert self.vocab.get(s) == i, "special token %s must have id %d" % (s, i)
+        self.unk_id = self.vocab.get("[UNK]", UNK_ID)
+        self.cls_id = self.vocab.get("[CLS]", CLS_ID)
+        self.sep_id = self.vocab.get("[SEP]", SEP_ID)
         self.max_len = max_len
         self._cache = {}
 
     @classmethod
-    def from_file(cls, path, max_len=128):
-        return cls(load_vocab(path), max_len)
+    def from_file(cls, path, max_len=128, any_special_ids=False):
+        return cls(load_vocab(path), max_len, any_special_ids)
 
     def wordpiece(self, word):
         """List of ids for one basic token (greedy longest-match-first)."""
@@ -120,7 +129,7 @@ class Tokenizer:
             return ids
         vocab = self.vocab
         if len(word) > MAX_CHARS_PER_WORD:
-            ids = [UNK_ID]
+            ids = [self.unk_id]
         else:
             ids = []
             start, n = 0, len(word)
@@ -136,7 +145,7 @@ class Tokenizer:
                         break
                     end -= 1
                 if cur is None:
-                    ids = [UNK_ID]
+                    ids = [self.unk_id]
                     break
                 ids.append(cur)
                 start = end
@@ -157,7 +166,7 @@ class Tokenizer:
         """[CLS] pieces [SEP], truncated to max_len ids in total."""
         max_len = max_len or self.max_len
         ids = self.tokenize_ids(text)[: max_len - 2]
-        return [CLS_ID] + ids + [SEP_ID]
+        return [self.cls_id] + ids + [self.sep_id]
 
 
 # --------------------------------------------------------------------------
