@@ -175,6 +175,20 @@ out:
     return rc;
 }
 
+/* The bytes (from the first non-space) must be a JSON object: '{' then,
+ * after spaces, a key's '"', the '}' of an empty object or nothing (a
+ * truncated message). "{Free} Premium ..." cannot be JSON and is text. */
+static int looks_like_object(const char *p, size_t n)
+{
+    size_t i = 1;
+
+    if (n == 0 || p[0] != '{')
+        return 0;
+    while (i < n && is_space(p[i]))
+        i++;
+    return i == n || p[i] == '"' || p[i] == '}';
+}
+
 core_err_t core_msg_decode(const char *buf, size_t len, const core_msg_limits_t *limits,
                            int64_t now_ms, core_item_t **out, char *err, size_t errlen)
 {
@@ -197,14 +211,17 @@ core_err_t core_msg_decode(const char *buf, size_t len, const core_msg_limits_t 
     item->ingest_ms = now_ms;
     while (i < len && is_space(buf[i]))
         i++;
-    if (i < len && (buf[i] == '{' || buf[i] == '[')) {
+    if (looks_like_object(buf + i, len - i)) {
         rc = decode_json(buf, len, item, err, errlen);
     } else {
-        /* Not an object: a JSON scalar is an error, anything else is text. */
+        /* Not an object: a JSON scalar or array is an error, anything else
+         * (a headline such as "[VIDEO] Fed ..." or "{Free} Earnings ...") is
+         * text. */
         json_t *scalar = len - i > 0 ? json_loadb(buf, len, JSON_DECODE_ANY, NULL) : NULL;
         if (scalar) {
             set_err(err, errlen, "JSON value is %s, not an object",
-                    json_is_string(scalar)   ? "a string"
+                    json_is_array(scalar)    ? "an array"
+                    : json_is_string(scalar) ? "a string"
                     : json_is_number(scalar) ? "a number"
                     : json_is_null(scalar)   ? "null"
                                              : "a boolean");

@@ -9,10 +9,12 @@
  * plain UTF-8 text. The rules, in order:
  *   1. more than limits->max_message_bytes bytes        -> CORE_ETOO_LARGE
  *   2. not valid UTF-8 (overlongs, surrogates, > U+10FFFF) -> CORE_EUTF8
- *   3. first non-space byte '{' or '[': must be JSON       -> CORE_EJSON if not
+ *   3. first non-space byte '{' and then, after spaces, '"', '}' or the end:
+ *      an object, which must be JSON                       -> CORE_EJSON if not
  *      a JSON value that is not an object (array, string, number, true, ...)
  *                                                          -> CORE_ENOT_OBJECT
- *      otherwise the bytes are plain text
+ *      otherwise the bytes are plain text ("{Free} Earnings ...",
+ *      "[VIDEO] Fed ..." are headlines)
  *   4. a known field of the wrong type                     -> CORE_EBAD_FIELD
  *      (id may be a string or an integer; ts a string or an integer)
  *   5. ts not RFC 3339 / RFC 822 / epoch ms                -> CORE_EBAD_TIME

@@ -74,6 +74,16 @@ START_TEST(plain_text)
     core_item_free(it);
     ck_assert_int_eq(dec("Zürich bank gains 3%", &it, err), CORE_OK);
     core_item_free(it);
+    /* headlines that open with a bracket or a brace are not JSON */
+    ck_assert_int_eq(dec("{Free} Premium Earnings 11-25-19 $PANW", &it, err), CORE_OK);
+    ck_assert_str_eq(it->text, "{Free} Premium Earnings 11-25-19 $PANW");
+    core_item_free(it);
+    ck_assert_int_eq(dec(" [VIDEO] Fed holds rates", &it, err), CORE_OK);
+    ck_assert_str_eq(it->text, "[VIDEO] Fed holds rates");
+    core_item_free(it);
+    ck_assert_int_eq(dec("[1/3] Fed minutes: \"patient\"", &it, err), CORE_OK);
+    ck_assert_str_eq(it->text, "[1/3] Fed minutes: \"patient\"");
+    core_item_free(it);
 }
 END_TEST
 
@@ -92,6 +102,10 @@ START_TEST(malformed_each_error)
         {"{\"text\":\"x\",\"text\":\"y\"}", 0, CORE_EJSON, "duplicate"},
         {"{\"text\":\"a\\u0000b\"}", 0, CORE_EJSON, "invalid JSON"},
         {"[\"text\"]", 0, CORE_ENOT_OBJECT, "is an array, not an object"},
+        {"[1, 2]", 0, CORE_ENOT_OBJECT, "is an array, not an object"},
+        {"{", 0, CORE_EJSON, "invalid JSON"},
+        {"{  \"text\": ", 0, CORE_EJSON, "invalid JSON"},
+        {" { }", 0, CORE_EEMPTY_TEXT, "no text"},
         {"\"just a string\"", 0, CORE_ENOT_OBJECT, "is a string, not an object"},
         {"12345", 0, CORE_ENOT_OBJECT, "is a number, not an object"},
         {"true", 0, CORE_ENOT_OBJECT, "is a boolean, not an object"},
