@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "classify/cls_blas.h"
 #include "core/core_cpu.h"
 #include "core_version.h"
 
@@ -13,7 +14,8 @@ int app_cmd_version(int argc, char **argv)
 
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         printf("usage: finsent version\n\nPrints the finsent version, the git commit it was "
-               "built from, the compiler, and the CPU features detected at run time.\n");
+               "built from, the compiler, the CPU features detected at run time and the "
+               "OpenBLAS core in use.\n");
         return APP_EXIT_OK;
     }
     if (argc > 1) {
@@ -34,5 +36,6 @@ int app_cmd_version(int argc, char **argv)
 #endif
     printf("cpu:      %s\n", model);
     printf("features: %s\n", feats[0] ? feats : "(none detected)");
+    printf("blas:     OpenBLAS core %s (%s)\n", cls_blas_corename(), cls_blas_core_origin());
     return APP_EXIT_OK;
 }

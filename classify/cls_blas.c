@@ -18,10 +18,12 @@ void cls_blas_prepare(char **argv)
 {
     core_cpu_features_t f;
     const char *want = NULL, *have = cls_blas_corename();
-    const char *cur = getenv("OPENBLAS_CORETYPE");
+    const char *cur = getenv("OPENBLAS_CORETYPE"), *seen = getenv("FINSENT_BLAS_CORE_SEEN");
 
     if ((cur && *cur) || getenv("FINSENT_BLAS_REEXEC"))
         return;
+    if (seen && *seen)
+        have = seen; /* tests: act as if OpenBLAS had detected this core */
     core_cpu_detect(&f);
     if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq)
         want = "SkylakeX";
@@ -41,6 +43,16 @@ void cls_blas_prepare(char **argv)
     execv("/proc/self/exe", argv);
     /* exec failed: carry on with the slow kernels */
     unsetenv("OPENBLAS_CORETYPE");
+}
+
+const char *cls_blas_core_origin(void)
+{
+    const char *cur = getenv("OPENBLAS_CORETYPE");
+
+    if (!cur || !*cur)
+        return "detected by OpenBLAS";
+    return getenv("FINSENT_BLAS_REEXEC") ? "OPENBLAS_CORETYPE set by finsent"
+                                         : "OPENBLAS_CORETYPE from the environment";
 }
 
 void cls_blas_set_threads(int n)

@@ -18,11 +18,18 @@
  * supports (AVX-512 -> "SkylakeX", AVX2 -> "Haswell"), it sets
  * OPENBLAS_CORETYPE and FINSENT_BLAS_REEXEC=1 and execv()s /proc/self/exe
  * with argv. Returns only when no re-exec was needed or it failed (then the
- * program simply runs on the slower kernels). */
+ * program simply runs on the slower kernels). FINSENT_BLAS_CORE_SEEN=NAME
+ * makes it act as if OpenBLAS had detected core NAME (for tests of the
+ * re-exec on machines where OpenBLAS detects the core right). */
 void cls_blas_prepare(char **argv);
 
 /* cls_blas_corename: the core OpenBLAS uses ("SkylakeX", "Prescott", ...). */
 const char *cls_blas_corename(void);
+
+/* cls_blas_core_origin: how the core was chosen: "detected by OpenBLAS",
+ * "OPENBLAS_CORETYPE set by finsent" (after the re-exec) or
+ * "OPENBLAS_CORETYPE from the environment". */
+const char *cls_blas_core_origin(void);
 
 /* cls_blas_set_threads: the number of threads OpenBLAS uses for one call
  * (its own pool; finsent runs no other compute pool next to it). */
