@@ -214,14 +214,17 @@ core_err_t core_msg_decode(const char *buf, size_t len, const core_msg_limits_t 
     if (looks_like_object(buf + i, len - i)) {
         rc = decode_json(buf, len, item, err, errlen);
     } else {
-        /* Not an object: a JSON scalar or array is an error, anything else
-         * (a headline such as "[VIDEO] Fed ..." or "{Free} Earnings ...") is
-         * text. */
+        /* Not an object: a JSON string is the text (a quoted headline, or a
+         * producer that JSON-encodes plain text), another JSON value is an
+         * error, anything else (a headline such as "[VIDEO] Fed ..." or
+         * "{Free} Earnings ...") is text as it is. */
         json_t *scalar = len - i > 0 ? json_loadb(buf, len, JSON_DECODE_ANY, NULL) : NULL;
-        if (scalar) {
+        if (scalar && json_is_string(scalar)) {
+            rc = core_item_set(&item->text, json_string_value(scalar), json_string_length(scalar));
+            json_decref(scalar);
+        } else if (scalar) {
             set_err(err, errlen, "JSON value is %s, not an object",
                     json_is_array(scalar)    ? "an array"
-                    : json_is_string(scalar) ? "a string"
                     : json_is_number(scalar) ? "a number"
                     : json_is_null(scalar)   ? "null"
                                              : "a boolean");

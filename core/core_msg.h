@@ -11,8 +11,8 @@
  *   2. not valid UTF-8 (overlongs, surrogates, > U+10FFFF) -> CORE_EUTF8
  *   3. first non-space byte '{' and then, after spaces, '"', '}' or the end:
  *      an object, which must be JSON                       -> CORE_EJSON if not
- *      a JSON value that is not an object (array, string, number, true, ...)
- *                                                          -> CORE_ENOT_OBJECT
+ *      a JSON string: its value is the text
+ *      another JSON value (array, number, true, false, null) -> CORE_ENOT_OBJECT
  *      otherwise the bytes are plain text ("{Free} Earnings ...",
  *      "[VIDEO] Fed ..." are headlines)
  *   4. a known field of the wrong type                     -> CORE_EBAD_FIELD

@@ -81,6 +81,11 @@ START_TEST(plain_text)
     ck_assert_int_eq(dec(" [VIDEO] Fed holds rates", &it, err), CORE_OK);
     ck_assert_str_eq(it->text, "[VIDEO] Fed holds rates");
     core_item_free(it);
+    /* a JSON string is its text: a quoted headline, or JSON-encoded text */
+    ck_assert_int_eq(dec("\"Mr. Musk is terminating the \\\"Merger\\\" Agreement\"", &it, err),
+                     CORE_OK);
+    ck_assert_str_eq(it->text, "Mr. Musk is terminating the \"Merger\" Agreement");
+    core_item_free(it);
     ck_assert_int_eq(dec("[1/3] Fed minutes: \"patient\"", &it, err), CORE_OK);
     ck_assert_str_eq(it->text, "[1/3] Fed minutes: \"patient\"");
     core_item_free(it);
@@ -106,7 +111,7 @@ START_TEST(malformed_each_error)
         {"{", 0, CORE_EJSON, "invalid JSON"},
         {"{  \"text\": ", 0, CORE_EJSON, "invalid JSON"},
         {" { }", 0, CORE_EEMPTY_TEXT, "no text"},
-        {"\"just a string\"", 0, CORE_ENOT_OBJECT, "is a string, not an object"},
+        {"\"  \"", 0, CORE_EEMPTY_TEXT, "no text"},
         {"12345", 0, CORE_ENOT_OBJECT, "is a number, not an object"},
         {"true", 0, CORE_ENOT_OBJECT, "is a boolean, not an object"},
         {"null", 0, CORE_ENOT_OBJECT, "is null, not an object"},
