@@ -96,29 +96,12 @@ static core_err_t take_string(json_t *obj, const char *name, char **field, char 
     return core_item_set(field, json_string_value(v), json_string_length(v));
 }
 
-static core_err_t decode_json(const char *buf, size_t len, core_item_t *item, char *err,
-                              size_t errlen)
+/* The fields of a message object (root is a JSON object). */
+static core_err_t decode_object(json_t *root, core_item_t *item, char *err, size_t errlen)
 {
-    json_error_t jerr;
-    json_t *root = json_loadb(buf, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
     json_t *v;
     core_err_t rc = CORE_OK;
 
-    if (!root) {
-        set_err(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
-                jerr.text);
-        return CORE_EJSON;
-    }
-    if (!json_is_object(root)) {
-        set_err(err, errlen, "JSON value is %s, not an object",
-                json_is_array(root)    ? "an array"
-                : json_is_string(root) ? "a string"
-                : json_is_number(root) ? "a number"
-                : json_is_null(root)   ? "null"
-                                       : "a boolean");
-        rc = CORE_ENOT_OBJECT;
-        goto out;
-    }
     if ((rc = take_string(root, "text", &item->text, err, errlen)) ||
         (rc = take_string(root, "title", &item->title, err, errlen)) ||
         (rc = take_string(root, "source", &item->source, err, errlen)) ||
@@ -171,7 +154,6 @@ static core_err_t decode_json(const char *buf, size_t len, core_item_t *item, ch
         }
     }
 out:
-    json_decref(root);
     return rc;
 }
 
@@ -193,6 +175,8 @@ core_err_t core_msg_decode(const char *buf, size_t len, const core_msg_limits_t 
                            int64_t now_ms, core_item_t **out, char *err, size_t errlen)
 {
     core_item_t *item = NULL;
+    json_t *root;
+    json_error_t jerr;
     core_err_t rc;
     size_t bad, i = 0, tl = 0;
 
@@ -211,32 +195,34 @@ core_err_t core_msg_decode(const char *buf, size_t len, const core_msg_limits_t 
     item->ingest_ms = now_ms;
     while (i < len && is_space(buf[i]))
         i++;
-    if (looks_like_object(buf + i, len - i)) {
-        rc = decode_json(buf, len, item, err, errlen);
+    /* One parse decides: an object is a message, a string is its text (a
+     * quoted headline, or a producer that JSON-encodes plain text), another
+     * JSON value is an error; bytes that are not JSON are an error when they
+     * start like an object, else text as they are ("[VIDEO] Fed ...",
+     * "{Free} Earnings ..."). */
+    root = i < len ? json_loadb(buf, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    if (root && json_is_object(root)) {
+        rc = decode_object(root, item, err, errlen);
+    } else if (root && json_is_string(root)) {
+        rc = core_item_set(&item->text, json_string_value(root), json_string_length(root));
+    } else if (root) {
+        set_err(err, errlen, "JSON value is %s, not an object",
+                json_is_array(root)    ? "an array"
+                : json_is_number(root) ? "a number"
+                : json_is_null(root)   ? "null"
+                                       : "a boolean");
+        rc = CORE_ENOT_OBJECT;
+    } else if (looks_like_object(buf + i, len - i)) {
+        set_err(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+                jerr.text);
+        rc = CORE_EJSON;
     } else {
-        /* Not an object: a JSON string is the text (a quoted headline, or a
-         * producer that JSON-encodes plain text), another JSON value is an
-         * error, anything else (a headline such as "[VIDEO] Fed ..." or
-         * "{Free} Earnings ...") is text as it is. */
-        json_t *scalar = len - i > 0 ? json_loadb(buf, len, JSON_DECODE_ANY, NULL) : NULL;
-        if (scalar && json_is_string(scalar)) {
-            rc = core_item_set(&item->text, json_string_value(scalar), json_string_length(scalar));
-            json_decref(scalar);
-        } else if (scalar) {
-            set_err(err, errlen, "JSON value is %s, not an object",
-                    json_is_array(scalar)    ? "an array"
-                    : json_is_number(scalar) ? "a number"
-                    : json_is_null(scalar)   ? "null"
-                                             : "a boolean");
-            json_decref(scalar);
-            rc = CORE_ENOT_OBJECT;
-        } else {
-            size_t e = len;
-            while (e > i && is_space(buf[e - 1]))
-                e--;
-            rc = core_item_set(&item->text, buf + i, e - i);
-        }
+        size_t e = len;
+        while (e > i && is_space(buf[e - 1]))
+            e--;
+        rc = core_item_set(&item->text, buf + i, e - i);
     }
+    json_decref(root);
     if (rc != CORE_OK)
         goto fail;
     if ((!item->text || blank(item->text, strlen(item->text))) &&

@@ -39,6 +39,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -250,8 +252,6 @@ cooldown = 30m
 
     def health(self):
         """(HTTP status, parsed JSON) of /healthz."""
-        import urllib.error
-        import urllib.request
         try:
             r = urllib.request.urlopen("http://127.0.0.1:%d/healthz" % self.http_port, timeout=5)
             return r.status, json.loads(r.read())
