@@ -5,7 +5,8 @@
  *              s = q_h k_h^T / sqrt(d) over the sequence's real keys,
  *              softmax, ctx_h = s v_h;  t = ctx Wo^T + bo; x = LN(t + x);
  *              u = act(x Wi^T + bi); t = u Wo2^T + bo2; x = LN(t + x)
- *   pooled = tanh([CLS] rows Wp^T + bp); logits = pooled Wh^T + bh; softmax.
+ *   pooled = tanh([CLS] rows Wp^T + bp); logits = pooled Wh^T + bh;
+ *   probs = softmax(logits / T) (T: the head's calibration temperature).
  * Each layer reads x and leaves its output in x again (t holds the state
  * after attention). The last layer, when a pooler follows, computes queries,
  * attention output and FFN for the [CLS] rows only, gathered into cls.
@@ -220,7 +221,14 @@ core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, s
                 continue;
             cls_gemm_xwt(b->pooled, n, H, hd->w, hd->n_labels, b->logits[h], hd->n_labels);
             k->bias_add(b->logits[h], hd->b, n, hd->n_labels);
-            memcpy(b->probs[h], b->logits[h], n * hd->n_labels * sizeof(float));
+            if (hd->inv_temperature != 1.0f) {
+                const float *lg = b->logits[h];
+                float *pr = b->probs[h];
+                for (size_t i = 0; i < n * hd->n_labels; i++)
+                    pr[i] = lg[i] * hd->inv_temperature;
+            } else {
+                memcpy(b->probs[h], b->logits[h], n * hd->n_labels * sizeof(float));
+            }
             k->softmax_rows(b->probs[h], n, hd->n_labels);
         }
     }

@@ -356,6 +356,28 @@ static int sentiment_order(char *const *labels, size_t n, int order[3])
     return order[0] != order[1] && order[1] != order[2] && order[0] != order[2];
 }
 
+/* Calibration: config.json 'topic_temperature' / 'sentiment_temperature'
+ * (fitted on validation data by models/train/calibrate.py) divide the head's
+ * logits before the softmax. Absent means 1. */
+static core_err_t head_temperature(cls_model_t *m, json_t *root, cls_head_kind_t kind,
+                                   cls_head_t *h, char *err, size_t errlen)
+{
+    const char *key = kind == CLS_HEAD_TOPIC ? "topic_temperature" : "sentiment_temperature";
+    json_t *v = json_object_get(root, key);
+    double t;
+
+    h->inv_temperature = 1.0f;
+    if (!v)
+        return CORE_OK;
+    t = json_is_number(v) ? json_number_value(v) : -1;
+    if (!(t >= 0.01 && t <= 100)) {
+        set_err(err, errlen, "%s/config.json: '%s' must be a number in [0.01, 100]", m->dir, key);
+        return CORE_EMODEL;
+    }
+    h->inv_temperature = (float)(1.0 / t);
+    return CORE_OK;
+}
+
 static core_err_t load_head(cls_model_t *m, json_t *root, cls_head_kind_t kind, const char *tname,
                             const char *labels_key, char *err, size_t errlen)
 {
@@ -385,6 +407,8 @@ static core_err_t load_head(cls_model_t *m, json_t *root, cls_head_kind_t kind, 
         return rc;
     h->n_labels = n;
     h->labels = (const char *const *)m->labels[kind];
+    if ((rc = head_temperature(m, root, kind, h, err, errlen)))
+        return rc;
     if ((rc = get(m, wn, n, m->cfg.hidden, &h->w, err, errlen)) ||
         (rc = get(m, bn, n, 0, &h->b, err, errlen)))
         return rc;
@@ -419,6 +443,9 @@ static core_err_t load_heads(cls_model_t *m, json_t *root, char *err, size_t err
             /* A 3-way negative/neutral/positive head is a sentiment model. */
             m->heads[CLS_HEAD_SENTIMENT] = m->heads[CLS_HEAD_TOPIC];
             memcpy(m->heads[CLS_HEAD_SENTIMENT].order, order, sizeof order);
+            if ((rc = head_temperature(m, root, CLS_HEAD_SENTIMENT, &m->heads[CLS_HEAD_SENTIMENT],
+                                       err, errlen)))
+                return rc;
             m->labels[CLS_HEAD_SENTIMENT] = m->labels[CLS_HEAD_TOPIC];
             m->labels[CLS_HEAD_TOPIC] = NULL;
             memset(&m->heads[CLS_HEAD_TOPIC], 0, sizeof m->heads[CLS_HEAD_TOPIC]);
@@ -673,6 +700,7 @@ core_err_t cls_model_new_random(const cls_bert_config_t *cfg, size_t n_topics, u
                 h->labels = (const char *const *)m->labels[k];
                 h->w = R(h->n_labels * H, 1.0f / sqrtf((float)H), 0);
                 h->b = R(h->n_labels, 0.1f, 0);
+                h->inv_temperature = 1.0f;
                 m->has_head[k] = 1;
             }
         }

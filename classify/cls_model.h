@@ -65,6 +65,8 @@ typedef struct cls_head {
     const char *const *labels; /* (n_labels), checkpoint output order */
     const float *w, *b;        /* (n_labels, H), (n_labels) */
     int order[3];              /* sentiment heads: output index of negative/neutral/positive */
+    float inv_temperature;     /* probabilities = softmax(logits / T); config.json
+                                  '<head>_temperature', 1 when absent */
 } cls_head_t;
 
 typedef struct cls_weights {

@@ -6,11 +6,13 @@
  * CORE_EMODEL and a message naming the problem.
  */
 #include <check.h>
+#include <math.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify/cls_bert.h"
 #include "classify/cls_model.h"
 #include "tests/classify/suites.h"
 #include "tests/common/th.h"
@@ -276,6 +278,78 @@ START_TEST(test_tensor_errors)
 }
 END_TEST
 
+/* Calibration temperatures in config.json divide a head's logits before the
+ * softmax: logits stay as they were, probabilities become softmax(z / T),
+ * the argmax does not move. */
+START_TEST(test_temperature)
+{
+    char src[1024];
+    const char *d;
+    cls_model_t *m0, *m1;
+    cls_bert_t *b0 = NULL, *b1 = NULL;
+    int32_t ids[] = {2, 17, 250, 999, 31, 3, 2, 5, 600, 3};
+    size_t lens[] = {6, 4};
+    const double temp[CLS_HEAD__COUNT] = {0.5, 2.5}; /* topic, sentiment */
+    int moved = 0;
+
+    d = copy_model("mt_l2_h64_f32");
+    edit_config(d, "topic_temperature", "0.5");
+    edit_config(d, "sentiment_temperature", "2.5");
+    m0 = load_ok(src_dir("mt_l2_h64_f32", src, sizeof src));
+    m1 = load_ok(d);
+    ck_assert_float_eq_tol(cls_model_head(m1, CLS_HEAD_SENTIMENT)->inv_temperature, 0.4f, 1e-7f);
+    ck_assert_float_eq(cls_model_head(m0, CLS_HEAD_SENTIMENT)->inv_temperature, 1.0f);
+    ck_assert_int_eq(cls_bert_new(m0, 2, 16, &b0), CORE_OK);
+    ck_assert_int_eq(cls_bert_new(m1, 2, 16, &b1), CORE_OK);
+    ck_assert_int_eq(cls_bert_run(b0, ids, lens, 2, 0), CORE_OK);
+    ck_assert_int_eq(cls_bert_run(b1, ids, lens, 2, 0), CORE_OK);
+    for (int k = 0; k < CLS_HEAD__COUNT; k++) {
+        size_t nl = cls_model_head(m1, (cls_head_kind_t)k)->n_labels;
+        const float *z0 = cls_bert_logits(b0, (cls_head_kind_t)k),
+                    *z1 = cls_bert_logits(b1, (cls_head_kind_t)k),
+                    *p0 = cls_bert_probs(b0, (cls_head_kind_t)k),
+                    *p1 = cls_bert_probs(b1, (cls_head_kind_t)k);
+        for (size_t i = 0; i < 2; i++) {
+            double mx = -INFINITY, sum = 0;
+            size_t a0 = 0, a1 = 0;
+            for (size_t l = 0; l < nl; l++) {
+                ck_assert_float_eq(z0[i * nl + l], z1[i * nl + l]);
+                mx = fmax(mx, z1[i * nl + l] / temp[k]);
+            }
+            for (size_t l = 0; l < nl; l++)
+                sum += exp(z1[i * nl + l] / temp[k] - mx);
+            for (size_t l = 0; l < nl; l++) {
+                double want = exp(z1[i * nl + l] / temp[k] - mx) / sum;
+                ck_assert_msg(fabs(p1[i * nl + l] - want) <= 1e-6,
+                              "head %d item %zu label %zu: %g, want %g", k, i, l, p1[i * nl + l],
+                              want);
+                moved |= fabsf(p1[i * nl + l] - p0[i * nl + l]) > 1e-3f;
+                if (p0[i * nl + l] > p0[i * nl + a0])
+                    a0 = l;
+                if (p1[i * nl + l] > p1[i * nl + a1])
+                    a1 = l;
+            }
+            ck_assert_uint_eq(a0, a1);
+        }
+    }
+    ck_assert_msg(moved, "the temperatures changed no probability");
+    cls_bert_free(b0);
+    cls_bert_free(b1);
+    cls_model_free(m0);
+    cls_model_free(m1);
+
+    d = copy_model("mt_l2_h64_f32");
+    edit_config(d, "sentiment_temperature", "0");
+    expect_fail(d, CORE_EMODEL, "'sentiment_temperature' must be a number in [0.01, 100]");
+    d = copy_model("mt_l2_h64_f32");
+    edit_config(d, "topic_temperature", "\"warm\"");
+    expect_fail(d, CORE_EMODEL, "'topic_temperature' must be a number");
+    d = copy_model("mt_l2_h64_f32");
+    edit_config(d, "topic_temperature", "1e300");
+    expect_fail(d, CORE_EMODEL, "'topic_temperature' must be a number");
+}
+END_TEST
+
 START_TEST(test_random)
 {
     cls_bert_config_t c = {.vocab_size = 100,
@@ -310,6 +384,7 @@ Suite *suite_model(void)
     tcase_add_test(tc, test_finbert_order);
     tcase_add_test(tc, test_config_errors);
     tcase_add_test(tc, test_tensor_errors);
+    tcase_add_test(tc, test_temperature);
     tcase_add_test(tc, test_random);
     suite_add_tcase(s, tc);
     return s;
