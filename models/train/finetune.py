@@ -4,6 +4,13 @@ head (negative/neutral/positive), both on the pooled [CLS] output.
 
 Batches mix both tasks; each item's loss uses its own head. Trains on the
 train splits only; validation splits are used for model selection only.
+
+Distillation (--teacher DIR[,DIR...]): the exported teacher models (their
+probabilities averaged: an ensemble) give soft targets for both heads on every
+train item, and on --pseudo N unlabelled corpus sentences that have no label at
+all. Loss per item: --kd-alpha x cross-entropy with the teacher's probabilities
+(both heads) + (1 - --kd-alpha) x the label loss of its own head; pseudo items
+have the soft part only.
 """
 import argparse
 import json
@@ -22,6 +29,9 @@ import fs_model  # noqa: E402
 import fs_tokenizer as tk  # noqa: E402
 
 TOPIC, SENT = 0, 1
+
+
+PSEUDO = 2  # task of unlabelled items (soft targets only)
 
 
 def encode_sets(sets, tok, max_len):
@@ -45,6 +55,29 @@ def collate(items):
     task = torch.tensor([x[1] for x in items])
     lab = torch.tensor([x[2] for x in items])
     return ids, mask, task, lab
+
+
+@torch.no_grad()
+def teacher_targets(dirs, items, log, bs=128):
+    """Average of the teachers' (topic, sentiment) probabilities for each item:
+    two float tensors (n, 20) and (n, 3)."""
+    import predict
+    n = len(items)
+    tsum, ssum = torch.zeros(n, len(fs_data.TOPIC_LABELS)), torch.zeros(n, 3)
+    order = sorted(range(n), key=lambda j: len(items[j][0]))
+    for d in dirs:
+        t0 = time.time()
+        model, _, cfg = predict.load_model(d)
+        if cfg["topic_labels"] != fs_data.TOPIC_LABELS or cfg["sentiment_labels"] != fs_data.SENTIMENT_LABELS:
+            raise SystemExit("finetune: teacher %s has other labels" % d)
+        for k in range(0, n, bs):
+            idx = order[k:k + bs]
+            ids, mask, _, _ = collate([items[j] for j in idx])
+            tl, sl = model(ids, mask)
+            tsum[idx] += torch.softmax(tl.float(), -1)
+            ssum[idx] += torch.softmax(sl.float(), -1)
+        log("finetune: teacher %s on %d items in %.0fs" % (d, n, time.time() - t0))
+    return tsum / len(dirs), ssum / len(dirs)
 
 
 def batches(items, bs, rng, bucket=50):
@@ -119,6 +152,12 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--commercial-only", action="store_true")
     ap.add_argument("--limit", type=int, default=None, help="rows per file (smoke tests)")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast for the training forward pass")
+    ap.add_argument("--teacher", default=None, help="comma-separated exported model directories (distillation)")
+    ap.add_argument("--pseudo", type=int, default=0, help="distillation: this many unlabelled corpus sentences")
+    ap.add_argument("--kd-alpha", type=float, default=0.5, help="distillation: weight of the soft targets")
+    ap.add_argument("--init-model", default=None,
+                    help="start from an exported model directory (encoder and heads), e.g. to distil into it")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -136,7 +175,22 @@ def main():
     val = encode_sets(fs_data.labelled(a.data, "validation", a.commercial_only, a.limit), tok, a.max_len)
     log("finetune: %d train items, %d validation items" % (len(train), len(val)))
 
-    if a.init:
+    soft_t = soft_s = None
+    if a.teacher:
+        if a.pseudo:
+            texts = fs_data.pseudo_texts(a.data, a.pseudo, a.seed, a.commercial_only)
+            train += [(tok.encode(t, a.max_len), PSEUDO, 0, "pseudo") for t in texts]
+            log("finetune: %d unlabelled corpus sentences for pseudo-labels" % len(texts))
+        soft_t, soft_s = teacher_targets(a.teacher.split(","), train, log)
+        for j in range(len(train)):
+            train[j] = train[j] + (j,)
+    if a.init_model:
+        import predict
+        model, _, cfg = predict.load_model(a.init_model)
+        cfg = {k: cfg[k] for k in fs_model.make_config("mini", 1)}
+        model.train()
+        log("finetune: encoder and heads from %s" % a.init_model)
+    elif a.init:
         st = torch.load(a.init)
         cfg = st["config"]
         model = fs_model.MultiTask(cfg)
@@ -163,6 +217,14 @@ def main():
             p = max(p, (time.time() - t0) / a.time_budget)
         return a.lr * max(0.0, 1.0 - p)
 
+    if a.bf16:
+        def autocast():
+            return torch.cpu.amp.autocast(dtype=torch.bfloat16)
+    else:
+        import contextlib
+
+        def autocast():
+            return contextlib.nullcontext()
     eval_every = max(1, nb // a.evals_per_epoch)
     best, best_res, states = -1.0, None, []
     step, done, tokens = 0, False, 0
@@ -176,16 +238,24 @@ def main():
             ids, mask, task, lab = collate([train[j] for j in bidx])
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
-            tl, sl = model(ids, mask)
+            with autocast():
+                tl, sl = model(ids, mask)
+            tl, sl = tl.float(), sl.float()
             loss = 0.0
             tsel, ssel = task == TOPIC, task == SENT
             n = len(bidx)
+            hard = 1.0 if soft_t is None else 1.0 - a.kd_alpha
             if tsel.any():
-                loss = loss + a.topic_weight * F.cross_entropy(
+                loss = loss + hard * a.topic_weight * F.cross_entropy(
                     tl[tsel], lab[tsel], label_smoothing=a.label_smoothing, reduction="sum") / n
             if ssel.any():
-                loss = loss + F.cross_entropy(sl[ssel], lab[ssel], label_smoothing=a.label_smoothing,
-                                              reduction="sum") / n
+                loss = loss + hard * F.cross_entropy(sl[ssel], lab[ssel], label_smoothing=a.label_smoothing,
+                                                     reduction="sum") / n
+            if soft_t is not None:
+                rows = torch.tensor([train[j][4] for j in bidx])
+                soft = -(soft_t[rows] * F.log_softmax(tl, -1)).sum() * a.topic_weight \
+                    - (soft_s[rows] * F.log_softmax(sl, -1)).sum()
+                loss = loss + a.kd_alpha * soft / n
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -79,7 +79,8 @@ class DenseLN(nn.Module):
         self.dropout = nn.Dropout(drop)
 
     def forward(self, h, resid):
-        return self.LayerNorm(resid + self.dropout(self.dense(h)))
+        # .float(): under bf16 autocast the residual stream stays fp32 (a no-op otherwise)
+        return self.LayerNorm((resid + self.dropout(self.dense(h))).float())
 
 
 class Attention(nn.Module):
@@ -173,7 +174,7 @@ class MLMHead(nn.Module):
         self.bias = nn.Parameter(torch.zeros(c["vocab_size"]))
 
     def forward(self, h):
-        h = self.LayerNorm(F.gelu(self.dense(h)))
+        h = self.LayerNorm(F.gelu(self.dense(h)).float())
         return F.linear(h, self.word_emb.weight, self.bias)
 
 
@@ -191,6 +192,64 @@ class BertMLM(nn.Module):
         hs = h.view(-1, h.shape[-1])[sel]
         logits = self.cls(hs)
         return F.cross_entropy(logits, labels.view(-1)[sel])
+
+
+class DiscHead(nn.Module):
+    """ELECTRA discriminator head: dense + GELU + one logit per token (replaced?)."""
+    def __init__(self, c):
+        super().__init__()
+        H = c["hidden_size"]
+        self.dense = nn.Linear(H, H)
+        self.dense_prediction = nn.Linear(H, 1)
+
+    def forward(self, h):
+        return self.dense_prediction(F.gelu(self.dense(h))).squeeze(-1)
+
+
+class Electra(nn.Module):
+    """Replaced-token detection (Clark et al. 2020). A small MLM generator
+    (gen_layers layers of the same width) fills the masked positions with
+    samples; the discriminator (self.bert, the encoder we keep) classifies
+    every real token as original or replaced. Generator and discriminator
+    share the embeddings; the generator's MLM decoder is tied to them too."""
+    def __init__(self, c, gen_layers=1, gen_intermediate=None):
+        super().__init__()
+        self.bert = Bert(c)
+        gc = dict(c, num_hidden_layers=gen_layers,
+                  intermediate_size=gen_intermediate or c["intermediate_size"])
+        self.gen_config = gc
+        self.gen = Bert(gc)
+        self.gen.embeddings = self.bert.embeddings
+        self.gen.pooler = None
+        self.gen_head = MLMHead(gc, self.bert.embeddings.word_embeddings)
+        self.disc_head = DiscHead(c)
+        init_weights(self, c["initializer_range"])
+
+    def forward(self, inp, mask, labels, orig, g, disc_weight=50.0):
+        """inp: generator input (masked); orig: original ids; labels: -100
+        where not masked. Returns (loss, gen_loss, disc_loss, disc_acc,
+        replaced_fraction_of_masked)."""
+        H = self.bert.config["hidden_size"]
+        hg = self.gen(inp, mask)
+        sel = labels.view(-1) != -100
+        logits = self.gen_head(hg.reshape(-1, H)[sel])
+        gen_loss = F.cross_entropy(logits, labels.view(-1)[sel])
+        with torch.no_grad():
+            probs = torch.softmax(logits.detach().float(), -1)
+            sampled = torch.multinomial(probs, 1, generator=g).squeeze(-1)
+            dinp = orig.clone().view(-1)
+            dinp[sel] = sampled
+            dinp = dinp.view_as(orig)
+            target = (dinp != orig).float()
+        hd = self.bert(dinp, mask)
+        dl = self.disc_head(hd)
+        real = mask.bool()
+        dlr, tr = dl[real].float(), target[real]
+        disc_loss = F.binary_cross_entropy_with_logits(dlr, tr)
+        with torch.no_grad():
+            acc = float(((dlr > 0).float() == tr).float().mean())
+            rep = float(target.view(-1)[sel].mean()) if sel.any() else 0.0
+        return gen_loss + disc_weight * disc_loss, gen_loss, disc_loss, acc, rep
 
 
 class MultiTask(nn.Module):

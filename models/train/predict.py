@@ -47,8 +47,34 @@ def load_model(d):
     return model, tok, cfg
 
 
+def temperatures(cfg):
+    """(topic T, sentiment T) from config.json; 1 where absent (no calibration)."""
+    return float(cfg.get("topic_temperature", 1.0)), float(cfg.get("sentiment_temperature", 1.0))
+
+
 @torch.no_grad()
-def predict(model, tok, texts, bs=128):
+def logits(model, tok, texts, bs=128):
+    """Raw (topic, sentiment) logits, float tensors in the order of texts."""
+    enc = [tok.encode(t) for t in texts]
+    order = sorted(range(len(enc)), key=lambda j: len(enc[j]))
+    tl_all = sl_all = None
+    for k in range(0, len(order), bs):
+        idx = order[k:k + bs]
+        n = max(len(enc[j]) for j in idx)
+        ids = torch.zeros(len(idx), n, dtype=torch.long)
+        mask = torch.zeros(len(idx), n, dtype=torch.long)
+        for i, j in enumerate(idx):
+            ids[i, :len(enc[j])] = torch.tensor(enc[j])
+            mask[i, :len(enc[j])] = 1
+        tl, sl = model(ids, mask)
+        if tl_all is None:
+            tl_all, sl_all = torch.zeros(len(enc), tl.shape[1]), torch.zeros(len(enc), sl.shape[1])
+        tl_all[idx], sl_all[idx] = tl.float(), sl.float()
+    return tl_all, sl_all
+
+
+@torch.no_grad()
+def predict(model, tok, texts, bs=128, temps=(1.0, 1.0)):
     enc = [tok.encode(t) for t in texts]
     order = sorted(range(len(enc)), key=lambda j: len(enc[j]))
     tp = [None] * len(enc)
@@ -62,7 +88,7 @@ def predict(model, tok, texts, bs=128):
             ids[i, :len(enc[j])] = torch.tensor(enc[j])
             mask[i, :len(enc[j])] = 1
         tl, sl = model(ids, mask)
-        tpr, spr = torch.softmax(tl, -1), torch.softmax(sl, -1)
+        tpr, spr = torch.softmax(tl / temps[0], -1), torch.softmax(sl / temps[1], -1)
         for i, j in enumerate(idx):
             tp[j] = tpr[i].tolist()
             sp[j] = spr[i].tolist()
@@ -87,7 +113,7 @@ def main():
         rows = fs_data.read_tsv(path)
         texts = [r[0] for r in rows]
         gold = [r[1] for r in rows]
-        tp, sp = predict(model, tok, texts)
+        tp, sp = predict(model, tok, texts, temps=temperatures(cfg))
         tpred = [tl[max(range(len(p)), key=p.__getitem__)] for p in tp]
         spred = [sl[max(range(len(p)), key=p.__getitem__)] for p in sp]
         is_sent = set(gold) <= set(sl)

@@ -1,10 +1,19 @@
 #!/usr/bin/env python3
-"""MLM pretraining of a small BERT on corpus/*.txt + the train.tsv text columns.
+"""Pretraining of a small BERT on corpus/*.txt + the train.tsv text columns.
 
+Two objectives (--objective):
+  mlm      masked-language modelling: the loss is on the masked 15%.
+  electra  replaced-token detection (ELECTRA): a small generator (MLM, shared
+           embeddings) fills the masked positions with samples and the
+           encoder we keep classifies every token as original or replaced,
+           so it learns from every position.
 Lines are tokenized, then packed greedily into sequences of at most --seq-len
 ids: [CLS] line [SEP] line [SEP] ... (lines longer than a sequence are cut).
-Dynamic 15% masking (80% [MASK], 10% random, 10% kept), AdamW, linear warmup
-then linear decay. Resumable checkpoints (model, optimizer, step, RNG).
+Dynamic masking (--mask-prob, 80% [MASK], 10% random, 10% kept; optionally of
+whole words), AdamW, linear warmup then linear decay. Resumable checkpoints
+(model, optimizer, step, RNG). --init starts the encoder from an exported
+model directory or an encoder.pt (continued pretraining); --bf16 runs the
+forward pass under bf16 autocast (oneDNN on AVX512-BF16/AMX CPUs, or CUDA).
 """
 import argparse
 import json
@@ -23,6 +32,13 @@ import fs_model  # noqa: E402
 import fs_tokenizer as tk  # noqa: E402
 
 
+_TOK = None
+
+
+def _tok_line(text):
+    return _TOK.tokenize_ids(text)
+
+
 def build_sequences(args, tok, log):
     cache = os.path.join(args.out, "packed.pt")
     if os.path.exists(cache):
@@ -32,12 +48,22 @@ def build_sequences(args, tok, log):
     t0 = time.time()
     rng = random.Random(args.seed)
     cap = args.seq_len - 1  # room after [CLS]
+    texts = [t for _, t in fs_data.pretrain_texts(args.data, args.commercial_only, args.limit)]
+    if args.workers > 1 and len(texts) > 10000:
+        import multiprocessing as mp
+        global _TOK
+        _TOK = tok
+        with mp.get_context("fork").Pool(args.workers) as pool:
+            enc = pool.map(_tok_line, texts, chunksize=2000)
+    else:
+        enc = [tok.tokenize_ids(t) for t in texts]
+    del texts
     lines = []
-    for _, text in fs_data.pretrain_texts(args.data, args.commercial_only, args.limit):
-        ids = tok.tokenize_ids(text)
+    for ids in enc:
         if ids:
             ids.append(tk.SEP_ID)
             lines.append(ids)
+    del enc
     nlines = len(lines)
     rng.shuffle(lines)
     # one stream of lines, each followed by [SEP], cut into full sequences
@@ -56,14 +82,25 @@ def build_sequences(args, tok, log):
     return ids, lens
 
 
-def mask_batch(ids, lens, vocab_size, g, prob=0.15):
+def mask_batch(ids, lens, vocab_size, g, prob=0.15, cont=None):
+    """cont: bool tensor over the vocabulary, True for '##' pieces; when
+    given, whole words are masked (a word = a piece and the '##' pieces
+    after it), each word with probability prob."""
     ids = ids.long()
     B, N = ids.shape
     attn = (torch.arange(N)[None, :] < lens[:, None]).long()
     special = (ids <= 4)
     probs = torch.full((B, N), prob)
     probs[special] = 0.0
-    m = torch.bernoulli(probs, generator=g).bool()
+    if cont is None:
+        m = torch.bernoulli(probs, generator=g).bool()
+    else:
+        start = ~cont[ids]
+        probs[~start] = 0.0
+        ms = torch.bernoulli(probs, generator=g).bool()
+        pos = torch.where(start, torch.arange(N).expand(B, N), torch.zeros(B, N, dtype=torch.long))
+        first = torch.cummax(pos, dim=1).values
+        m = torch.gather(ms, 1, first) & ~special
     labels = torch.where(m, ids, torch.full_like(ids, -100))
     r = torch.rand((B, N), generator=g)
     inp = ids.clone()
@@ -71,6 +108,25 @@ def mask_batch(ids, lens, vocab_size, g, prob=0.15):
     rnd = m & (r >= 0.8) & (r < 0.9)
     inp[rnd] = torch.randint(5, vocab_size, (B, N), generator=g)[rnd]
     return inp, attn, labels
+
+
+def load_init(path, log):
+    """(encoder state dict, config) from an exported model directory
+    (model.safetensors + config.json) or an encoder.pt of pretrain.py."""
+    if os.path.isdir(path):
+        with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
+            mc = json.load(f)
+        cfg = fs_model.make_config("mini", mc["vocab_size"], mc["max_position_embeddings"])
+        for k in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                  "type_vocab_size", "layer_norm_eps"):
+            cfg[k] = mc[k]
+        sd = fs_model.load_safetensors(os.path.join(path, "model.safetensors"))
+        sd = {k[len("bert."):]: v for k, v in sd.items() if k.startswith("bert.")}
+    else:
+        st = torch.load(path)
+        cfg, sd = st["config"], st["model"]
+    log("pretrain: encoder initialised from %s (%d tensors)" % (path, len(sd)))
+    return sd, cfg
 
 
 def main():
@@ -93,6 +149,17 @@ def main():
     ap.add_argument("--stop-at", type=float, default=0, help="unix time: save and stop at this time")
     ap.add_argument("--commercial-only", action="store_true")
     ap.add_argument("--limit", type=int, default=None, help="lines per source (smoke tests)")
+    ap.add_argument("--objective", default="mlm", choices=["mlm", "electra"])
+    ap.add_argument("--mask-prob", type=float, default=0.15)
+    ap.add_argument("--whole-word", action="store_true", help="mask whole words, not single pieces")
+    ap.add_argument("--gen-layers", type=int, default=1, help="electra: generator layers (same width)")
+    ap.add_argument("--gen-intermediate", type=int, default=0, help="electra: generator FFN size (0: the encoder's)")
+    ap.add_argument("--disc-weight", type=float, default=50.0, help="electra: weight of the discriminator loss")
+    ap.add_argument("--init", default=None,
+                    help="start the encoder from an exported model directory or an encoder.pt (its vocabulary must be --vocab)")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast for forward passes")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--workers", type=int, default=2, help="processes for tokenizing the text")
     a = ap.parse_args()
     args = a
     torch.set_num_threads(a.threads)
@@ -107,11 +174,29 @@ def main():
     tok = tk.Tokenizer.from_file(a.vocab)
     ids_all, lens_all = build_sequences(args, tok, log)
     nseq = ids_all.shape[0]
-    cfg = fs_model.make_config(a.size, len(tok.itos), a.seq_len)
+    init_sd = load_init(a.init, log) if a.init else None
+    if init_sd is not None:
+        cfg = init_sd[1]
+    else:
+        cfg = fs_model.make_config(a.size, len(tok.itos), a.seq_len)
+    if cfg["vocab_size"] != len(tok.itos):
+        raise SystemExit("pretrain: --init has %d tokens, --vocab %d" % (cfg["vocab_size"], len(tok.itos)))
     torch.manual_seed(a.seed)
-    model = fs_model.BertMLM(cfg)
+    if a.objective == "electra":
+        model = fs_model.Electra(cfg, a.gen_layers, a.gen_intermediate or None)
+    else:
+        model = fs_model.BertMLM(cfg)
+    if init_sd is not None:
+        model.bert.load_state_dict(init_sd[0], strict=True)
+    dev = torch.device(a.device)
+    model.to(dev)
+    cont = None
+    if a.whole_word:
+        cont = torch.tensor([t.startswith("##") for t in tok.itos], dtype=torch.bool)
     nparams = sum(p.numel() for p in model.bert.parameters())
-    log("pretrain: size %s %s, %d encoder params (incl. embeddings)" % (a.size, fs_model.SIZES[a.size], nparams))
+    log("pretrain: objective %s, %d encoder params (incl. embeddings), %d trained in all%s%s" % (
+        a.objective, nparams, sum(p.numel() for p in model.parameters()),
+        ", whole-word masking" if a.whole_word else "", ", bf16 autocast" if a.bf16 else ""))
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     nodecay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
@@ -173,7 +258,18 @@ def main():
     tok_done = 0
     steps_done = 0
     ema = None
+    dema = None
     tty = sys.stdout.isatty()
+    if a.bf16:
+        def autocast():
+            if dev.type == "cuda":
+                return torch.autocast("cuda", dtype=torch.bfloat16)
+            return torch.cpu.amp.autocast(dtype=torch.bfloat16)
+    else:
+        import contextlib
+
+        def autocast():
+            return contextlib.nullcontext()
     while step < a.steps and not stop["flag"]:
         if a.stop_at and time.time() >= a.stop_at:
             log("pretrain: --stop-at reached")
@@ -192,10 +288,17 @@ def main():
             idx = torch.cat([idx, torch.randperm(nseq, generator=pg2)[:a.batch - idx.numel()]])
         lens = lens_all[idx].long()
         n = int(lens.max())
-        inp, attn, labels = mask_batch(ids_all[idx, :n], lens, len(tok.itos), g)
+        orig = ids_all[idx, :n].long()
+        inp, attn, labels = mask_batch(orig, lens, len(tok.itos), g, a.mask_prob, cont)
         for pgp in opt.param_groups:
             pgp["lr"] = lr_at(step)
-        loss = model(inp, attn, labels)
+        inp, attn, labels, orig = inp.to(dev), attn.to(dev), labels.to(dev), orig.to(dev)
+        with autocast():
+            if a.objective == "electra":
+                loss, gl, dl, dacc, rep = model(inp, attn, labels, orig, g if dev.type == "cpu" else None,
+                                                a.disc_weight)
+            else:
+                loss = model(inp, attn, labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -203,9 +306,15 @@ def main():
         step += 1
         steps_done += 1
         tok_done += int(lens.sum())
-        lv = float(loss)
+        lv = float(loss) if a.objective == "mlm" else float(gl)
         ema = lv if ema is None else 0.98 * ema + 0.02 * lv
-        lossf.write("%d\t%.4f\t%.6g\t%.1f\n" % (step, lv, lr_at(step - 1), time.time()))
+        if a.objective == "electra":
+            dv = float(dl)
+            dema = dv if dema is None else 0.98 * dema + 0.02 * dv
+            lossf.write("%d\t%.4f\t%.6g\t%.1f\t%.4f\t%.4f\t%.4f\n" % (step, lv, lr_at(step - 1), time.time(),
+                                                                 dv, dacc, rep))
+        else:
+            lossf.write("%d\t%.4f\t%.6g\t%.1f\n" % (step, lv, lr_at(step - 1), time.time()))
         if step % 10 == 0 or step == a.steps:
             lossf.flush()
             el = time.time() - t0
@@ -213,8 +322,11 @@ def main():
             eta = (a.steps - step) / max(sps, 1e-9)
             if a.time_budget:
                 eta = min(eta, a.time_budget - elapsed())
-            line = "step %d/%d loss %.3f (ema %.3f) lr %.2e | %.2f steps/s %.0f tok/s | ETA %dm%02ds" % (
-                step, a.steps, lv, ema, lr_at(step - 1), sps, tok_done / el, eta // 60, eta % 60)
+            line = "step %d/%d %sloss %.3f (ema %.3f)%s lr %.2e | %.2f steps/s %.0f tok/s | ETA %dm%02ds" % (
+                step, a.steps, "gen " if a.objective == "electra" else "", lv, ema,
+                (" disc loss %.4f (ema %.4f) acc %.3f replaced %.2f" % (dv, dema, dacc, rep))
+                if a.objective == "electra" else "",
+                lr_at(step - 1), sps, tok_done / el, eta // 60, eta % 60)
             if tty:
                 print("\r" + line, end="", flush=True)
             else:
@@ -224,8 +336,10 @@ def main():
     if tty:
         print()
     save()
-    log("pretrain: stopped at step %d, loss ema %.4f, %.0f tok/s, %.0fs this run" % (
-        step, ema or 0.0, tok_done / max(1e-9, time.time() - t0), time.time() - t0))
+    log("pretrain: stopped at step %d, %sloss ema %.4f%s, %.0f tok/s, %.0fs this run" % (
+        step, "generator " if a.objective == "electra" else "", ema or 0.0,
+        (", discriminator loss ema %.4f" % (dema or 0.0)) if a.objective == "electra" else "",
+        tok_done / max(1e-9, time.time() - t0), time.time() - t0))
 
 
 if __name__ == "__main__":
