@@ -57,7 +57,8 @@ def logits(model, tok, texts, bs=128):
     """Raw (topic, sentiment) logits, float tensors in the order of texts."""
     enc = [tok.encode(t) for t in texts]
     order = sorted(range(len(enc)), key=lambda j: len(enc[j]))
-    tl_all = sl_all = None
+    tl_all = torch.zeros(len(enc), model.topic_classifier.out_features)
+    sl_all = torch.zeros(len(enc), model.sentiment_classifier.out_features)
     for k in range(0, len(order), bs):
         idx = order[k:k + bs]
         n = max(len(enc[j]) for j in idx)
@@ -67,32 +68,15 @@ def logits(model, tok, texts, bs=128):
             ids[i, :len(enc[j])] = torch.tensor(enc[j])
             mask[i, :len(enc[j])] = 1
         tl, sl = model(ids, mask)
-        if tl_all is None:
-            tl_all, sl_all = torch.zeros(len(enc), tl.shape[1]), torch.zeros(len(enc), sl.shape[1])
         tl_all[idx], sl_all[idx] = tl.float(), sl.float()
     return tl_all, sl_all
 
 
 @torch.no_grad()
 def predict(model, tok, texts, bs=128, temps=(1.0, 1.0)):
-    enc = [tok.encode(t) for t in texts]
-    order = sorted(range(len(enc)), key=lambda j: len(enc[j]))
-    tp = [None] * len(enc)
-    sp = [None] * len(enc)
-    for k in range(0, len(order), bs):
-        idx = order[k:k + bs]
-        n = max(len(enc[j]) for j in idx)
-        ids = torch.zeros(len(idx), n, dtype=torch.long)
-        mask = torch.zeros(len(idx), n, dtype=torch.long)
-        for i, j in enumerate(idx):
-            ids[i, :len(enc[j])] = torch.tensor(enc[j])
-            mask[i, :len(enc[j])] = 1
-        tl, sl = model(ids, mask)
-        tpr, spr = torch.softmax(tl / temps[0], -1), torch.softmax(sl / temps[1], -1)
-        for i, j in enumerate(idx):
-            tp[j] = tpr[i].tolist()
-            sp[j] = spr[i].tolist()
-    return tp, sp
+    """Per text: the topic and sentiment probabilities, softmax(logits / T)."""
+    tl, sl = logits(model, tok, texts, bs)
+    return torch.softmax(tl / temps[0], -1).tolist(), torch.softmax(sl / temps[1], -1).tolist()
 
 
 def main():
