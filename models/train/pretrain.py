@@ -114,14 +114,10 @@ def load_init(path, log):
     """(encoder state dict, config) from an exported model directory
     (model.safetensors + config.json) or an encoder.pt of pretrain.py."""
     if os.path.isdir(path):
-        with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
-            mc = json.load(f)
-        cfg = fs_model.make_config("mini", mc["vocab_size"], mc["max_position_embeddings"])
-        for k in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-                  "type_vocab_size", "layer_norm_eps"):
-            cfg[k] = mc[k]
-        sd = fs_model.load_safetensors(os.path.join(path, "model.safetensors"))
-        sd = {k[len("bert."):]: v for k, v in sd.items() if k.startswith("bert.")}
+        import predict
+        model, _, mc = predict.load_model(path)
+        cfg = {k: mc[k] for k in fs_model.make_config("mini", 1)}
+        sd = model.bert.state_dict()
     else:
         st = torch.load(path)
         cfg, sd = st["config"], st["model"]
