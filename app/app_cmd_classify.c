@@ -231,10 +231,10 @@ int app_cmd_classify(int argc, char **argv)
         if (e == CORE_OK && !item->id) {
             char id[24];
             int il = snprintf(id, sizeof id, "h:%016llx", (unsigned long long)fnv1a(line, len));
-            e = core_item_set(&item->id, id, (size_t)il);
+            e = core_item_set(item, &item->id, id, (size_t)il);
         }
         if (e == CORE_OK && !item->source)
-            e = core_item_set(&item->source, "stdin", 5);
+            e = core_item_set(item, &item->source, "stdin", 5);
         if (e == CORE_OK)
             e = core_item_add_cashtags(item);
         if (e == CORE_OK)

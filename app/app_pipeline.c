@@ -294,6 +294,22 @@ static void drop_tagged(app_pipeline_t *p, core_tagged_t *t)
     atomic_fetch_add(&p->dropped, 1);
 }
 
+/* count_repaired: the UTF-8 gate (core_item_set) replaced invalid bytes in
+ * this item; count them by source kind (the part of the source before ':'). */
+static void count_repaired(app_pipeline_t *p, const core_item_t *it)
+{
+    char kind[32], lab[64];
+    const char *src = it->source ? it->source : "unknown";
+    size_t k = strcspn(src, ":");
+    snprintf(kind, sizeof kind, "%.*s", (int)(k < sizeof kind ? k : sizeof kind - 1), src);
+    core_metrics_label(lab, sizeof lab, "source", kind);
+    core_counter_add(core_metrics_counter(p->metrics, "finsent_utf8_repaired_total", lab,
+                                          "invalid UTF-8 sequences replaced by U+FFFD, by source"),
+                     it->utf8_repaired);
+    CORE_DEBUG(MOD, "item %s from %s: %u invalid UTF-8 sequence(s) replaced by U+FFFD",
+               it->id ? it->id : "?", src, it->utf8_repaired);
+}
+
 static void *classify_main(void *arg)
 {
     app_pipeline_t *p = arg;
@@ -319,6 +335,8 @@ static void *classify_main(void *arg)
         /* Entities, then the tagged wrappers (which take the items). */
         for (size_t i = 0; i < n; i++) {
             core_item_t *it = items[i];
+            if (it->utf8_repaired)
+                count_repaired(p, it);
             if ((p->cashtags && core_item_add_cashtags(it) != CORE_OK) ||
                 (p->watchlist && core_watchlist_match(p->watchlist, it) != CORE_OK) ||
                 core_tagged_new(it, &tagged[k]) != CORE_OK) {

@@ -191,7 +191,7 @@ int main(int argc, char **argv)
         seed = seed * 1664525u + 1013904223u;
         core_item_new(&it);
         snprintf(id, sizeof id, "bench-%lld-%zu", (long long)now, i);
-        core_item_set(&it->id, id, strlen(id));
+        core_item_set(it, &it->id, id, strlen(id));
         it->event_ms = now - (int64_t)((seed >> 8) % 600000);
         ne = (int)((seed >> 4) % 3);
         for (int e = 0; e < ne; e++) {

@@ -2,6 +2,8 @@
  * See core_item.h for ownership rules. */
 #include "core/core_item.h"
 
+#include "core/core_utf8.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +39,54 @@ void core_item_free(core_item_t *item)
     free(item);
 }
 
-core_err_t core_item_set(char **field, const char *s, size_t len)
+/* escape_id copies s with every byte that is not part of valid UTF-8, and
+ * NUL, written as %XX. */
+static char *escape_id(const char *s, size_t len, size_t *nbad)
 {
-    char *copy = malloc(len + 1);
-    if (!copy)
+    char *d = malloc(len * 3 + 1);
+    size_t o = 0, i = 0;
+    *nbad = 0;
+    if (!d)
+        return NULL;
+    while (i < len) {
+        size_t ok = core_utf8_valid_len(s + i, len - i);
+        const char *nul = memchr(s + i, '\0', ok);
+        if (nul)
+            ok = (size_t)(nul - (s + i));
+        memcpy(d + o, s + i, ok);
+        o += ok;
+        i += ok;
+        if (i < len) {
+            static const char hex[] = "0123456789ABCDEF";
+            unsigned char c = (unsigned char)s[i++];
+            d[o++] = '%';
+            d[o++] = hex[c >> 4];
+            d[o++] = hex[c & 15];
+            (*nbad)++;
+        }
+    }
+    d[o] = '\0';
+    return d;
+}
+
+core_err_t core_item_set(core_item_t *item, char **field, const char *s, size_t len)
+{
+    char *copy;
+    size_t nbad = 0;
+
+    if (core_utf8_valid(s, len, NULL) && !memchr(s, '\0', len)) {
+        copy = malloc(len + 1);
+        if (!copy)
+            return CORE_ENOMEM;
+        memcpy(copy, s, len);
+        copy[len] = '\0';
+    } else if (field == &item->id) {
+        if (len > ((size_t)-1 - 1) / 3 || !(copy = escape_id(s, len, &nbad)))
+            return CORE_ENOMEM;
+    } else if (core_utf8_repair(s, len, &copy, NULL, &nbad) != CORE_OK) {
         return CORE_ENOMEM;
-    memcpy(copy, s, len);
-    copy[len] = '\0';
+    }
+    item->utf8_repaired += (unsigned)nbad;
     free(*field);
     *field = copy;
     return CORE_OK;

@@ -43,6 +43,7 @@ typedef struct core_item {
     int64_t ingest_ms;
     char **entities; /* upper-case tickers, no duplicates */
     size_t n_entities;
+    unsigned utf8_repaired; /* invalid sequences core_item_set replaced */
     core_ack_t ack;
 } core_item_t;
 
@@ -81,9 +82,15 @@ core_err_t core_item_new(core_item_t **out);
  * not acknowledge the item. */
 void core_item_free(core_item_t *item);
 
-/* core_item_set replaces *field (one of the item's string members) with a
- * copy of the len bytes at s, NUL-terminated. */
-core_err_t core_item_set(char **field, const char *s, size_t len);
+/* core_item_set replaces *field (one of item's string members) with a copy
+ * of the len bytes at s, NUL-terminated. It is the UTF-8 gate
+ * (core/core_utf8.h): every source sets text through it, and what is not
+ * valid UTF-8 is repaired, never stored. In the text fields (title, text,
+ * url, source, lang) each invalid subpart or NUL becomes U+FFFD; in the id,
+ * each invalid byte becomes "%XX" (upper-case hex), so ids that differ only
+ * in their invalid bytes stay different. Each repair adds 1 to
+ * item->utf8_repaired. CORE_ENOMEM. */
+core_err_t core_item_set(core_item_t *item, char **field, const char *s, size_t len);
 
 /* core_item_add_entity adds a ticker (copied, upper-cased ASCII) unless it is
  * already there. At most 64 entities are kept; extra ones are ignored. */

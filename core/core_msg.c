@@ -13,47 +13,7 @@
 #include <string.h>
 
 #include "core/core_time.h"
-
-int core_utf8_valid(const char *str, size_t len, size_t *bad_at)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            goto bad;
-        }
-        for (size_t k = 1; k <= n; k++) {
-            if (i + k >= len || (s[i + k] & 0xC0) != 0x80)
-                goto bad;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            goto bad;
-        i += n + 1;
-    }
-    return 1;
-bad:
-    if (bad_at)
-        *bad_at = i;
-    return 0;
-}
+#include "core/core_utf8.h"
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -83,8 +43,8 @@ static int blank(const char *s, size_t len)
 }
 
 /* Copies an optional string field. */
-static core_err_t take_string(json_t *obj, const char *name, char **field, char *err,
-                              size_t errlen)
+static core_err_t take_string(json_t *obj, const char *name, core_item_t *item, char **field,
+                              char *err, size_t errlen)
 {
     json_t *v = json_object_get(obj, name);
     if (!v || json_is_null(v))
@@ -93,7 +53,7 @@ static core_err_t take_string(json_t *obj, const char *name, char **field, char 
         set_err(err, errlen, "field '%s' must be a string", name);
         return CORE_EBAD_FIELD;
     }
-    return core_item_set(field, json_string_value(v), json_string_length(v));
+    return core_item_set(item, field, json_string_value(v), json_string_length(v));
 }
 
 /* The fields of a message object (root is a JSON object). */
@@ -102,11 +62,11 @@ static core_err_t decode_object(json_t *root, core_item_t *item, char *err, size
     json_t *v;
     core_err_t rc = CORE_OK;
 
-    if ((rc = take_string(root, "text", &item->text, err, errlen)) ||
-        (rc = take_string(root, "title", &item->title, err, errlen)) ||
-        (rc = take_string(root, "source", &item->source, err, errlen)) ||
-        (rc = take_string(root, "url", &item->url, err, errlen)) ||
-        (rc = take_string(root, "lang", &item->lang, err, errlen)))
+    if ((rc = take_string(root, "text", item, &item->text, err, errlen)) ||
+        (rc = take_string(root, "title", item, &item->title, err, errlen)) ||
+        (rc = take_string(root, "source", item, &item->source, err, errlen)) ||
+        (rc = take_string(root, "url", item, &item->url, err, errlen)) ||
+        (rc = take_string(root, "lang", item, &item->lang, err, errlen)))
         goto out;
 
     v = json_object_get(root, "id");
@@ -118,10 +78,10 @@ static core_err_t decode_object(json_t *root, core_item_t *item, char *err, size
                 rc = CORE_EBAD_FIELD;
                 goto out;
             }
-            rc = core_item_set(&item->id, json_string_value(v), json_string_length(v));
+            rc = core_item_set(item, &item->id, json_string_value(v), json_string_length(v));
         } else if (json_is_integer(v)) {
             int n = snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-            rc = core_item_set(&item->id, num, (size_t)n);
+            rc = core_item_set(item, &item->id, num, (size_t)n);
         } else {
             set_err(err, errlen, "field 'id' must be a string or an integer");
             rc = CORE_EBAD_FIELD;
@@ -204,7 +164,7 @@ core_err_t core_msg_decode(const char *buf, size_t len, const core_msg_limits_t 
     if (root && json_is_object(root)) {
         rc = decode_object(root, item, err, errlen);
     } else if (root && json_is_string(root)) {
-        rc = core_item_set(&item->text, json_string_value(root), json_string_length(root));
+        rc = core_item_set(item, &item->text, json_string_value(root), json_string_length(root));
     } else if (root) {
         set_err(err, errlen, "JSON value is %s, not an object",
                 json_is_array(root)    ? "an array"
@@ -220,7 +180,7 @@ core_err_t core_msg_decode(const char *buf, size_t len, const core_msg_limits_t 
         size_t e = len;
         while (e > i && is_space(buf[e - 1]))
             e--;
-        rc = core_item_set(&item->text, buf + i, e - i);
+        rc = core_item_set(item, &item->text, buf + i, e - i);
     }
     json_decref(root);
     if (rc != CORE_OK)

@@ -44,10 +44,6 @@ typedef struct core_msg_limits {
 core_err_t core_msg_decode(const char *buf, size_t len, const core_msg_limits_t *limits,
                            int64_t now_ms, core_item_t **out, char *err, size_t errlen);
 
-/* core_utf8_valid: 1 if the len bytes are well-formed UTF-8; else 0 with the
- * offset of the first bad byte in *bad_at (may be NULL). */
-int core_utf8_valid(const char *s, size_t len, size_t *bad_at);
-
 /* core_msg_encode_tagged writes the tagged item as one JSON object without a
  * trailing newline into a malloc'd string (*out, caller frees). The ts field
  * is RFC 3339 UTC with milliseconds. When the item carries topic

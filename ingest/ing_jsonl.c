@@ -97,10 +97,10 @@ core_err_t ing_jsonl_next(ing_jsonl_t *s, core_item_t **out, char *err, size_t e
     if (!(*out)->id) {
         char id[24];
         int n = snprintf(id, sizeof id, "h:%016llx", (unsigned long long)fnv1a(line, len));
-        rc = core_item_set(&(*out)->id, id, (size_t)n);
+        rc = core_item_set((*out), &(*out)->id, id, (size_t)n);
     }
     if (rc == CORE_OK && !(*out)->source)
-        rc = core_item_set(&(*out)->source, s->source, strlen(s->source));
+        rc = core_item_set((*out), &(*out)->source, s->source, strlen(s->source));
     if (!(*out)->event_ms)
         (*out)->event_ms = (*out)->ingest_ms;
     if (rc != CORE_OK) {

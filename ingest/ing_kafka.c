@@ -731,12 +731,12 @@ static void handle_message(ing_kafka_t *k, rd_kafka_message_t *m)
         char id[400];
         int n = snprintf(id, sizeof id, "kafka:%s:%d:%lld", topic, (int)m->partition,
                          (long long)m->offset);
-        rc = core_item_set(&item->id, id, (size_t)n);
+        rc = core_item_set(item, &item->id, id, (size_t)n);
     }
     if (rc == CORE_OK && !item->source) {
         char src[300];
         int n = snprintf(src, sizeof src, "kafka:%s", topic);
-        rc = core_item_set(&item->source, src, (size_t)n);
+        rc = core_item_set(item, &item->source, src, (size_t)n);
     }
     if (!item->event_ms) {
         rd_kafka_timestamp_type_t tt;

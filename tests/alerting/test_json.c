@@ -15,7 +15,7 @@ START_TEST(item_json)
     json_t *o;
 
     ck_assert_int_eq(core_item_new(&it), CORE_OK);
-    ck_assert_int_eq(core_item_set(&it->id, "n-1", 3), CORE_OK);
+    ck_assert_int_eq(core_item_set(it, &it->id, "n-1", 3), CORE_OK);
     it->event_ms = 1795873800123LL;
     ck_assert_int_eq(core_item_add_entity(it, "aapl", 4), CORE_OK);
     ck_assert_int_eq(core_item_add_entity(it, "MSFT", 4), CORE_OK);
@@ -43,7 +43,7 @@ START_TEST(item_json)
     free(s);
 
     /* The headline: the title, else the text, cut at a character boundary. */
-    ck_assert_int_eq(core_item_set(&it->text, "Fed holds rates", 15), CORE_OK);
+    ck_assert_int_eq(core_item_set(it, &it->text, "Fed holds rates", 15), CORE_OK);
     ck_assert_int_eq(alr_json_item(t, &s), CORE_OK);
     o = json_loads(s, 0, NULL);
     ck_assert_str_eq(json_string_value(json_object_get(o, "title")), "Fed holds rates");
@@ -53,7 +53,7 @@ START_TEST(item_json)
         char longt[400];
         memset(longt, 'a', 239);
         strcpy(longt + 239, "\xc3\xa9 and more text after the cut");
-        ck_assert_int_eq(core_item_set(&it->title, longt, strlen(longt)), CORE_OK);
+        ck_assert_int_eq(core_item_set(it, &it->title, longt, strlen(longt)), CORE_OK);
     }
     ck_assert_int_eq(alr_json_item(t, &s), CORE_OK);
     o = json_loads(s, 0, NULL);

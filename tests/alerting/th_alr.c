@@ -46,7 +46,7 @@ core_tagged_t *th_alr_item(const char *id, const char *topic, int sentiment, int
     core_tagged_t *t = NULL;
     ck_assert_int_eq(core_item_new(&it), CORE_OK);
     if (id)
-        ck_assert_int_eq(core_item_set(&it->id, id, strlen(id)), CORE_OK);
+        ck_assert_int_eq(core_item_set(it, &it->id, id, strlen(id)), CORE_OK);
     it->event_ms = event_ms;
     while (entities && *entities) {
         const char *comma = strchr(entities, ',');

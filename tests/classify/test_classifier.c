@@ -153,9 +153,9 @@ START_TEST(test_tag)
     for (int i = 0; i < 2; i++) {
         core_item_t *it = NULL;
         ck_assert_int_eq(core_item_new(&it), CORE_OK);
-        ck_assert_int_eq(core_item_set(&it->text, text, strlen(text)), CORE_OK);
+        ck_assert_int_eq(core_item_set(it, &it->text, text, strlen(text)), CORE_OK);
         if (i == 1)
-            ck_assert_int_eq(core_item_set(&it->title, "Breaking", 8), CORE_OK);
+            ck_assert_int_eq(core_item_set(it, &it->title, "Breaking", 8), CORE_OK);
         ck_assert_int_eq(core_tagged_new(it, &t[i]), CORE_OK);
     }
     ck_assert_int_eq(cls_classifier_tag(cl, t, 2), CORE_OK);

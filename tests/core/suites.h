@@ -12,4 +12,5 @@ Suite *suite_item(void);
 Suite *suite_lines(void);
 Suite *suite_log(void);
 Suite *suite_watchlist(void);
+Suite *suite_utf8(void);
 #endif

@@ -20,8 +20,8 @@ START_TEST(entities_and_cashtags)
 {
     core_item_t *it;
     ck_assert_int_eq(core_item_new(&it), CORE_OK);
-    ck_assert_int_eq(core_item_set(&it->title, "$AAPL beats; $aapl again", 24), CORE_OK);
-    ck_assert_int_eq(core_item_set(&it->text,
+    ck_assert_int_eq(core_item_set(it, &it->title, "$AAPL beats; $aapl again", 24), CORE_OK);
+    ck_assert_int_eq(core_item_set(it, &it->text,
                                    "US$5 bn, $BRK.B up, $TOOLONGX no, ($MSFT) yes, $1 no, "
                                    "x$GOOG no, $RDS-A ok",
                                    74),

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/core_msg.h"
+#include "core/core_utf8.h"
 #include "tests/core/suites.h"
 
 static const core_msg_limits_t LIM = {.max_message_bytes = 1024, .max_text_bytes = 256};

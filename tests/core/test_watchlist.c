@@ -18,8 +18,8 @@ START_TEST(parse_and_match)
     ck_assert_int_eq(core_watchlist_parse("w.tsv", text, &wl, err, sizeof err), CORE_OK);
     ck_assert_uint_eq(core_watchlist_count(wl), 3);
     ck_assert_int_eq(core_item_new(&it), CORE_OK);
-    ck_assert_int_eq(core_item_set(&it->title, "APPLE and exxonmobil rally", 26), CORE_OK);
-    ck_assert_int_eq(core_item_set(&it->text,
+    ck_assert_int_eq(core_item_set(it, &it->title, "APPLE and exxonmobil rally", 26), CORE_OK);
+    ck_assert_int_eq(core_item_set(it, &it->text,
                                    "Pineapple prices (not Apple's) and Berkshire; Exxonx no", 55),
                      CORE_OK);
     ck_assert_int_eq(core_watchlist_match(wl, it), CORE_OK);
@@ -30,7 +30,7 @@ START_TEST(parse_and_match)
     core_item_free(it);
 
     ck_assert_int_eq(core_item_new(&it), CORE_OK);
-    ck_assert_int_eq(core_item_set(&it->text, "Pineapple Exxons", 16), CORE_OK);
+    ck_assert_int_eq(core_item_set(it, &it->text, "Pineapple Exxons", 16), CORE_OK);
     ck_assert_int_eq(core_watchlist_match(wl, it), CORE_OK);
     ck_assert_uint_eq(it->n_entities, 0);
     core_item_free(it);

@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         core_tagged_t *t = NULL;
         char *json = NULL;
         if (core_item_new(&it) == CORE_OK) {
-            core_item_set(&it->id, s, strlen(s));
+            core_item_set(it, &it->id, s, strlen(s));
             core_item_add_entity(it, s, strlen(s) < 16 ? strlen(s) : 16);
             it->event_ms = (int64_t)size * 1000003;
             if (core_tagged_new(it, &t) == CORE_OK) {
