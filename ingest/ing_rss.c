@@ -476,15 +476,15 @@ static core_err_t make_item(ing_rss_t *r, feed *f, const ing_feed_item_t *fi, co
     *out = NULL;
     if (rc != CORE_OK)
         return rc;
-    rc = core_item_set(&it->id, id, strlen(id));
+    rc = core_item_set(it, &it->id, id, strlen(id));
     if (rc == CORE_OK)
-        rc = core_item_set(&it->source, f->spec.source, strlen(f->spec.source));
+        rc = core_item_set(it, &it->source, f->spec.source, strlen(f->spec.source));
     if (rc == CORE_OK && fi->title)
-        rc = core_item_set(&it->title, fi->title, strlen(fi->title));
+        rc = core_item_set(it, &it->title, fi->title, strlen(fi->title));
     if (rc == CORE_OK && fi->text)
-        rc = core_item_set(&it->text, fi->text, strlen(fi->text));
+        rc = core_item_set(it, &it->text, fi->text, strlen(fi->text));
     if (rc == CORE_OK && fi->url)
-        rc = core_item_set(&it->url, fi->url, strlen(fi->url));
+        rc = core_item_set(it, &it->url, fi->url, strlen(fi->url));
     it->ingest_ms = now;
     it->event_ms = fi->event_ms ? fi->event_ms : now;
     if (rc == CORE_OK && r->cashtags)
@@ -604,7 +604,7 @@ static void finish(ing_rss_t *r, CURL *e, CURLcode res)
         ing_feed_t *doc = NULL;
         char err[256] = "";
         core_err_t rc =
-            ing_feed_parse(f->body ? f->body : "", f->body_len, &r->limits, &doc, err, sizeof err);
+            ing_feed_parse(f->body ? f->body : "", f->body_len, &r->limits, NULL, &doc, err, sizeof err);
         if (rc != CORE_OK) {
             schedule_failure(r, f, "parse", "%s", err[0] ? err : core_strerror(rc));
             transfer_reset(f);

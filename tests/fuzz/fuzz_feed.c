@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ing_feed_init();
         init = 1;
     }
-    if (ing_feed_parse((const char *)data, size, &lim, &f, err, sizeof err) == CORE_OK) {
+    if (ing_feed_parse((const char *)data, size, &lim, NULL, &f, err, sizeof err) == CORE_OK) {
         if (f->n > lim.max_items)
             abort();
         for (size_t i = 0; i < f->n; i++) {

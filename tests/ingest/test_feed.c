@@ -35,7 +35,7 @@ static ing_feed_t *parse_file(const char *rel, const ing_feed_limits_t *lim)
     size_t len;
     char *buf = slurp(rel, &len), err[256] = "";
     ing_feed_t *f = NULL;
-    core_err_t rc = ing_feed_parse(buf, len, lim, &f, err, sizeof err);
+    core_err_t rc = ing_feed_parse(buf, len, lim, NULL, &f, err, sizeof err);
     ck_assert_msg(rc == CORE_OK, "%s: %s: %s", rel, core_strerror(rc), err);
     free(buf);
     return f;
@@ -145,7 +145,7 @@ START_TEST(billion_laughs_not_expanded)
     core_err_t rc;
 
     getrusage(RUSAGE_SELF, &before);
-    rc = ing_feed_parse(buf, len, &LIM, &f, err, sizeof err);
+    rc = ing_feed_parse(buf, len, &LIM, NULL, &f, err, sizeof err);
     getrusage(RUSAGE_SELF, &after);
     /* Expanding lol9 would need ~3 GB; allow 64 MiB of growth. */
     ck_assert_msg(after.ru_maxrss - before.ru_maxrss < 64 * 1024, "maxrss grew by %ld KiB",
@@ -169,18 +169,25 @@ START_TEST(not_a_feed)
     size_t len;
     char *buf = slurp("feeds/not_a_feed.html", &len), err[256] = "";
     ing_feed_t *f = (ing_feed_t *)1;
-    ck_assert_int_eq(ing_feed_parse(buf, len, &LIM, &f, err, sizeof err), CORE_EPARSE);
+    ck_assert_int_eq(ing_feed_parse(buf, len, &LIM, NULL, &f, err, sizeof err), CORE_EPARSE);
     ck_assert_ptr_null(f);
     ck_assert_msg(strstr(err, "root element <html>") != NULL, "%s", err);
     free(buf);
 
-    ck_assert_int_eq(ing_feed_parse("", 0, &LIM, &f, err, sizeof err), CORE_EPARSE);
+    ck_assert_int_eq(ing_feed_parse("", 0, &LIM, NULL, &f, err, sizeof err), CORE_EPARSE);
     ck_assert_msg(strstr(err, "not XML") != NULL, "%s", err);
-    ck_assert_int_eq(ing_feed_parse("\x01\x02garbage", 9, &LIM, &f, err, sizeof err), CORE_EPARSE);
-    ck_assert_int_eq(ing_feed_parse("{\"json\": 1}", 11, &LIM, &f, err, sizeof err), CORE_EPARSE);
-    const char *other = "<?xml version=\"1.0\"?><feed><entry><title>x</title></entry></feed>";
-    ck_assert_int_eq(ing_feed_parse(other, strlen(other), &LIM, &f, err, sizeof err), CORE_EPARSE);
-    ck_assert_msg(strstr(err, "<feed>") != NULL, "%s", err); /* feed without the Atom namespace */
+    ck_assert_int_eq(ing_feed_parse("\x01\x02garbage", 9, &LIM, NULL, &f, err, sizeof err), CORE_EPARSE);
+    ck_assert_int_eq(ing_feed_parse("{\"json\": 1}", 11, &LIM, NULL, &f, err, sizeof err), CORE_EPARSE);
+    /* a <feed> in a namespace that is not Atom's */
+    const char *other = "<?xml version=\"1.0\"?><feed xmlns=\"urn:x\"><entry><title>x</title>"
+                        "</entry></feed>";
+    ck_assert_int_eq(ing_feed_parse(other, strlen(other), &LIM, NULL, &f, err, sizeof err), CORE_EPARSE);
+    ck_assert_msg(strstr(err, "<feed> in namespace urn:x") != NULL, "%s", err);
+    /* JSON that is not a JSON Feed */
+    ck_assert_int_eq(ing_feed_parse("{\"version\": \"1\", \"items\": []}", 29, &LIM, NULL, &f, err,
+                                    sizeof err),
+                     CORE_EPARSE);
+    ck_assert_msg(strstr(err, "not a JSON Feed") != NULL, "%s", err);
 }
 END_TEST
 
