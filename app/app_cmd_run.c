@@ -72,7 +72,7 @@ static void serve_metrics(void *ctx, const app_http_request_t *req, app_http_res
 static void serve_health(void *ctx, const app_http_request_t *req, app_http_response_t *resp)
 {
     http_ctx *h = ctx;
-    char buf[1024];
+    char buf[16384]; /* fits the 40 feeds /healthz lists at most */
     (void)req;
     int ok = app_pipeline_health(h->pipeline, buf, sizeof buf);
     app_http_respond_text(resp, ok ? 200 : 503, "application/json", buf);

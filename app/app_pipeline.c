@@ -70,6 +70,7 @@ struct app_pipeline {
 
     size_t batch;
     int max_wait_ms;
+    int unhealthy_polls; /* rss.unhealthy_polls */
     int cashtags;
     int to_stdout;
     int kafka_output;
@@ -156,6 +157,7 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
     pthread_mutex_init(&p->sink_mu, NULL);
     p->batch = (size_t)core_config_int(cfg, "classify", "batch");
     p->max_wait_ms = (int)core_config_int(cfg, "classify", "max_wait");
+    p->unhealthy_polls = (int)core_config_int(cfg, "rss", "unhealthy_polls");
     p->cashtags = core_config_bool(cfg, "entities", "cashtags");
     p->to_stdout = core_config_bool(cfg, "run", "stdout");
     p->kafka_output = core_config_str(cfg, "kafka", "output_topic")[0] != '\0';
@@ -684,6 +686,46 @@ void app_pipeline_tick(app_pipeline_t *p)
     core_gauge_set(p->m_tagged_depth, (double)core_queue_depth(p->tagged_q));
 }
 
+/* rss_health: counts of feeds failing and empty, and the feeds that have
+ * been failing or empty for rss.unhealthy_polls polls in a row (the first
+ * HEALTH_FEEDS_MAX of them; "more" counts the rest). A dead feed does not
+ * make finsent unhealthy: the other sources go on. */
+#define HEALTH_FEEDS_MAX 40
+static json_t *rss_health(app_pipeline_t *p)
+{
+    size_t cap = ing_rss_health(p->rss, NULL, 0), nf = 0, bad = 0, empty = 0, listed = 0,
+           more = 0;
+    ing_rss_feed_health_t *fh = cap ? calloc(cap, sizeof *fh) : NULL;
+    json_t *att = json_array();
+
+    if (fh) { /* the list may have changed in between (reload): take what fits */
+        nf = ing_rss_health(p->rss, fh, cap);
+        if (nf > cap)
+            nf = cap;
+    }
+    for (size_t i = 0; fh && i < nf; i++) {
+        int failing = !fh[i].ok && fh[i].fetches > 0;
+        int is_empty = fh[i].ok && fh[i].empty_polls > 0;
+        bad += failing;
+        empty += is_empty;
+        if ((failing && fh[i].failures >= p->unhealthy_polls) ||
+            (is_empty && fh[i].empty_polls >= p->unhealthy_polls)) {
+            if (listed++ >= HEALTH_FEEDS_MAX) {
+                more++;
+                continue;
+            }
+            json_array_append_new(
+                att, json_pack("{s:s,s:s,s:i,s:s}", "feed", fh[i].name, "state",
+                               failing ? "failing" : "empty", "polls",
+                               failing ? fh[i].failures : fh[i].empty_polls, "error",
+                               failing ? fh[i].last_error : "the document yields no item"));
+        }
+    }
+    free(fh);
+    return json_pack("{s:I,s:I,s:I,s:o,s:I}", "feeds", (json_int_t)nf, "failing", (json_int_t)bad,
+                     "empty", (json_int_t)empty, "attention", att, "more", (json_int_t)more);
+}
+
 int app_pipeline_health(app_pipeline_t *p, char *buf, size_t cap)
 {
     int redis = atomic_load(&p->redis_ok), kafka_ok = 1;
@@ -705,14 +747,8 @@ int app_pipeline_health(app_pipeline_t *p, char *buf, size_t cap)
                                       (json_int_t)h.in_flight, "consumed",
                                       (json_int_t)h.consumed));
     }
-    if (p->rss) {
-        ing_rss_feed_health_t fh[32];
-        size_t nf = ing_rss_health(p->rss, fh, 32), bad = 0;
-        for (size_t i = 0; i < nf && i < 32; i++)
-            bad += !fh[i].ok && fh[i].fetches > 0;
-        json_object_set_new(o, "rss", json_pack("{s:I,s:I}", "feeds", (json_int_t)nf, "failing",
-                                                (json_int_t)bad));
-    }
+    if (p->rss)
+        json_object_set_new(o, "rss", rss_health(p));
     json_object_set_new(o, "queue", json_pack("{s:I,s:I}", "in",
                                               (json_int_t)core_queue_depth(p->in_q), "tagged",
                                               (json_int_t)core_queue_depth(p->tagged_q)));

@@ -42,6 +42,8 @@
     X("rss", "seen_store", STR, "auto", 0, 0,                                                      \
       "where seen feed items persist: auto (state_file if set, else redis), redis, file, memory") \
     X("rss", "seen_ttl", DURATION, "30d", 60000, 31536000000.0, "how long a seen feed item is remembered") \
+    X("rss", "unhealthy_polls", INT, "3", 1, 1000,                                                 \
+      "/healthz lists a feed failing or empty for this many polls in a row")                     \
     X("feed.*", "url", STR, "", 0, 0, "feed URL (http or https)")                                 \
     X("feed.*", "interval", DURATION, "", 1000, 86400000, "poll interval (default: rss.interval)") \
     X("feed.*", "source", STR, "", 0, 0, "source name (default: the section name)")               \

@@ -19,8 +19,8 @@
 #include "core/core_item.h"
 #include "core/core_log.h"
 #include "core/core_time.h"
-#include "core_version.h"
 #include "ingest/ing_feed.h"
+#include "ingest/ing_fetch.h"
 #include "ingest/ing_seen.h"
 #include "ingest/ing_seen_redis.h"
 
@@ -41,18 +41,20 @@ typedef struct feed {
     /* transfer in flight */
     CURL *easy;
     struct curl_slist *hdrs;
-    char *body;
-    size_t body_len, body_cap;
-    int too_large;
+    ing_fetch_body_t body;
     char *resp_etag, *resp_lm;
     int64_t retry_after_ms; /* from the last response; -1 none */
+    char last_warning[256]; /* logged once until it changes */
     /* health (r->mu) */
     int ok;
     uint64_t fetches;
     int64_t last_success_ms;
     char last_error[192];
+    int empty_polls;
+    size_t last_items;
+    char format[12], encoding[32];
     /* metrics */
-    core_counter_t *m_fetches, *m_304, *m_items;
+    core_counter_t *m_fetches, *m_304, *m_items, *m_empty;
     core_gauge_t *m_last_success;
     struct feed *next;
 } feed;
@@ -67,10 +69,8 @@ struct ing_rss {
     int seen_warned;
     ing_feed_limits_t limits;
     int cashtags;
-    int64_t connect_timeout_ms, timeout_ms, backoff_max_ms;
-    int64_t max_body;
-    long max_redirects;
-    char user_agent[64];
+    int64_t backoff_max_ms;
+    ing_fetch_opts_t fetch;
 
     pthread_t thr;
     int started, stopped;
@@ -158,6 +158,8 @@ static void feed_metrics(ing_rss_t *r, feed *f)
                                     "fetches answered 304 Not Modified, by feed");
     f->m_items = core_metrics_counter(r->metrics, "finsent_rss_items_total", l,
                                       "new feed items emitted, by feed");
+    f->m_empty = core_metrics_counter(r->metrics, "finsent_feed_empty_total", l,
+                                      "fetched documents that yielded no item, by feed");
     f->m_last_success =
         core_metrics_gauge(r->metrics, "finsent_rss_last_success_seconds", l,
                            "time of the last successful fetch (epoch seconds), by feed");
@@ -181,10 +183,7 @@ static void transfer_reset(feed *f)
 {
     curl_slist_free_all(f->hdrs);
     f->hdrs = NULL;
-    free(f->body);
-    f->body = NULL;
-    f->body_len = f->body_cap = 0;
-    f->too_large = 0;
+    ing_fetch_body_cleanup(&f->body);
     free(f->resp_etag);
     free(f->resp_lm);
     f->resp_etag = f->resp_lm = NULL;
@@ -326,31 +325,6 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 
 /* ---- transfers --------------------------------------------------------------- */
 
-static size_t on_body_limited(char *p, size_t size, size_t nmemb, void *ud)
-{
-    ing_rss_t *r = ((wctx *)ud)->r;
-    feed *f = ((wctx *)ud)->f;
-    size_t n = size * nmemb;
-    if (f->body_len + n > (size_t)r->max_body) {
-        f->too_large = 1;
-        return 0; /* abort: CURLE_WRITE_ERROR */
-    }
-    if (f->body_len + n + 1 > f->body_cap) {
-        size_t ncap = f->body_cap ? f->body_cap : 16384;
-        while (ncap < f->body_len + n + 1)
-            ncap *= 2;
-        char *nb = realloc(f->body, ncap);
-        if (!nb)
-            return 0;
-        f->body = nb;
-        f->body_cap = ncap;
-    }
-    memcpy(f->body + f->body_len, p, n);
-    f->body_len += n;
-    f->body[f->body_len] = '\0';
-    return n;
-}
-
 static int start_fetch(ing_rss_t *r, feed *f)
 {
     CURL *e = curl_easy_init();
@@ -366,9 +340,8 @@ static int start_fetch(ing_rss_t *r, feed *f)
     transfer_reset(f);
     w->r = r;
     w->f = f;
-    f->hdrs = curl_slist_append(NULL, "Accept: application/rss+xml, application/atom+xml, "
-                                      "application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, "
-                                      "*/*;q=0.5");
+    f->body.max = (size_t)r->fetch.max_body;
+    f->hdrs = curl_slist_append(NULL, ING_FETCH_ACCEPT);
     if (f->etag) {
         snprintf(h, sizeof h, "If-None-Match: %s", f->etag);
         f->hdrs = curl_slist_append(f->hdrs, h);
@@ -377,23 +350,14 @@ static int start_fetch(ing_rss_t *r, feed *f)
         snprintf(h, sizeof h, "If-Modified-Since: %s", f->last_modified);
         f->hdrs = curl_slist_append(f->hdrs, h);
     }
+    ing_fetch_setup(e, &r->fetch);
     curl_easy_setopt(e, CURLOPT_URL, f->spec.url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, w);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, r->max_redirects);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)r->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_USERAGENT, r->user_agent);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->hdrs);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body_limited);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, w);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, ing_fetch_body_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &f->body);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max_body);
     if (curl_multi_add_handle(r->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
         free(w);
@@ -548,16 +512,46 @@ static size_t emit(ing_rss_t *r, feed *f, const ing_feed_t *doc)
 
 /* ---- completion ------------------------------------------------------------ */
 
+/* note_document records what a parsed document was (format, encoding, items)
+ * for the health view, counts and logs a document that yielded no item, and
+ * logs the parser's warning when it changes (not on every poll). */
+static void note_document(ing_rss_t *r, feed *f, const ing_feed_t *doc)
+{
+    if (doc->warning[0] && strcmp(doc->warning, f->last_warning) != 0)
+        CORE_WARN(MOD, "feed %s (%s, %s): %s", f->spec.name, ing_feed_kind_name(doc->kind),
+                  doc->encoding, doc->warning);
+    snprintf(f->last_warning, sizeof f->last_warning, "%s", doc->warning);
+    if (doc->n == 0) {
+        core_counter_add(f->m_empty, 1);
+        if (!doc->warning[0] && f->empty_polls == 0)
+            CORE_WARN(MOD, "feed %s (%s): the document has no items", f->spec.name,
+                      ing_feed_kind_name(doc->kind));
+    }
+    pthread_mutex_lock(&r->mu);
+    f->empty_polls = doc->n == 0 ? f->empty_polls + 1 : 0;
+    f->last_items = doc->n;
+    snprintf(f->format, sizeof f->format, "%s", ing_feed_kind_name(doc->kind));
+    snprintf(f->encoding, sizeof f->encoding, "%s", doc->encoding);
+    pthread_mutex_unlock(&r->mu);
+}
+
 static void finish(ing_rss_t *r, CURL *e, CURLcode res)
 {
     wctx *w = NULL;
     feed *f;
     long status = 0;
+    const char *ct = NULL, *eurl = NULL;
+    char ctype[256] = "", url[2048] = "";
 
     curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&w);
     f = w->f;
     free(w);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    /* The charset and the base URL of what was finally served. */
+    if (curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+        snprintf(ctype, sizeof ctype, "%s", ct);
+    if (curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &eurl) == CURLE_OK && eurl)
+        snprintf(url, sizeof url, "%s", eurl);
     curl_multi_remove_handle(r->multi, e);
     curl_easy_cleanup(e);
     pthread_mutex_lock(&r->mu);
@@ -565,19 +559,10 @@ static void finish(ing_rss_t *r, CURL *e, CURLcode res)
     pthread_mutex_unlock(&r->mu);
 
     if (res != CURLE_OK) {
-        const char *kind = "network";
-        if (f->too_large || res == CURLE_FILESIZE_EXCEEDED)
-            kind = "too_large";
-        else if (res == CURLE_OPERATION_TIMEDOUT)
-            kind = "timeout";
-        else if (res == CURLE_TOO_MANY_REDIRECTS)
-            kind = "redirects";
-        else if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST ||
-                 res == CURLE_COULDNT_RESOLVE_PROXY)
-            kind = "connect";
-        if (f->too_large)
+        const char *kind = ing_fetch_error_kind(res, f->body.too_large);
+        if (f->body.too_large)
             schedule_failure(r, f, kind, "body larger than rss.max_body (%lld bytes); aborted",
-                             (long long)r->max_body);
+                             (long long)r->fetch.max_body);
         else
             schedule_failure(r, f, kind, "%s", curl_easy_strerror(res));
         transfer_reset(f);
@@ -603,8 +588,9 @@ static void finish(ing_rss_t *r, CURL *e, CURLcode res)
     {
         ing_feed_t *doc = NULL;
         char err[256] = "";
-        core_err_t rc =
-            ing_feed_parse(f->body ? f->body : "", f->body_len, &r->limits, NULL, &doc, err, sizeof err);
+        ing_feed_source_t src = {ctype[0] ? ctype : NULL, url[0] ? url : f->spec.url};
+        core_err_t rc = ing_feed_parse(f->body.data ? f->body.data : "", f->body.len, &r->limits,
+                                       &src, &doc, err, sizeof err);
         if (rc != CORE_OK) {
             schedule_failure(r, f, "parse", "%s", err[0] ? err : core_strerror(rc));
             transfer_reset(f);
@@ -613,6 +599,7 @@ static void finish(ing_rss_t *r, CURL *e, CURLcode res)
         if (doc->recovered)
             CORE_WARN(MOD, "feed %s is not well-formed (%s); using the %zu item(s) recovered",
                       f->spec.name, doc->note, doc->n);
+        note_document(r, f, doc);
         /* Validators only from a response that parsed. */
         free(f->etag);
         free(f->last_modified);
@@ -776,13 +763,9 @@ core_err_t ing_rss_new(const core_config_t *cfg, core_queue_t *q, core_metrics_t
     r->limits.max_items = 10000;
     r->limits.max_text_bytes = (size_t)core_config_int(cfg, "input", "max_text_bytes");
     r->cashtags = core_config_bool(cfg, "entities", "cashtags");
-    r->connect_timeout_ms = core_config_int(cfg, "rss", "connect_timeout");
-    r->timeout_ms = core_config_int(cfg, "rss", "timeout");
     r->backoff_max_ms = core_config_int(cfg, "rss", "backoff_max");
-    r->max_body = core_config_int(cfg, "rss", "max_body");
-    r->max_redirects = (long)core_config_int(cfg, "rss", "max_redirects");
+    ing_fetch_opts_from_config(cfg, &r->fetch);
     r->rng = (unsigned)core_time_mono_ns();
-    snprintf(r->user_agent, sizeof r->user_agent, "finsent/%s", FINSENT_VERSION);
     if (metrics) {
         r->m_items = core_metrics_counter(metrics, "finsent_ingest_items_total", "source=\"rss\"",
                                           "items handed to the pipeline, by source");
@@ -916,6 +899,10 @@ size_t ing_rss_health(ing_rss_t *r, ing_rss_feed_health_t *out, size_t max)
             h->last_success_ms = f->last_success_ms;
             h->next_fetch_in_ms = f->easy || f->due_mono <= now ? 0 : f->due_mono - now;
             snprintf(h->last_error, sizeof h->last_error, "%s", f->last_error);
+            h->empty_polls = f->empty_polls;
+            h->last_items = f->last_items;
+            snprintf(h->format, sizeof h->format, "%s", f->format);
+            snprintf(h->encoding, sizeof h->encoding, "%s", f->encoding);
         }
         n++;
     }

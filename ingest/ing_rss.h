@@ -41,10 +41,16 @@
  * Backpressure: pushing waits while the queue is full (the poller thread
  * blocks, so no new fetches start; transfers in progress may time out).
  *
+ * Parsing: the response's Content-Type (its charset) and effective URL (the
+ * base of relative links) go to ing_feed_parse with the body. The parser's
+ * warning (encoding fallback, item-like elements that yielded nothing) is
+ * logged when it changes; a document with no item counts as empty.
+ *
  * Metrics, per feed (label feed="NAME"): finsent_rss_fetches_total,
  * finsent_rss_not_modified_total, finsent_rss_errors_total{kind=...} (kind:
  * connect, timeout, too_large, redirects, http, throttled, parse, network),
- * finsent_rss_items_total, finsent_rss_last_success_seconds; and
+ * finsent_rss_items_total, finsent_feed_empty_total (documents that yielded
+ * no item), finsent_rss_last_success_seconds; and
  * finsent_ingest_items_total / finsent_ingest_acked_total{source="rss"}.
  *
  * Threads: ing_rss_new, start, reload, stop and free from one control thread
@@ -100,9 +106,14 @@ typedef struct ing_rss_feed_health {
     int64_t last_success_ms;  /* wall clock; 0: never */
     int64_t next_fetch_in_ms; /* from now; 0: due or in progress */
     char last_error[192];     /* "" when ok */
+    int empty_polls;          /* consecutive fetched documents with no item */
+    size_t last_items;        /* items in the last document parsed */
+    char format[12];          /* of the last document: ing_feed_kind_name; "" before one */
+    char encoding[32];        /* the last document was decoded from */
 } ing_rss_feed_health_t;
 
-/* ing_rss_health fills up to max feeds; returns the number of feeds. */
+/* ing_rss_health fills up to max feeds (out may be NULL when max is 0);
+ * returns the number of feeds. */
 size_t ing_rss_health(ing_rss_t *r, ing_rss_feed_health_t *out, size_t max);
 
 #endif

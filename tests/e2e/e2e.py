@@ -28,6 +28,7 @@ produced). Expected counts come from `finsent classify` (same model), so the
 test checks the pipeline, not the model.
 """
 import argparse
+import email.utils
 import json
 import os
 import random
@@ -629,7 +630,88 @@ def scenario_reload(args, env):
     assert "alert rules and feeds reloaded" in env.tail("run.log", 400), "no reload logged"
 
 
+def scenario_feeds(args, env):
+    """Feeds only (no Kafka): a good RSS feed, a KOI8-R feed whose charset is
+    only in the HTTP Content-Type, a feed whose items are in a foreign
+    namespace (parses, yields nothing) and a 404. Every item reaches Redis
+    as valid UTF-8 (the KOI8-R headline decoded), and /healthz lists the
+    empty and the failing feed once they have been so for
+    rss.unhealthy_polls polls, while the status stays ok."""
+    env.start_redis()
+    fport = free_port()
+    # The fixtures, with their dates moved to now (older items would be past
+    # redis.retention and not counted).
+    src = os.path.join(ROOT, "tests", "data", "feeds")
+    data = os.path.join(env.dir, "feeds")
+    now = email.utils.formatdate(time.time() - 60, usegmt=True).encode()
+    for rel in ("rss2.xml", "charset/koi8r_http_override.xml", "dialects/zero_items_wrong_ns.xml"):
+        os.makedirs(os.path.dirname(os.path.join(data, rel)), exist_ok=True)
+        body = open(os.path.join(src, rel), "rb").read()
+        body = re.sub(rb"<pubDate>[^<]*</pubDate>", b"<pubDate>" + now + b"</pubDate>", body)
+        open(os.path.join(data, rel), "wb").write(body)
+    env.procs["feeds"] = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "tests", "ingest", "feed_server.py"), str(fport), data],
+        stdout=open(os.path.join(env.dir, "feeds.log"), "w"), stderr=subprocess.STDOUT)
+    if not wait_port(fport):
+        raise RuntimeError("feed_server.py did not start")
+    base = "http://127.0.0.1:%d" % fport
+    with open(os.path.join(env.dir, "finsent.conf"), "w") as f:
+        f.write("""[log]
+level = info
+[redis]
+port = %d
+windows = 5m,1h
+[classify]
+model = %s
+[http]
+listen = 127.0.0.1:%d
+[rss]
+unhealthy_polls = 2
+backoff_max = 2s
+[feed.good]
+url = %s/static/rss2.xml
+interval = 1s
+[feed.koi]
+url = %s/typed/charset/koi8r_http_override.xml?type=text/xml%%3B%%20charset%%3Dkoi8-r
+interval = 1s
+[feed.empty]
+url = %s/typed/dialects/zero_items_wrong_ns.xml
+interval = 1s
+[feed.dead]
+url = %s/static/no-such-feed.xml
+interval = 1s
+""" % (env.redis_port, args.model, env.http_port, base, base, base, base))
+    env.start_daemon()
+    want = 3 + 6  # rss2.xml's items with text, koi8r's six
+    assert env.wait_processed(want, timeout=120), "not all processed:\n" + env.tail("run.log")
+    end = time.time() + 60
+    while True:
+        status, h = env.health()
+        names = {a["feed"]: a for a in h.get("rss", {}).get("attention", [])}
+        if "empty" in names and "dead" in names:
+            break
+        assert time.time() < end, "healthz never listed the feeds: %r" % h
+        time.sleep(0.5)
+    assert status == 200 and h["status"] == "ok", h
+    assert names["empty"]["state"] == "empty" and names["empty"]["polls"] >= 2, names
+    assert names["dead"]["state"] == "failing" and "404" in names["dead"]["error"], names
+    assert "good" not in names and "koi" not in names, names
+    assert h["rss"]["feeds"] == 4, h
+    assert (env.metric("finsent_feed_empty_total", 'feed="empty"') or 0) >= 2
+    assert not env.metric("finsent_utf8_repaired_total"), "the UTF-8 gate had to repair"
+    r = Redis(env.redis_port)
+    recent = r.cmd("LRANGE", "finsent:recent", "0", "-1")
+    r.close()
+    koi = "\u0418\u043d\u0434\u0435\u043a\u0441 \u041c\u043e\u0441\u0431\u0438\u0440\u0436\u0438"
+    assert any(koi in x for x in recent), \
+        "no decoded KOI8-R title in finsent:recent (%d, out %r): %r" % (len(recent), env.metric("finsent_items_out_total"), recent[:2])
+    assert "item-like element(s) but no item read" in env.tail("run.log", 400), "no warning logged"
+    env.procs["run"].send_signal(signal.SIGTERM)
+    assert env.procs["run"].wait(timeout=60) == 0, "daemon exit status"
+
+
 SCENARIOS = {
+    "feeds": scenario_feeds,
     "reload": scenario_reload,
     "scaleout": scenario_scaleout,
     "normal": scenario_normal,

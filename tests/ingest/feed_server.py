@@ -17,6 +17,8 @@ Routes (files come from DATA_DIR, i.e. tests/data/feeds):
                           seconds ahead
   /seq/A,B,C              serves A on the first request, B on the second, ... (the
                           last one from then on); no validators
+  /typed/DIR/NAME?type=T   DIR/NAME (one folder deep, e.g. charset/x.xml) with
+                          Content-Type T (URL-encoded), no validators
   /stats                  JSON: {path: {"count": n, "headers": {last request headers}}}
 """
 import email.utils
@@ -99,6 +101,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_body(200, body, "application/json")
         if route == "static":
             return self.serve_static(parts[2])
+        if route == "typed":
+            sub, name = os.path.basename(parts[2]), os.path.basename(parts[3])
+            try:
+                with open(os.path.join(DATA, sub, name), "rb") as f:
+                    body = f.read()
+            except OSError:
+                return self.send_body(404, b"not found", "text/plain")
+            return self.send_body(200, body, q.get("type", "application/xml"))
         if route == "slow":
             time.sleep(float(q.get("delay", "5")))
             return self.serve_static(parts[2])

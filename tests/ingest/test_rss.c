@@ -202,6 +202,63 @@ START_TEST(formats_and_304)
 }
 END_TEST
 
+/* The response's Content-Type charset and URL reach the parser; a document
+ * that yields no item is counted and shows in the health view. */
+START_TEST(charset_base_and_empty)
+{
+    core_metrics_t *m;
+    pipe_t p;
+    char want_url[128];
+    core_config_t *cfg = cfg_for(
+        "[feed.koi]\nurl = http://127.0.0.1:PORT/typed/charset/koi8r_http_override.xml"
+        "?type=text/xml%3B%20charset%3D%22koi8-r%22\ninterval = 1h\n"
+        "[feed.rel]\nurl = http://127.0.0.1:PORT/typed/dialects/rss_relative.xml\ninterval = 1h\n"
+        "[feed.empty]\nurl = http://127.0.0.1:PORT/typed/dialects/zero_items_wrong_ns.xml\n"
+        "interval = 1s\n");
+    core_metrics_new(&m);
+    pipe_start(&p, 64, 0);
+    ing_rss_t *r = rss_start(cfg, p.q, m);
+    ck_assert_int_ge(wait_metric(m, "finsent_feed_empty_total{feed=\"empty\"}", 2, 20000), 2);
+    ck_assert_int_ge(wait_metric(m, "finsent_rss_items_total{feed=\"koi\"}", 1, 20000), 1);
+    ck_assert_int_ge(wait_metric(m, "finsent_rss_items_total{feed=\"rel\"}", 1, 20000), 1);
+    ing_rss_feed_health_t h = health_of(r, "empty");
+    ck_assert_int_ge(h.empty_polls, 2);
+    ck_assert_uint_eq(h.last_items, 0);
+    ck_assert_str_eq(h.format, "rss2");
+    ck_assert_int_eq(h.ok, 1); /* fetched and parsed: not a failure, but empty */
+    h = health_of(r, "koi");
+    ck_assert_str_eq(h.encoding, "KOI8-R");
+    ck_assert_int_eq(h.empty_polls, 0);
+    int seen_koi = 0, seen_rel = 0;
+    snprintf(want_url, sizeof want_url, "http://127.0.0.1:%d/articles/7.html", port);
+    pthread_mutex_lock(&p.mu);
+    for (size_t i = 0; i < p.n; i++) {
+        core_item_t *it = p.kept[i];
+        if (strcmp(it->source, "rss:koi") == 0 && it->title &&
+            strcmp(it->title, "\xd0\x98\xd0\xbd\xd0\xb4\xd0\xb5\xd0\xba\xd1\x81 "
+                              "\xd0\x9c\xd0\xbe\xd1\x81\xd0\xb1\xd0\xb8\xd1\x80\xd0\xb6\xd0\xb8 "
+                              "\xd0\xb2\xd1\x8b\xd1\x80\xd0\xbe\xd1\x81 \xd0\xbd\xd0\xb0 1,5% "
+                              "\xd0\xbd\xd0\xb0 \xd1\x84\xd0\xbe\xd0\xbd\xd0\xb5 "
+                              "\xd0\xbf\xd0\xbe\xd0\xb4\xd0\xbe\xd1\x80\xd0\xbe\xd0\xb6\xd0\xb0"
+                              "\xd0\xbd\xd0\xb8\xd1\x8f \xd0\xbd\xd0\xb5\xd1\x84\xd1\x82\xd0\xb8") == 0)
+            seen_koi = 1;
+        if (strcmp(it->source, "rss:rel") == 0 && it->url && strcmp(it->url, want_url) == 0)
+            seen_rel = 1;
+    }
+    for (size_t i = 0; i < p.n; i++)
+        core_item_ack(p.kept[i], CORE_OK);
+    pthread_mutex_unlock(&p.mu);
+    ing_rss_stop(r, 2000);
+    pipe_stop(&p);
+    ck_assert_msg(seen_koi, "the KOI8-R headline was not decoded through the HTTP charset");
+    ck_assert_msg(seen_rel, "the relative link was not resolved against the feed URL");
+    ing_rss_free(r);
+    pipe_free(&p);
+    core_config_free(cfg);
+    core_metrics_free(m);
+}
+END_TEST
+
 /* Items carry the feed's fields; the request had our User-Agent and the
  * validators. */
 START_TEST(item_fields_and_request)
@@ -615,6 +672,7 @@ Suite *suite_rss(void)
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, config_errors);
     tcase_add_test(tc, formats_and_304);
+    tcase_add_test(tc, charset_base_and_empty);
     tcase_add_test(tc, item_fields_and_request);
     tcase_add_test(tc, dedup_across_restart);
     tcase_add_test(tc, repeats_and_reorders);
