@@ -428,6 +428,9 @@ def build():
          t0(FR), "windows-1252", "(b) undeclared windows-1252 (bytes 0x80-0x9F)")
     case("cp1252_fr_mislabel_utf8.xml", render(FR, "UTF-8").encode("cp1252"), "",
          t0(FR), "windows-1252", "(c) declared UTF-8, windows-1252 bytes")
+    case("cp1252_fr_declared_latin1.xml", render(FR, "ISO-8859-1").encode("cp1252"), "",
+         t0(FR), "windows-1252",
+         "(i) declared ISO-8859-1, windows-1252 bytes in 0x80-0x9F: read as windows-1252")
     case("cp1252_fr_http_override.xml", render(FR, "UTF-8").encode("cp1252"),
          "application/rss+xml; charset=windows-1252", t0(FR), "windows-1252",
          "(f) HTTP charset=windows-1252 overrides a wrong UTF-8 declaration")
