@@ -517,6 +517,22 @@ typedef struct load_ctx {
 
 /* fgets-like reader for inih that counts lines and notices lines too long
  * for inih's buffer. */
+/* libinih keeps at most 49 bytes of a [section] name (its MAX_SECTION is
+ * 50, fixed when the library is built) and cuts the rest silently, so two
+ * long [feed.NAME] sections would merge. Longer names are an error. */
+#define INI_SECTION_MAX 49
+
+static int section_too_long(const char *line)
+{
+    const char *p = line, *e;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p != '[')
+        return 0;
+    e = strchr(p + 1, ']');
+    return (e ? (size_t)(e - p - 1) : strcspn(p + 1, "\r\n")) > INI_SECTION_MAX;
+}
+
 static char *reader(char *buf, int size, void *stream)
 {
     load_ctx *lc = stream;
@@ -555,6 +571,14 @@ static char *reader(char *buf, int size, void *stream)
         return NULL;
     }
     lc->line++;
+    if (section_too_long(buf)) {
+        if (lc->rc == CORE_OK) {
+            set_err(lc->err, lc->errlen, "%s:%d: section name longer than %d bytes", lc->name,
+                    lc->line, INI_SECTION_MAX);
+            lc->rc = CORE_ECONFIG;
+        }
+        return NULL;
+    }
     return buf;
 }
 

@@ -174,6 +174,25 @@ START_TEST(long_line_rejected)
 }
 END_TEST
 
+/* inih would cut a section name at 49 bytes and merge two long sections. */
+START_TEST(long_section_rejected)
+{
+    core_config_t *c = fresh();
+    char err[512];
+    const char *ok = "[feed.a234567890123456789012345678901234567890abcd]\nurl = http://a/\n";
+    const char *bad = "[feed.a234567890123456789012345678901234567890abcde]\nurl = http://a/\n"
+                      "[feed.a234567890123456789012345678901234567890abcdf]\nurl = http://b/\n";
+    ck_assert_msg(core_config_load_string(c, "s.conf", ok, err, sizeof err) == CORE_OK, "%s", err);
+    ck_assert_str_eq(core_config_str(c, "feed.a234567890123456789012345678901234567890abcd", "url"),
+                     "http://a/");
+    core_config_free(c);
+    c = fresh();
+    ck_assert_int_eq(core_config_load_string(c, "s.conf", bad, err, sizeof err), CORE_ECONFIG);
+    ck_assert_msg(strstr(err, "s.conf:1: section name longer than 49 bytes") != NULL, "%s", err);
+    core_config_free(c);
+}
+END_TEST
+
 START_TEST(bad_env_and_set)
 {
     core_config_t *c = fresh();
@@ -269,6 +288,7 @@ Suite *suite_config(void)
     tcase_add_test(tc, instances_and_passthrough);
     tcase_add_test(tc, bad_files_name_line_and_key);
     tcase_add_test(tc, long_line_rejected);
+    tcase_add_test(tc, long_section_rejected);
     tcase_add_test(tc, bad_env_and_set);
     tcase_add_test(tc, parse_duration_and_size);
     tcase_add_test(tc, defaults_file_loads_back);
