@@ -3,15 +3,26 @@
 #include "alerting/alr_json.h"
 
 #include <jansson.h>
-#include <string.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/core_time.h"
 
 static double round4(double v)
 {
     return isfinite(v) ? round(v * 10000.0) / 10000.0 : 0.0;
+}
+
+/* sig6: six significant digits, for values that may be tiny (p-values). */
+static double sig6(double v)
+{
+    char b[32];
+    if (!isfinite(v))
+        return 0.0;
+    snprintf(b, sizeof b, "%.6g", v);
+    return strtod(b, NULL);
 }
 
 static core_err_t dump(json_t *o, char **out)
@@ -112,6 +123,18 @@ core_err_t alr_json_alert(const alr_alert_t *a, char **out)
     bad |= json_object_set_new(o, "value", json_real(round4(a->value)));
     bad |= json_object_set_new(o, "threshold", json_real(round4(a->threshold)));
     bad |= json_object_set_new(o, "clear", json_real(round4(a->clear)));
+    if (a->with_baseline) {
+        bad |= json_object_set_new(o, "baseline", str_or_null(a->baseline));
+        bad |= json_object_set_new(o, "baseline_n", json_integer((json_int_t)a->baseline_n));
+        bad |= json_object_set_new(o, "baseline_negative",
+                                   json_integer((json_int_t)a->baseline_negative));
+        bad |= json_object_set_new(o, "baseline_share", json_real(round4(a->baseline_share)));
+        bad |= json_object_set_new(o, "lift", json_real(round4(a->lift)));
+        bad |= json_object_set_new(o, "expected", json_real(sig6(a->expected)));
+        bad |= json_object_set_new(o, "ratio", json_real(sig6(a->ratio)));
+        bad |= json_object_set_new(o, "p_value", json_real(sig6(a->p_value)));
+        bad |= json_object_set_new(o, "fallback", json_boolean(a->fallback));
+    }
     bad |= json_object_set_new(o, "since", json_string(since));
     bad |= json_object_set_new(o, "ts", json_string(ts));
     for (size_t i = 0; i < a->n_samples && i < ALR_ALERT_SAMPLES; i++)

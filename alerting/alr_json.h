@@ -20,11 +20,21 @@ typedef struct alr_alert {
     const char *scope;
     const char *window; /* "15m" */
     const char *state;  /* "firing" or "resolved" */
-    const char *basis;  /* "rate" or "wilson" */
+    const char *basis;  /* "rate", "wilson", "surge" or "volume" */
     double neg_rate;    /* negative / n */
     double value;       /* what the threshold applied to (= neg_rate for basis rate) */
     uint64_t n, negative;
     double threshold, clear;
+    /* surge and volume (with_baseline set): the scope's own history */
+    int with_baseline;
+    int fallback;          /* judged on the absolute threshold: baseline too short */
+    const char *baseline;  /* "24h" */
+    uint64_t baseline_n, baseline_negative;
+    double baseline_share; /* baseline_negative / baseline_n */
+    double lift;           /* neg_rate - baseline_share */
+    double expected;       /* negatives expected in the window from the baseline */
+    double ratio;          /* negative / expected */
+    double p_value;        /* P(X >= negative), X ~ Poisson(expected) */
     int64_t since_ms;                       /* when it began firing */
     int64_t ts_ms;                          /* when this event happened */
     const char *samples[ALR_ALERT_SAMPLES]; /* recent negative item ids */

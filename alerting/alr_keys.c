@@ -113,6 +113,22 @@ size_t alr_key_bucket(char *out, size_t cap, const char *prefix, const char *sco
     return (size_t)len;
 }
 
+int64_t alr_hour(int64_t ms)
+{
+    return ms >= 0 ? ms / 3600000 : -((-ms + 3599999) / 3600000);
+}
+
+size_t alr_key_hour(char *out, size_t cap, const char *prefix, const char *scope, int64_t hour)
+{
+    int len = snprintf(out, cap, "%sh:%s:%" PRId64, prefix, scope, hour);
+    if (len < 0 || (size_t)len >= cap) {
+        if (cap)
+            out[0] = '\0';
+        return 0;
+    }
+    return (size_t)len;
+}
+
 core_err_t alr_window_parse(const char *s, int *minutes)
 {
     int64_t ms;

@@ -54,6 +54,13 @@ size_t alr_key(char *out, size_t cap, const char *prefix, const char *kind, cons
 /* alr_key_bucket: prefix "b:" scope ":" minute. Returns the length or 0. */
 size_t alr_key_bucket(char *out, size_t cap, const char *prefix, const char *scope, int64_t minute);
 
+/* alr_hour: the epoch hour of a time in ms (floor, also for negatives). */
+int64_t alr_hour(int64_t ms);
+
+/* alr_key_hour: prefix "h:" scope ":" hour, the hourly roll-up of a scope
+ * (same fields as a minute bucket). Returns the length or 0. */
+size_t alr_key_hour(char *out, size_t cap, const char *prefix, const char *scope, int64_t hour);
+
 /* alr_window_parse reads a window such as "5m", "15m", "1h", "1d" or
  * "1h30m" into whole minutes (1 .. 1440*7). A window that is not a whole
  * number of minutes is CORE_EINVAL; bad syntax is CORE_EPARSE. */

@@ -40,34 +40,62 @@
 #define RATE_TTL_EXTRA_MS 180000
 
 /* KEYS: seen marker, recent list, scope index, live-scope set, dirty-scope
- * set, then per scope its bucket and its negative-ids list.
+ * set, then per scope its minute bucket, its negative-ids list and its
+ * hourly roll-up.
  * ARGV: seen ttl ms, bucket expire-at ms, sentiment field, item JSON,
- * recent_max, event ms, item id, negative ids cap, then the scope names. */
+ * recent_max, event ms, item id, negative ids cap, hour expire-at ms, then
+ * the scope names. */
 static const char COUNT_LUA[] =
     "if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end\n"
-    "local ns = #ARGV - 8\n"
+    "local ns = #ARGV - 9\n"
     "local neg = ARGV[3] == 'negative'\n"
     "local ev = tonumber(ARGV[6])\n"
     "for i = 1, ns do\n"
-    "  local b = KEYS[4 + 2 * i]\n"
+    "  local b = KEYS[3 + 3 * i]\n"
     "  redis.call('HINCRBY', b, 'n', 1)\n"
     "  redis.call('HINCRBY', b, ARGV[3], 1)\n"
     "  redis.call('PEXPIREAT', b, ARGV[2])\n"
+    "  local h = KEYS[5 + 3 * i]\n"
+    "  redis.call('HINCRBY', h, 'n', 1)\n"
+    "  redis.call('HINCRBY', h, ARGV[3], 1)\n"
+    "  redis.call('PEXPIREAT', h, ARGV[9])\n"
     "  if neg then\n"
-    "    local l = KEYS[5 + 2 * i]\n"
+    "    local l = KEYS[4 + 3 * i]\n"
     "    redis.call('LPUSH', l, ARGV[7])\n"
     "    redis.call('LTRIM', l, 0, tonumber(ARGV[8]) - 1)\n"
     "    redis.call('PEXPIREAT', l, ARGV[2])\n"
     "  end\n"
     "  for z = 3, 4 do\n"
-    "    local cur = redis.call('ZSCORE', KEYS[z], ARGV[8 + i])\n"
-    "    if not cur or tonumber(cur) < ev then redis.call('ZADD', KEYS[z], ev, ARGV[8 + i]) end\n"
+    "    local cur = redis.call('ZSCORE', KEYS[z], ARGV[9 + i])\n"
+    "    if not cur or tonumber(cur) < ev then redis.call('ZADD', KEYS[z], ev, ARGV[9 + i]) end\n"
     "  end\n"
-    "  redis.call('SADD', KEYS[5], ARGV[8 + i])\n"
+    "  redis.call('SADD', KEYS[5], ARGV[9 + i])\n"
     "end\n"
     "redis.call('LPUSH', KEYS[2], ARGV[4])\n"
     "redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[5]) - 1)\n"
     "return 1\n";
+
+/* KEYS: hourly roll-ups of one scope, oldest first.
+ * ARGV: the number of ranges, then each range's first and last KEYS index
+ * (1-based, inclusive; last < first for an empty range). Returns per range
+ * {n, negative, hours}: the baselines of the surge and volume rules; hours
+ * counts from the first hour with data to the end of the range (a scope
+ * seen for the first time 3 hours ago has a 3-hour baseline, not 24). */
+static const char BASE_LUA[] =
+    "local out = {}\n"
+    "for j = 1, tonumber(ARGV[1]) do\n"
+    "  local a, b = tonumber(ARGV[2 * j]), tonumber(ARGV[2 * j + 1])\n"
+    "  local n, neg, first = 0, 0, b + 1\n"
+    "  for i = a, b do\n"
+    "    local v = redis.call('HMGET', KEYS[i], 'n', 'negative')\n"
+    "    local c = tonumber(v[1]) or 0\n"
+    "    if c > 0 and first > b then first = i end\n"
+    "    n = n + c\n"
+    "    neg = neg + (tonumber(v[2]) or 0)\n"
+    "  end\n"
+    "  out[j] = {n, neg, b + 1 - first}\n"
+    "end\n"
+    "return out\n";
 
 /* KEYS: nw rate hashes, then the M newest buckets (newest first).
  * ARGV: nw, the nw window lengths ascending, now_ms, ttl extra ms, write. */
@@ -119,7 +147,7 @@ static const char ALERT_LUA[] =
     "end\n"
     "return 1\n";
 
-enum { SCRIPT_COUNT = 0, SCRIPT_RATES, SCRIPT_ALERT, SCRIPT__N };
+enum { SCRIPT_COUNT = 0, SCRIPT_RATES, SCRIPT_ALERT, SCRIPT_BASE, SCRIPT__N };
 
 /* args: one command's argv in a growable arena. Offsets, not pointers, are
  * recorded while building because the arena may move. */
@@ -143,13 +171,14 @@ typedef struct scopes {
 struct alr_sink {
     alr_redis_t *r;
     char prefix[64];
-    int64_t retention_ms, seen_ttl_ms, future_skew_ms;
+    int64_t retention_ms, seen_ttl_ms, future_skew_ms, hourly_retention_ms;
     long recent_max, alerts_log_max;
     int windows[MAX_WINDOWS];
     char wname[MAX_WINDOWS][16];
     size_t nw;
     alr_rule_t *rules;
     size_t nrules;
+    size_t nbase_rules; /* surge and volume rules */
     alr_script_t scripts[SCRIPT__N];
     int scripts_loaded;
     int64_t (*now)(void *);
@@ -411,6 +440,7 @@ core_err_t alr_sink_new(const core_config_t *cfg, core_metrics_t *metrics, alr_s
     }
     snprintf(s->prefix, sizeof s->prefix, "%s", core_config_str(cfg, "redis", "prefix"));
     s->retention_ms = core_config_int(cfg, "redis", "retention");
+    s->hourly_retention_ms = core_config_int(cfg, "redis", "hourly_retention");
     s->seen_ttl_ms = core_config_int(cfg, "redis", "seen_ttl");
     s->future_skew_ms = core_config_int(cfg, "redis", "future_skew");
     s->recent_max = (long)core_config_int(cfg, "redis", "recent_max");
@@ -437,6 +467,18 @@ core_err_t alr_sink_new(const core_config_t *cfg, core_metrics_t *metrics, alr_s
     if (rc != CORE_OK)
         goto fail;
     for (size_t i = 0; i < s->nrules; i++) {
+        const alr_rule_t *r = &s->rules[i];
+        int64_t need = ((int64_t)r->baseline_h + 2) * 3600000 + (int64_t)r->window_min * 60000;
+        if (alr_rule_has_baseline(r) && need > s->hourly_retention_ms) {
+            snprintf(err, errlen,
+                     "[rule.%s] baseline: %dh before a %d-minute window needs "
+                     "redis.hourly_retention of at least %" PRId64 "h",
+                     r->name, r->baseline_h, r->window_min, (need + 3599999) / 3600000);
+            rc = CORE_ECONFIG;
+            goto fail;
+        }
+        if (alr_rule_has_baseline(r))
+            s->nbase_rules++;
         if (add_window(s, s->rules[i].window_min) != CORE_OK) {
             snprintf(err, errlen, "[rule.%s] window: more than %d distinct windows",
                      s->rules[i].name, MAX_WINDOWS);
@@ -460,6 +502,7 @@ core_err_t alr_sink_new(const core_config_t *cfg, core_metrics_t *metrics, alr_s
     s->scripts[SCRIPT_COUNT].src = COUNT_LUA;
     s->scripts[SCRIPT_RATES].src = RATES_LUA;
     s->scripts[SCRIPT_ALERT].src = ALERT_LUA;
+    s->scripts[SCRIPT_BASE].src = BASE_LUA;
     s->now = wall_now;
     s->refresh_ms = ALR_SINK_REFRESH_MS;
     s->last_refresh_mono = INT64_MIN / 2; /* the first write refreshes */
@@ -575,7 +618,7 @@ static core_err_t append_count(alr_sink_t *s, const core_tagged_t *t, int64_t ev
 {
     char sc[66][ALR_SCOPE_MAX];
     size_t ns = item_scopes(t, sc, 66);
-    int64_t minute = alr_minute(ev);
+    int64_t minute = alr_minute(ev), hour = alr_hour(ev);
     char *json = NULL;
     args_t *a = &s->a;
     core_err_t rc;
@@ -586,7 +629,7 @@ static core_err_t append_count(alr_sink_t *s, const core_tagged_t *t, int64_t ev
     args_reset(a);
     rc = args_str(a, "EVALSHA");
     rc = rc ? rc : args_str(a, s->scripts[SCRIPT_COUNT].sha);
-    rc = rc ? rc : args_i64(a, (int64_t)(5 + 2 * ns));
+    rc = rc ? rc : args_i64(a, (int64_t)(5 + 3 * ns));
     rc = rc ? rc : args_seen_key(a, s->prefix, t->item->id);
     rc = rc ? rc : args_key(a, s->prefix, "recent", NULL);
     rc = rc ? rc : args_key(a, s->prefix, "scopes", NULL);
@@ -597,6 +640,8 @@ static core_err_t append_count(alr_sink_t *s, const core_tagged_t *t, int64_t ev
         size_t kn = alr_key_bucket(k, sizeof k, s->prefix, sc[i], minute);
         rc = kn ? args_add(a, k, kn) : CORE_EINVAL;
         rc = rc ? rc : args_key(a, s->prefix, "neg", sc[i]);
+        kn = alr_key_hour(k, sizeof k, s->prefix, sc[i], hour);
+        rc = rc ? rc : kn ? args_add(a, k, kn) : CORE_EINVAL;
     }
     rc = rc ? rc : args_i64(a, s->seen_ttl_ms);
     rc = rc ? rc : args_i64(a, (minute + 1) * 60000 + s->retention_ms);
@@ -606,6 +651,7 @@ static core_err_t append_count(alr_sink_t *s, const core_tagged_t *t, int64_t ev
     rc = rc ? rc : args_i64(a, ev);
     rc = rc ? rc : args_str(a, t->item->id);
     rc = rc ? rc : args_i64(a, NEG_IDS_CAP);
+    rc = rc ? rc : args_i64(a, (hour + 1) * 3600000 + s->hourly_retention_ms);
     for (size_t i = 0; i < ns && rc == CORE_OK; i++)
         rc = args_str(a, sc[i]);
     free(json);
@@ -739,6 +785,8 @@ typedef struct pair {
     size_t rule, scope, win;
     alr_rule_state_t cur, next;
     alr_event_t ev;
+    alr_counts_t c;
+    alr_verdict_t v;
 } pair_t;
 
 static size_t window_index(const alr_sink_t *s, int minutes)
@@ -756,7 +804,7 @@ static core_err_t append_alert(alr_sink_t *s, const pair_t *p, const char *scope
                                int64_t now, redisReply *samples)
 {
     const alr_rule_t *r = &s->rules[p->rule];
-    char member[ALR_SCOPE_MAX + 72], rest[ALR_SCOPE_MAX + 72], rate[32];
+    char member[ALR_SCOPE_MAX + 72], rest[ALR_SCOPE_MAX + 72], rate[32], baseline[16];
     char *json = NULL;
     alr_alert_t al;
     args_t *a = &s->a;
@@ -771,13 +819,26 @@ static core_err_t append_alert(alr_sink_t *s, const pair_t *p, const char *scope
         al.scope = scope;
         al.window = s->wname[p->win];
         al.state = p->ev == ALR_EV_FIRE ? "firing" : "resolved";
-        al.basis = r->basis == ALR_BASIS_WILSON ? "wilson" : "rate";
+        al.basis = alr_basis_name(r->basis);
         al.n = c[0];
         al.negative = c[1];
         al.neg_rate = c[0] ? (double)c[1] / (double)c[0] : 0.0;
-        al.value = alr_rule_value(r, c[1], c[0]);
-        al.threshold = r->threshold;
-        al.clear = r->clear;
+        al.value = p->v.value;
+        al.threshold = p->v.threshold;
+        al.clear = p->v.clear_at;
+        if (p->v.with_baseline) {
+            alr_window_name(r->baseline_h * 60, baseline, sizeof baseline);
+            al.with_baseline = 1;
+            al.fallback = p->v.fallback;
+            al.baseline = baseline;
+            al.baseline_n = p->c.base_n;
+            al.baseline_negative = p->c.base_negative;
+            al.baseline_share = p->v.baseline_share;
+            al.lift = p->v.lift;
+            al.expected = p->v.expected;
+            al.ratio = p->v.ratio;
+            al.p_value = p->v.p_value;
+        }
         al.since_ms = p->next.since_ms;
         al.ts_ms = now;
         for (size_t i = 0; samples && samples->type == REDIS_REPLY_ARRAY && i < samples->elements &&
@@ -820,8 +881,8 @@ static core_err_t append_alert(alr_sink_t *s, const pair_t *p, const char *scope
 
 /* rules evaluates every rule on every scope in sc with counts cnt and
  * applies the transitions. */
-static core_err_t rules(alr_sink_t *s, const scopes_t *sc, const uint64_t *cnt, int64_t now,
-                        size_t *fired, size_t *resolved)
+static core_err_t rules(alr_sink_t *s, const scopes_t *sc, const uint64_t *cnt,
+                        const uint64_t *base, int64_t now, size_t *fired, size_t *resolved)
 {
     pair_t *pv = NULL;
     redisReply **samples = NULL;
@@ -887,7 +948,16 @@ static core_err_t rules(alr_sink_t *s, const scopes_t *sc, const uint64_t *cnt, 
             q->cur.changed_ms = field_i64(rep->element[2]);
             q->cur.resolved_ms = field_i64(rep->element[3]);
             q->cur.ver = field_i64(rep->element[4]);
-            q->ev = alr_rule_eval(&s->rules[q->rule], &q->cur, c[0], c[1], now, &q->next);
+            q->c.n = c[0];
+            q->c.negative = c[1];
+            if (base) {
+                const uint64_t *b = &base[(q->scope * s->nrules + q->rule) * 3];
+                q->c.base_n = b[0];
+                q->c.base_negative = b[1];
+                q->c.base_hours = b[2];
+            }
+            alr_rule_judge(&s->rules[q->rule], &q->c, &q->v);
+            q->ev = alr_rule_step(&s->rules[q->rule], &q->cur, &q->v, now, &q->next);
             nt += q->ev != ALR_EV_NONE;
         } else if (rc == CORE_OK) {
             alr_redis_reply_err(s->r, rep);
@@ -980,11 +1050,128 @@ out:
     return rc;
 }
 
+/* baselines reads, for every scope in sc matched by a surge or volume rule,
+ * each such rule's baseline into base[(scope * nrules + rule) * 3 + {0: n,
+ * 1: negative, 2: hours with history}]: one BASE script call per scope over
+ * the scope's hourly roll-ups, all pipelined (one round trip). */
+/* rule_ranges lists the distinct baseline hour ranges [rg[k][0], rg[k][1])
+ * of the surge and volume rules matching scope (rules with the same window
+ * and baseline share one) and which range each rule uses (ridx[r], or
+ * SIZE_MAX when rule r does not apply). Returns the number of ranges. */
+static size_t rule_ranges(const alr_sink_t *s, const char *scope, int64_t now, int64_t (*rg)[2],
+                          size_t *ridx)
+{
+    size_t nr = 0;
+    for (size_t r = 0; r < s->nrules; r++) {
+        int64_t f, t;
+        size_t k;
+        ridx[r] = SIZE_MAX;
+        if (!alr_rule_has_baseline(&s->rules[r]) || !alr_rule_matches(&s->rules[r], scope))
+            continue;
+        alr_rule_baseline_hours(&s->rules[r], now, &f, &t);
+        for (k = 0; k < nr && (rg[k][0] != f || rg[k][1] != t); k++)
+            ;
+        if (k == nr) {
+            rg[nr][0] = f;
+            rg[nr][1] = t;
+            nr++;
+        }
+        ridx[r] = k;
+    }
+    return nr;
+}
+
+static core_err_t baselines(alr_sink_t *s, const scopes_t *sc, int64_t now, uint64_t *base)
+{
+    args_t *a = &s->a;
+    core_err_t rc = CORE_OK;
+    unsigned char *asked = calloc(sc->n ? sc->n : 1, 1);
+    int64_t(*rg)[2] = calloc(s->nrules, sizeof *rg);
+    size_t *ridx = calloc(s->nrules, sizeof *ridx);
+
+    if (!asked || !rg || !ridx) {
+        free(asked);
+        free(rg);
+        free(ridx);
+        return CORE_ENOMEM;
+    }
+    for (size_t i = 0; i < sc->n && rc == CORE_OK; i++) {
+        size_t nr = rule_ranges(s, sc->v[i], now, rg, ridx);
+        int64_t lo = INT64_MAX, hi = INT64_MIN;
+        if (nr == 0)
+            continue;
+        for (size_t k = 0; k < nr; k++) {
+            lo = rg[k][0] < lo ? rg[k][0] : lo;
+            hi = rg[k][1] > hi ? rg[k][1] : hi;
+        }
+        args_reset(a);
+        rc = args_str(a, "EVALSHA");
+        rc = rc ? rc : args_str(a, s->scripts[SCRIPT_BASE].sha);
+        rc = rc ? rc : args_i64(a, hi - lo);
+        for (int64_t h = lo; h < hi && rc == CORE_OK; h++) {
+            char k[ALR_KEY_MAX];
+            size_t kn = alr_key_hour(k, sizeof k, s->prefix, sc->v[i], h);
+            rc = kn ? args_add(a, k, kn) : CORE_EINVAL;
+        }
+        rc = rc ? rc : args_i64(a, (int64_t)nr);
+        for (size_t k = 0; k < nr && rc == CORE_OK; k++) {
+            rc = args_i64(a, rg[k][0] - lo + 1);
+            rc = rc ? rc : args_i64(a, rg[k][1] - lo);
+        }
+        rc = rc ? rc : args_send(s, a);
+        if (rc != CORE_OK)
+            alr_redis_disconnect(s->r);
+        asked[i] = rc == CORE_OK;
+    }
+    for (size_t i = 0; i < sc->n; i++) {
+        redisReply *rep;
+        core_err_t e;
+        size_t nr;
+        if (!asked[i])
+            continue;
+        e = alr_redis_read(s->r, &rep);
+        if (e != CORE_OK) {
+            rc = e;
+            break;
+        }
+        if (rep->type != REDIS_REPLY_ARRAY) {
+            /* Read on: the other replies are in the pipe. */
+            if (is_noscript(rep))
+                s->scripts_loaded = 0;
+            if (rc == CORE_OK) {
+                alr_redis_reply_err(s->r, rep);
+                rc = CORE_EREDIS;
+            }
+            freeReplyObject(rep);
+            continue;
+        }
+        nr = rule_ranges(s, sc->v[i], now, rg, ridx);
+        for (size_t r = 0; r < s->nrules; r++) {
+            const redisReply *x;
+            if (ridx[r] == SIZE_MAX || ridx[r] >= rep->elements || ridx[r] >= nr)
+                continue;
+            x = rep->element[ridx[r]];
+            if (x->type != REDIS_REPLY_ARRAY || x->elements != 3)
+                continue;
+            for (int f = 0; f < 3; f++) {
+                const redisReply *y = x->element[f];
+                base[(i * s->nrules + r) * 3 + (size_t)f] =
+                    y->type == REDIS_REPLY_INTEGER && y->integer > 0 ? (uint64_t)y->integer : 0;
+            }
+        }
+        freeReplyObject(rep);
+    }
+    free(asked);
+    free(rg);
+    free(ridx);
+    return rc;
+}
+
 /* refresh_and_evaluate: rates (written) then rules for the scopes in sc. */
 static core_err_t refresh_and_evaluate(alr_sink_t *s, const scopes_t *sc, int64_t now,
                                        size_t *fired, size_t *resolved)
 {
-    uint64_t *cnt;
+    uint64_t *cnt, *base = NULL;
     core_err_t rc;
 
     if (sc->n == 0)
@@ -993,12 +1180,20 @@ static core_err_t refresh_and_evaluate(alr_sink_t *s, const scopes_t *sc, int64_
     if (rc != CORE_OK)
         return rc;
     cnt = calloc(sc->n * s->nw * 4, sizeof *cnt);
-    if (!cnt)
+    if (s->nbase_rules > 0)
+        base = calloc(sc->n * s->nrules * 3, sizeof *base);
+    if (!cnt || (s->nbase_rules > 0 && !base)) {
+        free(cnt);
+        free(base);
         return CORE_ENOMEM;
+    }
     rc = refresh(s, sc, now, 1, cnt);
+    if (rc == CORE_OK && base)
+        rc = baselines(s, sc, now, base);
     if (rc == CORE_OK && s->nrules > 0)
-        rc = rules(s, sc, cnt, now, fired, resolved);
+        rc = rules(s, sc, cnt, base, now, fired, resolved);
     free(cnt);
+    free(base);
     return rc;
 }
 

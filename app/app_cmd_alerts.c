@@ -39,8 +39,9 @@ static void help(FILE *out)
         "usage: finsent alerts [-c FILE] [--set S.K=V ...] [--since TIME|ID] [--scope S] "
         "[--text] [--no-follow]\n\n"
         "Print alerts as they are published on the Redis channel <prefix>alerts (one JSON\n"
-        "object per line: id, rule, scope, window, state, neg_rate, n, threshold, since,\n"
-        "samples, ...).\n\n"
+        "object per line: id, rule, scope, window, state, neg_rate, n, basis, value, threshold,\n"
+        "since, samples, ...; surge and volume alerts add baseline, baseline_n, baseline_share,\n"
+        "lift, expected, ratio, p_value).\n\n"
         "  -c, --config FILE  config file (FINSENT_* variables and --set apply on top)\n"
         "  --set S.K=V        override one key (repeatable)\n"
         "  -s, --since X      first replay the alerts logged in <prefix>alerts:log since X:\n"
@@ -65,13 +66,26 @@ static int print_alert(void *ctx, const char *json, size_t len)
         json_t *a = json_loadb(json, len, 0, NULL);
         if (a) {
             const char *st = json_string_value(json_object_get(a, "state"));
-            printf("%s %-8s rule=%s scope=%s window=%s neg_rate=%.4f n=%lld threshold=%g "
-                   "since=%s\n",
+            printf("%s %-8s rule=%s scope=%s window=%s neg_rate=%.4f n=%lld basis=%s value=%g "
+                   "threshold=%g",
                    str(a, "ts"), st && strcmp(st, "firing") == 0 ? "FIRING" : "RESOLVED",
                    str(a, "rule"), str(a, "scope"), str(a, "window"),
                    json_number_value(json_object_get(a, "neg_rate")),
-                   (long long)json_integer_value(json_object_get(a, "n")),
-                   json_number_value(json_object_get(a, "threshold")), str(a, "since"));
+                   (long long)json_integer_value(json_object_get(a, "n")), str(a, "basis"),
+                   json_number_value(json_object_get(a, "value")),
+                   json_number_value(json_object_get(a, "threshold")));
+            if (json_object_get(a, "baseline"))
+                printf(" baseline=%s baseline_n=%lld baseline_share=%.4f lift=%.4f expected=%g "
+                       "ratio=%g p_value=%g%s",
+                       str(a, "baseline"),
+                       (long long)json_integer_value(json_object_get(a, "baseline_n")),
+                       json_number_value(json_object_get(a, "baseline_share")),
+                       json_number_value(json_object_get(a, "lift")),
+                       json_number_value(json_object_get(a, "expected")),
+                       json_number_value(json_object_get(a, "ratio")),
+                       json_number_value(json_object_get(a, "p_value")),
+                       json_is_true(json_object_get(a, "fallback")) ? " fallback" : "");
+            printf(" since=%s\n", str(a, "since"));
             json_decref(a);
         }
     } else {

@@ -5,6 +5,7 @@
  * touched scopes and the evaluation of one rule per topic.
  *
  *   bench_redis [-p PORT] [-n ITEMS] [-b BATCH] [-r REFRESH_MS] [--aof] [--socket]
+ *               [--tickers K] [--baseline]
  *
  * Without -p it starts its own redis-server (redis-server from PATH) on a
  * free loopback port in a temporary directory, with --aof as the tests run
@@ -15,7 +16,13 @@
  * percentiles for both passes. Items carry one of 12 topics and 0-2 of 50
  * tickers, event times spread over the last 10 minutes. -r sets the sink's
  * rate refresh interval (default ALR_SINK_REFRESH_MS as in the daemon; 0
- * refreshes after every batch). Measurement only.
+ * refreshes after every batch). --tickers K draws the tickers from K (default
+ * 50), so K entity scopes are active. --baseline adds a surge and a volume
+ * rule on every entity (24h baselines) to the topic rule. After the passes
+ * it resets Redis' command statistics, runs one tick that refreshes every
+ * scope counted into (the rates, the baselines, the rules), and prints the
+ * commands Redis executed for it (scripts and the commands they ran) per
+ * scope, and the tick's time. Measurement only.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -27,6 +34,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <hiredis/hiredis.h>
 
 #include "alerting/alr_sink.h"
 #include "core/core_config.h"
@@ -93,6 +102,29 @@ static void report(const char *what, size_t items, int64_t ns, int64_t *lat, siz
            (double)lat[nb / 2] / 1e6, (double)lat[nb * 99 / 100] / 1e6, (double)lat[nb - 1] / 1e6);
 }
 
+/* cmdstats prints Redis' calls per command since the last CONFIG RESETSTAT,
+ * per scope. */
+static void cmdstats(redisContext *c, size_t scopes)
+{
+    redisReply *r = redisCommand(c, "INFO commandstats");
+    const char *p;
+    if (!r || r->type != REDIS_REPLY_STRING) {
+        fprintf(stderr, "bench_redis: INFO commandstats failed\n");
+        if (r)
+            freeReplyObject(r);
+        return;
+    }
+    for (p = strstr(r->str, "cmdstat_"); p; p = strstr(p + 1, "cmdstat_")) {
+        char name[64];
+        long long calls;
+        if (sscanf(p, "cmdstat_%63[^:]:calls=%lld", name, &calls) == 2 &&
+            strcmp(name, "config") != 0 && strcmp(name, "info") != 0)
+            printf("  %-10s %8lld calls, %6.2f per scope\n", name, calls,
+                   (double)calls / (double)(scopes ? scopes : 1));
+    }
+    freeReplyObject(r);
+}
+
 static int run_pass(alr_sink_t *s, core_tagged_t **items, size_t n, size_t batch, const char *what,
                     alr_outcome_t want)
 {
@@ -120,7 +152,8 @@ static int run_pass(alr_sink_t *s, core_tagged_t **items, size_t n, size_t batch
 
 int main(int argc, char **argv)
 {
-    int port = 0, aof = 0, use_sock = 0, rc = 1;
+    int port = 0, aof = 0, use_sock = 0, rc = 1, baseline = 0;
+    unsigned tickers = 50;
     long refresh_ms = ALR_SINK_REFRESH_MS;
     size_t n = 20000, batch = 32;
     pid_t pid = 0;
@@ -144,13 +177,17 @@ int main(int argc, char **argv)
             aof = 1;
         else if (strcmp(argv[i], "--socket") == 0)
             use_sock = 1;
+        else if (strcmp(argv[i], "--tickers") == 0 && i + 1 < argc)
+            tickers = (unsigned)strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--baseline") == 0)
+            baseline = 1;
         else {
             fprintf(stderr, "usage: bench_redis [-p PORT] [-n ITEMS] [-b BATCH] [-r MS] "
-                            "[--aof] [--socket]\n");
+                            "[--aof] [--socket] [--tickers K] [--baseline]\n");
             return 2;
         }
     }
-    if (n == 0 || batch == 0)
+    if (n == 0 || batch == 0 || tickers == 0 || tickers > 100000)
         return 2;
     core_log_setup(CORE_LOG_ERROR, CORE_LOG_TEXT);
     if (port == 0) {
@@ -170,8 +207,12 @@ int main(int argc, char **argv)
     snprintf(text, sizeof text,
              "[redis]\nhost = 127.0.0.1\nport = %d\nsocket = %s\nprefix = bench:\n"
              "[rule.spike]\nscope = topic\nwindow = 15m\nthreshold = 0.6\nclear = 0.4\n"
-             "min_count = 50\n",
-             port, use_sock ? sock : "");
+             "min_count = 50\n%s",
+             port, use_sock ? sock : "",
+             baseline ? "[rule.surge]\nscope = entity\nwindow = 30m\nbasis = surge\n"
+                        "baseline = 24h\n[rule.volume]\nscope = entity\nwindow = 30m\n"
+                        "basis = volume\nbaseline = 24h\n"
+                      : "");
     if (core_config_new(&cfg) != CORE_OK ||
         core_config_load_string(cfg, "bench", text, err, sizeof err) != CORE_OK ||
         alr_sink_new(cfg, NULL, &s, err, sizeof err) != CORE_OK) {
@@ -196,7 +237,7 @@ int main(int argc, char **argv)
         ne = (int)((seed >> 4) % 3);
         for (int e = 0; e < ne; e++) {
             char t[8];
-            snprintf(t, sizeof t, "T%02u", (unsigned)((seed >> (12 + 5 * e)) % 50));
+            snprintf(t, sizeof t, "T%05u", (unsigned)(((seed >> 12) * (e + 7)) % tickers));
             core_item_add_entity(it, t, strlen(t));
         }
         core_tagged_new(it, &items[i]);
@@ -210,6 +251,42 @@ int main(int argc, char **argv)
     if (run_pass(s, items, n, batch, "new", ALR_ITEM_COUNTED) != 0 ||
         run_pass(s, items, n, batch, "replay", ALR_ITEM_DUPLICATE) != 0)
         goto out;
+    {
+        /* One tick over every scope: what a refresh costs in Redis. */
+        redisContext *c = use_sock ? redisConnectUnix(sock) : redisConnect("127.0.0.1", port);
+        redisReply *r;
+        size_t fired = 0, resolved = 0, scopes = 0;
+        int64_t t0;
+        if (!c || c->err) {
+            fprintf(stderr, "bench_redis: cannot connect for the statistics\n");
+            goto out;
+        }
+        r = redisCommand(c, "ZCARD bench:scopes");
+        scopes = r && r->type == REDIS_REPLY_INTEGER ? (size_t)r->integer : 0;
+        if (r)
+            freeReplyObject(r);
+        /* every scope dirty again, as after a minute of traffic */
+        r = redisCommand(c, "EVAL %s 0", "local s = redis.call('ZRANGE', 'bench:scopes', 0, -1) "
+                                         "for _, x in ipairs(s) do redis.call('SADD', "
+                                         "'bench:scopes:dirty', x) end return #s");
+        if (r)
+            freeReplyObject(r);
+        r = redisCommand(c, "CONFIG RESETSTAT");
+        if (r)
+            freeReplyObject(r);
+        t0 = core_time_mono_ns();
+        if (alr_sink_tick(s, &fired, &resolved) != CORE_OK) {
+            fprintf(stderr, "bench_redis: tick failed: %s\n", alr_sink_error(s));
+            redisFree(c);
+            goto out;
+        }
+        printf("tick     %8zu scopes in %7.3f s (%s); Redis commands:\n", scopes,
+               (double)(core_time_mono_ns() - t0) / 1e9,
+               baseline ? "rates, baselines, topic + surge + volume rules"
+                        : "rates, topic rule");
+        cmdstats(c, scopes);
+        redisFree(c);
+    }
     rc = 0;
 out:
     for (size_t i = 0; items && i < n; i++)

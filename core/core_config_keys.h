@@ -67,6 +67,8 @@
     X("redis", "reconnect_max", DURATION, "30s", 10, 3600000, "cap of the reconnect backoff")      \
     X("redis", "retention", DURATION, "26h", 60000, 31536000000.0,                                 \
       "minute buckets kept; items older than this are not counted")                                \
+    X("redis", "hourly_retention", DURATION, "8d", 3600000, 31536000000.0,                         \
+      "hourly roll-ups finsent:h:* kept (the baselines of surge and volume rules)")              \
     X("redis", "seen_ttl", DURATION, "7d", 60000, 31536000000.0,                                    \
       "how long an item id is remembered for deduplication (longer than any replay)")             \
     X("redis", "future_skew", DURATION, "5m", 0, 86400000, "items further in the future are not counted") \
@@ -82,8 +84,24 @@
     X("rule.*", "min_count", INT, "20", 1, 100000000, "items needed in the window")              \
     X("rule.*", "for", DURATION, "0s", 0, 86400000, "how long the condition must hold before firing") \
     X("rule.*", "cooldown", DURATION, "15m", 0, 86400000, "no re-fire sooner than this after resolving") \
-    X("rule.*", "basis", STR, "rate", 0, 0, "rate, or wilson (lower Wilson bound of neg_rate)")   \
-    X("rule.*", "confidence", DOUBLE, "0.95", 0.5, 0.9999, "confidence of the Wilson bound")      \
+    X("rule.*", "basis", STR, "rate", 0, 0,                                                        \
+      "rate, wilson (lower Wilson bound of neg_rate), surge (share above the scope's baseline) "  \
+      "or volume (negatives above the baseline's Poisson rate)")                                 \
+    X("rule.*", "confidence", DOUBLE, "0.95", 0.5, 0.9999,                                         \
+      "confidence of the Wilson bound, the surge lift's bound, or the volume test")               \
+    X("rule.*", "baseline", DURATION, "24h", 3600000, 604800000,                                   \
+      "surge/volume: trailing baseline before the window, whole hours (up to 7d)")               \
+    X("rule.*", "baseline_min_count", INT, "20", 0, 100000000,                                     \
+      "surge/volume: items the baseline needs; with fewer, see fallback")                        \
+    X("rule.*", "fallback", STR, "silent", 0, 0,                                                   \
+      "surge/volume without enough baseline: silent, or threshold (the wilson rule)")            \
+    X("rule.*", "min_lift", DOUBLE, "0.15", 0, 1,                                                  \
+      "surge: fire when the lower bound of share - baseline share reaches this")                 \
+    X("rule.*", "clear_lift", DOUBLE, "0.05", 0, 1, "surge: resolve when that bound falls below this") \
+    X("rule.*", "min_ratio", DOUBLE, "3", 1, 1000000,                                              \
+      "volume: fire when negatives / expected reaches this (and the Poisson test passes)")       \
+    X("rule.*", "clear_ratio", DOUBLE, "1.5", 1, 1000000,                                          \
+      "volume: resolve when negatives / expected falls below this")                               \
                                                                                                    \
     X("entities", "watchlist", STR, "", 0, 0, "watch-list file: TICKER<TAB>name,alias,... per line") \
     X("entities", "cashtags", BOOL, "true", 0, 0, "take $TICKER cashtags as entities")            \

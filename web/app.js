@@ -362,7 +362,13 @@
       S.chart._marks = marks;
       $('chart').dataset.marks = String(marks.length); /* for tests and assistive tools */
       var thr = null;
-      S.alerts.forEach(function (a) { if (a.scope === scope) thr = a.threshold; });
+      /* The line is a negative share: a surge's is its baseline plus the
+       * minimum lift; a volume alert has none. */
+      S.alerts.forEach(function (a) {
+        if (a.scope !== scope) return;
+        thr = a.basis === 'volume' ? null
+          : a.basis === 'surge' && !a.fallback ? (a.baseline_share || 0) + a.threshold : a.threshold;
+      });
       S.chart._threshold = thr;
       S.chart.redraw(false, false);
       S.series = j;
@@ -404,8 +410,7 @@
       var p = scopeParts(a.scope);
       what.appendChild(el('b', null, p.name));
       what.appendChild(document.createTextNode(' · ' + a.rule));
-      what.appendChild(el('span', 'detail', 'negative ' + pct(a.neg_rate) + ' of ' + fmtInt(a.n) +
-        ' in ' + a.window + ' (threshold ' + pct(a.threshold) + ')'));
+      what.appendChild(el('span', 'detail', alertDetail(a)));
       li.appendChild(what);
       var d = new Date(a.ts);
       var t = el('time', null, hhmm(d, true));
@@ -413,6 +418,23 @@
       li.appendChild(t);
       ol.appendChild(li);
     });
+  }
+
+  /* alertDetail: the numbers behind an alert, in the terms of its basis. */
+  function alertDetail(a) {
+    var base = 'negative ' + pct(a.neg_rate) + ' of ' + fmtInt(a.n) + ' in ' + a.window;
+    if (a.fallback) return base + ' (threshold ' + pct(a.threshold) + ': baseline too short)';
+    if (a.basis === 'surge') {
+      return base + ' against ' + pct(a.baseline_share) + ' of ' + fmtInt(a.baseline_n) +
+        ' in the ' + a.baseline + ' before (lift ' + pct(a.lift) + ', bound ' + pct(a.value) +
+        ' \u2265 ' + pct(a.threshold) + ')';
+    }
+    if (a.basis === 'volume') {
+      return fmtInt(a.negative) + ' negative in ' + a.window + ', ' +
+        Number(a.expected || 0).toFixed(1) + ' expected from the ' + a.baseline + ' before (' +
+        Number(a.ratio || 0).toFixed(1) + '\u00d7, p ' + Number(a.p_value || 0).toPrecision(2) + ')';
+    }
+    return base + ' (threshold ' + pct(a.threshold) + ')';
   }
 
   /* ---- items ----------------------------------------------------------------- */

@@ -12,10 +12,11 @@ Suite *suite_redis(void);
 Suite *suite_sink(void);
 Suite *suite_follow(void);
 Suite *suite_cli(void);
+Suite *suite_baseline(void);
 
 int main(void)
 {
-    Suite *s[8];
+    Suite *s[9];
     size_t n = 0;
     s[n++] = suite_keys();
     s[n++] = suite_rule();
@@ -25,8 +26,9 @@ int main(void)
         s[n++] = suite_sink();
         s[n++] = suite_follow();
         s[n++] = suite_cli();
+        s[n++] = suite_baseline();
     } else {
-        printf("SKIP alr_redis, alr_sink, alr_follow, alr_cli: redis-server not found "
+        printf("SKIP alr_redis, alr_sink, alr_follow, alr_cli, alr_baseline: redis-server not found "
                "(/usr/bin/redis-server or "
                "PATH); install the redis-server package to run them\n");
     }

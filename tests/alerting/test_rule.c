@@ -204,6 +204,10 @@ START_TEST(rule_config_errors)
         {"[rule.x]\nthreshold = 0.3\nclear = 0.4\n", "clear"},
         {"[rule.x]\nbasis = bayes\n", "basis"},
         {"[rule.x]\nwindow = 90s\n", "window"},
+        {"[rule.x]\nbasis = surge\nbaseline = 90m\n", "baseline"},
+        {"[rule.x]\nbasis = surge\nfallback = loud\n", "fallback"},
+        {"[rule.x]\nbasis = surge\nmin_lift = 0.1\nclear_lift = 0.2\n", "clear_lift"},
+        {"[rule.x]\nbasis = volume\nmin_ratio = 2\nclear_ratio = 3\n", "clear_ratio"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         alr_rule_t *r = NULL;
@@ -214,6 +218,113 @@ START_TEST(rule_config_errors)
         ck_assert_msg(strstr(err, bad[i].needle) && strstr(err, "rule.x"), "case %zu: '%s'", i,
                       err);
     }
+}
+END_TEST
+
+/* Newcombe (1998), Statistics in Medicine 17, p. 873, example (a):
+ * 56/70 against 48/80, method 10 (hybrid score): 0.0524 to 0.3339. */
+START_TEST(newcombe_and_poisson)
+{
+    double z = alr_z_for_confidence(0.95);
+    ck_assert_double_eq_tol(alr_newcombe_lower(56, 70, 48, 80, z), 0.0524, 5e-4);
+    ck_assert_double_eq(alr_newcombe_lower(1, 1, 0, 0, z), -1.0);
+    ck_assert_double_eq(alr_wilson_upper(3, 3, z), 1.0);
+    /* P(X >= k), X ~ Poisson(lambda): closed forms */
+    ck_assert_double_eq_tol(alr_poisson_upper(3, 1.0), 0.0803014, 1e-6);
+    ck_assert_double_eq_tol(alr_poisson_upper(10, 0.5), 1.70967e-10, 1e-14);
+    ck_assert_double_eq_tol(alr_poisson_upper(5, 10.0), 0.9707473, 1e-6);
+    ck_assert_double_eq(alr_poisson_upper(0, 3.0), 1.0);
+    ck_assert(alr_poisson_upper(200, 0.01) >= 0.0); /* underflows to 0, never NaN */
+}
+END_TEST
+
+static alr_rule_t base_rule(const char *text)
+{
+    alr_rule_t *r = NULL, out;
+    size_t n = 0;
+    char err[256] = "";
+    ck_assert_msg(load(text, &r, &n, err, sizeof err) == CORE_OK, "%s", err);
+    ck_assert_uint_eq(n, 1);
+    out = r[0];
+    free(r);
+    return out;
+}
+
+START_TEST(surge_against_the_scope_baseline)
+{
+    alr_rule_t r = base_rule("[rule.s]\nscope = entity\nwindow = 30m\nbasis = surge\n"
+                             "baseline = 24h\nmin_lift = 0.05\nclear_lift = 0.02\n"
+                             "min_count = 20\nbaseline_min_count = 100\n");
+    alr_verdict_t v;
+    alr_counts_t c;
+    ck_assert_int_eq(r.basis, ALR_BASIS_SURGE);
+    ck_assert_int_eq(r.baseline_h, 24);
+    ck_assert_str_eq(alr_basis_name(r.basis), "surge");
+    /* A sceptical scope at its usual 45%: no lift, no alert. */
+    c = (alr_counts_t){100, 45, 2400, 1080, 24};
+    alr_rule_judge(&r, &c, &v);
+    ck_assert(!v.cond && v.clear && !v.fallback && v.with_baseline);
+    ck_assert_double_eq_tol(v.baseline_share, 0.45, 1e-9);
+    /* A blue chip from 5% to 20% on 100 items: the lift's bound clears 0.05. */
+    c = (alr_counts_t){100, 20, 2400, 120, 24};
+    alr_rule_judge(&r, &c, &v);
+    ck_assert_msg(v.cond, "bound %g", v.value);
+    ck_assert_double_eq_tol(v.lift, 0.15, 1e-9);
+    ck_assert(v.value > 0.05 && v.value < 0.15);
+    ck_assert_double_eq(v.threshold, 0.05);
+    /* The same share on 10 items is not evidence (and below min_count). */
+    c = (alr_counts_t){10, 2, 2400, 120, 24};
+    alr_rule_judge(&r, &c, &v);
+    ck_assert(!v.cond);
+    /* A short baseline: silent by default. */
+    c = (alr_counts_t){100, 60, 50, 2, 24};
+    alr_rule_judge(&r, &c, &v);
+    ck_assert(!v.cond && v.fallback && !v.clear);
+    r = base_rule("[rule.s]\nbasis = surge\nfallback = threshold\nthreshold = 0.5\n"
+                  "clear = 0.4\nmin_count = 20\nbaseline_min_count = 100\n");
+    alr_rule_judge(&r, &c, &v);
+    ck_assert(v.cond && v.fallback); /* wilson bound of 60/100 >= 0.5 */
+    ck_assert_double_eq(v.threshold, 0.5);
+}
+END_TEST
+
+START_TEST(volume_against_the_scope_baseline)
+{
+    alr_rule_t r = base_rule("[rule.v]\nscope = entity\nwindow = 30m\nbasis = volume\n"
+                             "baseline = 24h\nmin_ratio = 3\nclear_ratio = 1.5\nmin_count = 8\n"
+                             "baseline_min_count = 0\nconfidence = 0.999\n");
+    alr_verdict_t v;
+    alr_counts_t c;
+    /* Two negatives a day; ten in half an hour at an unchanged 10% share. */
+    c = (alr_counts_t){100, 10, 20, 2, 24};
+    alr_rule_judge(&r, &c, &v);
+    ck_assert_double_eq_tol(v.expected, 2.5 * 30.0 / 1440.0, 1e-12);
+    ck_assert(v.p_value < 1e-9);
+    ck_assert_msg(v.cond, "ratio %g p %g", v.ratio, v.p_value);
+    ck_assert_double_eq(v.value, v.ratio);
+    /* 7 negatives: below min_count. */
+    c = (alr_counts_t){70, 7, 20, 2, 24};
+    alr_rule_judge(&r, &c, &v);
+    ck_assert(!v.cond);
+    /* A busy scope at its usual pace: 48 negatives a day, 1 in 30 minutes. */
+    c = (alr_counts_t){10, 1, 480, 48, 24};
+    alr_rule_judge(&r, &c, &v);
+    ck_assert(!v.cond && v.clear);
+    /* Twice its pace is not three times: no alert, and no clear of a firing one
+     * until below 1.5x. */
+    c = (alr_counts_t){40, 2, 480, 24, 24};
+    alr_rule_judge(&r, &c, &v);
+    ck_assert(!v.cond);
+    /* A scope first seen 2 hours ago: its pace is measured over those 2
+     * hours, so 4 negatives an hour and then 2 in 30 minutes is no surge. */
+    c = (alr_counts_t){20, 2, 80, 8, 2};
+    alr_rule_judge(&r, &c, &v);
+    ck_assert_double_eq_tol(v.expected, 8.5 * 30.0 / 120.0, 1e-12);
+    ck_assert(!v.cond);
+    /* No hour with history: not enough baseline, whatever the counts. */
+    c = (alr_counts_t){100, 50, 0, 0, 0};
+    alr_rule_judge(&r, &c, &v);
+    ck_assert(!v.cond && v.fallback);
 }
 END_TEST
 
@@ -229,6 +340,9 @@ Suite *suite_rule(void)
     tcase_add_test(tc, scope_matching);
     tcase_add_test(tc, rules_from_config);
     tcase_add_test(tc, rule_config_errors);
+    tcase_add_test(tc, newcombe_and_poisson);
+    tcase_add_test(tc, surge_against_the_scope_baseline);
+    tcase_add_test(tc, volume_against_the_scope_baseline);
     suite_add_tcase(s, tc);
     return s;
 }
