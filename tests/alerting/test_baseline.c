@@ -225,6 +225,7 @@ static int cmp_lines(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* sorted returns s's lines sorted (a new string) and frees s. */
 static char *sorted(char *s)
 {
     char *lines[8192], *save = NULL, *out;
@@ -235,6 +236,7 @@ static char *sorted(char *s)
     out = calloc(1, cap + 1);
     for (size_t i = 0; i < n; i++)
         len += (size_t)snprintf(out + len, cap + 1 - len, "%s\n", lines[i]);
+    free(s);
     return out;
 }
 
