@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "classify/cls_classifier.h"
 #include "core/core_config.h"
 
 /* Exit codes of every command. */
@@ -26,6 +27,12 @@ APP_COMMANDS(APP_COMMAND_DECL)
  * assignment in sets[0..nsets). Prints the error to stderr and returns NULL
  * on failure. */
 core_config_t *app_config_build(const char *path, char **sets, size_t nsets);
+
+/* app_classifier_opts fills *o from the [classify] section as the daemon
+ * uses it: model (else app_default_model_dir()), topic_model,
+ * sentiment_model, batch, max_seq, threads; padded 0. The strings are
+ * borrowed from cfg (or static): copy them if o outlives cfg. */
+void app_classifier_opts(const core_config_t *cfg, cls_classifier_opts_t *o);
 
 /* app_default_model_dir returns the directory of the shipped model: the
  * FINSENT_MODEL_DIR environment variable if set, else the installed copy

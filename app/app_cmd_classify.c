@@ -11,7 +11,11 @@
  * decoded is reported on stderr as "finsent classify: line N: reason" and
  * skipped; blank lines are skipped silently. Items without an id get
  * "h:" + the FNV-1a hash of the line (as the JSONL source does), without a
- * source "stdin". Exit 0 when every line was good, 1 when at least one line
+ * source "stdin". With --explain each item is also explained by occlusion
+ * (classify/cls_explain.h) on the text the classifier saw (the title, a
+ * newline and the text; either alone when the other is missing) with the
+ * same classifier, after its batch, and its line gains an "explain" object
+ * (app_explain_json). Exit 0 when every line was good, 1 when at least one line
  * was bad or the model failed to load, 2 for usage errors.
  */
 #include <getopt.h>
@@ -22,7 +26,9 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/app_explain.h"
 #include "classify/cls_classifier.h"
+#include "classify/cls_explain.h"
 #include "core/core_lines.h"
 #include "core/core_msg.h"
 #include "core/core_time.h"
@@ -40,11 +46,20 @@ static void help(FILE *out)
             "  --sentiment-model DIR  take the sentiment head from this model directory\n"
             "  --batch N              items per classifier batch (classify.batch)\n"
             "  --threads N            compute threads (classify.threads)\n"
+            "  --explain              also explain each label by occlusion: add\n"
+            "                         \"explain\": {\"words\": [{\"word\", \"start\", \"len\",\n"
+            "                         \"delta\": {\"negative\", \"neutral\", \"positive\"},\n"
+            "                         \"topic_delta\"}, ...], \"truncated\", \"ms\"}, where\n"
+            "                         delta is p(full text) - p(text without the word)\n"
+            "                         and start/len are bytes of the title, a newline and\n"
+            "                         the text; the first %d words / %d bytes are\n"
+            "                         explained; an item costs about (words + 1)\n"
+            "                         classifications\n"
             "  -c, --config FILE      config file; --set S.K=V overrides one key\n\n"
             "A bad line is reported on stderr with its line number and skipped.\n"
             "Exit status: 0 all lines classified, 1 some line was bad or the model could not\n"
-            "be loaded, 2 usage error.\n",
-            app_default_model_dir());
+            "be loaded, 2 usage error. See docs/dashboard.md, \"Explaining a label\".\n",
+            app_default_model_dir(), CLS_EXPLAIN_MAX_WORDS, CLS_EXPLAIN_MAX_BYTES);
 }
 
 static int parse_pos(const char *s, long max, long *out)
@@ -65,8 +80,63 @@ static uint64_t fnv1a(const char *s, size_t len)
     return h;
 }
 
-/* Classifies and prints the pending batch; frees its items. */
-static int flush_batch(cls_classifier_t *c, core_tagged_t **batch, size_t *n)
+/* explain_line explains item t with c and writes its line: the tagged JSON
+ * js (len bytes, one object) with an "explain" member added before the
+ * closing brace, so the tagged fields stay byte for byte as without
+ * --explain. Returns 0 when the explanation failed (the line then carries
+ * "explain": {"error": ...}). */
+static int explain_line(cls_classifier_t *c, const core_tagged_t *t, const char *js, size_t len)
+{
+    const core_item_t *it = t->item;
+    const char *ti = it->title ? it->title : "", *tx = it->text ? it->text : "";
+    size_t tl = strlen(ti), xl = strlen(tx), n = 0;
+    char *text = malloc(tl + xl + 2), *ex = NULL, err[512] = "";
+    cls_explanation_t *e = NULL;
+    json_t *o = NULL;
+    core_err_t rc = CORE_ENOMEM;
+
+    if (text) {
+        /* The classifier's own join (cls_classifier_tag), without the
+         * newline when one side is missing. */
+        if (tl) {
+            memcpy(text, ti, tl);
+            n = tl;
+        }
+        if (tl && xl)
+            text[n++] = '\n';
+        memcpy(text + n, tx, xl);
+        n += xl;
+        text[n] = '\0';
+        rc = cls_explain(c, text, n, NULL, &e, err, sizeof err);
+    }
+    if (rc == CORE_OK)
+        o = app_explain_json(e, text);
+    else
+        o = json_pack("{s:s}", "error", err[0] ? err : core_strerror(rc));
+    if (rc != CORE_OK)
+        fprintf(stderr, "finsent classify: item %s: explain: %s\n", it->id ? it->id : "?",
+                err[0] ? err : core_strerror(rc));
+    if (o)
+        ex = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    if (ex && len > 1 && js[len - 1] == '}') {
+        fwrite(js, 1, len - 1, stdout);
+        fputs(",\"explain\":", stdout);
+        fputs(ex, stdout);
+        fputs("}\n", stdout);
+    } else {
+        fprintf(stderr, "finsent classify: out of memory explaining an item\n");
+        rc = CORE_ENOMEM;
+    }
+    free(ex);
+    json_decref(o);
+    cls_explanation_free(e);
+    free(text);
+    return rc == CORE_OK;
+}
+
+/* Classifies and prints the pending batch (explaining each item when
+ * explain is set); frees its items. */
+static int flush_batch(cls_classifier_t *c, core_tagged_t **batch, size_t *n, int explain, int *bad)
 {
     int ok = 1;
     core_err_t rc;
@@ -82,8 +152,12 @@ static int flush_batch(cls_classifier_t *c, core_tagged_t **batch, size_t *n)
         char *js = NULL;
         size_t len = 0;
         if (ok && core_msg_encode_tagged(batch[i], &js, &len) == CORE_OK) {
-            fwrite(js, 1, len, stdout);
-            fputc('\n', stdout);
+            if (!explain) {
+                fwrite(js, 1, len, stdout);
+                fputc('\n', stdout);
+            } else if (!explain_line(c, batch[i], js, len)) {
+                *bad = 1;
+            }
         } else if (ok) {
             fprintf(stderr, "finsent classify: out of memory encoding an item\n");
             ok = 0;
@@ -104,6 +178,7 @@ int app_cmd_classify(int argc, char **argv)
                                          {"sentiment-model", required_argument, NULL, 'S'},
                                          {"batch", required_argument, NULL, 'b'},
                                          {"threads", required_argument, NULL, 't'},
+                                         {"explain", no_argument, NULL, 'x'},
                                          {"config", required_argument, NULL, 'c'},
                                          {"set", required_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
@@ -112,7 +187,7 @@ int app_cmd_classify(int argc, char **argv)
     char **sets = calloc((size_t)argc + 1, sizeof(char *));
     size_t nsets = 0, n = 0;
     long batch = 0, threads = 0;
-    int c, rc = APP_EXIT_USAGE, bad = 0;
+    int c, rc = APP_EXIT_USAGE, bad = 0, explain = 0;
     core_config_t *cfg = NULL;
     cls_classifier_t *cl = NULL;
     core_lines_t *lines = NULL;
@@ -146,6 +221,9 @@ int app_cmd_classify(int argc, char **argv)
                 fprintf(stderr, "finsent classify: --threads must be 1..256\n");
                 goto out;
             }
+            break;
+        case 'x':
+            explain = 1;
             break;
         case 'c':
             path = optarg;
@@ -207,7 +285,7 @@ int app_cmd_classify(int argc, char **argv)
         struct pollfd pfd = {.fd = fileno(stdin), .events = POLLIN};
         /* Input is idle (an interactive or slow producer): write what is
          * pending now instead of waiting for a full batch. */
-        if (n > 0 && poll(&pfd, 1, 0) == 0 && !flush_batch(cl, pending, &n))
+        if (n > 0 && poll(&pfd, 1, 0) == 0 && !flush_batch(cl, pending, &n, explain, &bad))
             goto out;
         e = core_lines_next(lines, &line, &len);
         if (e == CORE_ECLOSED)
@@ -246,10 +324,10 @@ int app_cmd_classify(int argc, char **argv)
             bad = 1;
             continue;
         }
-        if (++n == (size_t)batch && !flush_batch(cl, pending, &n))
+        if (++n == (size_t)batch && !flush_batch(cl, pending, &n, explain, &bad))
             goto out;
     }
-    if (!flush_batch(cl, pending, &n))
+    if (!flush_batch(cl, pending, &n, explain, &bad))
         goto out;
     rc = bad ? APP_EXIT_FAIL : APP_EXIT_OK;
 out:

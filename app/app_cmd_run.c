@@ -47,7 +47,8 @@ static void help(FILE *out)
             "  --stdout           also print each tagged item as a JSON line (run.stdout)\n"
             "\n"
             "HTTP (http.listen, default 127.0.0.1:9464): the dashboard at /, its read API\n"
-            "/api/rates /api/series /api/alerts /api/recent, /metrics (Prometheus), /healthz.\n"
+            "/api/rates /api/series /api/alerts /api/recent /api/explain, /metrics\n"
+            "(Prometheus), /healthz.\n"
             "Signals: SIGTERM/SIGINT finish in-flight items and exit 0 within run.grace;\n"
             "SIGHUP reloads the alert rules and feeds.\n");
 }

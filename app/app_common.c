@@ -68,3 +68,15 @@ const char *app_default_model_dir(void)
     return app_find_data_dir("FINSENT_MODEL_DIR", "models/finsent-mini", "config.json", buf,
                              sizeof buf);
 }
+
+void app_classifier_opts(const core_config_t *cfg, cls_classifier_opts_t *o)
+{
+    const char *model = core_config_str(cfg, "classify", "model");
+    memset(o, 0, sizeof *o);
+    o->model_dir = model[0] ? model : app_default_model_dir();
+    o->topic_model_dir = core_config_str(cfg, "classify", "topic_model");
+    o->sentiment_model_dir = core_config_str(cfg, "classify", "sentiment_model");
+    o->max_batch = (size_t)core_config_int(cfg, "classify", "batch");
+    o->max_seq = (size_t)core_config_int(cfg, "classify", "max_seq");
+    o->threads = (size_t)core_config_int(cfg, "classify", "threads");
+}

@@ -101,6 +101,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, app_http_response_t 
                             r->content_type ? r->content_type : "text/plain; charset=utf-8");
     if (r->cache_control)
         MHD_add_response_header(resp, "Cache-Control", r->cache_control);
+    if (r->retry_after)
+        MHD_add_response_header(resp, "Retry-After", r->retry_after);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     ret = MHD_queue_response(conn, (unsigned int)(r->status ? r->status : 200), resp);
     MHD_destroy_response(resp);

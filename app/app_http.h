@@ -25,6 +25,7 @@ typedef struct app_http_response {
     char *body;               /* malloc'd, taken by the server; may be NULL */
     size_t len;
     const char *cache_control; /* static string or NULL */
+    const char *retry_after;   /* static string or NULL: a Retry-After header (429, 503) */
 } app_http_response_t;
 
 typedef void (*app_http_handler_fn)(void *ctx, const app_http_request_t *req,

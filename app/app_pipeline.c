@@ -144,7 +144,7 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
 {
     app_pipeline_t *p = calloc(1, sizeof *p);
     cls_classifier_opts_t opts = {0};
-    const char *model, *wl, *jsonl;
+    const char *wl, *jsonl;
     core_err_t rc;
     size_t qsize;
 
@@ -171,13 +171,7 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
         (rc = core_queue_new(p->batch * 4 > 256 ? p->batch * 4 : 256, &p->tagged_q)) != CORE_OK)
         goto fail;
 
-    model = core_config_str(cfg, "classify", "model");
-    opts.model_dir = model[0] ? model : app_default_model_dir();
-    opts.topic_model_dir = core_config_str(cfg, "classify", "topic_model");
-    opts.sentiment_model_dir = core_config_str(cfg, "classify", "sentiment_model");
-    opts.max_batch = p->batch;
-    opts.max_seq = (size_t)core_config_int(cfg, "classify", "max_seq");
-    opts.threads = (size_t)core_config_int(cfg, "classify", "threads");
+    app_classifier_opts(cfg, &opts);
     if ((rc = cls_classifier_new(&opts, &p->cls, err, errlen)) != CORE_OK)
         goto fail;
     if (!cls_classifier_has_sentiment(p->cls)) {

@@ -485,6 +485,11 @@ const char *cls_classifier_model_id(const cls_classifier_t *c)
     return c->id;
 }
 
+size_t cls_classifier_max_batch(const cls_classifier_t *c)
+{
+    return c->max_batch;
+}
+
 size_t cls_classifier_max_seq(const cls_classifier_t *c)
 {
     return c->enc[0].max_seq;

@@ -74,6 +74,8 @@ size_t cls_classifier_n_topics(const cls_classifier_t *c);
 const char *const *cls_classifier_topic_labels(const cls_classifier_t *c);
 int cls_classifier_has_sentiment(const cls_classifier_t *c);
 const char *cls_classifier_model_id(const cls_classifier_t *c);
+/* cls_classifier_max_batch: the most texts one run takes (opts.max_batch). */
+size_t cls_classifier_max_batch(const cls_classifier_t *c);
 /* cls_classifier_max_seq: the tokens per item actually used. */
 size_t cls_classifier_max_seq(const cls_classifier_t *c);
 /* cls_classifier_flops: the floating point operations of the last run. */

@@ -11,6 +11,7 @@ int main(void)
         suite_model(),
         suite_bert(),
         suite_classifier(),
+        suite_explain(),
     };
     return th_main(s, sizeof s / sizeof s[0]);
 }

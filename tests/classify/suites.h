@@ -8,4 +8,5 @@ Suite *suite_kernels(void);
 Suite *suite_model(void);
 Suite *suite_bert(void);
 Suite *suite_classifier(void);
+Suite *suite_explain(void);
 #endif

@@ -8,16 +8,19 @@
 
 Suite *suite_read(void);
 Suite *suite_api(void);
+Suite *suite_explain_api(void);
 
 int main(void)
 {
-    Suite *s[2];
+    Suite *s[3];
     if (!th_redis_binary()) {
-        printf("SKIP alr_read, app_api: redis-server not found (/usr/bin/redis-server or PATH); "
+        printf("SKIP alr_read, app_api, explain_api: redis-server not found "
+               "(/usr/bin/redis-server or PATH); "
                "install the redis-server package to run them\n");
         return 0;
     }
     s[0] = suite_read();
     s[1] = suite_api();
-    return th_main(s, 2);
+    s[2] = suite_explain_api();
+    return th_main(s, 3);
 }
