@@ -86,14 +86,21 @@ core_err_t alr_read_scope_normalize(const char *in, char *out, size_t cap, char 
 core_err_t alr_read_series_plan(int64_t from_ms, int64_t to_ms, int step_min, int64_t *first_minute,
                                 size_t *npoints, char *err, size_t errlen);
 
+/* Scopes rank by the lower bound of the Wilson interval of their negative
+ * share at this confidence (the rules' default). */
+#define ALR_READ_RANK_CONFIDENCE 0.95
+
 /* alr_read_rates answers the current rates of every scope active within
  * the window (window_min must be one of alr_reader_windows, else
- * CORE_EINVAL), read from the rate hashes, sorted by neg_rate descending
- * (then n descending, then scope):
+ * CORE_EINVAL) with at least min_n items, read from the rate hashes, sorted
+ * by `lower` (the lower bound of the Wilson interval of neg_rate at
+ * ALR_READ_RANK_CONFIDENCE) descending, then neg_rate, then n descending,
+ * then scope, so a scope with 2 items at 100% ranks below a busy one at 80%:
  *   {"window":"15m","now":ms,"scopes":[{"scope","n","negative","neutral",
- *    "positive","neg_rate","updated"},...],"truncated":bool}
+ *    "positive","neg_rate","lower","updated"},...],"truncated":bool}
  * *out is the caller's (json_decref). */
-core_err_t alr_read_rates(alr_reader_t *r, int window_min, json_t **out, char *err, size_t errlen);
+core_err_t alr_read_rates(alr_reader_t *r, int window_min, uint64_t min_n, json_t **out,
+                          char *err, size_t errlen);
 
 /* alr_read_series answers the counts of scope (canonical, see
  * alr_read_scope_normalize) per step from the minute buckets between from

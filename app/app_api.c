@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "alerting/alr_keys.h"
+#include "app/app_explain.h"
 #include "app/app_static.h"
 #include "core/core_log.h"
 #include "core/core_time.h"
@@ -23,6 +24,7 @@
 struct app_api {
     alr_reader_t *reader;
     app_static_t *page; /* NULL: no page */
+    app_explain_t *explain;
 };
 
 /* ---- responses --------------------------------------------------------- */
@@ -116,9 +118,27 @@ static int param_limit(const char *v, long max, long *out, char *err, size_t err
 
 /* ---- handlers ---------------------------------------------------------- */
 
+/* param_count reads an integer in [0, max] named name. */
+static int param_count(const char *name, const char *v, long max, long *out, char *err,
+                       size_t errlen)
+{
+    char *end;
+    long n;
+    if (!v)
+        return 0;
+    n = strtol(v, &end, 10);
+    if (end == v || *end || n < 0 || n > max) {
+        snprintf(err, errlen, "%s '%.32s': an integer from 0 to %ld", name, v, max);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
 static void api_rates(app_api_t *api, const app_http_request_t *req, app_http_response_t *resp)
 {
     const char *w = app_http_query(req, "window");
+    long min_n = 1;
     const int *wins;
     size_t nw = alr_reader_windows(api->reader, &wins);
     int minutes = nw ? wins[0] : 15;
@@ -137,7 +157,13 @@ static void api_rates(app_api_t *api, const app_http_request_t *req, app_http_re
                 minutes = 15;
         }
     }
-    rc = alr_read_rates(api->reader, minutes, &o, err, sizeof err);
+    if (param_count("min_n", app_http_query(req, "min_n"), 1000000000L, &min_n, err,
+                    sizeof err) != 0) {
+        respond_error(resp, 400, err);
+        return;
+    }
+    rc = alr_read_rates(api->reader, minutes, (uint64_t)(min_n > 0 ? min_n : 1), &o, err,
+                        sizeof err);
     if (rc == CORE_OK) {
         json_t *names = json_array();
         for (size_t i = 0; names && i < nw; i++) {
@@ -254,10 +280,12 @@ static void serve_api(void *ctx, const app_http_request_t *req, app_http_respons
         api_alerts(api, req, resp);
     else if (strcmp(path, "/api/recent") == 0)
         api_recent(api, req, resp);
+    else if (strcmp(path, "/api/explain") == 0)
+        app_explain_handle(api->explain, req, resp);
     else
         respond_error(resp, 404,
                       "no such API; see docs/dashboard.md: /api/rates, "
-                      "/api/series, /api/alerts, /api/recent");
+                      "/api/series, /api/alerts, /api/recent, /api/explain");
 }
 
 /* ---- life cycle -------------------------------------------------------- */
@@ -272,6 +300,9 @@ core_err_t app_api_new(const core_config_t *cfg, const char *web_root, app_api_t
     if (!api)
         return CORE_ENOMEM;
     rc = alr_reader_new(cfg, &api->reader, err, errlen);
+    if (rc != CORE_OK)
+        goto fail;
+    rc = app_explain_new(cfg, &api->explain, err, errlen);
     if (rc != CORE_OK)
         goto fail;
     if (!web_root)
@@ -314,11 +345,17 @@ alr_reader_t *app_api_reader(app_api_t *api)
     return api->reader;
 }
 
+app_explain_t *app_api_explainer(app_api_t *api)
+{
+    return api->explain;
+}
+
 void app_api_free(app_api_t *api)
 {
     if (!api)
         return;
     alr_reader_free(api->reader);
+    app_explain_free(api->explain);
     app_static_free(api->page);
     free(api);
 }

@@ -1,10 +1,13 @@
 /*
  * app_api: the dashboard's read API and page on finsent's HTTP port.
  *
- *   GET /api/rates?window=15m            every current scope's rates, by neg_rate
+ *   GET /api/rates?window=15m&min_n=N    every current scope with at least N items
+ *                                        (default 1), by the lower Wilson bound of
+ *                                        its neg_rate
  *   GET /api/series?scope=S&from=&to=&step=1m   per-step counts of one scope
  *   GET /api/alerts?since=&limit=        alerts from the stream, plus the active ones
  *   GET /api/recent?scope=S&limit=       latest tagged items
+ *   GET /api/explain?id=ID | ?text=T     which words drove the label (app_explain)
  *   GET /, /app.js, ...                  the page (app_static)
  *
  * Answers are JSON (docs/dashboard.md); a bad parameter is 400 with
@@ -13,7 +16,8 @@
  * are alerting/alr_read.c's.
  *
  * Threads: handlers run on app_http's threads; the object is read-only after
- * app_api_new except the reader, which serialises its own connection.
+ * app_api_new except the reader, which serialises its own connection, and
+ * the explainer, which runs one explanation at a time (app_explain.h).
  */
 #ifndef APP_API_H
 #define APP_API_H
@@ -21,6 +25,7 @@
 #include <stddef.h>
 
 #include "alerting/alr_read.h"
+#include "app/app_explain.h"
 #include "app/app_http.h"
 #include "core/core_config.h"
 #include "core/core_error.h"
@@ -43,6 +48,9 @@ core_err_t app_api_register(app_http_t *http, const core_config_t *cfg, app_api_
 
 /* app_api_reader: the API's reader (tests set its clock). */
 alr_reader_t *app_api_reader(app_api_t *api);
+
+/* app_api_explainer: the API's explainer (tests hold its lock). */
+app_explain_t *app_api_explainer(app_api_t *api);
 
 /* app_api_free: NULL is a no-op; the HTTP server must be stopped first. */
 void app_api_free(app_api_t *api);

@@ -1,14 +1,18 @@
 /* finsent stats: the current rolling negative rates per scope and window,
  * computed from the minute buckets in Redis (so they are current even when
- * no daemon is running), as a table sorted by neg_rate or as JSON. Reads
+ * no daemon is running), as a table ranked by the lower Wilson bound of
+ * neg_rate (as the dashboard ranks them) or as JSON. Reads
  * only: nothing in Redis is changed. */
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alerting/alr_keys.h"
+#include "alerting/alr_read.h"
+#include "alerting/alr_rule.h"
 #include "alerting/alr_sink.h"
 #include "app/app.h"
 #include "core/core_log.h"
@@ -19,21 +23,31 @@ static void help(FILE *out)
             "usage: finsent stats [-c FILE] [--set S.K=V ...] [--window W] [--min-count N] "
             "[--json]\n\n"
             "Print the rolling negative-sentiment rate of every scope (all, topic:*, entity:*)\n"
-            "with items in the window, highest neg_rate first, from the Redis named by [redis].\n\n"
+            "with items in the window, from the Redis named by [redis], ranked by the evidence for a\n"
+            "high negative share: the lower bound of its Wilson interval at 95%% (LOWER95), so\n"
+            "2 negatives of 2 items rank below 105 of 126.\n\n"
             "  -c, --config FILE  config file (FINSENT_* variables and --set apply on top)\n"
             "  --set S.K=V        override one key (repeatable)\n"
             "  -w, --window W     only this window (one of redis.windows or a rule's window,\n"
             "                     e.g. 15m); default: every window\n"
             "  -n, --min-count N  hide rows with fewer than N items (default 1)\n"
             "  --json             print a JSON array of {scope, window, n, negative, neutral,\n"
-            "                     positive, neg_rate} instead of a table\n"
+            "                     positive, neg_rate, lower} instead of a table\n"
             "Exit status 0, 1 when Redis cannot be read, 2 on bad usage.\n");
+}
+
+static double lower95(const alr_rate_t *r)
+{
+    return alr_wilson_lower(r->negative, r->n, alr_z_for_confidence(ALR_READ_RANK_CONFIDENCE));
 }
 
 static int by_rate(const void *a, const void *b)
 {
     const alr_rate_t *x = a, *y = b;
+    double lx = lower95(x), ly = lower95(y);
     int c;
+    if (lx != ly)
+        return lx < ly ? 1 : -1;
     if (x->neg_rate != y->neg_rate)
         return x->neg_rate < y->neg_rate ? 1 : -1;
     if (x->n != y->n)
@@ -50,10 +64,11 @@ static int print_json(const alr_rate_t *rows, size_t n)
         char w[16];
         alr_window_name(rows[i].window_min, w, sizeof w);
         json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f}", "scope", rows[i].scope, "window",
-                           w, "n", (json_int_t)rows[i].n, "negative", (json_int_t)rows[i].negative,
-                           "neutral", (json_int_t)rows[i].neutral, "positive",
-                           (json_int_t)rows[i].positive, "neg_rate", rows[i].neg_rate));
+            arr, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f}", "scope", rows[i].scope,
+                           "window", w, "n", (json_int_t)rows[i].n, "negative",
+                           (json_int_t)rows[i].negative, "neutral", (json_int_t)rows[i].neutral,
+                           "positive", (json_int_t)rows[i].positive, "neg_rate", rows[i].neg_rate,
+                           "lower", round(lower95(&rows[i]) * 10000.0) / 10000.0));
     }
     s = arr ? json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(arr);
@@ -66,15 +81,15 @@ static int print_json(const alr_rate_t *rows, size_t n)
 
 static void print_table(const alr_rate_t *rows, size_t n)
 {
-    printf("%-32s %6s %8s %8s %8s %8s %8s\n", "SCOPE", "WINDOW", "N", "NEG", "NEU", "POS",
-           "NEG_RATE");
+    printf("%-32s %6s %8s %8s %8s %8s %8s %8s\n", "SCOPE", "WINDOW", "N", "NEG", "NEU", "POS",
+           "NEG_RATE", "LOWER95");
     for (size_t i = 0; i < n; i++) {
         char w[16];
         alr_window_name(rows[i].window_min, w, sizeof w);
-        printf("%-32s %6s %8llu %8llu %8llu %8llu %8.4f\n", rows[i].scope, w,
+        printf("%-32s %6s %8llu %8llu %8llu %8llu %8.4f %8.4f\n", rows[i].scope, w,
                (unsigned long long)rows[i].n, (unsigned long long)rows[i].negative,
                (unsigned long long)rows[i].neutral, (unsigned long long)rows[i].positive,
-               rows[i].neg_rate);
+               rows[i].neg_rate, lower95(&rows[i]));
     }
     if (n == 0)
         printf("(no items in the window)\n");

@@ -105,9 +105,10 @@ START_TEST(rates)
 {
     json_t *o = get_json("/api/rates?window=15m", 200), *sc, *w;
     sc = json_object_get(o, "scopes");
-    ck_assert_uint_eq(json_array_size(sc), 4);
+    ck_assert_uint_eq(json_array_size(sc), 5);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(sc, 0), "scope")),
                      "entity:ACME");
+    ck_assert(json_is_real(json_object_get(json_array_get(sc, 0), "lower")));
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(sc, 0), "negative")), 30);
     w = json_object_get(o, "windows");
     ck_assert_uint_eq(json_array_size(w), 3);
@@ -116,6 +117,9 @@ START_TEST(rates)
     /* default window: 15m when kept */
     o = get_json("/api/rates", 200);
     ck_assert_str_eq(json_string_value(json_object_get(o, "window")), "15m");
+    json_decref(o);
+    o = get_json("/api/rates?window=15m&min_n=20", 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(o, "scopes")), 3);
     json_decref(o);
     /* "0h15m" is the same window */
     o = get_json("/api/rates?window=5m", 200);
@@ -203,6 +207,8 @@ START_TEST(validation)
     bad("/api/rates?window=7m", "not kept");
     bad("/api/rates?window=abc", "window 'abc'");
     bad("/api/rates?window=30s", "window '30s'");
+    bad("/api/rates?min_n=-1", "min_n");
+    bad("/api/rates?min_n=x", "min_n");
     bad("/api/alerts?since=soon", "since 'soon'");
     bad("/api/alerts?limit=0", "limit '0'");
     bad("/api/alerts?limit=501", "limit '501'");

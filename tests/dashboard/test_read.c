@@ -192,16 +192,24 @@ START_TEST(rates_sorted)
 {
     json_t *o = NULL, *sc, *row;
     char err[512] = "";
-    static const char *const order[] = {"entity:ACME", "all", "topic:energy-oil", "entity:TIE"};
+    /* By the lower Wilson bound at 95%: ACME 30/40 (0.598) before TWO 2/2
+     * (0.342, though its share is 100%), all 40/100 (0.309), energy-oil 10/50
+     * (0.112), TIE 2/10 (0.057). */
+    static const char *const order[] = {"entity:ACME", "entity:TWO", "all", "topic:energy-oil",
+                                        "entity:TIE"};
+    static const double lower[] = {0.5984, 0.3424, 0.3094, 0.1124, 0.0567};
 
-    ck_assert_msg(alr_read_rates(R, 15, &o, err, sizeof err) == CORE_OK, "%s", err);
+    ck_assert_msg(alr_read_rates(R, 15, 1, &o, err, sizeof err) == CORE_OK, "%s", err);
     ck_assert_str_eq(json_string_value(json_object_get(o, "window")), "15m");
     sc = json_object_get(o, "scopes");
     /* OLD has a rate hash but was last seen 3 h ago: not current. */
-    ck_assert_uint_eq(json_array_size(sc), 4);
-    for (size_t i = 0; i < 4; i++)
+    ck_assert_uint_eq(json_array_size(sc), 5);
+    for (size_t i = 0; i < 5; i++) {
         ck_assert_str_eq(json_string_value(json_object_get(json_array_get(sc, i), "scope")),
                          order[i]);
+        ck_assert_double_eq_tol(json_real_value(json_object_get(json_array_get(sc, i), "lower")),
+                                lower[i], 1e-3);
+    }
     row = json_array_get(sc, 0);
     ck_assert_int_eq(json_integer_value(json_object_get(row, "n")), 40);
     ck_assert_int_eq(json_integer_value(json_object_get(row, "negative")), 30);
@@ -212,8 +220,15 @@ START_TEST(rates_sorted)
     ck_assert(json_is_false(json_object_get(o, "truncated")));
     json_decref(o);
 
+    /* A minimum count hides the small scopes. */
+    ck_assert_msg(alr_read_rates(R, 15, 20, &o, err, sizeof err) == CORE_OK, "%s", err);
+    sc = json_object_get(o, "scopes");
+    ck_assert_uint_eq(json_array_size(sc), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(sc, 1), "scope")), "all");
+    json_decref(o);
+
     /* 5m: only ACME has a 5m hash. */
-    ck_assert_msg(alr_read_rates(R, 5, &o, err, sizeof err) == CORE_OK, "%s", err);
+    ck_assert_msg(alr_read_rates(R, 5, 1, &o, err, sizeof err) == CORE_OK, "%s", err);
     sc = json_object_get(o, "scopes");
     ck_assert_uint_eq(json_array_size(sc), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(sc, 0), "n")), 9);
@@ -225,7 +240,7 @@ START_TEST(rates_unknown_window)
 {
     json_t *o = NULL;
     char err[512] = "";
-    ck_assert_int_eq(alr_read_rates(R, 7, &o, err, sizeof err), CORE_EINVAL);
+    ck_assert_int_eq(alr_read_rates(R, 7, 1, &o, err, sizeof err), CORE_EINVAL);
     ck_assert_ptr_null(o);
     ck_assert_msg(strstr(err, "7m") && strstr(err, "5m, 15m, 1h"), "%s", err);
 }
@@ -480,7 +495,7 @@ START_TEST(redis_away)
     json_t *o = NULL;
     char err[512] = "";
     th_redis_kill(&D.redis);
-    ck_assert_int_eq(alr_read_rates(R, 15, &o, err, sizeof err), CORE_ENET);
+    ck_assert_int_eq(alr_read_rates(R, 15, 1, &o, err, sizeof err), CORE_ENET);
     ck_assert_ptr_null(o);
     ck_assert_msg(strncmp(err, "redis:", 6) == 0, "%s", err);
     ck_assert_int_eq(alr_read_recent(R, NULL, 5, &o, err, sizeof err), CORE_ENET);
@@ -527,7 +542,7 @@ START_TEST(rates_scope_cap)
     ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
     ck_assert_int_eq(core_config_load_string(cfg, "t", text, err, sizeof err), CORE_OK);
     ck_assert_msg(alr_reader_new(cfg, &r, err, sizeof err) == CORE_OK, "%s", err);
-    ck_assert_msg(alr_read_rates(r, 15, &o, err, sizeof err) == CORE_OK, "%s", err);
+    ck_assert_msg(alr_read_rates(r, 15, 1, &o, err, sizeof err) == CORE_OK, "%s", err);
     sc = json_object_get(o, "scopes");
     ck_assert_uint_eq(json_array_size(sc), ALR_READ_MAX_SCOPES);
     ck_assert(json_is_true(json_object_get(o, "truncated")));
@@ -580,7 +595,7 @@ START_TEST(error_reply_mid_pipeline)
     ck_assert_int_eq(core_config_load_string(cfg, "t", text, err, sizeof err), CORE_OK);
     ck_assert_msg(alr_reader_new(cfg, &r, err, sizeof err) == CORE_OK, "%s", err);
 
-    ck_assert_int_eq(alr_read_rates(r, 15, &o, err, sizeof err), CORE_EREDIS);
+    ck_assert_int_eq(alr_read_rates(r, 15, 1, &o, err, sizeof err), CORE_EREDIS);
     ck_assert_ptr_null(o);
     ck_assert_msg(strstr(err, "WRONGTYPE") != NULL, "%s", err);
     ck_assert_int_eq(alr_read_series(r, "entity:A", now - 120000, now, 1, &o, err, sizeof err),
@@ -663,7 +678,7 @@ START_TEST(busy_reader)
     /* once accepted, the first query holds the reader (it locks before
      * connecting) and waits for a reply that never comes */
     ck_assert_int_eq(read(sv.accepted_pipe[0], &c, 1), 1);
-    ck_assert_int_eq(alr_read_rates(r, 15, &o, err, sizeof err), CORE_EAGAIN);
+    ck_assert_int_eq(alr_read_rates(r, 15, 1, &o, err, sizeof err), CORE_EAGAIN);
     ck_assert_ptr_null(o);
     ck_assert_ptr_nonnull(strstr(err, "busy"));
     /* the first query gives up at the reader's 2 s command cap, not 10 s */

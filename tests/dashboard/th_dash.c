@@ -107,9 +107,15 @@ int th_dash_start(th_dash_t *d)
      * seen 3 h ago: its hash still exists but it is not current. */
     cmd_ok(c,
            "ZADD finsent:scopes %lld all %lld entity:ACME %lld topic:energy-oil %lld "
-           "entity:TIE %lld entity:OLD",
+           "entity:TIE %lld entity:OLD %lld entity:TWO",
            (long long)d->now - 1000, (long long)d->now, (long long)d->now - 60000,
-           (long long)d->now - 120000, (long long)d->now - 3 * 3600000);
+           (long long)d->now - 120000, (long long)d->now - 3 * 3600000,
+           (long long)d->now - 90000);
+    /* TWO: 2 of 2 negative, the noise a share ranking would put first. */
+    cmd_ok(c,
+           "HSET finsent:rate:entity:TWO:15m n 2 negative 2 neutral 0 positive 0 "
+           "neg_rate 1.0000 updated %lld",
+           (long long)d->now);
     cmd_ok(c,
            "HSET finsent:rate:all:15m n 100 negative 40 neutral 50 positive 10 neg_rate "
            "0.4000 updated %lld",
