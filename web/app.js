@@ -17,7 +17,7 @@
   var RANGES = { 60: 1, 360: 5, 1440: 15 }; /* chart range (min) -> step (min) */
 
   var S = {
-    window: null, windows: [], rates: [], selected: null, userPicked: false,
+    window: null, windows: [], rates: [], selected: null, userPicked: false, minN: 1,
     range: 60, alerts: [], lastAlertId: null, active: [],
     spark: {}, chart: null, chartScope: null, series: null
   };
@@ -89,7 +89,7 @@
   /* ---- scope table ----------------------------------------------------- */
 
   function refreshRates() {
-    var q = S.window ? '?window=' + encodeURIComponent(S.window) : '';
+    var q = '?min_n=' + S.minN + (S.window ? '&window=' + encodeURIComponent(S.window) : '');
     return getJSON('api/rates' + q).then(function (j) {
       setConn(true, 'live · ' + hhmm(new Date(), true));
       S.rates = j.scopes || [];
@@ -156,6 +156,9 @@
       fill.style.width = Math.round(Math.min(1, r.neg_rate || 0) * 100) + '%';
       bar.appendChild(fill);
       wrap.appendChild(el('span', null, pct(r.neg_rate)));
+      var lb = el('span', 'lower', '\u2265 ' + pct(r.lower || 0));
+      lb.title = 'lower bound of the 95% Wilson interval: what the ranking uses';
+      wrap.appendChild(lb);
       wrap.appendChild(bar);
       rt.appendChild(wrap);
       tr.appendChild(rt);
@@ -354,6 +357,9 @@
       if (scope !== S.selected) return;
       var xs = j.t.map(function (t) { return t / 1000; });
       var data = [xs, j.n, j.neg_rate];
+      /* steps with items: a backfilled history fills the range (for tests) */
+      $('chart').dataset.filled = String((j.n || []).filter(function (v) { return v > 0; }).length);
+      $('chart').dataset.steps = String((j.n || []).length);
       /* x spans the whole requested range, so an alert raised this minute
        * (after the last point's start) still gets its mark */
       var xr = [xs.length ? Math.min(xs[0], from / 1000) : from / 1000, to / 1000 + 30];
@@ -405,6 +411,7 @@
       var li = el('li', a.state);
       li.tabIndex = 0;
       li.dataset.scope = a.scope;
+      li.dataset.id = a.id;
       li.appendChild(el('span', 'state', a.state));
       var what = el('div', 'what');
       var p = scopeParts(a.scope);
@@ -483,9 +490,152 @@
       var ec = el('td');
       (it.entities || []).forEach(function (e) { ec.appendChild(el('span', 'ent', '$' + e)); });
       tr.appendChild(ec);
+      tr.tabIndex = 0;
+      tr.title = 'why this label? (click)';
+      tr.addEventListener('click', function () { showItem(it); });
+      tr.addEventListener('keydown', function (e) { if (e.key === 'Enter') showItem(it); });
       tb.appendChild(tr);
     });
     if (newLabel) renderScopes();
+  }
+
+  /* ---- explanations and the detail dialog ------------------------------------ */
+
+  /* explainInto fetches the per-word explanation of an item (by id) or of a
+   * text and renders the words, tinted by how much each one moves the
+   * negative probability (red: towards negative, green: away from it). */
+  function explainInto(box, query) {
+    box.textContent = 'explaining…';
+    box.className = 'explain loading';
+    return getJSON('api/explain?' + query).then(function (j) {
+      box.textContent = '';
+      box.className = 'explain';
+      var text = j.text || '', pos = 0, enc = new TextEncoder(), dec = new TextDecoder();
+      var bytes = enc.encode(text), words = j.words || [];
+      var maxd = words.reduce(function (m, w) {
+        return Math.max(m, Math.abs((w.delta && w.delta.negative) || 0));
+      }, 0.05);
+      var line = el('p', 'explained');
+      words.forEach(function (w) {
+        if (w.start > pos) line.appendChild(document.createTextNode(dec.decode(bytes.slice(pos, w.start))));
+        var d = (w.delta && w.delta.negative) || 0;
+        var sp = el('span', 'w ' + (d >= 0 ? 'neg' : 'pos'), dec.decode(bytes.slice(w.start, w.start + w.len)));
+        sp.style.setProperty('--a', (Math.min(1, Math.abs(d) / maxd) * 0.75).toFixed(3));
+        sp.title = 'without this word: negative ' + (d >= 0 ? '−' : '+') + pct(Math.abs(d));
+        sp.dataset.delta = d.toFixed(4);
+        line.appendChild(sp);
+        pos = w.start + w.len;
+      });
+      if (pos < bytes.length) line.appendChild(document.createTextNode(dec.decode(bytes.slice(pos))));
+      box.appendChild(line);
+      var sp2 = j.sentiment_p || {};
+      box.appendChild(el('p', 'muted small', 'tagged ' + (j.sentiment || '–') + ' (neg ' +
+        pct(sp2.negative) + ') · red words push towards negative, green away · ' +
+        (j.truncated ? 'first words only · ' : '') + Math.round(j.ms || 0) + ' ms'));
+    }).catch(function (e) {
+      box.className = 'explain error';
+      box.textContent = 'no explanation: ' + e.message;
+    });
+  }
+
+  /* wilsonLower: lower bound of the 95% Wilson interval of k of n (as the
+   * server ranks scopes and the wilson rules judge them). */
+  function wilsonLower(k, n) {
+    if (!n || !k) return 0;
+    var z = 1.959964, p = k / n, z2 = z * z;
+    var c = p + z2 / (2 * n), s = z * Math.sqrt(p * (1 - p) / n + z2 / (4 * n * n));
+    return Math.max(0, (c - s) / (1 + z2 / n));
+  }
+
+  function openDialog(title) {
+    var d = $('detail');
+    $('detail-title').textContent = title;
+    $('detail-body').textContent = '';
+    if (!d.open) d.showModal();
+    return $('detail-body');
+  }
+
+  function itemBlock(it) {
+    var div = el('div', 'sample');
+    div.dataset.id = it.id;
+    var head = el('div', 'sample-head');
+    if (it.sentiment) head.appendChild(el('span', 'pill ' + it.sentiment, it.sentiment));
+    head.appendChild(el('span', 'item-title', it.title || it.text || it.id));
+    div.appendChild(head);
+    var sp = it.sentiment_p || {};
+    div.appendChild(el('div', 'probs-text', it.id + ' · ' + (it.topic || '–') + ' · neg ' +
+      (sp.negative || 0).toFixed(2) + ' · neu ' + (sp.neutral || 0).toFixed(2) + ' · pos ' +
+      (sp.positive || 0).toFixed(2)));
+    var btn = el('button', 'explain-btn', 'Explain');
+    btn.type = 'button';
+    var box = el('div', 'explain');
+    btn.addEventListener('click', function () {
+      btn.disabled = true;
+      explainInto(box, 'id=' + encodeURIComponent(it.id)).then(function () { btn.disabled = false; });
+    });
+    div.appendChild(btn);
+    div.appendChild(box);
+    return div;
+  }
+
+  /* showItem: one item of the latest-items table, explained at once. */
+  function showItem(it) {
+    var body = openDialog('Why ' + (it.sentiment || 'this label') + '?');
+    var b = itemBlock(it);
+    body.appendChild(b);
+    b.querySelector('.explain-btn').click();
+  }
+
+  /* showAlert: the story of an alert: rule and basis, the counts at firing
+   * and at resolving, and its sample items with their labels, explainable. */
+  function showAlert(a) {
+    var p = scopeParts(a.scope);
+    var body = openDialog(p.name + ' · ' + a.rule);
+    body.dataset.alert = a.id || '';
+    var fire = a.state === 'firing' ? a : null, res = null;
+    S.alerts.forEach(function (x) {
+      if (x.rule !== a.rule || x.scope !== a.scope || x.since !== a.since) return;
+      if (x.state === 'firing') fire = x;
+      if (x.state === 'resolved') res = x;
+    });
+    body.appendChild(el('p', null, 'Rule ' + a.rule + ' on ' + a.scope + ', basis ' + (a.basis || 'rate') +
+      ', window ' + a.window + '.'));
+    var tbl = el('table', 'grid detail-counts');
+    var hd = el('tr');
+    ['', 'items', 'negative', 'share', 'bound (95%)', 'value', 'threshold', 'when'].forEach(function (h) {
+      hd.appendChild(el('th', null, h));
+    });
+    tbl.appendChild(hd);
+    [['firing', fire], ['resolved', res]].forEach(function (r) {
+      var x = r[1], tr = el('tr');
+      tr.dataset.state = r[0];
+      tr.appendChild(el('th', null, r[0]));
+      if (!x) {
+        var td = el('td', 'muted', r[0] === 'resolved' ? 'still firing' : 'not in the alerts kept');
+        td.colSpan = 7;
+        tr.appendChild(td);
+      } else {
+        [fmtInt(x.n), fmtInt(x.negative), pct(x.neg_rate), pct(wilsonLower(x.negative, x.n)),
+          x.basis === 'volume' ? Number(x.value).toFixed(2) + '×' : pct(x.value),
+          x.basis === 'volume' ? Number(x.threshold).toFixed(2) + '×' : pct(x.threshold),
+          hhmm(new Date(x.ts), true)].forEach(function (v) { tr.appendChild(el('td', 'num', v)); });
+      }
+      tbl.appendChild(tr);
+    });
+    body.appendChild(tbl);
+    body.appendChild(el('p', 'muted', alertDetail(fire || a)));
+    var samples = (fire || a).samples || [];
+    body.appendChild(el('h3', null, 'Sample negative items (' + samples.length + ')'));
+    var list = el('div', 'samples');
+    body.appendChild(list);
+    if (!samples.length) return;
+    getJSON('api/recent?limit=200&scope=' + encodeURIComponent(a.scope)).then(function (j) {
+      var byId = {};
+      (j.items || []).forEach(function (it) { byId[it.id] = it; });
+      samples.forEach(function (id) {
+        list.appendChild(itemBlock(byId[id] || { id: id, title: id + ' (no longer in the recent list)' }));
+      });
+    }).catch(function (e) { list.textContent = 'samples unavailable: ' + e.message; });
   }
 
   /* ---- wiring ------------------------------------------------------------------ */
@@ -493,6 +643,7 @@
   function rowsArray() { return Array.prototype.slice.call(document.querySelectorAll('#scope-table tbody tr')); }
 
   function wire() {
+    $('detail-close').addEventListener('click', function () { $('detail').close(); });
     var tbody = document.querySelector('#scope-table tbody');
     tbody.addEventListener('click', function (e) {
       var tr = e.target.closest('tr');
@@ -510,13 +661,23 @@
       if (next) { next.focus(); e.preventDefault(); }
     });
     var ol = $('alert-list');
+    var alertOf = function (li) {
+      return S.alerts.filter(function (a) { return a.id === li.dataset.id; })[0];
+    };
     ol.addEventListener('click', function (e) {
       var li = e.target.closest('li');
-      if (li) select(li.dataset.scope, true);
+      if (!li) return;
+      select(li.dataset.scope, true);
+      var a = alertOf(li);
+      if (a) showAlert(a);
     });
     ol.addEventListener('keydown', function (e) {
       var li = e.target.closest('li');
-      if (li && e.key === 'Enter') select(li.dataset.scope, true);
+      if (li && e.key === 'Enter') {
+        select(li.dataset.scope, true);
+        var a = alertOf(li);
+        if (a) showAlert(a);
+      }
     });
     $('search').addEventListener('keydown', function (e) {
       if (e.key === 'Enter') { searchSelect(); e.preventDefault(); }
@@ -532,6 +693,12 @@
     });
     $('window').addEventListener('change', function () {
       S.window = $('window').value;
+      refreshRates();
+    });
+    $('min-n').addEventListener('change', function () {
+      var v = Math.floor(Number($('min-n').value));
+      S.minN = v >= 1 && v <= 100000 ? v : 1;
+      $('min-n').value = String(S.minN);
       refreshRates();
     });
     document.querySelectorAll('.seg button').forEach(function (b) {

@@ -117,8 +117,9 @@ base, path = sys.argv[1], sys.argv[2]
 rates = json.load(open(path))
 rows = {r["scope"]: r for r in rates["scopes"]}
 assert "all" in rows and "entity:ACME" in rows, sorted(rows)[:10]
-negs = [r["neg_rate"] for r in rates["scopes"]]
-assert negs == sorted(negs, reverse=True), "not sorted by neg_rate"
+lows = [r["lower"] for r in rates["scopes"]]
+assert lows == sorted(lows, reverse=True), "not ranked by the lower Wilson bound"
+assert all(r["lower"] <= r["neg_rate"] + 1e-4 for r in rates["scopes"]), "a bound above its share"
 for scope in ("all", "entity:ACME"):
     r = rows[scope]
     # The rate hash covers the 60 minute buckets ending at its `updated` minute.
