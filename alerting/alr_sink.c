@@ -179,6 +179,7 @@ struct alr_sink {
     alr_rule_t *rules;
     size_t nrules;
     size_t nbase_rules; /* surge and volume rules */
+    int pruned;         /* the active set was cleared of unknown rules */
     alr_script_t scripts[SCRIPT__N];
     int scripts_loaded;
     int64_t (*now)(void *);
@@ -1359,9 +1360,53 @@ static core_err_t zprune(alr_sink_t *s, const char *kind, int64_t max)
     return rc;
 }
 
+/* rule_named: whether a configured rule has the name name[0..n). */
+static int rule_named(const alr_sink_t *s, const char *name, size_t n)
+{
+    for (size_t r = 0; r < s->nrules; r++)
+        if (strlen(s->rules[r].name) == n && memcmp(s->rules[r].name, name, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* prune_stale removes from the active set (key k) the entries of rules no
+ * longer in the config (a reload or a restart with fewer rules), once per
+ * sink, and says so in the log. Their state hashes stay as history. */
+static core_err_t prune_stale(alr_sink_t *s, const char *k, const scopes_t *stale)
+{
+    const char **argv;
+    redisReply *rep = NULL;
+    core_err_t rc;
+
+    if (stale->n == 0) {
+        s->pruned = 1;
+        return CORE_OK;
+    }
+    argv = calloc(stale->n + 2, sizeof *argv);
+    if (!argv)
+        return CORE_ENOMEM;
+    argv[0] = "SREM";
+    argv[1] = k;
+    for (size_t i = 0; i < stale->n; i++)
+        argv[2 + i] = stale->v[i];
+    rc = alr_redis_cmd(s->r, &rep, (int)stale->n + 2, argv, NULL);
+    free(argv);
+    if (rc == CORE_OK) {
+        CORE_INFO("alerting",
+                  "removed %zu active alert(s) of rules no longer configured from %salerts:active "
+                  "(first: %s)",
+                  stale->n, s->prefix, stale->v[0]);
+        s->pruned = 1;
+    }
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
 core_err_t alr_sink_tick(alr_sink_t *s, size_t *fired, size_t *resolved)
 {
     int64_t now = s->now(s->now_ctx);
+    scopes_t stale = {0};
     int64_t quiet = now - (int64_t)s->windows[s->nw - 1] * 60000 - 60000;
     size_t f = 0, r = 0;
     char k[ALR_KEY_MAX];
@@ -1423,11 +1468,18 @@ core_err_t alr_sink_tick(alr_sink_t *s, size_t *fired, size_t *resolved)
             if (rep->element[i]->type != REDIS_REPLY_STRING)
                 continue;
             colon = strchr(m, ':');
+            if (!s->pruned && colon && !rule_named(s, m, (size_t)(colon - m))) {
+                if (rep->element[i]->len < ALR_SCOPE_MAX) /* longer ones wait (rare) */
+                    rc = scopes_add(&stale, m); /* a rule no longer configured */
+                continue;
+            }
             if (colon && strlen(colon + 1) < ALR_SCOPE_MAX)
                 rc = scopes_add(&s->touched, colon + 1);
         }
         freeReplyObject(rep);
         rep = NULL;
+        if (rc == CORE_OK && !s->pruned)
+            rc = prune_stale(s, k, &stale);
         if (rc != CORE_OK)
             goto out;
     }
@@ -1443,6 +1495,7 @@ core_err_t alr_sink_tick(alr_sink_t *s, size_t *fired, size_t *resolved)
     if (rc == CORE_OK && full)
         s->last_full_minute = alr_minute(now);
 out:
+    scopes_free(&stale);
     if (fired)
         *fired = f;
     if (resolved)

@@ -283,6 +283,36 @@ START_TEST(rollups_idempotent_across_restart_and_replay)
 }
 END_TEST
 
+/* A reload (a new sink) with fewer rules clears the active set of the
+ * rules that are gone, once, and leaves the others. */
+START_TEST(active_set_pruned_of_removed_rules)
+{
+    th_redis_t r;
+    th_clock_t clk = {TH_T0};
+    redisContext *c;
+    alr_sink_t *s;
+    size_t fired = 0, resolved = 0;
+
+    ck_assert_msg(th_redis_start(&r, TH_REDIS_EPHEMERAL) == 0, "redis-server did not start");
+    c = th_alr_connect(&r);
+    ck_assert_int_eq(th_alr_int(c, "SADD finsent:alerts:active gone:entity:X surge:entity:Y "
+                                   "old.rule:topic:fed"),
+                     3);
+    s = sink(&r, &clk);
+    ck_assert_int_eq(alr_sink_tick(s, &fired, &resolved), CORE_OK);
+    ck_assert_int_eq(th_alr_int(c, "SISMEMBER finsent:alerts:active gone:entity:X"), 0);
+    ck_assert_int_eq(th_alr_int(c, "SISMEMBER finsent:alerts:active old.rule:topic:fed"), 0);
+    ck_assert_int_eq(th_alr_int(c, "SISMEMBER finsent:alerts:active surge:entity:Y"), 1);
+    /* Only once per sink: an entry added later by another instance stays. */
+    ck_assert_int_eq(th_alr_int(c, "SADD finsent:alerts:active gone:entity:Z"), 1);
+    ck_assert_int_eq(alr_sink_tick(s, &fired, &resolved), CORE_OK);
+    ck_assert_int_eq(th_alr_int(c, "SISMEMBER finsent:alerts:active gone:entity:Z"), 1);
+    alr_sink_free(s);
+    redisFree(c);
+    th_redis_stop(&r);
+}
+END_TEST
+
 Suite *suite_baseline(void)
 {
     Suite *s = suite_create("alr_baseline");
@@ -290,6 +320,7 @@ Suite *suite_baseline(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, surge_and_volume_against_own_history);
     tcase_add_test(tc, rollups_idempotent_across_restart_and_replay);
+    tcase_add_test(tc, active_set_pruned_of_removed_rules);
     suite_add_tcase(s, tc);
     return s;
 }
