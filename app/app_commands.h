@@ -10,5 +10,6 @@
     X("alerts", app_cmd_alerts, "follow alerts live (and replay them with --since)")             \
     X("stats", app_cmd_stats, "print the rolling negative rates per scope and window from Redis") \
     X("config", app_cmd_config, "print the default config, or check and show a config file")       \
+    X("backtest", app_cmd_backtest, "replay a JSONL history through the rules, report the alerts")   \
     X("feeds", app_cmd_feeds, "import OPML, check the configured feeds, parse a feed file")      \
     X("kafka-mock", app_cmd_kafka_mock, "run an in-memory mock Kafka cluster (demos/tests; not durable)")

@@ -12,23 +12,28 @@ Suite *suite_redis(void);
 Suite *suite_sink(void);
 Suite *suite_follow(void);
 Suite *suite_cli(void);
+Suite *suite_admin_pure(void);
+Suite *suite_admin(void);
 Suite *suite_baseline(void);
 
 int main(void)
 {
-    Suite *s[9];
+    Suite *s[12];
     size_t n = 0;
     s[n++] = suite_keys();
     s[n++] = suite_rule();
     s[n++] = suite_json();
+    s[n++] = suite_admin_pure();
     if (th_redis_binary()) {
         s[n++] = suite_redis();
         s[n++] = suite_sink();
         s[n++] = suite_follow();
         s[n++] = suite_cli();
+        s[n++] = suite_admin();
         s[n++] = suite_baseline();
     } else {
-        printf("SKIP alr_redis, alr_sink, alr_follow, alr_cli, alr_baseline: redis-server not found "
+        printf("SKIP alr_redis, alr_sink, alr_follow, alr_cli, alr_baseline, alr_admin: "
+               "redis-server not found "
                "(/usr/bin/redis-server or "
                "PATH); install the redis-server package to run them\n");
     }
