@@ -291,7 +291,8 @@ static void drop_tagged(app_pipeline_t *p, core_tagged_t *t)
 }
 
 /* count_repaired: the UTF-8 gate (core_item_set) replaced invalid bytes in
- * this item; count them by source kind (the part of the source before ':'). */
+ * this item, or hashed its over-long id; count them by source kind (the
+ * part of the source before ':'). */
 static void count_repaired(app_pipeline_t *p, const core_item_t *it)
 {
     char kind[32], lab[64];
@@ -299,6 +300,13 @@ static void count_repaired(app_pipeline_t *p, const core_item_t *it)
     size_t k = strcspn(src, ":");
     snprintf(kind, sizeof kind, "%.*s", (int)(k < sizeof kind ? k : sizeof kind - 1), src);
     core_metrics_label(lab, sizeof lab, "source", kind);
+    if (it->id_hashed)
+        core_counter_add(core_metrics_counter(p->metrics, "finsent_ids_hashed_total", lab,
+                                              "ids longer than 256 bytes replaced by a prefix "
+                                              "and a hash, by source"),
+                         1);
+    if (!it->utf8_repaired)
+        return;
     core_counter_add(core_metrics_counter(p->metrics, "finsent_utf8_repaired_total", lab,
                                           "invalid UTF-8 sequences replaced by U+FFFD, by source"),
                      it->utf8_repaired);
@@ -331,7 +339,7 @@ static void *classify_main(void *arg)
         /* Entities, then the tagged wrappers (which take the items). */
         for (size_t i = 0; i < n; i++) {
             core_item_t *it = items[i];
-            if (it->utf8_repaired)
+            if (it->utf8_repaired || it->id_hashed)
                 count_repaired(p, it);
             if ((p->cashtags && core_item_add_cashtags(it) != CORE_OK) ||
                 (p->watchlist && core_watchlist_match(p->watchlist, it) != CORE_OK) ||
@@ -376,12 +384,32 @@ typedef struct delivery {
     core_tagged_t *t;
 } delivery;
 
+/* output_too_large: the tagged output of an item is larger than Kafka
+ * takes. Its counts are in Redis; retrying cannot help, and leaving it
+ * unacknowledged would stall its partition and re-send everything behind it
+ * after every restart. So it is acknowledged, counted and logged. */
+static void output_too_large(app_pipeline_t *p, core_tagged_t *t, const char *errstr)
+{
+    CORE_ERROR(MOD, "output of item %.200s dropped: larger than Kafka takes (%s); acknowledged, "
+                    "its counts are in Redis",
+               t->item->id ? t->item->id : "?", errstr ? errstr : "message too large");
+    core_counter_add(core_metrics_counter(p->metrics, "finsent_output_dropped_total",
+                                          "reason=\"too_large\"",
+                                          "tagged outputs not produced, by reason (the item is "
+                                          "acknowledged)"),
+                     1);
+    ack_item(p, t->item, CORE_ETOO_LARGE);
+    core_counter_add(p->m_out, 1);
+}
+
 static void on_delivered(void *opaque, core_err_t status, const char *errstr)
 {
     delivery *d = opaque;
     if (status == CORE_OK) {
         ack_item(d->p, d->t->item, CORE_OK);
         core_counter_add(d->p->m_out, 1);
+    } else if (status == CORE_ETOO_LARGE) {
+        output_too_large(d->p, d->t, errstr);
     } else {
         /* Left unacknowledged: the message is replayed after a restart, its
          * counts deduplicated, and the output produced again. */
@@ -425,7 +453,11 @@ static void emit(app_pipeline_t *p, core_tagged_t *t, int64_t now)
                                            on_delivered, d)) == CORE_EFULL)
                 usleep(10000);
         }
-        if (rc != CORE_OK) {
+        if (rc == CORE_ETOO_LARGE) {
+            free(d);
+            output_too_large(p, t, "the producer's message.max.bytes");
+            core_tagged_free(t);
+        } else if (rc != CORE_OK) {
             CORE_ERROR(MOD, "output of item %s failed: %s; not acknowledged", it->id,
                        core_strerror(rc));
             free(d);

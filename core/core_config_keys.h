@@ -24,8 +24,8 @@
     X("kafka", "brokers", STR, "", 0, 0, "bootstrap servers host:port,...; empty disables Kafka") \
     X("kafka", "group", STR, "finsent", 0, 0, "consumer group id")                                 \
     X("kafka", "topics", LIST, "news", 0, 0, "topics to consume")                                  \
-    X("kafka", "max_message_bytes", SIZE, "1MiB", 16, 64.0 * 1048576,                              \
-      "values larger than this are dead-lettered")                                                 \
+    X("kafka", "max_message_bytes", SIZE, "1000000", 16, 64.0 * 1048576,                           \
+      "values larger than this are dead-lettered (default: Kafka's own message limit)")           \
     X("kafka", "dead_letter_topic", STR, "", 0, 0, "topic for rejected messages (empty: none)")    \
     X("kafka", "output_topic", STR, "", 0, 0, "topic for tagged items (empty: none)")              \
     X("kafka", "commit_interval", DURATION, "5s", 100, 3600000, "how often stored offsets are committed") \

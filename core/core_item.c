@@ -5,6 +5,8 @@
 #include "core/core_utf8.h"
 
 #include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -69,6 +71,36 @@ static char *escape_id(const char *s, size_t len, size_t *nbad)
     return d;
 }
 
+/* cap_id replaces an id longer than CORE_ITEM_ID_MAX bytes by its first
+ * CORE_ITEM_ID_KEEP bytes (cut at a character boundary), "~h:" and a 128-bit
+ * hash of all of it (two independent 64-bit FNV-1a variants): stable, so a
+ * replayed item gets the same id and is still deduplicated. Takes *id. */
+static core_err_t cap_id(char **id)
+{
+    const char *s = *id;
+    size_t n = strlen(s), keep = CORE_ITEM_ID_KEEP;
+    uint64_t h1 = 1469598103934665603ULL, h2 = 0x9e3779b97f4a7c15ULL;
+    char *out;
+
+    if (n <= CORE_ITEM_ID_MAX)
+        return CORE_OK;
+    for (size_t i = 0; i < n; i++) {
+        h1 = (h1 ^ (unsigned char)s[i]) * 1099511628211ULL;
+        h2 = (h2 ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+        h2 ^= h2 >> 29;
+    }
+    while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
+        keep--; /* s[keep] continues a character: cut before it */
+    out = malloc(keep + 40);
+    if (!out)
+        return CORE_ENOMEM;
+    memcpy(out, s, keep);
+    snprintf(out + keep, 40, "~h:%016llx%016llx", (unsigned long long)h1, (unsigned long long)h2);
+    free(*id);
+    *id = out;
+    return CORE_OK;
+}
+
 core_err_t core_item_set(core_item_t *item, char **field, const char *s, size_t len)
 {
     char *copy;
@@ -85,6 +117,13 @@ core_err_t core_item_set(core_item_t *item, char **field, const char *s, size_t 
             return CORE_ENOMEM;
     } else if (core_utf8_repair(s, len, &copy, NULL, &nbad) != CORE_OK) {
         return CORE_ENOMEM;
+    }
+    if (field == &item->id && strlen(copy) > CORE_ITEM_ID_MAX) {
+        if (cap_id(&copy) != CORE_OK) {
+            free(copy);
+            return CORE_ENOMEM;
+        }
+        item->id_hashed = 1;
     }
     item->utf8_repaired += (unsigned)nbad;
     free(*field);

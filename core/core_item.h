@@ -32,6 +32,10 @@ typedef struct core_ack {
     int64_t seq; /* source-defined (e.g. a Kafka offset) */
 } core_ack_t;
 
+/* Ids longer than this are replaced by a prefix and a hash (core_item_set). */
+#define CORE_ITEM_ID_MAX 256
+#define CORE_ITEM_ID_KEEP 64
+
 typedef struct core_item {
     char *id;         /* unique per item; NULL until the source derives one */
     char *source;     /* e.g. "kafka:news", "rss:reuters", "stdin" */
@@ -44,6 +48,7 @@ typedef struct core_item {
     char **entities; /* upper-case tickers, no duplicates */
     size_t n_entities;
     unsigned utf8_repaired; /* invalid sequences core_item_set replaced */
+    int id_hashed;          /* the id was longer than CORE_ITEM_ID_MAX: hashed */
     core_ack_t ack;
 } core_item_t;
 
@@ -89,7 +94,11 @@ void core_item_free(core_item_t *item);
  * url, source, lang) each invalid subpart or NUL becomes U+FFFD; in the id,
  * each invalid byte becomes "%XX" (upper-case hex), so ids that differ only
  * in their invalid bytes stay different. Each repair adds 1 to
- * item->utf8_repaired. CORE_ENOMEM. */
+ * item->utf8_repaired. An id longer than CORE_ITEM_ID_MAX bytes is replaced
+ * by its first CORE_ITEM_ID_KEEP bytes, "~h:" and 32 hex digits of a 128-bit
+ * hash of the whole id (stable: a replay gets the same id), and
+ * item->id_hashed is set; the original is not kept (Redis, alerts and the
+ * API only ever see bounded ids). CORE_ENOMEM. */
 core_err_t core_item_set(core_item_t *item, char **field, const char *s, size_t len);
 
 /* core_item_add_entity adds a ticker (copied, upper-cased ASCII) unless it is

@@ -29,6 +29,9 @@
 #include "ingest/ing_ktrack.h"
 
 #define MOD "kafka"
+/* Room kept in a dead letter for its headers (the error text is at most 512
+ * bytes) and the protocol's per-message overhead. */
+#define DLQ_OVERHEAD 2048
 #define POLL_MS 100
 #define HELD_POLL_MS 20
 
@@ -66,6 +69,7 @@ struct ing_kafka {
     char **topics;
     size_t ntopics;
     char dlq[256];
+    size_t prod_max; /* the producer's message.max.bytes */
     char out_topic[256];
     core_msg_limits_t limits;
     int cashtags;
@@ -314,7 +318,10 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     } else {
         core_counter_add(m->err ? k->m_produce_err : k->m_produced, 1);
         if (r->cb)
-            r->cb(r->opaque, m->err ? CORE_EKAFKA : CORE_OK,
+            r->cb(r->opaque,
+                  !m->err                                            ? CORE_OK
+                  : m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? CORE_ETOO_LARGE
+                                                                     : CORE_EKAFKA,
                   m->err ? rd_kafka_err2str(m->err) : "");
     }
     free(r);
@@ -623,13 +630,19 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- messages ------------------------------------------------------------- */
 
+/* dead_letter produces m to the dead-letter topic with headers saying why.
+ * A value the producer could not send (message.max.bytes, headers and key
+ * included) is cut to fit and header finsent-truncated gives its original
+ * length: a rejected message must reach the dead-letter topic and let its
+ * offset be stored, never stall the partition. */
 static void dead_letter(ing_kafka_t *k, kpart *p, const rd_kafka_message_t *m, const char *reason,
                         const char *why)
 {
-    char off[24], part[16];
+    char off[24], part[16], orig[24];
     dr_ref *r;
     rd_kafka_headers_t *hdrs;
     rd_kafka_resp_err_t e;
+    size_t vlen = m->len, room;
 
     if (!k->dlq[0] || !k->prod)
         goto ack;
@@ -650,9 +663,15 @@ static void dead_letter(ing_kafka_t *k, kpart *p, const rd_kafka_message_t *m, c
     rd_kafka_header_add(hdrs, "finsent-topic", -1, p->topic, -1);
     rd_kafka_header_add(hdrs, "finsent-partition", -1, part, -1);
     rd_kafka_header_add(hdrs, "finsent-offset", -1, off, -1);
+    room = k->prod_max > DLQ_OVERHEAD + m->key_len ? k->prod_max - DLQ_OVERHEAD - m->key_len : 0;
+    if (m->payload && vlen > room) {
+        snprintf(orig, sizeof orig, "%zu", m->len);
+        rd_kafka_header_add(hdrs, "finsent-truncated", -1, orig, -1);
+        vlen = room;
+    }
     e = rd_kafka_producev(k->prod, RD_KAFKA_V_TOPIC(k->dlq),
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+                          RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, vlen),
                           RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return; /* the delivery report acks the offset; hdrs now owned by librdkafka */
@@ -1002,9 +1021,20 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
     rd_kafka_poll_set_consumer(k->rk);
 
     if (k->dlq[0] || k->out_topic[0]) {
+        char mmb[32];
+        size_t mmbl = sizeof mmb;
         rc = build_conf(k, cfg, 0, &conf, err, errlen);
         if (rc != CORE_OK)
             goto fail;
+        k->prod_max = 1000000; /* librdkafka's default */
+        if (rd_kafka_conf_get(conf, "message.max.bytes", mmb, &mmbl) == RD_KAFKA_CONF_OK)
+            k->prod_max = (size_t)strtoull(mmb, NULL, 10);
+        if (k->dlq[0] && k->limits.max_message_bytes + DLQ_OVERHEAD > k->prod_max)
+            CORE_INFO(MOD,
+                      "kafka.max_message_bytes (%zu) is more than the producer's message.max.bytes "
+                      "(%zu) allows in a dead letter: larger rejected messages are dead-lettered "
+                      "cut, with header finsent-truncated",
+                      k->limits.max_message_bytes, k->prod_max);
         k->prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
         if (!k->prod) {
             set_err(err, errlen, "[kafka] cannot create producer: %s", why);
@@ -1148,6 +1178,8 @@ core_err_t ing_kafka_produce(ing_kafka_t *k, const char *key, size_t keylen, con
     free(r);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         return CORE_EFULL;
+    if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+        return CORE_ETOO_LARGE; /* permanent: the caller decides */
     note_error(k, "produce: %s", rd_kafka_err2str(e));
     return CORE_EKAFKA;
 }

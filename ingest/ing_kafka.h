@@ -110,15 +110,18 @@ typedef struct ing_kafka_health {
 void ing_kafka_health(ing_kafka_t *k, ing_kafka_health_t *h);
 
 /* Delivery callback of ing_kafka_produce: status CORE_OK once the broker has
- * the message, else CORE_EKAFKA with errstr saying why. Runs on the producer
- * thread; must be cheap (e.g. core_item_ack). */
+ * the message, CORE_ETOO_LARGE when the broker refused its size (permanent:
+ * retrying cannot help), else CORE_EKAFKA with errstr saying why. Runs on
+ * the producer thread; must be cheap (e.g. core_item_ack). */
 typedef void (*ing_kafka_delivery_fn)(void *opaque, core_err_t status, const char *errstr);
 
 /* ing_kafka_produce sends value (copied) keyed by key (copied; may be NULL)
  * to kafka.output_topic. cb (may be NULL) is called exactly once if and only
  * if this returns CORE_OK. Returns CORE_EINVAL when no output topic is
  * configured, CORE_EFULL when the producer queue is full (retry later),
- * CORE_ECLOSED after stop, CORE_EKAFKA for other errors. Any thread. */
+ * CORE_ETOO_LARGE when the message exceeds the producer's message.max.bytes
+ * (permanent), CORE_ECLOSED after stop, CORE_EKAFKA for other errors. Any
+ * thread. */
 core_err_t ing_kafka_produce(ing_kafka_t *k, const char *key, size_t keylen, const char *value,
                              size_t len, ing_kafka_delivery_fn cb, void *opaque);
 

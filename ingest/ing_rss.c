@@ -477,18 +477,24 @@ static size_t emit(ing_rss_t *r, feed *f, const ing_feed_t *doc)
         if (!id)
             break;
         snprintf(id, idl, "%s:%s", f->spec.source, fi->id);
+        /* The item first: its id is the one the pipeline acknowledges (an
+         * over-long one is hashed by core_item_set), so claim that one. */
+        rc = make_item(r, f, fi, id, now, &it);
+        free(id);
+        if (rc != CORE_OK)
+            break;
+        id = strdup(it->id);
+        if (!id) {
+            core_item_free(it);
+            break;
+        }
         int c = ing_seen_claim(r->seen, f->spec.source, id);
         if (c <= 0) {
+            core_item_free(it);
             free(id);
             if (c < 0)
                 break;
             continue;
-        }
-        rc = make_item(r, f, fi, id, now, &it);
-        if (rc != CORE_OK) {
-            ing_seen_release(r->seen, f->spec.source, id);
-            free(id);
-            break;
         }
         for (;;) {
             rc = core_queue_push(r->q, it, 100);

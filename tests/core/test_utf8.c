@@ -79,6 +79,42 @@ START_TEST(item_gate)
 }
 END_TEST
 
+/* Ids are bounded: a long one becomes a prefix and a stable hash. */
+START_TEST(long_ids_hashed)
+{
+    core_item_t *a, *b;
+    char *id = malloc(100001);
+    memset(id, 'x', 100000);
+    id[100000] = '\0';
+    ck_assert_int_eq(core_item_new(&a), CORE_OK);
+    ck_assert_int_eq(core_item_new(&b), CORE_OK);
+    /* 256 bytes: kept as it is */
+    ck_assert_int_eq(core_item_set(a, &a->id, id, CORE_ITEM_ID_MAX), CORE_OK);
+    ck_assert_uint_eq(strlen(a->id), CORE_ITEM_ID_MAX);
+    ck_assert_int_eq(a->id_hashed, 0);
+    /* 100,000 bytes: 64 + "~h:" + 32 hex, the same for the same id */
+    ck_assert_int_eq(core_item_set(a, &a->id, id, 100000), CORE_OK);
+    ck_assert_int_eq(core_item_set(b, &b->id, id, 100000), CORE_OK);
+    ck_assert_uint_eq(strlen(a->id), CORE_ITEM_ID_KEEP + 3 + 32);
+    ck_assert_int_eq(a->id_hashed, 1);
+    ck_assert(strncmp(a->id, id, CORE_ITEM_ID_KEEP) == 0);
+    ck_assert(strncmp(a->id + CORE_ITEM_ID_KEEP, "~h:", 3) == 0);
+    ck_assert_str_eq(a->id, b->id);
+    /* one byte different at the end: another hash */
+    id[99999] = 'y';
+    ck_assert_int_eq(core_item_set(b, &b->id, id, 100000), CORE_OK);
+    ck_assert_str_ne(a->id, b->id);
+    /* the cut never splits a character: 63 x then a 2-byte character */
+    memset(id, 'x', 63);
+    memcpy(id + 63, "\xc3\xa9", 2);
+    ck_assert_int_eq(core_item_set(b, &b->id, id, 300), CORE_OK);
+    ck_assert(strncmp(b->id + 63, "~h:", 3) == 0);
+    core_item_free(a);
+    core_item_free(b);
+    free(id);
+}
+END_TEST
+
 Suite *suite_utf8(void)
 {
     Suite *s = suite_create("utf8");
@@ -86,6 +122,7 @@ Suite *suite_utf8(void)
     tcase_add_test(tc, valid_and_invalid);
     tcase_add_test(tc, repair_maximal_subparts);
     tcase_add_test(tc, item_gate);
+    tcase_add_test(tc, long_ids_hashed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -710,7 +710,60 @@ interval = 1s
     assert env.procs["run"].wait(timeout=60) == 0, "daemon exit status"
 
 
+def topic_count(env, topic):
+    """Messages in a topic of the mock cluster, read with kcat."""
+    out = subprocess.run(["kcat", "-C", "-b", env.brokers, "-t", topic, "-o", "beginning", "-e",
+                          "-q", "-f", "%o\\n"], capture_output=True, timeout=60)
+    return len([l for l in out.stdout.decode().splitlines() if l.strip()])
+
+
+def scenario_oversize(args, env):
+    """Issue 18's reproduction: an item with a 999,900-byte id followed by 100
+    good items, with kafka.output_topic set. The id is hashed to a bounded
+    one (core_item_set), so its output is produced like the others: every
+    item is acknowledged, a restart re-sends nothing, SIGTERM is quick. A
+    1,000,000-byte message (over kafka.max_message_bytes) is dead-lettered,
+    cut to what the producer takes, instead of failing."""
+    env.start_redis()
+    env.start_kafka(partitions=1)
+    env.config("[kafka]\noutput_topic = tagged\ndead_letter_topic = dlq\n")
+    now = int(time.time() * 1000)
+    # just under kafka.max_message_bytes (1,000,000): accepted; its tagged
+    # output with the whole id would be over the producer's limit
+    big = json.dumps({"id": "x" * 999900, "text": "Acme shares slump", "ts": now})
+    assert len(big) < 1000000, len(big)
+    huge = json.dumps({"id": "y", "text": "z" * 1000000, "ts": now})
+    good = [json.dumps({"id": "g-%03d" % i, "text": "Bond yields fall %d" % i, "ts": now})
+            for i in range(100)]
+    p = subprocess.Popen(["kcat", "-P", "-b", env.brokers, "-t", "news", "-X",
+                          "message.max.bytes=2000000"],
+                         stdin=subprocess.PIPE, stderr=open(os.path.join(env.dir, "kcat.log"), "a"))
+    p.communicate(("\n".join([big, huge] + good) + "\n").encode())
+    assert p.returncode == 0, env.tail("kcat.log")
+    env.start_daemon()
+    assert env.wait_processed(101, timeout=120), "not all processed:\n" + env.tail("run.log")
+    end = time.time() + 30
+    while topic_count(env, "tagged") < 101 and time.time() < end:
+        time.sleep(0.5)
+    assert topic_count(env, "tagged") == 101, "outputs: %d" % topic_count(env, "tagged")
+    assert topic_count(env, "dlq") == 1, "dead letters: %d" % topic_count(env, "dlq")
+    assert (env.metric("finsent_ids_hashed_total") or 0) == 1
+    t0 = time.time()
+    env.procs["run"].send_signal(signal.SIGTERM)
+    assert env.procs["run"].wait(timeout=60) == 0, "daemon exit status"
+    took = time.time() - t0
+    assert took < 10, "SIGTERM took %.1f s" % took
+    # A restart has nothing left to consume: no output is produced again.
+    env.start_daemon()
+    time.sleep(8)
+    assert topic_count(env, "tagged") == 101, "a restart re-sent outputs: %d" % topic_count(env, "tagged")
+    env.procs["run"].send_signal(signal.SIGTERM)
+    assert env.procs["run"].wait(timeout=60) == 0
+    log("OK: 101 outputs once, 1 dead letter, SIGTERM in %.1f s" % took)
+
+
 SCENARIOS = {
+    "oversize": scenario_oversize,
     "feeds": scenario_feeds,
     "reload": scenario_reload,
     "scaleout": scenario_scaleout,

@@ -611,6 +611,89 @@ START_TEST(bad_messages_dead_lettered)
 }
 END_TEST
 
+/* A rejected message larger than the producer takes still reaches the
+ * dead-letter topic, cut, with finsent-truncated = its length, and its
+ * offset is stored: nothing stalls. An output larger than the producer takes
+ * is refused at once with CORE_ETOO_LARGE (permanent). */
+START_TEST(oversized_dead_letter_truncated)
+{
+    static char huge[30000], badjson[10000];
+    kfix f;
+    pipe_t p;
+    const char *extra[] = {"kafka.dead_letter_topic=dlq", "kafka.output_topic=tagged",
+                           "kafka.max_message_bytes=20000", "kafka.message.max.bytes=6000", NULL};
+    memset(huge, 'a', sizeof huge);
+    memset(badjson, 'b', sizeof badjson);
+    memcpy(badjson, "{\"text\": \"", 10); /* unterminated JSON */
+    kfix_init(&f, 1);
+    kfix_topic(&f, "news", 1);
+    kfix_topic(&f, "dlq", 1);
+    kfix_topic(&f, "tagged", 1);
+    kfix_produce(&f, "news", 0, badjson, sizeof badjson);
+    kfix_produce(&f, "news", 0, huge, sizeof huge);
+    kfix_produce(&f, "news", 0, "good", 4);
+    ck_assert_int_eq(rd_kafka_flush(f.prod, 10000), 0);
+
+    pipe_start(&p, 16, 1);
+    core_config_t *cfg = kcfg(&f, "g-big", extra);
+    ing_kafka_t *k = kstart(cfg, p.q, NULL);
+    ck_assert_uint_eq(pipe_wait(&p, 1, 30000), 1);
+    ck_assert_int_eq(ing_kafka_produce(k, "x", 1, huge, sizeof huge, NULL, NULL),
+                     CORE_ETOO_LARGE);
+    int64_t hw = high_watermark(&f, "news", 0), c[1] = {-1};
+    ing_kafka_stop(k, 5000);
+    committed(&f, "g-big", "news", 1, c);
+    ck_assert_int_eq(c[0], hw); /* both dead letters delivered: offsets stored */
+    pipe_stop(&p);
+
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", f.bootstrap, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "group.id", "dlq-reader-big", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
+    rd_kafka_t *c2 = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, "dlq", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(c2, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    static const size_t want_len[2] = {sizeof badjson, sizeof huge};
+    static const char *const want_reason[2] = {"JSON", "TOO_LARGE"};
+    int got = 0;
+    int64_t end = core_time_mono_ms() + 20000;
+    while (got < 2 && core_time_mono_ms() < end) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c2, 200);
+        rd_kafka_headers_t *h = NULL;
+        const void *val;
+        size_t sz;
+        char buf[32];
+        if (!msg)
+            continue;
+        if (msg->err) {
+            rd_kafka_message_destroy(msg);
+            continue;
+        }
+        ck_assert_int_eq(rd_kafka_message_headers(msg, &h), 0);
+        ck_assert_int_eq(rd_kafka_header_get_last(h, "finsent-reason", &val, &sz), 0);
+        snprintf(buf, sizeof buf, "%.*s", (int)sz, (const char *)val);
+        ck_assert_str_eq(buf, want_reason[got]);
+        ck_assert_int_eq(rd_kafka_header_get_last(h, "finsent-truncated", &val, &sz), 0);
+        snprintf(buf, sizeof buf, "%.*s", (int)sz, (const char *)val);
+        ck_assert_uint_eq((size_t)atoll(buf), want_len[got]);
+        ck_assert_uint_le(msg->len, 6000 - 2048);
+        ck_assert_uint_gt(msg->len, 1000);
+        got++;
+        rd_kafka_message_destroy(msg);
+    }
+    ck_assert_int_eq(got, 2);
+    rd_kafka_consumer_close(c2);
+    rd_kafka_destroy(c2);
+    ing_kafka_free(k);
+    pipe_free(&p);
+    core_config_free(cfg);
+    kfix_free(&f);
+}
+END_TEST
+
 /* A tiny queue and a pipeline that starts late: the source pauses its
  * partitions, keeps polling, resumes when the queue drains; nothing lost,
  * nothing twice. */
@@ -951,6 +1034,7 @@ Suite *suite_kafka(void)
     ADD(tc, normal_run_exactly_once);
     ADD(tc, unacked_items_come_back);
     ADD(tc, bad_messages_dead_lettered);
+    ADD(tc, oversized_dead_letter_truncated);
     ADD(tc, offset_reset_goes_back);
     ADD(tc, backpressure_pauses_and_resumes);
     ADD(tc, output_topic_delivery);
