@@ -34,6 +34,7 @@ void alr_redis_opts_from_config(const core_config_t *cfg, alr_redis_opts_t *o)
     snprintf(o->host, sizeof o->host, "%s", core_config_str(cfg, "redis", "host"));
     o->port = (int)core_config_int(cfg, "redis", "port");
     snprintf(o->socket, sizeof o->socket, "%s", core_config_str(cfg, "redis", "socket"));
+    snprintf(o->user, sizeof o->user, "%s", core_config_str(cfg, "redis", "user"));
     snprintf(o->password, sizeof o->password, "%s", core_config_str(cfg, "redis", "password"));
     o->db = (int)core_config_int(cfg, "redis", "db");
     o->connect_timeout_ms = core_config_int(cfg, "redis", "connect_timeout");
@@ -207,9 +208,18 @@ core_err_t alr_redis_connect(alr_redis_t *r)
         return drop(r, "set timeout");
     if (!r->o.socket[0] && redisEnableKeepAlive(r->c) != REDIS_OK)
         return drop(r, "keepalive");
-    if (r->o.password[0]) {
-        const char *argv[] = {"AUTH", r->o.password};
-        rc = simple(r, 2, argv);
+    if (r->o.password[0] || r->o.user[0]) {
+        const char *argv[] = {"AUTH", r->o.user, r->o.password};
+        rc = r->o.user[0] ? simple(r, 3, argv) : simple(r, 2, (const char *[]){"AUTH", r->o.password});
+        if (rc == CORE_EREDIS) { /* the server refused: say who and what it said */
+            char said[200];
+            snprintf(said, sizeof said, "%s", r->err);
+            where(r, at, sizeof at);
+            snprintf(r->err, sizeof r->err, "redis %s: AUTH%s%s refused: %s", at,
+                     r->o.user[0] ? " as " : "", r->o.user,
+                     strncmp(said, "redis: ", 7) == 0 ? said + 7 : said);
+            rc = CORE_EAUTH;
+        }
         if (rc != CORE_OK)
             goto fail;
     }

@@ -33,6 +33,7 @@ typedef struct alr_redis_opts {
     char host[256];
     int port;
     char socket[256]; /* unix socket path; overrides host/port when set */
+    char user[128];     /* ACL user; "" = the default user */
     char password[256];
     int db;
     int64_t connect_timeout_ms, command_timeout_ms, reconnect_max_ms;
@@ -49,9 +50,12 @@ core_err_t alr_redis_new(const alr_redis_opts_t *o, alr_redis_t **out);
 /* alr_redis_free disconnects and frees. NULL is a no-op. */
 void alr_redis_free(alr_redis_t *r);
 
-/* alr_redis_connect connects once (if not connected), authenticates and
- * selects the db. CORE_ENET when the server cannot be reached, CORE_EREDIS
- * when it refuses AUTH/SELECT; alr_redis_error says why. */
+/* alr_redis_connect connects once (if not connected), authenticates (AUTH
+ * user password with an ACL user, else AUTH password) and selects the db.
+ * CORE_ENET when the server cannot be reached, CORE_EAUTH when it refuses
+ * the credentials (wrong user or password, or none given when one is
+ * required: WRONGPASS, NOAUTH, NOPERM), CORE_EREDIS when it refuses SELECT;
+ * alr_redis_error says why, with the server's own message. */
 core_err_t alr_redis_connect(alr_redis_t *r);
 
 /* alr_redis_connect_retry calls alr_redis_connect until it succeeds,

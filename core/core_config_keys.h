@@ -59,6 +59,7 @@
     X("redis", "host", STR, "127.0.0.1", 0, 0, "Redis host")                                       \
     X("redis", "port", INT, "6379", 1, 65535, "Redis port")                                        \
     X("redis", "socket", STR, "", 0, 0, "unix socket path (overrides host/port)")                 \
+    X("redis", "user", STR, "", 0, 0, "ACL user (Redis 6+) for AUTH; empty: the default user")    \
     X("redis", "password", STR, "", 0, 0, "AUTH password (empty: none)")                           \
     X("redis", "db", INT, "0", 0, 1000, "database number")                                         \
     X("redis", "prefix", STR, "finsent:", 0, 0, "prefix of every key and channel")                 \

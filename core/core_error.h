@@ -34,6 +34,7 @@
     X(NET, "network error")                                                \
     X(HTTP, "HTTP error")                                                  \
     X(REDIS, "Redis error")                                                \
+    X(AUTH, "authentication refused")                                      \
     X(KAFKA, "Kafka error")                                                \
     X(AGAIN, "try again")                                                  \
     X(INTERNAL, "internal error")

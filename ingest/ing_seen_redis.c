@@ -11,7 +11,7 @@
 
 struct ing_seen_redis {
     redisContext *c;
-    char host[256], sock[256], password[256], prefix[128];
+    char host[256], sock[256], user[128], password[256], prefix[128];
     int port, db;
     int64_t connect_timeout_ms, command_timeout_ms;
     ing_seen_rec_t *backlog;
@@ -32,6 +32,7 @@ core_err_t ing_seen_redis_new(const core_config_t *cfg, ing_seen_redis_t **out)
         return CORE_ENOMEM;
     snprintf(r->host, sizeof r->host, "%s", core_config_str(cfg, "redis", "host"));
     snprintf(r->sock, sizeof r->sock, "%s", core_config_str(cfg, "redis", "socket"));
+    snprintf(r->user, sizeof r->user, "%s", core_config_str(cfg, "redis", "user"));
     snprintf(r->password, sizeof r->password, "%s", core_config_str(cfg, "redis", "password"));
     snprintf(r->prefix, sizeof r->prefix, "%s", core_config_str(cfg, "redis", "prefix"));
     r->port = (int)core_config_int(cfg, "redis", "port");
@@ -88,8 +89,9 @@ static core_err_t connect_redis(ing_seen_redis_t *r, char *err, size_t errlen)
         return CORE_EREDIS;
     }
     redisSetTimeout(r->c, tv_ms(r->command_timeout_ms));
-    if (r->password[0]) {
-        rep = command(r, err, errlen, "AUTH %s", r->password);
+    if (r->password[0] || r->user[0]) {
+        rep = r->user[0] ? command(r, err, errlen, "AUTH %s %s", r->user, r->password)
+                         : command(r, err, errlen, "AUTH %s", r->password);
         if (!rep) {
             disconnect(r);
             return CORE_EREDIS;

@@ -74,10 +74,83 @@ START_TEST(tcp_socket_auth_db)
     freeReplyObject(rep);
     alr_redis_free(h);
     h = mk(&r, NULL, "wrong", 0);
-    ck_assert_int_eq(alr_redis_connect(h), CORE_EREDIS);
+    ck_assert_int_eq(alr_redis_connect(h), CORE_EAUTH);
     ck_assert(!alr_redis_connected(h));
     ck_assert_ptr_nonnull(strstr(alr_redis_error(h), "WRONGPASS"));
     alr_redis_free(h);
+    redisFree(c);
+    th_redis_stop(&r);
+}
+END_TEST
+
+/* ACL users: the daemon's least-privilege user (docs/redis.md) counts,
+ * evaluates and publishes; the dashboard's read-only user reads rates and
+ * cannot write; wrong credentials are CORE_EAUTH at once, with the server's
+ * words. */
+START_TEST(acl_users)
+{
+    th_redis_t r;
+    th_clock_t clk = {TH_T0};
+    redisContext *c;
+    alr_sink_t *s;
+    alr_write_result_t res = {0};
+    core_config_t *cfg;
+    char err[512] = "";
+    core_tagged_t *it[30];
+
+    ck_assert_int_eq(th_redis_start(&r, TH_REDIS_EPHEMERAL), 0);
+    c = th_alr_connect(&r);
+    freeReplyObject(redisCommand(c, "ACL SETUSER finsent on >s3cret ~finsent:* &finsent:* -@all "
+                                    "+@read +@write +@scripting +@pubsub +@connection "
+                                    "-@dangerous"));
+    freeReplyObject(redisCommand(c, "ACL SETUSER dash on >dashpw ~finsent:* &finsent:* -@all "
+                                    "+@read +@connection -keys -scan"));
+    /* The daemon's user: 30 negatives fire a rule, all through its ACL. */
+    cfg = th_alr_config(&r, "[redis]\nuser = finsent\npassword = s3cret\n"
+                            "[rule.neg]\nscope = all\nwindow = 5m\nthreshold = 0.5\nclear = 0.3\n"
+                            "min_count = 20\n");
+    ck_assert_msg(alr_sink_new(cfg, NULL, &s, err, sizeof err) == CORE_OK, "%s", err);
+    core_config_free(cfg);
+    alr_sink_set_clock(s, th_clock_now, &clk);
+    alr_sink_set_refresh_interval(s, 0);
+    ck_assert_int_eq(alr_sink_connect(s), CORE_OK);
+    for (int i = 0; i < 30; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "acl-%d", i);
+        it[i] = th_alr_item(id, "Markets", 0, TH_T0, NULL);
+    }
+    ck_assert_int_eq(alr_sink_write(s, it, 30, &res), CORE_OK);
+    for (int i = 0; i < 30; i++)
+        core_tagged_free(it[i]);
+    ck_assert_uint_eq(res.counted, 30);
+    ck_assert_uint_eq(res.fired, 1);
+    alr_sink_free(s);
+    /* The dashboard's read-only user reads, and cannot write. */
+    {
+        redisContext *d = th_alr_connect(&r);
+        redisReply *rep = redisCommand(d, "AUTH dash dashpw");
+        ck_assert_int_eq(rep->type, REDIS_REPLY_STATUS);
+        freeReplyObject(rep);
+        rep = redisCommand(d, "HGET finsent:rate:all:5m n");
+        ck_assert_int_eq(rep->type, REDIS_REPLY_STRING);
+        ck_assert_str_eq(rep->str, "30");
+        freeReplyObject(rep);
+        rep = redisCommand(d, "HSET finsent:rate:all:5m n 0");
+        ck_assert_int_eq(rep->type, REDIS_REPLY_ERROR);
+        ck_assert_ptr_nonnull(strstr(rep->str, "NOPERM"));
+        freeReplyObject(rep);
+        redisFree(d);
+    }
+    /* Wrong password for the user: CORE_EAUTH, naming the user and the
+     * server's answer. */
+    cfg = th_alr_config(&r, "[redis]\nuser = finsent\npassword = nope\n");
+    ck_assert_msg(alr_sink_new(cfg, NULL, &s, err, sizeof err) == CORE_OK, "%s", err);
+    core_config_free(cfg);
+    ck_assert_int_eq(alr_sink_connect(s), CORE_EAUTH);
+    ck_assert_msg(strstr(alr_sink_error(s), "AUTH as finsent refused") &&
+                      strstr(alr_sink_error(s), "WRONGPASS"),
+                  "%s", alr_sink_error(s));
+    alr_sink_free(s);
     redisFree(c);
     th_redis_stop(&r);
 }
@@ -186,6 +259,7 @@ Suite *suite_redis(void)
     TCase *tc = tcase_create("redis");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, tcp_socket_auth_db);
+    tcase_add_test(tc, acl_users);
     tcase_add_test(tc, refused_and_stop);
     tcase_add_test(tc, sink_over_unix_socket_with_db);
     tcase_add_test(tc, harness_persistence_modes);

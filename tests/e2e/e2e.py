@@ -762,7 +762,36 @@ def scenario_oversize(args, env):
     log("OK: 101 outputs once, 1 dead letter, SIGTERM in %.1f s" % took)
 
 
+def scenario_auth(args, env):
+    """Wrong Redis credentials fail `finsent run` at start, at once, with the
+    server's words (issue 18); the right ACL user starts it."""
+    env.start_redis()
+    r = Redis(env.redis_port)
+    assert r.cmd("ACL", "SETUSER", "finsent", "on", ">s3cret", "~finsent:*", "&finsent:*", "-@all",
+                 "+@read", "+@write", "+@scripting", "+@pubsub", "+@connection",
+                 "-@dangerous") == "OK"
+    r.close()
+    env.start_kafka(partitions=1)
+    env.config("[redis]\nuser = finsent\npassword = wrong\n")
+    t0 = time.time()
+    p = subprocess.run([args.finsent, "run", "-c", os.path.join(env.dir, "finsent.conf")],
+                       capture_output=True, timeout=60)
+    took = time.time() - t0
+    out = p.stderr.decode() + p.stdout.decode()
+    assert p.returncode != 0, "run started with a wrong password"
+    assert "AUTH as finsent refused" in out and "WRONGPASS" in out, out[-2000:]
+    assert took < 20, "took %.1f s to give up" % took
+    env.config("[redis]\nuser = finsent\npassword = s3cret\n")
+    env.start_daemon()
+    status, h = env.health()  # Kafka may still be joining: only Redis matters here
+    assert h["redis"]["ok"], h
+    env.procs["run"].send_signal(signal.SIGTERM)
+    assert env.procs["run"].wait(timeout=60) == 0
+    log("OK: refused in %.1f s; the ACL user runs" % took)
+
+
 SCENARIOS = {
+    "auth": scenario_auth,
     "oversize": scenario_oversize,
     "feeds": scenario_feeds,
     "reload": scenario_reload,
