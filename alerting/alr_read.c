@@ -259,20 +259,30 @@ int alr_read_item_in_scope(const json_t *item, const char *scope)
     return 0;
 }
 
-static int is_stream_id(const char *s)
+/* part_ok moves *p past the decimal digits there: 1 when there is at least
+ * one and their number fits in 64 bits unsigned (as a stream id part must). */
+static int part_ok(const char **p)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    while (**p >= '0' && **p <= '9') {
+        unsigned d = (unsigned)(**p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return 0;
+        v = v * 10 + d;
+        (*p)++;
+    }
+    return *p != s;
+}
+
+int alr_read_stream_id_ok(const char *s)
 {
     const char *p = s;
-    if (!s || !*s || strlen(s) > 41)
-        return 0;
-    while (*p >= '0' && *p <= '9')
-        p++;
-    if (p == s)
+    if (!s || !*s || strlen(s) > 41 || !part_ok(&p))
         return 0;
     if (*p == '-') {
-        const char *q = ++p;
-        while (*p >= '0' && *p <= '9')
-            p++;
-        if (p == q)
+        p++;
+        if (!part_ok(&p))
             return 0;
     }
     return *p == '\0';
@@ -661,8 +671,9 @@ core_err_t alr_read_alerts(alr_reader_t *r, const char *after_id, int64_t since_
         snprintf(err, errlen, "limit: between 1 and %d", ALR_READ_MAX_ALERTS);
         return CORE_EINVAL;
     }
-    if (after_id && !is_stream_id(after_id)) {
-        snprintf(err, errlen, "after: '%s' is not a stream id (MS or MS-SEQ)", after_id);
+    if (after_id && !alr_read_stream_id_ok(after_id)) {
+        snprintf(err, errlen, "'%.48s' is not a stream id (MS or MS-SEQ, each at most %" PRIu64 ")",
+                 after_id, UINT64_MAX);
         return CORE_EINVAL;
     }
     alr_key(k, sizeof k, r->prefix, "alerts:log", NULL);
@@ -688,6 +699,13 @@ core_err_t alr_read_alerts(alr_reader_t *r, const char *after_id, int64_t since_
     }
     if (rep->type != REDIS_REPLY_ARRAY) {
         rc = reply_err(r, rep, err, errlen);
+        /* An id Redis refuses ("(MAX-MAX": nothing can follow it) is the
+         * caller's argument, not Redis failing. */
+        if (after_id && rep->type == REDIS_REPLY_ERROR && rep->str &&
+            (strstr(rep->str, "stream ID") || strstr(rep->str, "start ID"))) {
+            snprintf(err, errlen, "Redis refuses it as a start: %.200s", rep->str);
+            rc = CORE_EINVAL;
+        }
         goto out;
     }
     got = rep->elements;

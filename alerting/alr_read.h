@@ -114,8 +114,9 @@ core_err_t alr_read_series(alr_reader_t *r, const char *scope, int64_t from_ms, 
 /* alr_read_alerts answers alerts from the stream finsent:alerts:log, oldest
  * first: after stream id after_id (exclusive) when it is not NULL, else from
  * time since_ms (inclusive) when it is >= 0, else the newest `limit`
- * (1..ALR_READ_MAX_ALERTS). after_id must look like "MS" or "MS-SEQ"
- * (CORE_EINVAL otherwise).
+ * (1..ALR_READ_MAX_ALERTS). after_id must pass alr_read_stream_id_ok
+ * (CORE_EINVAL otherwise, and also when Redis refuses it as the start of a
+ * range: never CORE_EREDIS for the caller's own id).
  *   {"alerts":[{...the alert JSON..., "stream_id"}],"last_id":"..."|null,
  *    "more":bool}
  * "more" is true when further alerts follow the last one returned; a
@@ -123,6 +124,11 @@ core_err_t alr_read_series(alr_reader_t *r, const char *scope, int64_t from_ms, 
  * JSON are skipped. */
 core_err_t alr_read_alerts(alr_reader_t *r, const char *after_id, int64_t since_ms, size_t limit,
                            json_t **out, char *err, size_t errlen);
+
+/* alr_read_stream_id_ok: 1 when s is a stream id Redis accepts, "MS" or
+ * "MS-SEQ" with each part a decimal integer of at most 2^64 - 1 (at most 41
+ * characters in all); 0 otherwise. Pure; any thread. */
+int alr_read_stream_id_ok(const char *s);
 
 /* alr_read_active answers the pending and firing alerts (from
  * finsent:alerts:active and their state hashes), firing first:

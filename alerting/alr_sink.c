@@ -605,7 +605,8 @@ static alr_outcome_t classify(const alr_sink_t *s, const core_tagged_t *t, int64
     int64_t e;
     if (!it || !it->id || !it->id[0] || t->sentiment < 0 || t->sentiment >= CORE_SENT__COUNT)
         return ALR_ITEM_UNCOUNTED;
-    e = it->event_ms ? it->event_ms : (it->ingest_ms ? it->ingest_ms : now);
+    /* An explicit event time is judged as given: "ts": 0 is 1970, too old. */
+    e = core_item_event_known(it) ? it->event_ms : (it->ingest_ms ? it->ingest_ms : now);
     *ev = e;
     if (e < now - s->retention_ms)
         return ALR_ITEM_TOO_OLD;

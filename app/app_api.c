@@ -1,11 +1,16 @@
 /*
  * app_api: the dashboard's read API; see app_api.h. One route, "/api/",
  * dispatches on the exact path so "/api/ratesX" is a 404 rather than rates.
- * Each handler parses and checks its query parameters (400 with the
- * parameter named), calls one alr_read query and writes its JSON.
+ * Before dispatch every query parameter must be valid UTF-8 without NUL
+ * (400 naming it). Each handler parses and checks its query parameters (400
+ * with the parameter named), calls one alr_read query and writes its JSON.
+ * Error messages quote parameters cut to a few dozen bytes: they are
+ * repaired to valid UTF-8 before they go into JSON, so a cut character
+ * never turns a 400 into a 500.
  */
 #include "app/app_api.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +20,7 @@
 #include "app/app_static.h"
 #include "core/core_log.h"
 #include "core/core_time.h"
+#include "core/core_utf8.h"
 
 #define MOD "api"
 #define DEFAULT_SERIES_MIN 60
@@ -44,9 +50,19 @@ static void respond_json(app_http_response_t *resp, int status, json_t *o)
     resp->len = strlen(s);
 }
 
+/* respond_error answers {"error": msg}; msg may quote a parameter cut in the
+ * middle of a character, so it is made valid UTF-8 first (jansson refuses
+ * anything else). */
 static void respond_error(app_http_response_t *resp, int status, const char *msg)
 {
-    respond_json(resp, status, json_pack("{s:s}", "error", msg));
+    char *clean = NULL;
+    size_t len;
+    if (core_utf8_repair(msg, strlen(msg), &clean, &len, NULL) != CORE_OK) {
+        app_http_respond_text(resp, 500, "application/json", "{\"error\":\"out of memory\"}");
+        return;
+    }
+    respond_json(resp, status, json_pack("{s:s}", "error", clean));
+    free(clean);
 }
 
 /* respond_result answers a query's result: its JSON, or the error mapped to
@@ -203,7 +219,8 @@ static void api_series(app_api_t *api, const app_http_request_t *req, app_http_r
     respond_result(resp, rc, o, err);
 }
 
-/* is_stream_id: "MS-SEQ" (a since that names a stream entry, exclusive). */
+/* is_stream_id: "DIGITS-DIGITS", the shape of a since that names a stream
+ * entry (exclusive); whether its numbers fit is alr_read_stream_id_ok's. */
 static int is_stream_id(const char *s)
 {
     const char *dash = strchr(s, '-');
@@ -232,6 +249,13 @@ static void api_alerts(app_api_t *api, const app_http_request_t *req, app_http_r
         return;
     }
     if (since && is_stream_id(since)) {
+        if (!alr_read_stream_id_ok(since)) {
+            snprintf(err, sizeof err,
+                     "since '%.64s': a stream id is two integers MS-SEQ, each at most %" PRIu64,
+                     since, UINT64_MAX);
+            respond_error(resp, 400, err);
+            return;
+        }
         after = since;
     } else if (since && param_time("since", since, &since_ms, err, sizeof err) != 0) {
         snprintf(err, sizeof err,
@@ -240,6 +264,11 @@ static void api_alerts(app_api_t *api, const app_http_request_t *req, app_http_r
         return;
     }
     rc = alr_read_alerts(api->reader, after, since_ms, (size_t)limit, &o, err, sizeof err);
+    if (rc == CORE_EINVAL && after) { /* Redis refused the id: the request's fault, a 400 */
+        char why[sizeof err];
+        snprintf(why, sizeof why, "since '%.64s': %s", since, err);
+        snprintf(err, sizeof err, "%s", why);
+    }
     if (rc == CORE_OK) {
         rc = alr_read_active(api->reader, &act, err, sizeof err);
         if (rc == CORE_OK && json_object_set(o, "active", json_object_get(act, "active")) != 0)
@@ -269,23 +298,45 @@ static void api_recent(app_api_t *api, const app_http_request_t *req, app_http_r
 
 static void serve_api(void *ctx, const app_http_request_t *req, app_http_response_t *resp)
 {
+    static const char *const paths[] = {"/api/rates", "/api/series", "/api/alerts", "/api/recent",
+                                        "/api/explain"};
     app_api_t *api = ctx;
     const char *path = app_http_path(req);
+    size_t k = 0, n = sizeof paths / sizeof paths[0];
+    char why[300];
 
-    if (strcmp(path, "/api/rates") == 0)
-        api_rates(api, req, resp);
-    else if (strcmp(path, "/api/series") == 0)
-        api_series(api, req, resp);
-    else if (strcmp(path, "/api/alerts") == 0)
-        api_alerts(api, req, resp);
-    else if (strcmp(path, "/api/recent") == 0)
-        api_recent(api, req, resp);
-    else if (strcmp(path, "/api/explain") == 0)
-        app_explain_handle(api->explain, req, resp);
-    else
+    while (k < n && strcmp(path, paths[k]) != 0)
+        k++;
+    if (k == n) {
         respond_error(resp, 404,
                       "no such API; see docs/dashboard.md: /api/rates, "
                       "/api/series, /api/alerts, /api/recent, /api/explain");
+        return;
+    }
+    /* Every parameter, known to the endpoint or not: app_http_query would
+     * cut a value at a NUL, and bytes that are not UTF-8 cannot be quoted
+     * back in JSON. */
+    if (app_http_query_invalid(req, why, sizeof why)) {
+        respond_error(resp, 400, why);
+        return;
+    }
+    switch (k) {
+    case 0:
+        api_rates(api, req, resp);
+        break;
+    case 1:
+        api_series(api, req, resp);
+        break;
+    case 2:
+        api_alerts(api, req, resp);
+        break;
+    case 3:
+        api_recent(api, req, resp);
+        break;
+    default:
+        app_explain_handle(api->explain, req, resp);
+        break;
+    }
 }
 
 /* ---- life cycle -------------------------------------------------------- */

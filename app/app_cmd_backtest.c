@@ -236,7 +236,7 @@ static int read_input(const char *path, const core_config_t *cfg, const core_wat
         if (k == len)
             continue; /* blank line */
         e = core_msg_decode(line, len, &lim, core_time_now_ms(), &item, err, sizeof err);
-        if (e == CORE_OK && item->event_ms == 0) {
+        if (e == CORE_OK && !core_item_event_known(item)) {
             snprintf(err, sizeof err,
                      "no \"ts\": a backtest needs the event time of every "
                      "message");

@@ -1,21 +1,28 @@
 /*
  * app_http: see app_http.h. A thin shell over libmicrohttpd: one internal
- * polling thread with a thread pool of 2, routing by path prefix, responses
- * built from the handler's malloc'd buffer (MHD_RESPMEM_MUST_FREE).
+ * polling thread with a thread pool of 2, routing by exact path (a route
+ * ending in '/' is a subtree), responses built from the handler's malloc'd
+ * buffer (MHD_RESPMEM_MUST_FREE). libmicrohttpd's own messages (oversized
+ * requests, socket errors) go through core_log, so a log.format=json log
+ * stays JSON.
  */
 #include "app/app_http.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_log.h"
+#include "core/core_utf8.h"
+
 #define MAX_ROUTES 32
 
 typedef struct route {
-    char *prefix;
+    char *path; /* exact, or a subtree when it ends in '/' */
     app_http_handler_fn fn;
     void *ctx;
 } route;
@@ -72,12 +79,12 @@ core_err_t app_http_new(const char *listen, app_http_t **out, char *err, size_t 
     return CORE_OK;
 }
 
-core_err_t app_http_route(app_http_t *h, const char *prefix, app_http_handler_fn fn, void *ctx)
+core_err_t app_http_route(app_http_t *h, const char *path, app_http_handler_fn fn, void *ctx)
 {
-    if (h->d || h->n_routes == MAX_ROUTES)
+    if (h->d || h->n_routes == MAX_ROUTES || path[0] != '/')
         return CORE_EINVAL;
-    h->routes[h->n_routes].prefix = strdup(prefix);
-    if (!h->routes[h->n_routes].prefix)
+    h->routes[h->n_routes].path = strdup(path);
+    if (!h->routes[h->n_routes].path)
         return CORE_ENOMEM;
     h->routes[h->n_routes].fn = fn;
     h->routes[h->n_routes].ctx = ctx;
@@ -131,9 +138,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         app_http_respond_text(&r, 405, NULL, "method not allowed\n");
         return respond(conn, &r);
     }
+    /* An exact route, else the longest subtree holding the path: "/metricsfoo"
+     * is not "/metrics" (it falls to "/", whose handler checks its paths). */
     for (size_t i = 0; i < h->n_routes; i++) {
-        size_t n = strlen(h->routes[i].prefix);
-        if (strncmp(url, h->routes[i].prefix, n) == 0 && n >= best_len) {
+        const char *rp = h->routes[i].path;
+        size_t n = strlen(rp);
+        if (strcmp(url, rp) == 0) {
+            best = &h->routes[i];
+            break;
+        }
+        if (rp[n - 1] == '/' && strncmp(url, rp, n) == 0 && n >= best_len) {
             best = &h->routes[i];
             best_len = n;
         }
@@ -147,14 +161,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return respond(conn, &r);
 }
 
+/* mhd_log takes libmicrohttpd's messages (printf-style, often ending in a
+ * newline, possibly quoting what a client sent) into core_log at warn
+ * level, module "http": one record each, valid UTF-8, in the log's format. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[1024], *clean = NULL;
+    size_t n, clean_len;
+    (void)cls;
+
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    if (core_utf8_repair(msg, n, &clean, &clean_len, NULL) != CORE_OK) {
+        CORE_WARN("http", "libmicrohttpd: (message lost: out of memory)");
+        return;
+    }
+    CORE_WARN("http", "%s", clean);
+    free(clean);
+}
+
 core_err_t app_http_start(app_http_t *h, char *err, size_t errlen)
 {
     const union MHD_DaemonInfo *info;
-    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
-                                MHD_USE_ERROR_LOG,
-                            0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &h->addr,
-                            MHD_OPTION_THREAD_POOL_SIZE, 2, MHD_OPTION_CONNECTION_LIMIT, 256,
-                            MHD_OPTION_CONNECTION_TIMEOUT, 30, MHD_OPTION_END);
+    h->d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG, 0, NULL,
+        NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+        &h->addr, MHD_OPTION_THREAD_POOL_SIZE, 2, MHD_OPTION_CONNECTION_LIMIT, 256,
+        MHD_OPTION_CONNECTION_TIMEOUT, 30, MHD_OPTION_END);
     if (!h->d) {
         char ip[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &h->addr.sin_addr, ip, sizeof ip);
@@ -179,7 +214,7 @@ void app_http_free(app_http_t *h)
     if (h->d)
         MHD_stop_daemon(h->d);
     for (size_t i = 0; i < h->n_routes; i++)
-        free(h->routes[i].prefix);
+        free(h->routes[i].path);
     free(h);
 }
 
@@ -191,6 +226,64 @@ const char *app_http_path(const app_http_request_t *req)
 const char *app_http_query(const app_http_request_t *req, const char *key)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+typedef struct query_check {
+    char *why;
+    size_t cap;
+    int bad;
+} query_check;
+
+/* printable writes name for a message: printable ASCII as is, any other
+ * byte as %XX, at most 64 bytes of it. */
+static void printable(char *out, size_t cap, const char *name, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (size_t i = 0; i < len && i < 64 && o + 4 < cap; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c >= 0x20 && c < 0x7f && c != '%') {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+}
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 size_t key_size, const char *value, size_t value_size)
+{
+    query_check *qc = cls;
+    char name[200], what[80];
+    const char *nul;
+    size_t at;
+    (void)kind;
+
+    if (!core_utf8_valid(key, key_size, &at))
+        snprintf(what, sizeof what, "its name is invalid UTF-8 at byte %zu", at);
+    else if ((nul = memchr(key, '\0', key_size)))
+        snprintf(what, sizeof what, "its name holds a NUL byte (%%00) at byte %zu",
+                 (size_t)(nul - key));
+    else if (value && !core_utf8_valid(value, value_size, &at))
+        snprintf(what, sizeof what, "invalid UTF-8 at byte %zu", at);
+    else if (value && (nul = memchr(value, '\0', value_size)))
+        snprintf(what, sizeof what, "a NUL byte (%%00) at byte %zu", (size_t)(nul - value));
+    else
+        return MHD_YES;
+    printable(name, sizeof name, key, key_size);
+    snprintf(qc->why, qc->cap, "parameter '%s': %s", name, what);
+    qc->bad = 1;
+    return MHD_NO;
+}
+
+int app_http_query_invalid(const app_http_request_t *req, char *why, size_t cap)
+{
+    query_check qc = {why, cap, 0};
+    MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, check_arg, &qc);
+    return qc.bad;
 }
 
 void app_http_respond_text(app_http_response_t *resp, int status, const char *content_type,

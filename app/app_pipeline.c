@@ -48,6 +48,7 @@
 #define MOD "run"
 #define REDIS_BATCH 512
 #define TICK_MS 2000
+#define JSONL_WAIT_MS 200 /* how soon the JSONL reader sees a stop request */
 
 struct app_pipeline {
     const core_config_t *cfg;
@@ -234,7 +235,11 @@ static void *jsonl_main(void *arg)
     }
     while (!atomic_load(&p->stop_sources)) {
         core_item_t *item = NULL;
-        rc = ing_jsonl_next(src, &item, err, sizeof err);
+        /* Bounded waits: stdin or a pipe may stay open and idle, and a stop
+         * must not wait for its next line (nor run past run.grace). */
+        rc = ing_jsonl_next_wait(src, JSONL_WAIT_MS, &item, err, sizeof err);
+        if (rc == CORE_ETIMEOUT)
+            continue;
         if (rc == CORE_ECLOSED)
             break;
         if (rc != CORE_OK) {
@@ -429,8 +434,9 @@ static void emit(app_pipeline_t *p, core_tagged_t *t, int64_t now)
     const core_item_t *it = t->item;
 
     core_histogram_observe(p->m_e2e_ingest, (double)(now - it->ingest_ms) / 1000.0);
-    core_histogram_observe(p->m_e2e_event,
-                           (double)(now - (it->event_ms ? it->event_ms : it->ingest_ms)) / 1000.0);
+    core_histogram_observe(
+        p->m_e2e_event,
+        (double)(now - (core_item_event_known(it) ? it->event_ms : it->ingest_ms)) / 1000.0);
     if ((p->to_stdout || p->kafka_output) && core_msg_encode_tagged(t, &json, &len) != CORE_OK) {
         CORE_ERROR(MOD, "out of memory encoding item %s; replayed later", it->id);
         drop_tagged(p, t);
@@ -568,7 +574,15 @@ core_err_t app_pipeline_start(app_pipeline_t *p, char *err, size_t errlen)
 {
     core_err_t rc;
 
-    if (alr_sink_connect(p->sink) != CORE_OK)
+    rc = alr_sink_connect(p->sink);
+    if (rc == CORE_EAUTH) {
+        /* Wrong credentials do not fix themselves: fail at start, clearly.
+         * (At run time a refused AUTH is retried and /healthz is degraded.) */
+        set_err(err, errlen, "%s (check redis.user and redis.password)",
+                alr_sink_error(p->sink));
+        return rc;
+    }
+    if (rc != CORE_OK)
         CORE_WARN(MOD, "Redis not reachable yet (%s); items wait until it is",
                   alr_sink_error(p->sink));
     if (pthread_create(&p->redis_th, NULL, redis_main, p) != 0)

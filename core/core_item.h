@@ -43,7 +43,8 @@ typedef struct core_item {
     char *text;       /* may be NULL, but not both title and text */
     char *url;        /* may be NULL */
     char *lang;       /* may be NULL */
-    int64_t event_ms; /* event time, epoch ms; 0 = unknown until the source sets it */
+    int64_t event_ms; /* event time, epoch ms: see core_item_event_known */
+    int event_set;    /* 1: event_ms was given, even as 0 (1970-01-01T00:00:00Z) */
     int64_t ingest_ms;
     char **entities; /* upper-case tickers, no duplicates */
     size_t n_entities;
@@ -51,6 +52,16 @@ typedef struct core_item {
     int id_hashed;          /* the id was longer than CORE_ITEM_ID_MAX: hashed */
     core_ack_t ack;
 } core_item_t;
+
+/* core_item_event_known: 1 when the item has an event time, 0 when it is
+ * still unknown (the message had no ts; its source fills one in). A time
+ * is known when event_set is 1 (a message's explicit "ts": 0 is 1970, too
+ * old to count, never "now") or when event_ms is not 0 (sources that fill
+ * in a time need only set event_ms). Any thread. */
+static inline int core_item_event_known(const core_item_t *item)
+{
+    return item->event_set || item->event_ms != 0;
+}
 
 typedef enum core_sentiment {
     CORE_SENT_NEGATIVE = 0,

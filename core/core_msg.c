@@ -99,6 +99,7 @@ static core_err_t decode_object(json_t *root, core_item_t *item, char *err, size
                 goto out;
             }
             item->event_ms = (int64_t)json_integer_value(v);
+            item->event_set = 1; /* 0 too: 1970 is a time, if a useless one */
         } else if (json_is_string(v)) {
             if (core_time_parse_any(json_string_value(v), &item->event_ms) != CORE_OK) {
                 set_err(err, errlen,
@@ -107,6 +108,7 @@ static core_err_t decode_object(json_t *root, core_item_t *item, char *err, size
                 rc = CORE_EBAD_TIME;
                 goto out;
             }
+            item->event_set = 1;
         } else {
             set_err(err, errlen, "field 'ts' must be a string or an integer");
             rc = CORE_EBAD_FIELD;
@@ -129,6 +131,17 @@ static int looks_like_object(const char *p, size_t n)
     while (i < n && is_space(p[i]))
         i++;
     return i == n || p[i] == '"' || p[i] == '}';
+}
+
+/* nul_string: the bytes are a JSON string that jansson refused only for a
+ * "\u0000" in it. Such a string is a broken message like an object with
+ * one, not plain text (which would keep its quotes and backslashes). */
+static int nul_string(const char *buf, size_t len)
+{
+    json_t *v = json_loadb(buf, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    int is = json_is_string(v);
+    json_decref(v);
+    return is;
 }
 
 core_err_t core_msg_decode(const char *buf, size_t len, const core_msg_limits_t *limits,
@@ -172,7 +185,8 @@ core_err_t core_msg_decode(const char *buf, size_t len, const core_msg_limits_t 
                 : json_is_null(root)   ? "null"
                                        : "a boolean");
         rc = CORE_ENOT_OBJECT;
-    } else if (looks_like_object(buf + i, len - i)) {
+    } else if (looks_like_object(buf + i, len - i) ||
+               (i < len && buf[i] == '"' && nul_string(buf, len))) {
         set_err(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
                 jerr.text);
         rc = CORE_EJSON;
@@ -216,7 +230,8 @@ core_err_t core_msg_encode_tagged(const core_tagged_t *t, char **out, size_t *le
     *out = NULL;
     if (!o || !ents || !sp)
         goto out;
-    core_time_format_rfc3339(it->event_ms ? it->event_ms : it->ingest_ms, ts, sizeof ts);
+    core_time_format_rfc3339(core_item_event_known(it) ? it->event_ms : it->ingest_ms, ts,
+                             sizeof ts);
     json_object_set_new(o, "id", it->id ? json_string(it->id) : json_null());
     json_object_set_new(o, "source", it->source ? json_string(it->source) : json_null());
     json_object_set_new(o, "ts", json_string(ts));

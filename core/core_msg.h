@@ -11,10 +11,11 @@
  *   2. not valid UTF-8 (overlongs, surrogates, > U+10FFFF) -> CORE_EUTF8
  *   3. first non-space byte '{' and then, after spaces, '"', '}' or the end:
  *      an object, which must be JSON                       -> CORE_EJSON if not
- *      a JSON string: its value is the text
+ *      a JSON string: its value is the text (one with "\u0000": CORE_EJSON)
  *      another JSON value (array, number, true, false, null) -> CORE_ENOT_OBJECT
  *      otherwise the bytes are plain text ("{Free} Earnings ...",
- *      "[VIDEO] Fed ..." are headlines)
+ *      "[VIDEO] Fed ..." are headlines; a NUL byte in them is text too,
+ *      stored as U+FFFD)
  *   4. a known field of the wrong type                     -> CORE_EBAD_FIELD
  *      (id may be a string or an integer; ts a string or an integer)
  *   5. ts not RFC 3339 / RFC 822 / epoch ms                -> CORE_EBAD_TIME
@@ -38,9 +39,12 @@ typedef struct core_msg_limits {
 } core_msg_limits_t;
 
 /* core_msg_decode builds a new item from len bytes at buf (not necessarily
- * NUL-terminated). *out is owned by the caller; NULL on error. The item's id
- * and source are NULL and event_ms 0 when the message did not give them: the
- * source fills them in. ingest_ms is set to now_ms. */
+ * NUL-terminated; a NUL byte in plain text is text, stored as U+FFFD by
+ * core_item_set). *out is owned by the caller; NULL on error. The item's id
+ * and source are NULL, and its event time unknown (core_item_event_known
+ * 0), when the message did not give them: the source fills them in. A ts
+ * the message gives sets event_set, also when it is 0 (1970). ingest_ms is
+ * set to now_ms. */
 core_err_t core_msg_decode(const char *buf, size_t len, const core_msg_limits_t *limits,
                            int64_t now_ms, core_item_t **out, char *err, size_t errlen);
 

@@ -1,18 +1,21 @@
-/* ing_jsonl: see ing_jsonl.h. A thin shell over core_lines and
- * core_msg_decode that fills in the source-derived fields. */
+/* ing_jsonl: see ing_jsonl.h. A thin shell over core_lines (on the raw
+ * descriptor, so a wait for input can be bounded) and core_msg_decode that
+ * fills in the source-derived fields. */
 #include "ingest/ing_jsonl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/core_lines.h"
 #include "core/core_time.h"
 
 struct ing_jsonl {
-    FILE *fp;
-    int own_fp;
+    int fd;
+    int own_fd;
     core_lines_t *lines;
     core_msg_limits_t limits;
     char source[300];
@@ -29,20 +32,24 @@ core_err_t ing_jsonl_open(const char *path, const core_msg_limits_t *limits, ing
         return CORE_ENOMEM;
     s->limits = *limits;
     if (strcmp(path, "-") == 0) {
-        s->fp = stdin;
+        s->fd = STDIN_FILENO;
         snprintf(s->source, sizeof s->source, "stdin");
     } else {
         const char *base = strrchr(path, '/');
-        s->fp = fopen(path, "r");
-        if (!s->fp) {
+        /* O_NONBLOCK: a named pipe without a writer would block open(2)
+         * itself, out of reach of a stop request; reads wait in poll(2). */
+        s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (s->fd < 0 || fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) & ~O_NONBLOCK) != 0) {
             snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+            if (s->fd >= 0)
+                close(s->fd);
             free(s);
             return CORE_EIO;
         }
-        s->own_fp = 1;
+        s->own_fd = 1;
         snprintf(s->source, sizeof s->source, "jsonl:%s", base ? base + 1 : path);
     }
-    rc = core_lines_new(s->fp, limits->max_message_bytes, &s->lines);
+    rc = core_lines_new_fd(s->fd, limits->max_message_bytes, &s->lines);
     if (rc != CORE_OK) {
         ing_jsonl_free(s);
         return rc;
@@ -63,6 +70,12 @@ static uint64_t fnv1a(const char *p, size_t n)
 
 core_err_t ing_jsonl_next(ing_jsonl_t *s, core_item_t **out, char *err, size_t errlen)
 {
+    return ing_jsonl_next_wait(s, -1, out, err, errlen);
+}
+
+core_err_t ing_jsonl_next_wait(ing_jsonl_t *s, int timeout_ms, core_item_t **out, char *err,
+                               size_t errlen)
+{
     const char *line;
     size_t len, ln;
     core_err_t rc;
@@ -70,9 +83,9 @@ core_err_t ing_jsonl_next(ing_jsonl_t *s, core_item_t **out, char *err, size_t e
 
     *out = NULL;
     for (;;) {
-        rc = core_lines_next(s->lines, &line, &len);
+        rc = core_lines_next_wait(s->lines, timeout_ms, &line, &len);
         ln = core_lines_number(s->lines);
-        if (rc == CORE_ECLOSED)
+        if (rc == CORE_ECLOSED || rc == CORE_ETIMEOUT)
             return rc;
         if (rc == CORE_ETOO_LARGE) {
             snprintf(err, errlen, "line %zu: longer than the limit of %zu bytes; skipped", ln,
@@ -101,8 +114,10 @@ core_err_t ing_jsonl_next(ing_jsonl_t *s, core_item_t **out, char *err, size_t e
     }
     if (rc == CORE_OK && !(*out)->source)
         rc = core_item_set((*out), &(*out)->source, s->source, strlen(s->source));
-    if (!(*out)->event_ms)
+    if (!core_item_event_known(*out)) { /* no ts; "ts": 0 is 1970 and kept */
         (*out)->event_ms = (*out)->ingest_ms;
+        (*out)->event_set = 1;
+    }
     if (rc != CORE_OK) {
         core_item_free(*out);
         *out = NULL;
@@ -120,7 +135,7 @@ void ing_jsonl_free(ing_jsonl_t *s)
     if (!s)
         return;
     core_lines_free(s->lines);
-    if (s->own_fp)
-        fclose(s->fp);
+    if (s->own_fd)
+        close(s->fd);
     free(s);
 }

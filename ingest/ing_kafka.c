@@ -757,7 +757,7 @@ static void handle_message(ing_kafka_t *k, rd_kafka_message_t *m)
         int n = snprintf(src, sizeof src, "kafka:%s", topic);
         rc = core_item_set(item, &item->source, src, (size_t)n);
     }
-    if (!item->event_ms) {
+    if (!core_item_event_known(item)) { /* no ts in the message; "ts": 0 is 1970 and kept */
         rd_kafka_timestamp_type_t tt;
         int64_t ts = rd_kafka_message_timestamp(m, &tt);
         item->event_ms = tt != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts > 0 ? ts : item->ingest_ms;

@@ -396,6 +396,39 @@ START_TEST(late_future_and_uncounted_items)
 }
 END_TEST
 
+/* Issue 18: an item whose message said "ts": 0 (event_set, event_ms 0) is
+ * judged by that time: too old, counted in the too_old outcome, not in the
+ * current minute. Before the fix the sink read event_ms 0 as "no time" and
+ * used the ingest time (or now) instead. An item with no event time at all
+ * still counts as now. */
+START_TEST(explicit_epoch_zero_is_too_old)
+{
+    th_redis_t r;
+    th_clock_t clk = {TH_T0};
+    alr_sink_t *s;
+    core_tagged_t *it[2];
+    alr_outcome_t out[2];
+    alr_write_result_t res = {.outcomes = out};
+
+    start(&r, TH_REDIS_EPHEMERAL);
+    s = mksink(&r, "[redis]\nretention = 2h\n", &clk);
+    it[0] = th_alr_item("epoch0", "Crypto", 0, 0, NULL);
+    it[0]->item->event_set = 1; /* what core_msg_decode makes of "ts": 0 */
+    it[0]->item->ingest_ms = TH_T0;
+    it[1] = th_alr_item("unknown", "Crypto", 0, 0, NULL);
+    it[1]->item->ingest_ms = TH_T0;
+    ck_assert_int_eq(alr_sink_write(s, it, 2, &res), CORE_OK);
+    ck_assert_int_eq(out[0], ALR_ITEM_TOO_OLD);
+    ck_assert_int_eq(out[1], ALR_ITEM_COUNTED);
+    ck_assert_uint_eq(res.too_old, 1);
+    ck_assert_uint_eq(res.counted, 1);
+    for (int i = 0; i < 2; i++)
+        core_tagged_free(it[i]);
+    alr_sink_free(s);
+    th_redis_stop(&r);
+}
+END_TEST
+
 START_TEST(long_ids_and_noscript)
 {
     th_redis_t r;
@@ -908,6 +941,7 @@ Suite *suite_sink(void)
     tcase_add_test(tc, replays_change_nothing);
     tcase_add_test(tc, window_edges_and_decay);
     tcase_add_test(tc, late_future_and_uncounted_items);
+    tcase_add_test(tc, explicit_epoch_zero_is_too_old);
     tcase_add_test(tc, long_ids_and_noscript);
     tcase_add_test(tc, refresh_interval_defers_to_tick);
     tcase_add_test(tc, rule_lifecycle_and_alerts);

@@ -212,6 +212,107 @@ START_TEST(encode_tagged)
 }
 END_TEST
 
+/* encoded_ts decodes msg and returns the "ts" core_msg_encode_tagged writes
+ * for it (in buf). */
+static const char *encoded_ts(const char *msg, size_t len, char *buf, size_t cap)
+{
+    core_item_t *it;
+    core_tagged_t *t;
+    char err[256], *out;
+    size_t n;
+    json_t *j;
+    ck_assert_msg(core_msg_decode(msg, len, &LIM, NOW, &it, err, sizeof err) == CORE_OK, "%s", err);
+    ck_assert_int_eq(core_tagged_new(it, &t), CORE_OK);
+    ck_assert_int_eq(core_msg_encode_tagged(t, &out, &n), CORE_OK);
+    j = json_loads(out, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    snprintf(buf, cap, "%s", json_string_value(json_object_get(j, "ts")));
+    json_decref(j);
+    free(out);
+    core_tagged_free(t);
+    return buf;
+}
+
+/* Issue 18: an explicit ts of 0 (or any spelling of 1970-01-01T00:00:00Z)
+ * is that time, not "no ts". Before the fix both decoded to event_ms 0,
+ * which meant "unknown": the encoder (and every source) put the ingest time
+ * in its place, so a 56-year-old item counted as now. */
+START_TEST(explicit_epoch_zero_is_a_time)
+{
+    static const char *const zero[] = {
+        "{\"text\":\"x\",\"ts\":0}",
+        "{\"text\":\"x\",\"ts\":\"1970-01-01T00:00:00Z\"}",
+        "{\"text\":\"x\",\"ts\":\"1970-01-01T01:00:00+01:00\"}",
+        "{\"text\":\"x\",\"ts\":\"Thu, 01 Jan 1970 00:00:00 GMT\"}",
+        "{\"text\":\"x\",\"ts\":\"0\"}",
+    };
+    static const char *const none[] = {"{\"text\":\"x\"}", "{\"text\":\"x\",\"ts\":null}",
+                                       "plain text, no time", "\"a JSON string\""};
+    core_item_t *it;
+    char err[256], ts[40];
+
+    for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++) {
+        ck_assert_msg(dec(zero[i], &it, err) == CORE_OK, "%s: %s", zero[i], err);
+        ck_assert_int_eq(it->event_ms, 0);
+        ck_assert_msg(core_item_event_known(it), "%s: ts taken for missing", zero[i]);
+        core_item_free(it);
+        ck_assert_str_eq(encoded_ts(zero[i], strlen(zero[i]), ts, sizeof ts),
+                         "1970-01-01T00:00:00.000Z");
+    }
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        ck_assert_int_eq(dec(none[i], &it, err), CORE_OK);
+        ck_assert_msg(!core_item_event_known(it), "%s: a time out of nothing", none[i]);
+        core_item_free(it);
+        /* unknown: the encoder writes the ingest time */
+        ck_assert_str_eq(encoded_ts(none[i], strlen(none[i]), ts, sizeof ts),
+                         "2026-11-28T13:50:00.000Z");
+    }
+    /* a source's filled-in time needs only event_ms */
+    ck_assert_int_eq(core_item_new(&it), CORE_OK);
+    ck_assert(!core_item_event_known(it));
+    it->event_ms = NOW;
+    ck_assert(core_item_event_known(it));
+    core_item_free(it);
+}
+END_TEST
+
+/* NUL bytes (issue 18). In plain text a NUL is valid UTF-8 and part of the
+ * text: core_item_set stores it as U+FFFD, so the words after it are kept
+ * and a leading NUL does not make the message empty. In JSON, "\u0000" is
+ * refused by jansson (JSON_DISALLOW_NUL), in an object and (since the fix)
+ * in a bare JSON string too, which used to fall through to plain text and
+ * keep its quotes and backslash; a raw NUL inside JSON is not JSON. */
+START_TEST(nul_bytes)
+{
+    static const char mid[] = "plain text with \0 a NUL";
+    static const char lead[] = "\0leading NUL headline";
+    static const char raw_in_json[] = "{\"text\":\"a\0b\"}";
+    core_item_t *it;
+    char err[256];
+
+    ck_assert_int_eq(core_msg_decode(mid, sizeof mid - 1, &LIM, NOW, &it, err, sizeof err),
+                     CORE_OK);
+    ck_assert_str_eq(it->text, "plain text with \xef\xbf\xbd a NUL");
+    ck_assert_uint_eq(it->utf8_repaired, 1);
+    core_item_free(it);
+    ck_assert_msg(core_msg_decode(lead, sizeof lead - 1, &LIM, NOW, &it, err, sizeof err) ==
+                      CORE_OK,
+                  "%s", err);
+    ck_assert_str_eq(it->text, "\xef\xbf\xbdleading NUL headline");
+    core_item_free(it);
+
+    ck_assert_int_eq(dec("{\"text\":\"a\\u0000b\"}", &it, err), CORE_EJSON);
+    ck_assert_ptr_null(it);
+    ck_assert_int_eq(dec("\"a\\u0000b\"", &it, err), CORE_EJSON);
+    ck_assert_ptr_null(it);
+    ck_assert_msg(strstr(err, "invalid JSON") && strstr(err, "\\u0000"), "%s", err);
+    ck_assert_int_eq(
+        core_msg_decode(raw_in_json, sizeof raw_in_json - 1, &LIM, NOW, &it, err, sizeof err),
+        CORE_EJSON);
+    ck_assert_ptr_null(it);
+}
+END_TEST
+
 START_TEST(utf8_validator)
 {
     size_t at;
@@ -238,6 +339,8 @@ Suite *suite_msg(void)
     tcase_add_test(tc, size_limits);
     tcase_add_test(tc, encode_tagged);
     tcase_add_test(tc, utf8_validator);
+    tcase_add_test(tc, explicit_epoch_zero_is_a_time);
+    tcase_add_test(tc, nul_bytes);
     suite_add_tcase(s, tc);
     return s;
 }

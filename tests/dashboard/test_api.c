@@ -218,6 +218,108 @@ START_TEST(validation)
 }
 END_TEST
 
+/* Issue 18: every parameter is checked before it is used. Invalid UTF-8 or
+ * a NUL (%00) in any parameter, name or value, known or not, is 400 naming
+ * it: before, "scope=%ff" made the error message itself invalid UTF-8,
+ * jansson refused it and the answer was 500 "out of memory", and
+ * "scope=all%00x" was silently read as "all". A stream id is checked before
+ * it reaches Redis: "since=99999999999999999999-1" used to be sent and come
+ * back as Redis' "Invalid stream ID", answered 503 as if Redis were down. A
+ * parameter quoted in a message and cut inside a character stays a 400. */
+START_TEST(invalid_bytes_and_stream_ids)
+{
+    char path[600];
+    json_t *o;
+    bad("/api/series?scope=%ff", "parameter 'scope': invalid UTF-8 at byte 0");
+    bad("/api/series?scope=all%00x", "parameter 'scope': a NUL byte (%00) at byte 3");
+    bad("/api/series?scope=all&from=%c3", "parameter 'from'");
+    bad("/api/rates?window=15m%00", "parameter 'window'");
+    bad("/api/alerts?since=%ed%a0%80", "parameter 'since'");             /* a surrogate */
+    bad("/api/recent?limit=5&scope=entity:%c0%af", "parameter 'scope'"); /* overlong */
+    bad("/api/explain?text=Acme%ffplunges", "parameter 'text'");
+    bad("/api/explain?id=a%00b", "parameter 'id'");
+    bad("/api/rates?foo=%fe", "parameter 'foo'");             /* unknown ones too */
+    bad("/api/rates?a%ffb=1", "parameter 'a%FFb': its name"); /* the name, printable */
+    bad("/api/alerts?since=99999999999999999999-1", "since '99999999999999999999-1'");
+    bad("/api/alerts?since=1-99999999999999999999", "at most 18446744073709551615");
+    /* in range but nothing can follow it: Redis refuses it, still a 400 */
+    bad("/api/alerts?since=18446744073709551615-18446744073709551615", "since '");
+    o = get_json("/api/alerts?since=18446744073709551615-0", 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(o, "alerts")), 0);
+    json_decref(o);
+    /* the quoted value is cut at 64 bytes, inside an "é": repaired, 400 */
+    snprintf(path, sizeof path, "/api/series?scope=all&from=a");
+    for (int i = 0; i < 40; i++)
+        strcat(path, "%C3%A9");
+    bad(path, "from 'a\xc3\xa9");
+    /* an unknown API path stays 404 whatever its parameters */
+    o = get_json("/api/nope?x=%ff", 404);
+    json_decref(o);
+}
+END_TEST
+
+static void stub(void *ctx, const app_http_request_t *req, app_http_response_t *resp)
+{
+    (void)req;
+    app_http_respond_text(resp, 200, NULL, ctx);
+}
+
+/* Issue 18: routes are exact. "/metricsfoo" used to be served by "/metrics"
+ * and "/healthzX" by "/healthz" (prefix routing). Now only a route ending in
+ * '/' ("/api/", "/") serves a subtree, and "/" leaves its paths to the page
+ * server's own checks. */
+START_TEST(routes_are_exact)
+{
+    static const struct {
+        const char *path;
+        int status;
+        const char *body; /* NULL: not checked */
+    } cases[] = {
+        {"/metrics", 200, "metrics"},
+        {"/healthz", 200, "health"},
+        {"/metricsfoo", 404, NULL},
+        {"/healthzX", 404, NULL},
+        {"/metrics/", 404, NULL},
+        {"/metrics/x", 404, NULL},
+        {"/healthz.html", 404, NULL},
+        {"/api", 404, NULL},
+        {"/", 200, "<!doctype html><title>finsent</title>"},
+        {"/app.js", 200, "console.log('finsent');"},
+    };
+    app_http_t *h = NULL;
+    char err[512] = "";
+    int port;
+
+    ck_assert_int_eq(app_http_new("127.0.0.1:0", &h, err, sizeof err), CORE_OK);
+    ck_assert_int_eq(app_http_route(h, "/metrics", stub, "metrics"), CORE_OK);
+    ck_assert_int_eq(app_http_route(h, "/healthz", stub, "health"), CORE_OK);
+    ck_assert_int_eq(app_api_routes(API, h), CORE_OK);
+    ck_assert_msg(app_http_start(h, err, sizeof err) == CORE_OK, "%s", err);
+    port = app_http_port(h);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        th_http_reply_t r;
+        ck_assert_int_eq(th_http_get(port, cases[i].path, &r), 0);
+        ck_assert_msg(r.status == cases[i].status, "GET %s: %d, want %d (%s)", cases[i].path,
+                      r.status, cases[i].status, r.body);
+        if (cases[i].body)
+            ck_assert_str_eq(r.body, cases[i].body);
+        th_http_reply_free(&r);
+    }
+    {
+        th_http_reply_t r;
+        ck_assert_int_eq(th_http_get(port, "/api/rates", &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_str_eq(r.content_type, "application/json");
+        th_http_reply_free(&r);
+    }
+    app_http_free(h);
+    /* a route is a path: it starts with '/' */
+    ck_assert_int_eq(app_http_new("127.0.0.1:0", &h, err, sizeof err), CORE_OK);
+    ck_assert_int_eq(app_http_route(h, "metrics", stub, "x"), CORE_EINVAL);
+    app_http_free(h);
+}
+END_TEST
+
 START_TEST(not_found)
 {
     json_t *o = get_json("/api/nope", 404);
@@ -430,6 +532,8 @@ Suite *suite_api(void)
     tcase_add_test(t, series_default_range);
     tcase_add_test(t, validation);
     tcase_add_test(t, not_found);
+    tcase_add_test(t, invalid_bytes_and_stream_ids);
+    tcase_add_test(t, routes_are_exact);
     tcase_add_test(t, alerts_and_active);
     tcase_add_test(t, recent);
     tcase_add_test(t, redis_away_is_503);

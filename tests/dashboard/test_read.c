@@ -427,6 +427,48 @@ START_TEST(alerts_bad_args)
     ck_assert_int_eq(alr_read_alerts(R, NULL, -1, ALR_READ_MAX_ALERTS + 1, &o, err, sizeof err),
                      CORE_EINVAL);
     ck_assert_ptr_null(o);
+    /* Issue 18: ids Redis would refuse are the caller's error, never
+     * CORE_EREDIS (which the API answers 503): a part over 2^64 - 1 is caught
+     * before the query, and "(MAX-MAX", which Redis refuses as a start, is
+     * mapped to CORE_EINVAL. */
+    ck_assert_int_eq(alr_read_alerts(R, "99999999999999999999-1", -1, 10, &o, err, sizeof err),
+                     CORE_EINVAL);
+    ck_assert_int_eq(alr_read_alerts(R, "18446744073709551615-18446744073709551615", -1, 10, &o,
+                                     err, sizeof err),
+                     CORE_EINVAL);
+    ck_assert_msg(strstr(err, "start ID"), "%s", err);
+    ck_assert_ptr_null(o);
+    ck_assert_int_eq(alr_read_alerts(R, "18446744073709551615", -1, 10, &o, err, sizeof err),
+                     CORE_OK);
+    ck_assert_uint_eq(json_array_size(json_object_get(o, "alerts")), 0);
+    json_decref(o);
+}
+END_TEST
+
+/* alr_read_stream_id_ok: "MS" or "MS-SEQ", each part a decimal that fits in
+ * 64 bits unsigned (issue 18: "99999999999999999999-1" used to pass). */
+START_TEST(stream_id_ok)
+{
+    static const char *const good[] = {"0", "1-0", "1795882787724-0",
+                                       "18446744073709551615-18446744073709551615",
+                                       "00000000000000000000000000001-0"};
+    static const char *const bad[] = {"",
+                                      "-1",
+                                      "1-",
+                                      "1-2-3",
+                                      "a",
+                                      "1-x",
+                                      " 1",
+                                      "+1",
+                                      "18446744073709551616",
+                                      "1-18446744073709551616",
+                                      "99999999999999999999-1",
+                                      "000000000000000000000000000000000000000001-0"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        ck_assert_msg(alr_read_stream_id_ok(good[i]), "'%s' refused", good[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(!alr_read_stream_id_ok(bad[i]), "'%s' accepted", bad[i]);
+    ck_assert(!alr_read_stream_id_ok(NULL));
 }
 END_TEST
 
@@ -701,6 +743,7 @@ Suite *suite_read(void)
     tcase_add_test(p, scope_normalize);
     tcase_add_test(p, series_plan);
     tcase_add_test(p, item_in_scope);
+    tcase_add_test(p, stream_id_ok);
     suite_add_tcase(s, p);
     tcase_add_checked_fixture(r, setup, teardown);
     tcase_set_timeout(r, 30);
