@@ -10,6 +10,7 @@
 #define APP_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "classify/cls_classifier.h"
 #include "core/core_config.h"
@@ -27,6 +28,25 @@ APP_COMMANDS(APP_COMMAND_DECL)
  * assignment in sets[0..nsets). Prints the error to stderr and returns NULL
  * on failure. */
 core_config_t *app_config_build(const char *path, char **sets, size_t nsets);
+
+/* app_config_validate makes every check of cfg that `finsent run` makes
+ * before it starts anything, in the daemon's order: log.level and
+ * log.format, the model directories, the watch-list file, [redis] windows
+ * and retentions and every [rule.*] (as the Redis sink reads them), the
+ * [kafka] settings (as librdkafka takes them), kafka.output_topic, every
+ * [feed.*] url and the feeds' seen store, input.jsonl, that some source is
+ * configured, and http.listen. `finsent run` calls it first and
+ * `finsent config -c` gives its verdict, so both refuse the same
+ * configurations with the same message. Returns CORE_OK, or the first
+ * failure with err saying which key is wrong and where it came from.
+ * Connects to nothing, starts no thread, writes nothing; main thread, at
+ * start-up (it initialises libcurl like the RSS poller does). */
+core_err_t app_config_validate(const core_config_t *cfg, char *err, size_t errlen);
+
+/* app_root_warning returns the warning `finsent run` logs when its
+ * effective uid euid is 0 (root), or NULL for any other uid. The string is
+ * static. */
+const char *app_root_warning(uid_t euid);
 
 /* app_classifier_opts fills *o from the [classify] section as the daemon
  * uses it: model (else app_default_model_dir()), topic_model,

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/app.h"
 #include "app/app_api.h"
@@ -118,7 +119,7 @@ int app_cmd_run(int argc, char **argv)
     http_ctx hctx;
     sigset_t sigs;
     int64_t grace;
-    const char *listen;
+    const char *listen, *root;
 
     if (!sets)
         return APP_EXIT_FAIL;
@@ -153,8 +154,18 @@ int app_cmd_run(int argc, char **argv)
         rc = APP_EXIT_USAGE;
         goto out;
     }
-    if (!(cfg = app_config_build(path, sets, nsets)) || setup_logging(cfg) != 0)
+    if (!(cfg = app_config_build(path, sets, nsets)))
         goto out;
+    /* Every configuration check first (the same as `finsent config -c`), so
+     * a bad setting fails here, before a thread, a socket or the model. */
+    if (app_config_validate(cfg, err, sizeof err) != CORE_OK) {
+        fprintf(stderr, "%s: config error: %s\n", app_argv0, err);
+        goto out;
+    }
+    if (setup_logging(cfg) != 0)
+        goto out;
+    if ((root = app_root_warning(geteuid())) != NULL)
+        CORE_WARN(MOD, "%s", root);
 
     /* Signals are taken by sigtimedwait below: block them before any thread
      * starts so every thread inherits the mask. */

@@ -36,6 +36,14 @@ fail:
     return NULL;
 }
 
+const char *app_root_warning(uid_t euid)
+{
+    if (euid != 0)
+        return NULL;
+    return "running as root: finsent needs no privilege; run it as an unprivileged user "
+           "(deploy/finsent.service and the Docker image do)";
+}
+
 const char *app_find_data_dir(const char *env_var, const char *rel, const char *marker,
                               char *buf, size_t cap)
 {

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "core/core_config_keys.h"
 
@@ -624,16 +625,36 @@ static core_err_t load(load_ctx *lc)
 core_err_t core_config_load_file(core_config_t *cfg, const char *path, char *err, size_t errlen)
 {
     load_ctx lc = {.cfg = cfg, .name = path, .err = err, .errlen = errlen};
+    struct stat st = {0};
     core_err_t rc;
 
+    /* fopen succeeds on a directory and reading it then fails, which the
+     * line reader would take for an empty file: every default, silently.
+     * Checked before opening too, so that a FIFO without a writer is refused
+     * rather than waited for. */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        goto not_regular;
     lc.fp = fopen(path, "r");
     if (!lc.fp) {
         set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return CORE_EIO;
     }
+    if (fstat(fileno(lc.fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(lc.fp);
+        goto not_regular;
+    }
     rc = load(&lc);
+    if (rc == CORE_OK && ferror(lc.fp)) {
+        set_err(err, errlen, "%s: read error", path);
+        rc = CORE_EIO;
+    }
     fclose(lc.fp);
     return rc;
+not_regular:
+    set_err(err, errlen, "%s: cannot read: %s", path,
+            S_ISDIR(st.st_mode) ? "is a directory, not a configuration file"
+                                : "not a regular file");
+    return CORE_EIO;
 }
 
 core_err_t core_config_load_string(core_config_t *cfg, const char *name, const char *text,

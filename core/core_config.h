@@ -38,7 +38,10 @@ core_err_t core_config_new(core_config_t **out);
 void core_config_free(core_config_t *cfg);
 
 /* core_config_load_file reads an INI file over the current values. On error
- * err receives e.g. "finsent.conf:12: [classify] batch: bad number 'x'". */
+ * err receives e.g. "finsent.conf:12: [classify] batch: bad number 'x'".
+ * path must name a regular file: a directory, a FIFO or a device is
+ * CORE_EIO with err naming the path (a directory would otherwise read as
+ * an empty file, i.e. every default). */
 core_err_t core_config_load_file(core_config_t *cfg, const char *path, char *err, size_t errlen);
 
 /* core_config_load_string is core_config_load_file on a string; name is used

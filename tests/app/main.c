@@ -2,10 +2,10 @@
  * and the pure parts of the commands.
  *
  * The `feeds check` tests need python3 (tests/ingest/feed_server.py), the
- * `backtest` replays need redis-server. When one is missing its tests are
- * not added, the others run, and the runner exits 77 (ctest's
- * SKIP_RETURN_CODE for this test) instead of 0, so a run without them
- * reports "skipped", never "passed". */
+ * `backtest` replays and the `run` daemon tests need redis-server. When one
+ * is missing its tests are not added, the others run, and the runner exits
+ * 77 (ctest's SKIP_RETURN_CODE for this test) instead of 0, so a run
+ * without them reports "skipped", never "passed". */
 #include <stdio.h>
 
 #include "tests/common/th.h"
@@ -14,13 +14,16 @@
 Suite *suite_feeds_cmd(int with_server);
 Suite *suite_backtest(void);
 Suite *suite_backtest_cmd(int with_redis);
+Suite *suite_run_cmd(int with_redis);
+Suite *suite_validate(int with_redis);
 
 int main(void)
 {
     int have_python = th_have_program("python3");
     int have_redis = th_redis_binary() != NULL;
     Suite *suites[] = {suite_feeds_cmd(have_python), suite_backtest(),
-                       suite_backtest_cmd(have_redis)};
+                       suite_backtest_cmd(have_redis), suite_validate(have_redis),
+                       suite_run_cmd(have_redis)};
     int rc = th_main(suites, sizeof suites / sizeof suites[0]);
     if (rc == 0 && (!have_python || !have_redis)) {
         if (!have_python)
@@ -28,7 +31,8 @@ int main(void)
                     "SKIPPED: python3 not found; the finsent feeds check tests did not run\n");
         if (!have_redis)
             fprintf(stderr, "SKIPPED: redis-server not found (/usr/bin/redis-server or PATH); "
-                            "the finsent backtest replays did not run\n");
+                            "the finsent backtest replays, the good `finsent run` of "
+                            "the validate suite and the run_cmd daemon tests did not run\n");
         return 77;
     }
     return rc;

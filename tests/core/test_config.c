@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/core_config.h"
@@ -279,11 +280,39 @@ START_TEST(defaults_file_loads_back)
 }
 END_TEST
 
+/* A directory opens (fopen "r" succeeds on Linux) and then reads as
+ * nothing: it must be refused, naming the path, not taken for an empty
+ * file of defaults. So must a FIFO or a device. */
+START_TEST(not_a_regular_file)
+{
+    const char *dir = th_tmpdir("cfgdir");
+    char fifo[600], err[512];
+    core_config_t *c = fresh();
+
+    ck_assert_ptr_nonnull(dir);
+    err[0] = '\0';
+    ck_assert_int_eq(core_config_load_file(c, dir, err, sizeof err), CORE_EIO);
+    ck_assert_msg(strncmp(err, dir, strlen(dir)) == 0 && strstr(err, "is a directory"), "%s",
+                  err);
+    ck_assert_int_eq(core_config_load_file(c, "/dev/null", err, sizeof err), CORE_EIO);
+    ck_assert_msg(strstr(err, "/dev/null: cannot read: not a regular file"), "%s", err);
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    /* no writer: refused at once, not waited for (Check's timeout) */
+    ck_assert_int_eq(core_config_load_file(c, fifo, err, sizeof err), CORE_EIO);
+    ck_assert_msg(strstr(err, "not a regular file"), "%s", err);
+    unlink(fifo);
+    rmdir(dir);
+    core_config_free(c);
+}
+END_TEST
+
 Suite *suite_config(void)
 {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("all");
     tcase_add_test(tc, defaults);
+    tcase_add_test(tc, not_a_regular_file);
     tcase_add_test(tc, file_env_set_precedence);
     tcase_add_test(tc, instances_and_passthrough);
     tcase_add_test(tc, bad_files_name_line_and_key);

@@ -1,0 +1,213 @@
+/*
+ * app_validate: the one validation of a configuration for the daemon, shared
+ * by `finsent run` (its first step, before any thread, socket or model) and
+ * `finsent config -c` (its verdict), so that both accept and refuse the same
+ * configurations with the same message.
+ *
+ * Design. Checks that the daemon makes while building its parts are made
+ * here by the same code where that code has no side effect: the Redis sink
+ * and the RSS poller are built and freed again (neither connects nor starts
+ * a thread before its start call), http.listen goes through app_http_new
+ * (which parses and does not bind). The Kafka client cannot be built
+ * without connecting (a consumer with a group.id looks for its coordinator
+ * at once), so its settings go through ing_kafka_check, which applies them
+ * to a bare librdkafka configuration. The model is only checked for being
+ * a directory: loading it is the daemon's first real work, and its own
+ * errors name the file.
+ *
+ * What no configuration check can know is left to the daemon: whether Redis,
+ * Kafka and the feeds answer, whether the HTTP port is free, whether the
+ * model's files are sound.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alerting/alr_sink.h"
+#include "app/app.h"
+#include "app/app_http.h"
+#include "core/core_log.h"
+#include "core/core_watchlist.h"
+#include "ingest/ing_kafka_check.h"
+#include "ingest/ing_rss.h"
+
+static core_err_t check_logging(const core_config_t *cfg, char *err, size_t errlen)
+{
+    core_log_level_t level;
+    core_log_format_t format;
+
+    if (core_log_parse_level(core_config_str(cfg, "log", "level"), &level) != CORE_OK) {
+        snprintf(err, errlen, "[log] level (%s): '%s' is not debug, info, warn or error",
+                 core_config_origin(cfg, "log", "level"), core_config_str(cfg, "log", "level"));
+        return CORE_ECONFIG;
+    }
+    if (core_log_parse_format(core_config_str(cfg, "log", "format"), &format) != CORE_OK) {
+        snprintf(err, errlen, "[log] format (%s): '%s' is not text or json",
+                 core_config_origin(cfg, "log", "format"), core_config_str(cfg, "log", "format"));
+        return CORE_ECONFIG;
+    }
+    return CORE_OK;
+}
+
+/* check_model_dir: dir (the value of [classify] key, or the shipped model
+ * when that is empty) must be a directory. */
+static core_err_t check_model_dir(const core_config_t *cfg, const char *key, const char *dir,
+                                  char *err, size_t errlen)
+{
+    struct stat st;
+
+    if (!dir || !dir[0])
+        return CORE_OK;
+    if (stat(dir, &st) != 0) {
+        snprintf(err, errlen, "[classify] %s (%s): model directory %s: %s", key,
+                 core_config_origin(cfg, "classify", key), dir, strerror(errno));
+        return CORE_ECONFIG;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "[classify] %s (%s): model directory %s: not a directory", key,
+                 core_config_origin(cfg, "classify", key), dir);
+        return CORE_ECONFIG;
+    }
+    return CORE_OK;
+}
+
+static core_err_t check_classify(const core_config_t *cfg, char *err, size_t errlen)
+{
+    cls_classifier_opts_t o;
+    core_err_t rc;
+
+    app_classifier_opts(cfg, &o);
+    rc = check_model_dir(cfg, "model", o.model_dir, err, errlen);
+    if (rc == CORE_OK)
+        rc = check_model_dir(cfg, "topic_model", o.topic_model_dir, err, errlen);
+    if (rc == CORE_OK)
+        rc = check_model_dir(cfg, "sentiment_model", o.sentiment_model_dir, err, errlen);
+    return rc;
+}
+
+static core_err_t check_watchlist(const core_config_t *cfg, char *err, size_t errlen)
+{
+    const char *path = core_config_str(cfg, "entities", "watchlist");
+    core_watchlist_t *wl = NULL;
+    core_err_t rc;
+
+    if (!path[0])
+        return CORE_OK;
+    rc = core_watchlist_load(path, &wl, err, errlen);
+    core_watchlist_free(wl);
+    return rc;
+}
+
+/* check_sink: [redis] windows, retention and prefix, and every [rule.*]
+ * (alr_rules_load, then the baselines against redis.hourly_retention), as
+ * the sink checks them. */
+static core_err_t check_sink(const core_config_t *cfg, char *err, size_t errlen)
+{
+    alr_sink_t *sink = NULL;
+    core_err_t rc = alr_sink_new(cfg, NULL, &sink, err, errlen);
+    alr_sink_free(sink);
+    return rc;
+}
+
+/* check_feeds: every [feed.*] url, the seen store and its state file, as
+ * the poller checks them. The poller is not started, so nothing is fetched
+ * or written. */
+static core_err_t check_feeds(const core_config_t *cfg, char *err, size_t errlen)
+{
+    ing_rss_t *rss = NULL;
+    core_err_t rc;
+
+    if (core_config_instance_count(cfg, "feed") == 0)
+        return CORE_OK;
+    rc = ing_rss_new(cfg, NULL, NULL, &rss, err, errlen);
+    ing_rss_free(rss);
+    return rc;
+}
+
+/* check_jsonl: input.jsonl is "-" (stdin) or a file the daemon can open for
+ * reading (a FIFO is fine: opened without blocking, then closed). */
+static core_err_t check_jsonl(const core_config_t *cfg, char *err, size_t errlen)
+{
+    const char *path = core_config_str(cfg, "input", "jsonl");
+    struct stat st;
+    int fd;
+
+    if (!path[0] || strcmp(path, "-") == 0)
+        return CORE_OK;
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "[input] jsonl (%s): %s: cannot open: %s",
+                 core_config_origin(cfg, "input", "jsonl"), path, strerror(errno));
+        return CORE_ECONFIG;
+    }
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "[input] jsonl (%s): %s: is a directory",
+                 core_config_origin(cfg, "input", "jsonl"), path);
+        close(fd);
+        return CORE_ECONFIG;
+    }
+    close(fd);
+    return CORE_OK;
+}
+
+/* The sources after Kafka, in the daemon's order: kafka.output_topic needs
+ * Kafka, the feeds, input.jsonl, and at least one source. */
+static core_err_t check_sources_and_jsonl(const core_config_t *cfg, char *err, size_t errlen)
+{
+    int kafka = core_config_str(cfg, "kafka", "brokers")[0] != '\0';
+    core_err_t rc;
+
+    if (core_config_str(cfg, "kafka", "output_topic")[0] && !kafka) {
+        snprintf(err, errlen, "[kafka] output_topic (%s): set, but kafka.brokers is empty",
+                 core_config_origin(cfg, "kafka", "output_topic"));
+        return CORE_ECONFIG;
+    }
+    if ((rc = check_feeds(cfg, err, errlen)) != CORE_OK ||
+        (rc = check_jsonl(cfg, err, errlen)) != CORE_OK)
+        return rc;
+    if (!kafka && !core_config_str(cfg, "input", "jsonl")[0] &&
+        core_config_instance_count(cfg, "feed") == 0) {
+        snprintf(err, errlen,
+                 "no source configured: set kafka.brokers, input.jsonl or a [feed.NAME] section");
+        return CORE_ECONFIG;
+    }
+    return CORE_OK;
+}
+
+static core_err_t check_http(const core_config_t *cfg, char *err, size_t errlen)
+{
+    const char *listen = core_config_str(cfg, "http", "listen");
+    app_http_t *http = NULL;
+    core_err_t rc;
+
+    if (!listen[0])
+        return CORE_OK;
+    rc = app_http_new(listen, &http, err, errlen);
+    app_http_free(http);
+    return rc;
+}
+
+core_err_t app_config_validate(const core_config_t *cfg, char *err, size_t errlen)
+{
+    /* In the order the daemon meets them (app_pipeline_new, then the HTTP
+     * server), so a configuration with several mistakes gets the message it
+     * would have got from the daemon first. */
+    static core_err_t (*const checks[])(const core_config_t *, char *, size_t) = {
+        check_logging,          check_classify,          check_watchlist, check_sink,
+        ing_kafka_check_config, check_sources_and_jsonl, check_http};
+
+    if (errlen)
+        err[0] = '\0';
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        core_err_t rc = checks[i](cfg, err, errlen);
+        if (rc != CORE_OK) {
+            if (errlen && !err[0])
+                snprintf(err, errlen, "%s", core_strerror(rc));
+            return rc;
+        }
+    }
+    return CORE_OK;
+}
