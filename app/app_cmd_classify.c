@@ -247,25 +247,18 @@ int app_cmd_classify(int argc, char **argv)
     rc = APP_EXIT_FAIL;
     if (!(cfg = app_config_build(path, sets, nsets)))
         goto out;
-    if (!model && *core_config_str(cfg, "classify", "model"))
-        model = core_config_str(cfg, "classify", "model");
-    if (!model)
-        model = app_default_model_dir();
-    if (!tmodel)
-        tmodel = core_config_str(cfg, "classify", "topic_model");
-    if (!smodel)
-        smodel = core_config_str(cfg, "classify", "sentiment_model");
-    if (!batch)
-        batch = (long)core_config_int(cfg, "classify", "batch");
-    if (!threads)
-        threads = (long)core_config_int(cfg, "classify", "threads");
-    memset(&co, 0, sizeof co);
-    co.threads = (size_t)threads;
-    co.model_dir = model;
-    co.topic_model_dir = tmodel;
-    co.sentiment_model_dir = smodel;
-    co.max_batch = (size_t)batch;
-    co.max_seq = (size_t)core_config_int(cfg, "classify", "max_seq");
+    app_classifier_opts(cfg, &co); /* the config's; the command line overrides */
+    if (model)
+        co.model_dir = model;
+    if (tmodel)
+        co.topic_model_dir = tmodel;
+    if (smodel)
+        co.sentiment_model_dir = smodel;
+    if (batch)
+        co.max_batch = (size_t)batch;
+    if (threads)
+        co.threads = (size_t)threads;
+    batch = (long)co.max_batch;
     if (cls_classifier_new(&co, &cl, err, sizeof err) != CORE_OK) {
         fprintf(stderr, "finsent classify: %s\n", err);
         goto out;

@@ -343,17 +343,17 @@ int app_cmd_eval(int argc, char **argv)
     rc = APP_EXIT_FAIL;
     if (!(cfg = app_config_build(path, sets, nsets)))
         goto out;
-    if (!model && *core_config_str(cfg, "classify", "model"))
-        model = core_config_str(cfg, "classify", "model");
-    if (!model)
-        model = app_default_model_dir();
-    memset(&co, 0, sizeof co);
-    co.model_dir = model;
-    co.topic_model_dir = tmodel ? tmodel : core_config_str(cfg, "classify", "topic_model");
-    co.sentiment_model_dir = smodel ? smodel : core_config_str(cfg, "classify", "sentiment_model");
-    co.max_batch = (size_t)(batch ? batch : core_config_int(cfg, "classify", "batch"));
-    co.max_seq = (size_t)core_config_int(cfg, "classify", "max_seq");
-    co.threads = (size_t)(threads ? threads : core_config_int(cfg, "classify", "threads"));
+    app_classifier_opts(cfg, &co); /* the config's; the command line overrides */
+    if (model)
+        co.model_dir = model;
+    if (tmodel)
+        co.topic_model_dir = tmodel;
+    if (smodel)
+        co.sentiment_model_dir = smodel;
+    if (batch)
+        co.max_batch = (size_t)batch;
+    if (threads)
+        co.threads = (size_t)threads;
     if (cls_classifier_new(&co, &cl, err, sizeof err) != CORE_OK) {
         fprintf(stderr, "finsent eval: %s\n", err);
         goto out;

@@ -10,10 +10,10 @@
  * a thread before its start call), http.listen goes through app_http_new
  * (which parses and does not bind). The Kafka client cannot be built
  * without connecting (a consumer with a group.id looks for its coordinator
- * at once), so its settings go through ing_kafka_check, which applies them
- * to a bare librdkafka configuration. The model is only checked for being
- * a directory: loading it is the daemon's first real work, and its own
- * errors name the file.
+ * at once), so its settings go through ing_kafka_check_config, which
+ * builds the same librdkafka configurations without a client. The model is
+ * only checked for being a directory: loading it is the daemon's first real
+ * work, and its own errors name the file.
  *
  * What no configuration check can know is left to the daemon: whether Redis,
  * Kafka and the feeds answer, whether the HTTP port is free, whether the
@@ -31,7 +31,7 @@
 #include "app/app_http.h"
 #include "core/core_log.h"
 #include "core/core_watchlist.h"
-#include "ingest/ing_kafka_check.h"
+#include "ingest/ing_kafka.h"
 #include "ingest/ing_rss.h"
 
 static core_err_t check_logging(const core_config_t *cfg, char *err, size_t errlen)

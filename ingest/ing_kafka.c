@@ -969,6 +969,37 @@ static core_err_t build_conf(ing_kafka_t *k, const core_config_t *cfg, int consu
     return CORE_OK;
 }
 
+core_err_t ing_kafka_check_config(const core_config_t *cfg, char *err, size_t errlen)
+{
+    char **topics = NULL;
+    size_t ntopics = 0;
+    rd_kafka_conf_t *conf = NULL;
+    core_err_t rc;
+
+    if (!core_config_str(cfg, "kafka", "brokers")[0])
+        return CORE_OK;
+    rc = core_config_split_list(core_config_str(cfg, "kafka", "topics"), &topics, &ntopics);
+    free(topics);
+    if (rc != CORE_OK)
+        return rc;
+    if (ntopics == 0) {
+        set_err(err, errlen, "[kafka] topics (%s): no topic to consume",
+                core_config_origin(cfg, "kafka", "topics"));
+        return CORE_ECONFIG;
+    }
+    /* The very configurations ing_kafka_new builds, without a handle. */
+    rc = build_conf(NULL, cfg, 1, &conf, err, errlen);
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    conf = NULL;
+    if (rc == CORE_OK && (core_config_str(cfg, "kafka", "dead_letter_topic")[0] ||
+                          core_config_str(cfg, "kafka", "output_topic")[0]))
+        rc = build_conf(NULL, cfg, 0, &conf, err, errlen);
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    return rc;
+}
+
 core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics_t *metrics,
                          ing_kafka_t **out, char *err, size_t errlen)
 {

@@ -70,8 +70,10 @@
 typedef struct ing_kafka ing_kafka_t;
 
 /* ing_kafka_new builds the consumer (and the producer when
- * kafka.dead_letter_topic or kafka.output_topic is set) from cfg; nothing
- * connects before ing_kafka_start. cfg, q and metrics are borrowed and must
+ * kafka.dead_letter_topic or kafka.output_topic is set) from cfg. No
+ * message is fetched before ing_kafka_start, but librdkafka's client
+ * threads start here and a consumer with a group looks for its coordinator
+ * at once (so this is no dry run: see ing_kafka_check_config). cfg, q and metrics are borrowed and must
  * outlive the object; metrics may be NULL. Returns CORE_ECONFIG with err
  * naming the key (e.g. "[kafka] foo.bar (f.conf:7): No such configuration
  * property") for bad settings, CORE_EINVAL when kafka.brokers is empty. */
@@ -114,6 +116,18 @@ void ing_kafka_health(ing_kafka_t *k, ing_kafka_health_t *h);
  * retrying cannot help), else CORE_EKAFKA with errstr saying why. Runs on
  * the producer thread; must be cheap (e.g. core_item_ack). */
 typedef void (*ing_kafka_delivery_fn)(void *opaque, core_err_t status, const char *errstr);
+
+/* ing_kafka_check_config checks the [kafka] section of cfg as ing_kafka_new
+ * uses it, without a Kafka client (librdkafka's rd_kafka_new starts threads,
+ * and a consumer with a group connects at once): at least one topic, no
+ * property finsent manages, every other property known to librdkafka with a
+ * valid value, valid brokers and group; the producer's too when a
+ * dead-letter or output topic is set. It builds the same rd_kafka_conf_t
+ * objects ing_kafka_new builds and frees them, so the messages are the same.
+ * Nothing is checked when kafka.brokers is empty. CORE_ECONFIG with err
+ * naming the key and its origin; CORE_ENOMEM. Any thread, no I/O. Checks
+ * librdkafka makes only inside rd_kafka_new still fail at start. */
+core_err_t ing_kafka_check_config(const core_config_t *cfg, char *err, size_t errlen);
 
 /* ing_kafka_produce sends value (copied) keyed by key (copied; may be NULL)
  * to kafka.output_topic. cb (may be NULL) is called exactly once if and only

@@ -10,7 +10,6 @@
  * is missing). Assertions are on output and exit status, never timings.
  */
 #include <check.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,22 +26,6 @@
 static char dir[512];
 static th_redis_t redis;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static const char *tmp(const char *name)
 {
     static char paths[8][700];
@@ -52,14 +35,6 @@ static const char *tmp(const char *name)
     return p;
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* at_exit runs in the test's child process, also after a failed assertion:
  * no server or directory is left behind. */
 static void at_exit(void)
@@ -67,7 +42,7 @@ static void at_exit(void)
     if (redis.pid > 0)
         th_redis_stop(&redis);
     if (dir[0])
-        nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+        th_rmtree(dir);
     dir[0] = '\0';
 }
 
@@ -137,8 +112,8 @@ static int backtest(char **out, char **err, const char *const *env, ...)
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFEXITED(status), "finsent died with signal %d", WTERMSIG(status));
-    *out = slurp(outp);
-    *err = slurp(errp);
+    *out = th_slurp(outp, NULL);
+    *err = th_slurp(errp, NULL);
     /* Under -DFINSENT_ASAN=ON a sanitizer report also exits 1: never take it
      * for the expected failure. */
     ck_assert_msg(!strstr(*err, "Sanitizer") && !strstr(*err, "runtime error:"), "%s", *err);

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,22 +27,6 @@ static char dir[512];
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-static char *slurp_path(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static const char *tmp(const char *name)
 {
     static char paths[8][700];
@@ -55,21 +38,13 @@ static const char *tmp(const char *name)
 
 /* at_exit runs in the test's child process, also after a failed assertion
  * (Check's fork mode exits the child then): no server or directory is left. */
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void at_exit(void)
 {
     if (server_pid > 0)
         th_kill(server_pid, SIGKILL);
     server_pid = 0;
     if (dir[0])
-        nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+        th_rmtree(dir);
     dir[0] = '\0';
 }
 
@@ -112,8 +87,8 @@ static int finsent(char **out, char **err, const char *in, ...)
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFEXITED(status), "finsent died with signal %d", WTERMSIG(status));
-    *out = slurp_path(outp);
-    *err = slurp_path(errp);
+    *out = th_slurp(outp, NULL);
+    *err = th_slurp(errp, NULL);
     /* Under -DFINSENT_ASAN=ON a sanitizer report also exits 1: never take it
      * for the expected failure. */
     ck_assert_msg(!strstr(*err, "Sanitizer") && !strstr(*err, "runtime error:"), "%s", *err);
@@ -543,7 +518,7 @@ START_TEST(import_into_config)
     free(out);
     free(err);
 
-    conf_text = slurp_path(conf);
+    conf_text = th_slurp(conf, NULL);
     /* appended after the last line (which had no newline) */
     ck_assert_ptr_nonnull(strstr(conf_text, "url = https://other.example.com/rss\n"));
     ck_assert_ptr_nonnull(strstr(conf_text, "[feed.top-story-wire-2]\n"
@@ -557,7 +532,7 @@ START_TEST(import_into_config)
     snprintf(cmd, sizeof cmd, "%s/app/finsent config -c %s > %s 2>&1", FINSENT_BINARY_DIR, conf,
              tmp("dump"));
     ck_assert_int_eq(system(cmd), 0);
-    conf_text = slurp_path(tmp("dump"));
+    conf_text = th_slurp(tmp("dump"), NULL);
     ck_assert_msg(strstr(conf_text, "[feed.jp-example-jp]"), "%s", conf_text);
     ck_assert_msg(strstr(conf_text, "https://jp.example.jp/index.rdf"), "%s", conf_text);
     free(conf_text);

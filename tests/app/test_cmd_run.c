@@ -23,7 +23,6 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -60,30 +59,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* at_exit runs in the test's child process, also after a failed assertion:
  * no daemon, server or directory is left behind. */
 static void at_exit(void)
@@ -96,7 +71,7 @@ static void at_exit(void)
     if (redis.pid > 0)
         th_redis_stop(&redis);
     if (dir[0])
-        nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+        th_rmtree(dir);
     dir[0] = '\0';
 }
 
@@ -161,7 +136,7 @@ static void start_daemon(const char *extra)
     close(p[0]);
     D.in = p[1];
     if (!th_wait_port(D.port, 60000)) {
-        char *e = slurp(D.err);
+        char *e = th_slurp(D.err, NULL);
         ck_abort_msg("finsent run did not start:\n%s", e);
     }
 }
@@ -200,7 +175,7 @@ static int wait_exit(int timeout_ms)
 static void expect_clean_exit(int timeout_ms)
 {
     int status = wait_exit(timeout_ms);
-    char *err = slurp(D.err);
+    char *err = th_slurp(D.err, NULL);
     ck_assert_msg(status != -1, "still running after %d ms:\n%s", timeout_ms, err);
     ck_assert_msg(!strstr(err, "Sanitizer") && !strstr(err, "runtime error:"), "%s", err);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d:\n%s", status,
@@ -259,7 +234,7 @@ static double metric(const char *sample)
 
 static size_t count_lines(const char *path)
 {
-    char *s = slurp(path);
+    char *s = th_slurp(path, NULL);
     size_t n = 0;
     for (char *p = s; *p; p++)
         n += *p == '\n';
@@ -303,7 +278,7 @@ START_TEST(sigterm_with_idle_stdin)
     expect_clean_exit(10000); /* stdin still open and idle */
     ck_assert_msg(now_ms() - t0 < 10000, "took %lld ms", (long long)(now_ms() - t0));
     ck_assert_uint_eq(count_lines(D.out), 3);
-    err = slurp(D.err);
+    err = th_slurp(D.err, NULL);
     ck_assert_msg(strstr(err, "every accepted item was acknowledged"), "%s", err);
     free(err);
     close(D.in);
@@ -327,7 +302,7 @@ START_TEST(explicit_epoch_zero_is_too_old)
     ck_assert(metric("finsent_redis_items_total{outcome=\"counted\"}") == 1);
     close(D.in); /* the end of the input: the daemon finishes by itself */
     expect_clean_exit(30000);
-    out = slurp(D.out);
+    out = th_slurp(D.out, NULL);
     ck_assert_msg(
         strstr(out, "\"id\":\"z1\",\"source\":\"stdin\",\"ts\":\"1970-01-01T00:00:00.000Z\""), "%s",
         out);
@@ -398,7 +373,7 @@ START_TEST(json_log_stays_json)
     ck_assert_int_eq(http_get("/metrics", NULL), 200); /* still serving */
     close(D.in);
     expect_clean_exit(30000);
-    err = slurp(D.err);
+    err = th_slurp(D.err, NULL);
     for (line = strtok_r(err, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         json_error_t je;
         json_t *o = json_loads(line, 0, &je);

@@ -16,7 +16,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -45,18 +44,10 @@ static int trap_port;
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void at_exit(void)
 {
     if (dir[0])
-        nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+        th_rmtree(dir);
     dir[0] = '\0';
 }
 
@@ -98,23 +89,6 @@ static const char *tmp(const char *name)
     char *p = paths[next++ % 8];
     snprintf(p, sizeof paths[0], "%s/%s", dir, name);
     return p;
-}
-
-static char *slurp_path(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
 }
 
 static int64_t mono_ms(void)
@@ -163,13 +137,13 @@ static int finsent(char **err, int deadline_ms, ...)
     if (w == 0) {
         kill(-pid, SIGKILL);
         waitpid(pid, &status, 0);
-        *err = slurp_path(errp);
+        *err = th_slurp(errp, NULL);
         ck_abort_msg("finsent %s did not exit within %d ms; stderr:\n%s", argv[1], deadline_ms,
                      *err);
     }
     ck_assert_int_eq(w, pid);
     ck_assert_msg(WIFEXITED(status), "finsent died with signal %d", WTERMSIG(status));
-    *err = slurp_path(errp);
+    *err = th_slurp(errp, NULL);
     /* Under -DFINSENT_ASAN=ON a sanitizer report also exits 1: never take it
      * for the expected refusal. */
     ck_assert_msg(!strstr(*err, "Sanitizer") && !strstr(*err, "runtime error:"), "%s", *err);

@@ -44,4 +44,12 @@ const char *th_data_path(char *buf, size_t cap, const char *rel);
 /* th_write_file writes len bytes to path (truncating). Returns 0 on success. */
 int th_write_file(const char *path, const void *data, size_t len);
 
+/* th_slurp reads a whole file into a malloc'd NUL-terminated string
+ * (asserts on failure); *len (may be NULL) gets its length. */
+char *th_slurp(const char *path, size_t *len);
+
+/* th_rmtree removes a directory and everything under it (best effort; for
+ * the temporary directories of tests). */
+void th_rmtree(const char *dir);
+
 #endif
