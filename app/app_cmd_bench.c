@@ -96,6 +96,8 @@ static void help(FILE *out)
                  "  --iters N       batches per round (default 8)\n"
                  "  --texts FILE    real texts (text<TAB>label TSV); packed and padded\n"
                  "  --limit N       at most N texts (default 1024)\n"
+                 "  --precision P   dense layers in fp32 (default), bf16, int8 or auto\n"
+                 "                  (the fastest this CPU runs natively; docs/engine.md)\n"
                  "  --json          one JSON object per measurement\n"
                  "Synthetic defaults: the finsent-mini shape 4 layers, hidden 256, 4 heads,\n"
                  "intermediate 1024, vocab 12000, random weights. Exit 0, or 1 on errors.\n");
@@ -162,6 +164,7 @@ int app_cmd_bench(int argc, char **argv)
                                          {"texts", required_argument, NULL, 'x'},
                                          {"limit", required_argument, NULL, 'l'},
                                          {"json", no_argument, NULL, 'j'},
+                                         {"precision", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     cls_bert_config_t cfg = {.vocab_size = 12000,
@@ -177,6 +180,8 @@ int app_cmd_bench(int argc, char **argv)
     size_t seq = 32, batch = 32, threads = 2, workers = 0, runs = 5, warmup = 1, iters = 8,
            limit = 1024, n_items = 0, total_ids = 0;
     int c, json = 0, rc = APP_EXIT_USAGE;
+    cls_precision_t prec = CLS_PREC_FP32;
+    cls_bert_packed_t *packed = NULL;
     cls_model_t *m = NULL;
     cls_wordpiece_t *wp = NULL;
     cls_wordpiece_ws_t *ws = NULL;
@@ -238,6 +243,9 @@ int app_cmd_bench(int argc, char **argv)
         case 'j':
             json = 1;
             break;
+        case 'P':
+            ok = cls_precision_parse(optarg, &prec) == 0;
+            break;
         case 'h':
             help(stdout);
             return APP_EXIT_OK;
@@ -246,8 +254,7 @@ int app_cmd_bench(int argc, char **argv)
             return APP_EXIT_USAGE;
         }
         if (!ok) {
-            fprintf(stderr, "finsent bench: bad value '%s' for --%s\n", optarg,
-                    opts[0].name ? "option" : "");
+            fprintf(stderr, "finsent bench: bad value '%s' for %s\n", optarg, argv[optind - 1]);
             return APP_EXIT_USAGE;
         }
     }
@@ -319,6 +326,13 @@ int app_cmd_bench(int argc, char **argv)
             total_ids += lens[i];
         }
     }
+    if (prec == CLS_PREC_AUTO)
+        prec = cls_lowp_auto(cls_model_precisions(m));
+    if (prec != CLS_PREC_FP32 && cls_bert_pack(m, prec, &packed) != CORE_OK) {
+        fprintf(stderr, "finsent bench: cannot pack the weights for %s\n",
+                cls_precision_name(prec));
+        goto out;
+    }
     jobs = calloc(workers, sizeof *jobs);
     tids = calloc(workers, sizeof *tids);
     if (!jobs || !tids)
@@ -333,17 +347,19 @@ int app_cmd_bench(int argc, char **argv)
          * classifier does */
         jobs[w].batch = batch * (w + 1) / workers - batch * w / workers;
         jobs[w].iters = iters;
-        if (cls_bert_new(m, jobs[w].batch, seq, &jobs[w].bert) != CORE_OK) {
+        if (cls_bert_new_packed(m, packed, jobs[w].batch, seq, &jobs[w].bert) != CORE_OK) {
             fprintf(stderr, "finsent bench: cannot allocate the encoder\n");
             goto out;
         }
     }
     if (!json)
         printf("finsent bench: %s L=%zu H=%zu A=%zu I=%zu vocab=%zu, %s, batch %zu, threads %zu, "
-               "workers %zu, kernels %s, OpenBLAS core %s\n",
+               "workers %zu, kernels %s, precision %s (%s), OpenBLAS core %s\n",
                model_dir ? model_dir : "synthetic", cfg.layers, cfg.hidden, cfg.heads,
                cfg.intermediate, cfg.vocab_size, texts ? "real texts" : "fixed length", batch,
-               threads, workers, cls_kernels_get()->name, cls_blas_corename());
+               threads, workers, cls_kernels_get()->name, cls_precision_name(prec),
+               prec == CLS_PREC_FP32 ? "openblas" : cls_lowp_get(prec)->name,
+               cls_blas_corename());
     for (int padded = 0; padded <= (texts ? 1 : 0); padded++) {
         double *rate = calloc(runs, sizeof *rate), items = 0, toks = 0, flops = 0, med;
         struct rusage ru;
@@ -392,11 +408,13 @@ int app_cmd_bench(int argc, char **argv)
             printf("{\"engine\":\"finsent\",\"mode\":\"%s\",\"layers\":%zu,\"hidden\":%zu,"
                    "\"seq\":%zu,\"batch\":%zu,\"threads\":%zu,\"workers\":%zu,"
                    "\"items_per_s\":%.2f,\"tokens_per_s\":%.1f,\"gflops\":%.4g,"
-                   "\"ms_per_batch\":%.3f,\"rss_mib\":%.1f,\"blas_core\":\"%s\"}\n",
+                   "\"ms_per_batch\":%.3f,\"rss_mib\":%.1f,\"blas_core\":\"%s\","
+                   "\"precision\":\"%s\",\"gemm\":\"%s\"}\n",
                    texts ? (padded ? "padded" : "packed") : "fixed", cfg.layers, cfg.hidden,
                    texts ? 0 : seq, batch, threads, workers, items / med, toks / med,
                    flops / med * 1e-9, med * 1e3 / (double)iters, (double)ru.ru_maxrss / 1024.0,
-                   cls_blas_corename());
+                   cls_blas_corename(), cls_precision_name(prec),
+                   prec == CLS_PREC_FP32 ? "openblas" : cls_lowp_get(prec)->name);
         else
             printf("%-7s %10.1f items/s %12.0f tokens/s %8.1f GFLOP/s %8.2f ms/batch  (median "
                    "of %zu rounds of %zu batches; peak RSS %.1f MiB)\n",
@@ -411,6 +429,7 @@ out:
         for (size_t w = 0; w < workers; w++)
             cls_bert_free(jobs[w].bert);
     free(jobs);
+    cls_bert_packed_free(packed);
     free(tids);
     if (texts)
         for (size_t i = 0; i < n_items; i++)

@@ -18,10 +18,27 @@
 #include <string.h>
 
 #include "classify/kernels/cls_kernels.h"
+#include "classify/kernels/cls_lowp.h"
+
+/* The dense weights of one encoder layer packed for a reduced precision. */
+typedef struct packed_layer {
+    cls_wpack_t *q, *k, *v, *ao, *i, *o;
+} packed_layer_t;
+
+struct cls_bert_packed {
+    cls_precision_t prec;
+    size_t layers;
+    packed_layer_t *layer;
+};
 
 struct cls_bert {
     const cls_model_t *m;
     const cls_kernels_t *k;
+    const cls_bert_packed_t *p;   /* NULL: fp32 through cls_gemm_xwt */
+    const cls_lowp_kernels_t *lk; /* p's kernels */
+    void *abuf;                   /* packed activations (max_rows, max K) */
+    float *ascale;                /* int8: per-row scales (max_rows) */
+    int32_t *azp;                 /* int8: per-row zero points (max_rows) */
     size_t max_batch, max_seq, max_rows;
     float *x, *t;        /* (max_rows, H) hidden state; state after attention */
     float *q, *kk, *v;   /* (max_rows, H) */
@@ -54,7 +71,79 @@ void cls_bert_free(cls_bert_t *b)
     }
     free(b->off);
     free(b->stride);
+    free(b->abuf);
+    free(b->ascale);
+    free(b->azp);
     free(b);
+}
+
+void cls_bert_packed_free(cls_bert_packed_t *p)
+{
+    if (!p)
+        return;
+    for (size_t l = 0; p->layer && l < p->layers; l++) {
+        packed_layer_t *pl = &p->layer[l];
+        cls_wpack_free(pl->q);
+        cls_wpack_free(pl->k);
+        cls_wpack_free(pl->v);
+        cls_wpack_free(pl->ao);
+        cls_wpack_free(pl->i);
+        cls_wpack_free(pl->o);
+    }
+    free(p->layer);
+    free(p);
+}
+
+size_t cls_bert_packed_bytes(const cls_bert_packed_t *p)
+{
+    size_t n = 0;
+    for (size_t l = 0; p && l < p->layers; l++) {
+        const packed_layer_t *pl = &p->layer[l];
+        n += cls_wpack_bytes(pl->q) + cls_wpack_bytes(pl->k) + cls_wpack_bytes(pl->v) +
+             cls_wpack_bytes(pl->ao) + cls_wpack_bytes(pl->i) + cls_wpack_bytes(pl->o);
+    }
+    return n;
+}
+
+cls_precision_t cls_bert_packed_precision(const cls_bert_packed_t *p)
+{
+    return p ? p->prec : CLS_PREC_FP32;
+}
+
+core_err_t cls_bert_pack(const cls_model_t *m, cls_precision_t prec, cls_bert_packed_t **out)
+{
+    const cls_bert_config_t *c = cls_model_config(m);
+    const cls_weights_t *w = cls_model_weights(m);
+    cls_bert_packed_t *p;
+    core_err_t rc = CORE_OK;
+    size_t H = c->hidden, I = c->intermediate;
+
+    *out = NULL;
+    if (prec != CLS_PREC_BF16 && prec != CLS_PREC_INT8)
+        return CORE_EINVAL;
+    if (!(p = calloc(1, sizeof *p)) || !(p->layer = calloc(c->layers, sizeof *p->layer))) {
+        free(p);
+        return CORE_ENOMEM;
+    }
+    p->prec = prec;
+    p->layers = c->layers;
+    for (size_t l = 0; l < c->layers && rc == CORE_OK; l++) {
+        const cls_layer_weights_t *lw = &w->layer[l];
+        packed_layer_t *pl = &p->layer[l];
+        if ((rc = cls_wpack_new(prec, lw->q_w, H, H, &pl->q)) != CORE_OK ||
+            (rc = cls_wpack_new(prec, lw->k_w, H, H, &pl->k)) != CORE_OK ||
+            (rc = cls_wpack_new(prec, lw->v_w, H, H, &pl->v)) != CORE_OK ||
+            (rc = cls_wpack_new(prec, lw->ao_w, H, H, &pl->ao)) != CORE_OK ||
+            (rc = cls_wpack_new(prec, lw->i_w, I, H, &pl->i)) != CORE_OK ||
+            (rc = cls_wpack_new(prec, lw->o_w, H, I, &pl->o)) != CORE_OK)
+            break;
+    }
+    if (rc != CORE_OK) {
+        cls_bert_packed_free(p);
+        return rc;
+    }
+    *out = p;
+    return CORE_OK;
 }
 
 static float *fbuf(size_t n, int *ok)
@@ -66,6 +155,12 @@ static float *fbuf(size_t n, int *ok)
 }
 
 core_err_t cls_bert_new(const cls_model_t *m, size_t max_batch, size_t max_seq, cls_bert_t **out)
+{
+    return cls_bert_new_packed(m, NULL, max_batch, max_seq, out);
+}
+
+core_err_t cls_bert_new_packed(const cls_model_t *m, const cls_bert_packed_t *p, size_t max_batch,
+                               size_t max_seq, cls_bert_t **out)
 {
     const cls_bert_config_t *c = cls_model_config(m);
     cls_bert_t *b;
@@ -97,6 +192,17 @@ core_err_t cls_bert_new(const cls_model_t *m, size_t max_batch, size_t max_seq, 
             b->logits[h] = fbuf(max_batch * hd->n_labels, &ok);
             b->probs[h] = fbuf(max_batch * hd->n_labels, &ok);
         }
+    }
+    if (p) {
+        size_t kmax = c->intermediate > c->hidden ? c->intermediate : c->hidden;
+        size_t bytes = cls_lowp_abytes(p->prec, b->max_rows, kmax);
+        b->p = p;
+        b->lk = cls_lowp_get(p->prec);
+        b->abuf = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        b->ascale = fbuf(b->max_rows + CLS_LOWP_MBLOCK, &ok);
+        b->azp = malloc((b->max_rows + CLS_LOWP_MBLOCK) * sizeof *b->azp);
+        if (!b->abuf || !b->azp)
+            ok = 0;
     }
     b->off = malloc(max_batch * sizeof *b->off);
     b->stride = malloc(max_batch * sizeof *b->stride);
@@ -154,6 +260,49 @@ static void attention(cls_bert_t *b, const size_t *lens, int cls_only)
     }
 }
 
+/* Epilogues of the reduced-precision GEMMs: the fp32 kernel table's bias +
+ * activation on each row of a finished tile (see cls_lowp.h). */
+static void epi_gelu_erf(float *y, size_t ldy, const float *bias, size_t rows, size_t n)
+{
+    const cls_kernels_t *k = cls_kernels_get();
+    for (size_t r = 0; r < rows; r++)
+        k->bias_gelu_erf(y + r * ldy, bias, 1, n);
+}
+
+static void epi_gelu_tanh(float *y, size_t ldy, const float *bias, size_t rows, size_t n)
+{
+    const cls_kernels_t *k = cls_kernels_get();
+    for (size_t r = 0; r < rows; r++)
+        k->bias_gelu_tanh(y + r * ldy, bias, 1, n);
+}
+
+static void epi_relu(float *y, size_t ldy, const float *bias, size_t rows, size_t n)
+{
+    const cls_kernels_t *k = cls_kernels_get();
+    for (size_t r = 0; r < rows; r++)
+        k->bias_relu(y + r * ldy, bias, 1, n);
+}
+
+static cls_lowp_epi_fn act_epilogue(cls_act_t act)
+{
+    return act == CLS_ACT_GELU_ERF ? epi_gelu_erf : act == CLS_ACT_GELU_TANH ? epi_gelu_tanh
+                                                                             : epi_relu;
+}
+
+/* The reduced-precision dense layer in two steps: lp_pack converts x (rows,
+ * k) once into b->abuf (Q, K and V share one conversion), lp_gemm computes
+ * y (rows, w->n) = x W^T + bias (then epi) from it. */
+static void lp_pack(cls_bert_t *b, const float *x, size_t rows, size_t k)
+{
+    b->lk->pack_a(x, rows, k, k, b->abuf, b->ascale, b->azp);
+}
+
+static void lp_gemm(cls_bert_t *b, size_t rows, const cls_wpack_t *w, const float *bias,
+                    cls_lowp_epi_fn epi, float *y)
+{
+    b->lk->gemm(b->abuf, b->ascale, b->azp, rows, w, bias, epi, y, w->n);
+}
+
 core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, size_t n, int padded)
 {
     const cls_bert_config_t *c = cls_model_config(b->m);
@@ -182,33 +331,59 @@ core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, s
     embed(b, ids, lens);
     for (size_t l = 0; l < c->layers; l++) {
         const cls_layer_weights_t *lw = &w->layer[l];
+        const packed_layer_t *pl = b->p ? &b->p->layer[l] : NULL;
         /* Only the [CLS] rows of the last layer reach the pooler: there,
          * queries, attention output and FFN run on those n rows only (keys
          * and values still cover every token). */
         int last = l + 1 == c->layers && w->pool_w != NULL;
         size_t rows = last ? n : b->rows;
         float *xin = b->x;
-        cls_gemm_xwt_bias(b->x, b->rows, H, lw->k_w, H, lw->k_b, b->kk, H);
-        cls_gemm_xwt_bias(b->x, b->rows, H, lw->v_w, H, lw->v_b, b->v, H);
         if (last) {
             for (size_t i = 0; i < n; i++)
                 memcpy(b->cls + i * H, b->x + b->off[i] * H, H * sizeof(float));
             xin = b->cls;
         }
-        cls_gemm_xwt_bias(xin, rows, H, lw->q_w, H, lw->q_b, b->q, H);
+        if (pl) {
+            lp_pack(b, b->x, b->rows, H);
+            lp_gemm(b, b->rows, pl->k, lw->k_b, NULL, b->kk);
+            lp_gemm(b, b->rows, pl->v, lw->v_b, NULL, b->v);
+            if (last)
+                lp_pack(b, xin, rows, H);
+            lp_gemm(b, rows, pl->q, lw->q_b, NULL, b->q);
+        } else {
+            cls_gemm_xwt_bias(b->x, b->rows, H, lw->k_w, H, lw->k_b, b->kk, H);
+            cls_gemm_xwt_bias(b->x, b->rows, H, lw->v_w, H, lw->v_b, b->v, H);
+            cls_gemm_xwt_bias(xin, rows, H, lw->q_w, H, lw->q_b, b->q, H);
+        }
         attention(b, lens, last);
-        cls_gemm_xwt_bias(b->ctx, rows, H, lw->ao_w, H, lw->ao_b, b->t, H);
+        if (pl) {
+            lp_pack(b, b->ctx, rows, H);
+            lp_gemm(b, rows, pl->ao, lw->ao_b, NULL, b->t);
+        } else {
+            cls_gemm_xwt_bias(b->ctx, rows, H, lw->ao_w, H, lw->ao_b, b->t, H);
+        }
         k->add_layernorm(b->t, xin, lw->aln_g, lw->aln_b, rows, H, c->eps);
         /* now t holds the layer's hidden state after attention */
-        cls_gemm_xwt(b->t, rows, H, lw->i_w, I, b->u, I);
-        if (c->act == CLS_ACT_GELU_ERF)
-            k->bias_gelu_erf(b->u, lw->i_b, rows, I);
-        else if (c->act == CLS_ACT_GELU_TANH)
-            k->bias_gelu_tanh(b->u, lw->i_b, rows, I);
-        else
-            k->bias_relu(b->u, lw->i_b, rows, I);
+        if (pl) {
+            /* bias + activation fused into the GEMM's tiles */
+            lp_pack(b, b->t, rows, H);
+            lp_gemm(b, rows, pl->i, lw->i_b, act_epilogue(c->act), b->u);
+        } else {
+            cls_gemm_xwt(b->t, rows, H, lw->i_w, I, b->u, I);
+            if (c->act == CLS_ACT_GELU_ERF)
+                k->bias_gelu_erf(b->u, lw->i_b, rows, I);
+            else if (c->act == CLS_ACT_GELU_TANH)
+                k->bias_gelu_tanh(b->u, lw->i_b, rows, I);
+            else
+                k->bias_relu(b->u, lw->i_b, rows, I);
+        }
         /* FFN output into the buffer the layer input came from */
-        cls_gemm_xwt_bias(b->u, rows, I, lw->o_w, H, lw->o_b, xin, H);
+        if (pl) {
+            lp_pack(b, b->u, rows, I);
+            lp_gemm(b, rows, pl->o, lw->o_b, NULL, xin);
+        } else {
+            cls_gemm_xwt_bias(b->u, rows, I, lw->o_w, H, lw->o_b, xin, H);
+        }
         k->add_layernorm(xin, b->t, lw->oln_g, lw->oln_b, rows, H, c->eps);
     }
     if (w->pool_w) {

@@ -36,14 +36,34 @@
 #include <stdint.h>
 
 #include "classify/cls_model.h"
+#include "classify/kernels/cls_lowp.h"
 #include "core/core_error.h"
 
 typedef struct cls_bert cls_bert_t;
+
+/* Reduced precision. cls_bert_pack packs the dense weights of every
+ * encoder layer of m (Q, K, V, attention output, FFN in and out) once for
+ * prec (CLS_PREC_BF16 or CLS_PREC_INT8; cls_lowp.h has the layouts); the
+ * result is immutable and shared by any number of encoders of m (borrowed:
+ * it must outlive them). The embeddings, LayerNorms, attention itself, the
+ * pooler and the heads stay fp32. CORE_EINVAL for another precision,
+ * CORE_ENOMEM. */
+typedef struct cls_bert_packed cls_bert_packed_t;
+core_err_t cls_bert_pack(const cls_model_t *m, cls_precision_t prec, cls_bert_packed_t **out);
+void cls_bert_packed_free(cls_bert_packed_t *p);
+size_t cls_bert_packed_bytes(const cls_bert_packed_t *p);
+/* cls_bert_packed_precision: p's precision; CLS_PREC_FP32 for NULL. */
+cls_precision_t cls_bert_packed_precision(const cls_bert_packed_t *p);
 
 /* cls_bert_new makes an encoder for model m (borrowed; must outlive it) with
  * buffers for max_batch sequences of at most max_seq tokens (max_seq <=
  * max_position_embeddings). CORE_EINVAL for bad sizes, CORE_ENOMEM. */
 core_err_t cls_bert_new(const cls_model_t *m, size_t max_batch, size_t max_seq, cls_bert_t **out);
+/* cls_bert_new_packed: the same, running the dense layers on the packed
+ * weights p (from cls_bert_pack of the same model) with the kernels
+ * cls_lowp_get(precision) chose; p NULL is cls_bert_new. */
+core_err_t cls_bert_new_packed(const cls_model_t *m, const cls_bert_packed_t *p, size_t max_batch,
+                               size_t max_seq, cls_bert_t **out);
 
 /* cls_bert_free: NULL is a no-op. */
 void cls_bert_free(cls_bert_t *b);

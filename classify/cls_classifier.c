@@ -30,6 +30,7 @@ typedef struct enc {
     size_t *lens; /* (max_batch) */
     size_t *off;  /* (max_batch) start of item i in ids */
     size_t max_seq, used;
+    cls_bert_packed_t *packed; /* NULL at fp32 */
 } enc_t;
 
 typedef struct worker {
@@ -54,6 +55,7 @@ struct cls_classifier {
     size_t busy;
     int stop, sync_ok;
     int padded;
+    cls_precision_t prec; /* resolved: FP32, BF16 or INT8 */
     const cls_head_t *topic_head, *sent_head;
     enc_t *topic_enc, *sent_enc;
     float *topic_probs; /* (max_batch, n_topics) */
@@ -84,6 +86,7 @@ static void enc_cleanup(enc_t *e)
     free(e->off);
     cls_wordpiece_ws_free(e->ws);
     cls_wordpiece_free(e->wp);
+    cls_bert_packed_free(e->packed);
     cls_model_free(e->m);
     memset(e, 0, sizeof *e);
 }
@@ -206,6 +209,35 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* The precision the classifier runs at: an explicit one if every model
+ * allows it, else CORE_EINVAL; auto: the fastest one this CPU runs natively
+ * that every model allows (int8, then bf16, then fp32). */
+static core_err_t choose_precision(cls_classifier_t *c, cls_precision_t want, char *err,
+                                   size_t errlen)
+{
+    unsigned allowed = ~0u;
+
+    for (int k = 0; k < c->n_enc; k++)
+        allowed &= cls_model_precisions(c->enc[k].m);
+    if (want == CLS_PREC_AUTO) {
+        c->prec = cls_lowp_auto(allowed);
+        return CORE_OK;
+    }
+    if (want != CLS_PREC_FP32 && want != CLS_PREC_BF16 && want != CLS_PREC_INT8) {
+        set_err(err, errlen, "classifier: unknown precision %d", (int)want);
+        return CORE_EINVAL;
+    }
+    if (!(allowed & (1u << want))) {
+        set_err(err, errlen,
+                "classifier: precision %s is not allowed by the model (config.json "
+                "\"finsent_precisions\")",
+                cls_precision_name(want));
+        return CORE_EINVAL;
+    }
+    c->prec = want;
+    return CORE_OK;
+}
+
 static core_err_t start_workers(cls_classifier_t *c, size_t threads)
 {
     c->n_workers = threads;
@@ -216,7 +248,8 @@ static core_err_t start_workers(cls_classifier_t *c, size_t threads)
         c->w[i].c = c;
         for (int k = 0; k < c->n_enc; k++) {
             core_err_t rc =
-                cls_bert_new(c->enc[k].m, c->per_worker, c->enc[k].max_seq, &c->w[i].bert[k]);
+                cls_bert_new_packed(c->enc[k].m, c->enc[k].packed, c->per_worker,
+                                    c->enc[k].max_seq, &c->w[i].bert[k]);
             if (rc != CORE_OK)
                 return rc;
         }
@@ -305,6 +338,15 @@ core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t *
         if (!(c->sent_probs = malloc(o->max_batch * 3 * sizeof(float))))
             goto out;
     }
+    if ((rc = choose_precision(c, o->precision, err, errlen)) != CORE_OK)
+        goto out;
+    for (int k = 0; k < c->n_enc && c->prec != CLS_PREC_FP32; k++)
+        if ((rc = cls_bert_pack(c->enc[k].m, c->prec, &c->enc[k].packed)) != CORE_OK) {
+            set_err(err, errlen, "%s: cannot pack the weights for %s",
+                    cls_model_dir(c->enc[k].m), cls_precision_name(c->prec));
+            goto out;
+        }
+    rc = CORE_ENOMEM;
     {
         size_t threads = o->threads;
         if (!threads) {
@@ -498,4 +540,23 @@ size_t cls_classifier_max_seq(const cls_classifier_t *c)
 double cls_classifier_flops(const cls_classifier_t *c)
 {
     return c->flops;
+}
+
+cls_precision_t cls_classifier_precision(const cls_classifier_t *c)
+{
+    return c->prec;
+}
+
+const char *cls_classifier_kernels(const cls_classifier_t *c)
+{
+    const cls_lowp_kernels_t *k = cls_lowp_get(c->prec);
+    return k ? k->name : "openblas";
+}
+
+size_t cls_classifier_packed_bytes(const cls_classifier_t *c)
+{
+    size_t n = 0;
+    for (int k = 0; k < c->n_enc; k++)
+        n += cls_bert_packed_bytes(c->enc[k].packed);
+    return n;
 }

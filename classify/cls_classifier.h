@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 
+#include "classify/kernels/cls_lowp.h"
 #include "core/core_error.h"
 #include "core/core_item.h"
 
@@ -38,6 +39,9 @@ typedef struct cls_classifier_opts {
     size_t threads;                  /* compute threads; 0: OpenBLAS's thread count
                                       * at the time of the call (cls_blas_set_threads) */
     int padded;                      /* bench: pad to the longest item instead of packing */
+    cls_precision_t precision;       /* dense layers: FP32 (0, exact), BF16, INT8, or AUTO:
+                                      * the fastest the CPU runs natively that the
+                                      * model allows (docs/engine.md) */
 } cls_classifier_opts_t;
 
 /* cls_classifier_new loads the model(s) and tokenizer(s) and allocates the
@@ -76,6 +80,13 @@ int cls_classifier_has_sentiment(const cls_classifier_t *c);
 const char *cls_classifier_model_id(const cls_classifier_t *c);
 /* cls_classifier_max_batch: the most texts one run takes (opts.max_batch). */
 size_t cls_classifier_max_batch(const cls_classifier_t *c);
+/* cls_classifier_precision: the precision the dense layers run at (AUTO
+ * resolved); cls_classifier_kernels: their kernels ("openblas" at fp32,
+ * else "amx", "avx512" or "generic"); cls_classifier_packed_bytes: memory
+ * of the packed weights (0 at fp32). */
+cls_precision_t cls_classifier_precision(const cls_classifier_t *c);
+const char *cls_classifier_kernels(const cls_classifier_t *c);
+size_t cls_classifier_packed_bytes(const cls_classifier_t *c);
 /* cls_classifier_max_seq: the tokens per item actually used. */
 size_t cls_classifier_max_seq(const cls_classifier_t *c);
 /* cls_classifier_flops: the floating point operations of the last run. */

@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "classify/cls_safetensors.h"
+#include "classify/kernels/cls_lowp.h"
 
 struct cls_model {
     char *dir;
@@ -30,6 +31,7 @@ struct cls_model {
     cls_head_t heads[CLS_HEAD__COUNT];
     int has_head[CLS_HEAD__COUNT];
     char **labels[CLS_HEAD__COUNT]; /* owned label strings */
+    unsigned precisions; /* bit (1 << cls_precision_t) per allowed precision */
     cls_st_t *st;
     float **owned; /* converted tensors */
     size_t n_owned, cap_owned;
@@ -189,6 +191,41 @@ static core_err_t cfg_size(json_t *root, const char *dir, const char *key, size_
     return CORE_OK;
 }
 
+/* 'finsent_precisions': the precisions the engine may run this model at
+ * (a non-empty array of "fp32", "bf16", "int8"); absent: all. fp32 is
+ * always allowed (it is the exact reference). */
+static core_err_t parse_precisions(cls_model_t *m, json_t *root, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(root, "finsent_precisions"), *e;
+    size_t i;
+
+    m->precisions = 1u << CLS_PREC_FP32 | 1u << CLS_PREC_BF16 | 1u << CLS_PREC_INT8;
+    if (!v)
+        return CORE_OK;
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 8) {
+        set_err(err, errlen,
+                "%s/config.json: 'finsent_precisions' must be a non-empty array of \"fp32\", "
+                "\"bf16\", \"int8\"",
+                m->dir);
+        return CORE_EMODEL;
+    }
+    m->precisions = 1u << CLS_PREC_FP32;
+    json_array_foreach(v, i, e)
+    {
+        cls_precision_t p;
+        if (!json_is_string(e) || cls_precision_parse(json_string_value(e), &p) != 0 ||
+            p == CLS_PREC_AUTO) {
+            set_err(err, errlen,
+                    "%s/config.json: 'finsent_precisions'[%zu] is not one of \"fp32\", "
+                    "\"bf16\", \"int8\"",
+                    m->dir, i);
+            return CORE_EMODEL;
+        }
+        m->precisions |= 1u << p;
+    }
+    return CORE_OK;
+}
+
 static core_err_t parse_config(cls_model_t *m, json_t *root, char *err, size_t errlen)
 {
     cls_bert_config_t *c = &m->cfg;
@@ -242,7 +279,7 @@ static core_err_t parse_config(cls_model_t *m, json_t *root, char *err, size_t e
                 m->dir, act);
         return CORE_EMODEL;
     }
-    return CORE_OK;
+    return parse_precisions(m, root, err, errlen);
 }
 
 /* Counts vocab.txt lines (a final line without newline counts). */
@@ -646,6 +683,7 @@ core_err_t cls_model_new_random(const cls_bert_config_t *cfg, size_t n_topics, u
         goto fail;
     m->cfg = *cfg;
     m->dtype = "F32";
+    m->precisions = 1u << CLS_PREC_FP32 | 1u << CLS_PREC_BF16 | 1u << CLS_PREC_INT8;
 #define R(n, sc, b) (ok = ok && (tmp = rnd_tensor(m, &s, (n), (sc), (b))) != NULL, tmp)
     {
         const float *tmp = NULL;
@@ -744,4 +782,9 @@ const char *cls_model_id(const cls_model_t *m)
 const char *cls_model_dtype(const cls_model_t *m)
 {
     return m->dtype;
+}
+
+unsigned cls_model_precisions(const cls_model_t *m)
+{
+    return m->precisions;
 }

@@ -97,6 +97,9 @@ const char *cls_model_dir(const cls_model_t *m);
 /* cls_model_id: "name@hash", the directory name and the first 12 hex digits
  * of a 64-bit fingerprint of model.safetensors. */
 const char *cls_model_id(const cls_model_t *m);
+/* cls_model_precisions: the precisions the model may run at, bit (1 <<
+ * cls_precision_t) each: config.json 'finsent_precisions', else all. */
+unsigned cls_model_precisions(const cls_model_t *m);
 /* cls_model_dtype: "F32", "F16" or "BF16" (the dtype of the word embeddings). */
 const char *cls_model_dtype(const cls_model_t *m);
 

@@ -8,6 +8,7 @@ int main(void)
         suite_wordpiece(),
         suite_safetensors(),
         suite_kernels(),
+        suite_lowp(),
         suite_model(),
         suite_bert(),
         suite_classifier(),

@@ -9,4 +9,5 @@ Suite *suite_model(void);
 Suite *suite_bert(void);
 Suite *suite_classifier(void);
 Suite *suite_explain(void);
+Suite *suite_lowp(void);
 #endif

@@ -1,0 +1,274 @@
+/*
+ * cls_lowp: weight packing, the precision names, and the choice of the
+ * reduced-precision kernels (see cls_lowp.h). The only file that knows which
+ * variants exist and what each needs from the CPU.
+ */
+#include "classify/kernels/cls_lowp.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+#include "core/core_cpu.h"
+
+static const char *const prec_names[] = {"fp32", "bf16", "int8", "auto"};
+
+const char *cls_precision_name(cls_precision_t p)
+{
+    return (unsigned)p < 4 ? prec_names[p] : "?";
+}
+
+int cls_precision_parse(const char *s, cls_precision_t *out)
+{
+    for (int i = 0; s && i < 4; i++)
+        if (strcmp(s, prec_names[i]) == 0) {
+            *out = (cls_precision_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+uint16_t cls_lowp_f2bf(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it a (quiet) NaN */
+        return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1); /* round to nearest even */
+    return (uint16_t)(u >> 16);
+}
+
+float cls_lowp_bf2f(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+void cls_lowp_quant_params(const float *x, size_t k, float *ascale, int32_t *azp)
+{
+    float lo = 0.0f, hi = 0.0f, s;
+    long zp;
+    for (size_t i = 0; i < k; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    s = (hi - lo) / 255.0f;
+    if (!(s > 0.0f) || !isfinite(s))
+        s = 1.0f;
+    zp = lrintf(-lo / s);
+    *ascale = s;
+    *azp = (int32_t)(zp < 0 ? 0 : zp > 255 ? 255 : zp);
+}
+
+static size_t round_up(size_t x, size_t to)
+{
+    return (x + to - 1) / to * to;
+}
+
+size_t cls_lowp_kpad(cls_precision_t prec, size_t k)
+{
+    return round_up(k, prec == CLS_PREC_INT8 ? CLS_LOWP_KBLOCK_INT8 : CLS_LOWP_KBLOCK_BF16);
+}
+
+size_t cls_lowp_abytes(cls_precision_t prec, size_t m, size_t k)
+{
+    return round_up(m ? m : 1, CLS_LOWP_MBLOCK) * cls_lowp_kpad(prec, k) *
+           (prec == CLS_PREC_INT8 ? 1 : 2);
+}
+
+void cls_wpack_free(cls_wpack_t *p)
+{
+    if (!p)
+        return;
+    free(p->data);
+    free(p->scale);
+    free(p->wsum);
+    free(p);
+}
+
+size_t cls_wpack_bytes(const cls_wpack_t *p)
+{
+    size_t b = sizeof *p + p->n_pad * p->k_pad * (p->prec == CLS_PREC_INT8 ? 1 : 2);
+    if (p->prec == CLS_PREC_INT8)
+        b += p->n_pad * (sizeof *p->scale + sizeof *p->wsum);
+    return b;
+}
+
+static void pack_bf16(cls_wpack_t *p, const float *w)
+{
+    uint16_t *d = p->data;
+    size_t kp2 = p->k_pad / 2;
+    for (size_t j = 0; j < p->n; j++)
+        for (size_t kk = 0; kk < p->k; kk++)
+            d[((j / 16) * kp2 + kk / 2) * 32 + (j % 16) * 2 + kk % 2] =
+                cls_lowp_f2bf(w[j * p->k + kk]);
+}
+
+static void pack_int8(cls_wpack_t *p, const float *w)
+{
+    int8_t *d = p->data;
+    size_t kp4 = p->k_pad / 4;
+    for (size_t j = 0; j < p->n; j++) {
+        const float *row = w + j * p->k;
+        float amax = 0.0f, s, inv;
+        int32_t sum = 0;
+        for (size_t kk = 0; kk < p->k; kk++)
+            amax = fabsf(row[kk]) > amax ? fabsf(row[kk]) : amax;
+        s = amax > 0.0f && isfinite(amax) ? amax / 127.0f : 1.0f;
+        inv = 1.0f / s;
+        for (size_t kk = 0; kk < p->k; kk++) {
+            long q = lrintf(row[kk] * inv);
+            q = q < -127 ? -127 : q > 127 ? 127 : q;
+            d[((j / 16) * kp4 + kk / 4) * 64 + (j % 16) * 4 + kk % 4] = (int8_t)q;
+            sum += (int32_t)q;
+        }
+        p->scale[j] = s;
+        p->wsum[j] = sum;
+    }
+}
+
+core_err_t cls_wpack_new(cls_precision_t prec, const float *w, size_t n, size_t k,
+                         cls_wpack_t **out)
+{
+    cls_wpack_t *p;
+    size_t bytes;
+
+    *out = NULL;
+    if ((prec != CLS_PREC_BF16 && prec != CLS_PREC_INT8) || n == 0 || k == 0 || !w)
+        return CORE_EINVAL;
+    if (!(p = calloc(1, sizeof *p)))
+        return CORE_ENOMEM;
+    p->prec = prec;
+    p->n = n;
+    p->k = k;
+    p->n_pad = round_up(n, CLS_LOWP_NBLOCK);
+    p->k_pad = cls_lowp_kpad(prec, k);
+    bytes = p->n_pad * p->k_pad * (prec == CLS_PREC_INT8 ? 1 : 2);
+    if (!(p->data = aligned_alloc(64, round_up(bytes, 64)))) {
+        cls_wpack_free(p);
+        return CORE_ENOMEM;
+    }
+    memset(p->data, 0, bytes);
+    if (prec == CLS_PREC_INT8) {
+        p->scale = calloc(p->n_pad, sizeof *p->scale);
+        p->wsum = calloc(p->n_pad, sizeof *p->wsum);
+        if (!p->scale || !p->wsum) {
+            cls_wpack_free(p);
+            return CORE_ENOMEM;
+        }
+        pack_int8(p, w);
+    } else {
+        pack_bf16(p, w);
+    }
+    *out = p;
+    return CORE_OK;
+}
+
+/* --- choice of variant ---------------------------------------------------- */
+
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+static int amx_ok;
+
+static void amx_request(void)
+{
+#if defined(__linux__) && defined(__x86_64__)
+    core_cpu_features_t f;
+    core_cpu_detect(&f);
+    if (!f.amx_tile || !f.amx_bf16 || !f.amx_int8 || !f.avx512f || !f.avx512bw)
+        return;
+    if (getenv("FINSENT_NO_AMX") && *getenv("FINSENT_NO_AMX"))
+        return;
+    amx_ok = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#endif
+}
+
+int cls_lowp_amx_ready(void)
+{
+    pthread_once(&amx_once, amx_request);
+    return amx_ok;
+}
+
+const cls_lowp_kernels_t *cls_lowp_named(const char *name, cls_precision_t prec)
+{
+    int i8 = prec == CLS_PREC_INT8;
+#if defined(__x86_64__)
+    core_cpu_features_t f;
+#endif
+
+    if (!name || (prec != CLS_PREC_BF16 && prec != CLS_PREC_INT8))
+        return NULL;
+    if (strcmp(name, "generic") == 0)
+        return i8 ? &cls_lowp_generic_int8 : &cls_lowp_generic_bf16;
+#if defined(__x86_64__)
+    core_cpu_detect(&f);
+    if (strcmp(name, "avx512") == 0) {
+        int base = f.avx512f && f.avx512bw && f.avx512dq && f.avx512vl;
+        if (i8)
+            return base && f.avx512vnni ? &cls_lowp_avx512_int8 : NULL;
+        return base && f.avx512bf16 ? &cls_lowp_avx512_bf16 : NULL;
+    }
+    if (strcmp(name, "amx") == 0)
+        return cls_lowp_amx_ready() ? (i8 ? &cls_lowp_amx_int8 : &cls_lowp_amx_bf16) : NULL;
+#endif
+    return NULL;
+}
+
+static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
+static const cls_lowp_kernels_t *chosen[2];
+
+static void choose(void)
+{
+    const char *force = getenv("FINSENT_LOWP");
+    static const char *const order[] = {"amx", "avx512", "generic"};
+
+    for (int p = 0; p < 2; p++) {
+        cls_precision_t prec = p ? CLS_PREC_INT8 : CLS_PREC_BF16;
+        const cls_lowp_kernels_t *best = NULL;
+        for (size_t i = 0; !best && i < sizeof order / sizeof *order; i++)
+            best = cls_lowp_named(order[i], prec);
+        if (force && *force) {
+            const cls_lowp_kernels_t *k = cls_lowp_named(force, prec);
+            if (k)
+                best = k;
+            else
+                fprintf(stderr,
+                        "finsent: FINSENT_LOWP=%s is unknown or not supported by this CPU for "
+                        "%s; using %s\n",
+                        force, cls_precision_name(prec), best->name);
+        }
+        chosen[p] = best;
+    }
+}
+
+const cls_lowp_kernels_t *cls_lowp_get(cls_precision_t prec)
+{
+    if (prec != CLS_PREC_BF16 && prec != CLS_PREC_INT8)
+        return NULL;
+    pthread_once(&chosen_once, choose);
+    return chosen[prec == CLS_PREC_INT8];
+}
+
+int cls_lowp_native(cls_precision_t prec)
+{
+    return cls_lowp_named("amx", prec) != NULL || cls_lowp_named("avx512", prec) != NULL;
+}
+
+cls_precision_t cls_lowp_auto(unsigned allowed)
+{
+    if ((allowed & (1u << CLS_PREC_INT8)) && cls_lowp_native(CLS_PREC_INT8))
+        return CLS_PREC_INT8;
+    if ((allowed & (1u << CLS_PREC_BF16)) && cls_lowp_native(CLS_PREC_BF16))
+        return CLS_PREC_BF16;
+    return CLS_PREC_FP32;
+}

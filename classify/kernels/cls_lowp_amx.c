@@ -1,0 +1,192 @@
+/*
+ * cls_lowp_amx: reduced-precision GEMMs on AMX tiles (Intel Sapphire Rapids
+ * and later): TDPBF16PS (bf16, fp32 accumulation) and TDPBUSD (u8 x s8,
+ * int32 accumulation). Compiled with -mamx-tile -mamx-bf16 -mamx-int8 and
+ * AVX-512 for the conversions and epilogues; chosen only when CPUID says so
+ * and the kernel granted the process AMX state (cls_lowp_amx_ready).
+ *
+ * Tiles: 0-3 are C (16 rows x 16 fp32/int32), 4-5 A (16 rows x 64 bytes:
+ * 32 bf16 or 64 u8 of k), 6-7 B (16 rows x 64 bytes: one packed k block of
+ * 16 output columns, cls_lowp.h's layout is exactly a B tile). One step
+ * computes a 32 x 32 block of y: 2 A tiles x 2 B tiles -> 4 C tiles, over
+ * every k block. Rows come in chunks whose packed activations fit about 1
+ * MiB (L2); within a chunk each pair of 16-column weight blocks meets every
+ * 32-row block. The C tiles go through a small fp32 buffer into y with the
+ * bias (and the dequantization for int8), then the epilogue runs on that
+ * part of y while it is in L1. The packed activations are padded to 16
+ * rows, so a tile load never reads past them; rows past m are not stored.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "classify/kernels/cls_lowp.h"
+
+#define CHUNK_BYTES (1u << 20)
+
+typedef struct tilecfg {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tilecfg_t;
+
+static void config_tiles(void)
+{
+    tilecfg_t c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int i = 0; i < 8; i++) {
+        c.colsb[i] = 64;
+        c.rows[i] = 16;
+    }
+    _tile_loadconfig(&c);
+}
+
+/* The activations are converted by the AVX-512 variant's pack_a. */
+extern const cls_lowp_kernels_t cls_lowp_avx512_bf16, cls_lowp_avx512_int8;
+
+static void pack_a_bf16(const float *x, size_t m, size_t k, size_t ldx, void *a, float *ascale,
+                        int32_t *azp)
+{
+    cls_lowp_avx512_bf16.pack_a(x, m, k, ldx, a, ascale, azp);
+}
+
+static void pack_a_int8(const float *x, size_t m, size_t k, size_t ldx, void *a, float *ascale,
+                        int32_t *azp)
+{
+    cls_lowp_avx512_int8.pack_a(x, m, k, ldx, a, ascale, azp);
+}
+
+/* Moves the 16 x 16 block c (fp32) into y rows [0, rows), columns
+ * [j, j + 16) clipped at n, adding the bias. */
+static void put_block(const float *c, float *y, size_t ldy, size_t rows, size_t j, size_t n,
+                      const float *bias)
+{
+    __mmask16 mk;
+    __m512 b;
+    if (j >= n)
+        return;
+    mk = j + 16 <= n ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+    b = bias ? _mm512_maskz_loadu_ps(mk, bias + j) : _mm512_setzero_ps();
+    for (size_t r = 0; r < rows; r++)
+        _mm512_mask_storeu_ps(y + r * ldy + j, mk, _mm512_add_ps(_mm512_loadu_ps(c + r * 16), b));
+}
+
+static void put_block_int8(const int32_t *c, float *y, size_t ldy, size_t rows, size_t j, size_t n,
+                           const float *bias, const float *ascale, const int32_t *azp,
+                           const float *scale, const int32_t *wsum)
+{
+    __mmask16 mk;
+    __m512 b, sc;
+    __m512i ws;
+    if (j >= n)
+        return;
+    mk = j + 16 <= n ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+    b = bias ? _mm512_maskz_loadu_ps(mk, bias + j) : _mm512_setzero_ps();
+    sc = _mm512_loadu_ps(scale + j);
+    ws = _mm512_loadu_si512(wsum + j);
+    for (size_t r = 0; r < rows; r++) {
+        __m512i s = _mm512_sub_epi32(_mm512_loadu_si512(c + r * 16),
+                                     _mm512_mullo_epi32(_mm512_set1_epi32(azp[r]), ws));
+        __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
+                                   _mm512_mul_ps(_mm512_set1_ps(ascale[r]), sc), b);
+        _mm512_mask_storeu_ps(y + r * ldy + j, mk, v);
+    }
+}
+
+/* One 32 x 32 (or smaller) block: ma A tiles (1 or 2), nb B tiles (1 or 2)
+ * over kb k blocks. a: the block's first row; lda in bytes; w: the first
+ * of the (up to) two column blocks; wstride: bytes from one column block to
+ * the next. Leaves C in tiles 0 (a0 b0), 1 (a0 b1), 2 (a1 b0), 3 (a1 b1). */
+#define BLOCK(DP)                                                                                  \
+    do {                                                                                           \
+        _tile_zero(0);                                                                             \
+        _tile_zero(1);                                                                             \
+        _tile_zero(2);                                                                             \
+        _tile_zero(3);                                                                             \
+        for (size_t kb = 0; kb < nk; kb++) {                                                       \
+            const char *ak = a + kb * 64, *wk = w + kb * 1024;                                     \
+            _tile_loadd(4, ak, lda);                                                               \
+            _tile_loadd(6, wk, 64);                                                                \
+            DP(0, 4, 6);                                                                           \
+            if (nb > 1) {                                                                          \
+                _tile_loadd(7, wk + wstride, 64);                                                  \
+                DP(1, 4, 7);                                                                       \
+            }                                                                                      \
+            if (ma > 1) {                                                                          \
+                _tile_loadd(5, ak + 16 * lda, lda);                                                \
+                DP(2, 5, 6);                                                                       \
+                if (nb > 1)                                                                        \
+                    DP(3, 5, 7);                                                                   \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+static void block_bf16(const char *a, size_t lda, size_t ma, const char *w, size_t wstride,
+                       size_t nb, size_t nk)
+{
+    BLOCK(_tile_dpbf16ps);
+}
+
+static void block_int8(const char *a, size_t lda, size_t ma, const char *w, size_t wstride,
+                       size_t nb, size_t nk)
+{
+    BLOCK(_tile_dpbusd);
+}
+
+static void gemm_any(const void *a, const float *ascale, const int32_t *azp, size_t m,
+                     const cls_wpack_t *w, const float *bias, cls_lowp_epi_fn epi, float *y,
+                     size_t ldy)
+{
+    int i8 = w->prec == CLS_PREC_INT8;
+    size_t esz = i8 ? 1 : 2, lda = w->k_pad * esz, nk = lda / 64, nblocks = w->n_pad / 16;
+    size_t wstride = w->k_pad * 16 * esz; /* bytes of one 16-column block */
+    size_t chunk = CHUNK_BYTES / lda;
+    _Alignas(64) float c[4][256];
+
+    chunk = chunk < 32 ? 32 : chunk / 32 * 32;
+    config_tiles();
+    for (size_t m0 = 0; m0 < m; m0 += chunk) {
+        size_t m1 = m0 + chunk < m ? m0 + chunk : m;
+        for (size_t nb0 = 0; nb0 < nblocks; nb0 += 2) {
+            size_t nb = nblocks - nb0 < 2 ? 1 : 2, j0 = nb0 * 16;
+            const char *wb = (const char *)w->data + nb0 * wstride;
+            size_t ncols = (j0 + nb * 16 < w->n ? j0 + nb * 16 : w->n) - j0;
+            for (size_t r0 = m0; r0 < m1; r0 += 32) {
+                size_t rows = m1 - r0 < 32 ? m1 - r0 : 32, ma = rows > 16 ? 2 : 1;
+                const char *ar = (const char *)a + r0 * lda;
+                float *yr = y + r0 * ldy;
+                if (i8)
+                    block_int8(ar, lda, ma, wb, wstride, nb, nk);
+                else
+                    block_bf16(ar, lda, ma, wb, wstride, nb, nk);
+                _tile_stored(0, c[0], 64);
+                if (nb > 1)
+                    _tile_stored(1, c[1], 64);
+                if (ma > 1) {
+                    _tile_stored(2, c[2], 64);
+                    if (nb > 1)
+                        _tile_stored(3, c[3], 64);
+                }
+                for (size_t h = 0; h < ma; h++) {
+                    size_t hr = h ? rows - 16 : (rows < 16 ? rows : 16);
+                    for (size_t t = 0; t < nb; t++) {
+                        float *yb = yr + h * 16 * ldy;
+                        const float *bb = epi ? NULL : bias;
+                        if (i8)
+                            put_block_int8((const int32_t *)c[2 * h + t], yb, ldy, hr,
+                                           j0 + 16 * t, w->n, bb, ascale + r0 + 16 * h,
+                                           azp + r0 + 16 * h, w->scale, w->wsum);
+                        else
+                            put_block(c[2 * h + t], yb, ldy, hr, j0 + 16 * t, w->n, bb);
+                    }
+                }
+                if (epi)
+                    epi(yr + j0, ldy, bias ? bias + j0 : NULL, rows, ncols);
+            }
+        }
+    }
+    _tile_release();
+}
+
+const cls_lowp_kernels_t cls_lowp_amx_bf16 = {"amx", CLS_PREC_BF16, pack_a_bf16, gemm_any};
+const cls_lowp_kernels_t cls_lowp_amx_int8 = {"amx", CLS_PREC_INT8, pack_a_int8, gemm_any};

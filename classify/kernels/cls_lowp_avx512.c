@@ -1,0 +1,282 @@
+/*
+ * cls_lowp_avx512: reduced-precision GEMMs on AVX-512 registers:
+ * AVX512-BF16 VDPBF16PS (bf16 pairs, fp32 accumulation) and AVX512-VNNI
+ * VPDPBUSD (u8 x s8 quads, int32 accumulation). Compiled with
+ * -mavx512f/bw/dq/vl -mavx512bf16 -mavx512vnni; chosen only when CPUID says
+ * so (cls_lowp.c). Present on the Intel (Sapphire Rapids and later) and the
+ * AMD (Zen 4 and later) machines.
+ *
+ * Blocking: rows in chunks whose packed activations fit about 1 MiB (L2);
+ * within a chunk, for each block of up to 64 output columns (4 zmm) the
+ * weights of that block (K x 64, L1/L2) meet every 8-row block of the chunk:
+ * 8 x 4 = 32 accumulators... too many, so 6 rows x 4 zmm = 24 accumulators,
+ * one broadcast per row and k group, 4 weight loads per k group.
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "classify/kernels/cls_lowp.h"
+
+#define MR 6
+#define CHUNK_BYTES (1u << 20)
+
+/* --- activations ------------------------------------------------------------ */
+
+static void pack_a_bf16(const float *x, size_t m, size_t k, size_t ldx, void *a, float *ascale,
+                        int32_t *azp)
+{
+    size_t kp = cls_lowp_kpad(CLS_PREC_BF16, k), mp = (m + 15) / 16 * 16;
+    uint16_t *d = a;
+    (void)ascale;
+    (void)azp;
+    for (size_t r = 0; r < mp; r++) {
+        uint16_t *row = d + r * kp;
+        size_t kk = 0;
+        if (r < m) {
+            const float *xr = x + r * ldx;
+            for (; kk + 32 <= k; kk += 32) {
+                __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(xr + kk + 16),
+                                                 _mm512_loadu_ps(xr + kk));
+                _mm512_storeu_si512((void *)(row + kk), (__m512i)v);
+            }
+            for (; kk < k; kk++)
+                row[kk] = cls_lowp_f2bf(xr[kk]);
+        }
+        memset(row + kk, 0, (kp - kk) * sizeof *row);
+    }
+}
+
+static void quant_params(const float *x, size_t k, float *ascale, int32_t *azp)
+{
+    __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+    size_t i = 0;
+    float l, h, s;
+    long zp;
+    for (; i + 16 <= k; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        lo = _mm512_min_ps(lo, v);
+        hi = _mm512_max_ps(hi, v);
+    }
+    l = _mm512_reduce_min_ps(lo);
+    h = _mm512_reduce_max_ps(hi);
+    for (; i < k; i++) {
+        l = x[i] < l ? x[i] : l;
+        h = x[i] > h ? x[i] : h;
+    }
+    s = (h - l) / 255.0f;
+    if (!(s > 0.0f) || !isfinite(s))
+        s = 1.0f;
+    zp = lrintf(-l / s);
+    *ascale = s;
+    *azp = (int32_t)(zp < 0 ? 0 : zp > 255 ? 255 : zp);
+}
+
+static void pack_a_int8(const float *x, size_t m, size_t k, size_t ldx, void *a, float *ascale,
+                        int32_t *azp)
+{
+    size_t kp = cls_lowp_kpad(CLS_PREC_INT8, k), mp = (m + 15) / 16 * 16;
+    uint8_t *d = a;
+    for (size_t r = 0; r < mp; r++) {
+        uint8_t *row = d + r * kp;
+        size_t kk = 0;
+        if (r < m) {
+            const float *xr = x + r * ldx;
+            float inv;
+            __m512 vinv;
+            __m512i vzp, v0 = _mm512_setzero_si512(), v255 = _mm512_set1_epi32(255);
+            quant_params(xr, k, &ascale[r], &azp[r]);
+            inv = 1.0f / ascale[r];
+            vinv = _mm512_set1_ps(inv);
+            vzp = _mm512_set1_epi32(azp[r]);
+            for (; kk + 16 <= k; kk += 16) {
+                __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + kk), vinv));
+                q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, vzp), v0), v255);
+                _mm_storeu_si128((__m128i *)(row + kk), _mm512_cvtepi32_epi8(q));
+            }
+            for (; kk < k; kk++) {
+                long q = lrintf(xr[kk] * inv) + azp[r];
+                row[kk] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+            }
+        }
+        memset(row + kk, 0, kp - kk);
+    }
+}
+
+/* --- epilogues ---------------------------------------------------------------- */
+
+/* Rows r0..r0+rows of y, columns j0..j0+16*nb: add the bias (or run epi). */
+static void finish(float *y, size_t ldy, size_t rows, size_t j0, size_t ncols, const float *bias,
+                   cls_lowp_epi_fn epi)
+{
+    if (epi) {
+        epi(y + j0, ldy, bias ? bias + j0 : NULL, rows, ncols);
+        return;
+    }
+    if (!bias)
+        return;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < ncols; j++)
+            y[r * ldy + j0 + j] += bias[j0 + j];
+}
+
+/* Stores one zmm of 16 results into row y at column j, masking the columns
+ * at or past n. */
+static inline void store16(float *y, size_t j, size_t n, __m512 v)
+{
+    if (j + 16 <= n)
+        _mm512_storeu_ps(y + j, v);
+    else if (j < n)
+        _mm512_mask_storeu_ps(y + j, (__mmask16)((1u << (n - j)) - 1), v);
+}
+
+/* --- bf16 --------------------------------------------------------------------- */
+
+static inline __attribute__((always_inline)) void
+micro_bf16(const uint16_t *A, size_t lda, size_t rows, const uint16_t *W, size_t kp2, size_t nb,
+           float *y, size_t ldy, size_t j0, size_t n)
+{
+    __m512 acc[MR][4];
+    for (int r = 0; r < MR; r++)
+        for (int c = 0; c < 4; c++)
+            acc[r][c] = _mm512_setzero_ps();
+    for (size_t g = 0; g < kp2; g++) {
+        __m512bh b[4];
+        for (size_t c = 0; c < nb; c++)
+            b[c] = (__m512bh)_mm512_loadu_si512((const void *)(W + (c * kp2 + g) * 32));
+        for (size_t r = 0; r < MR; r++) {
+            uint32_t pair;
+            __m512bh av;
+            if (r >= rows)
+                break;
+            memcpy(&pair, A + r * lda + 2 * g, 4);
+            av = (__m512bh)_mm512_set1_epi32((int)pair);
+            for (size_t c = 0; c < nb; c++)
+                acc[r][c] = _mm512_dpbf16_ps(acc[r][c], av, b[c]);
+        }
+    }
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < nb; c++)
+            store16(y + r * ldy, j0 + 16 * c, n, acc[r][c]);
+}
+
+static void gemm_bf16(const void *a, const float *ascale, const int32_t *azp, size_t m,
+                      const cls_wpack_t *w, const float *bias, cls_lowp_epi_fn epi, float *y,
+                      size_t ldy)
+{
+    const uint16_t *A = a, *W = w->data;
+    size_t kp2 = w->k_pad / 2, lda = w->k_pad, nblocks = w->n_pad / 16;
+    size_t chunk = CHUNK_BYTES / (w->k_pad * 2);
+    (void)ascale;
+    (void)azp;
+    chunk = chunk < MR ? MR : chunk / MR * MR;
+    for (size_t m0 = 0; m0 < m; m0 += chunk) {
+        size_t m1 = m0 + chunk < m ? m0 + chunk : m;
+        for (size_t nb0 = 0; nb0 < nblocks; nb0 += 4) {
+            size_t nb = nblocks - nb0 < 4 ? nblocks - nb0 : 4, j0 = nb0 * 16;
+            const uint16_t *Wb = W + nb0 * kp2 * 32;
+            size_t ncols = (j0 + nb * 16 < w->n ? j0 + nb * 16 : w->n) - j0;
+            for (size_t r0 = m0; r0 < m1; r0 += MR) {
+                size_t rows = m1 - r0 < MR ? m1 - r0 : MR;
+                float *yr = y + r0 * ldy;
+                switch (nb) {
+                case 4: micro_bf16(A + r0 * lda, lda, rows, Wb, kp2, 4, yr, ldy, j0, w->n); break;
+                case 3: micro_bf16(A + r0 * lda, lda, rows, Wb, kp2, 3, yr, ldy, j0, w->n); break;
+                case 2: micro_bf16(A + r0 * lda, lda, rows, Wb, kp2, 2, yr, ldy, j0, w->n); break;
+                default: micro_bf16(A + r0 * lda, lda, rows, Wb, kp2, 1, yr, ldy, j0, w->n); break;
+                }
+                finish(yr, ldy, rows, j0, ncols, bias, epi);
+            }
+        }
+    }
+}
+
+/* --- int8 --------------------------------------------------------------------- */
+
+static inline __attribute__((always_inline)) void
+micro_int8(const uint8_t *A, size_t lda, size_t rows, const int8_t *W, size_t kp4, size_t nb,
+           const float *ascale, const int32_t *azp, const float *scale, const int32_t *wsum,
+           float *y, size_t ldy, size_t j0, size_t n)
+{
+    __m512i acc[MR][4];
+    for (int r = 0; r < MR; r++)
+        for (int c = 0; c < 4; c++)
+            acc[r][c] = _mm512_setzero_si512();
+    for (size_t g = 0; g < kp4; g++) {
+        __m512i b[4];
+        for (size_t c = 0; c < nb; c++)
+            b[c] = _mm512_loadu_si512((const void *)(W + (c * kp4 + g) * 64));
+        for (size_t r = 0; r < MR; r++) {
+            uint32_t quad;
+            __m512i av;
+            if (r >= rows)
+                break;
+            memcpy(&quad, A + r * lda + 4 * g, 4);
+            av = _mm512_set1_epi32((int)quad);
+            for (size_t c = 0; c < nb; c++)
+                acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], av, b[c]);
+        }
+    }
+    for (size_t r = 0; r < rows; r++) {
+        __m512i zp = _mm512_set1_epi32(azp[r]);
+        __m512 as = _mm512_set1_ps(ascale[r]);
+        for (size_t c = 0; c < nb; c++) {
+            size_t j = j0 + 16 * c;
+            __m512i s = _mm512_sub_epi32(acc[r][c],
+                                         _mm512_mullo_epi32(zp, _mm512_loadu_si512(wsum + j)));
+            __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(s),
+                                     _mm512_mul_ps(as, _mm512_loadu_ps(scale + j)));
+            store16(y + r * ldy, j, n, v);
+        }
+    }
+}
+
+static void gemm_int8(const void *a, const float *ascale, const int32_t *azp, size_t m,
+                      const cls_wpack_t *w, const float *bias, cls_lowp_epi_fn epi, float *y,
+                      size_t ldy)
+{
+    const uint8_t *A = a;
+    const int8_t *W = w->data;
+    size_t kp4 = w->k_pad / 4, lda = w->k_pad, nblocks = w->n_pad / 16;
+    size_t chunk = CHUNK_BYTES / w->k_pad;
+    chunk = chunk < MR ? MR : chunk / MR * MR;
+    for (size_t m0 = 0; m0 < m; m0 += chunk) {
+        size_t m1 = m0 + chunk < m ? m0 + chunk : m;
+        for (size_t nb0 = 0; nb0 < nblocks; nb0 += 4) {
+            size_t nb = nblocks - nb0 < 4 ? nblocks - nb0 : 4, j0 = nb0 * 16;
+            const int8_t *Wb = W + nb0 * kp4 * 64;
+            size_t ncols = (j0 + nb * 16 < w->n ? j0 + nb * 16 : w->n) - j0;
+            for (size_t r0 = m0; r0 < m1; r0 += MR) {
+                size_t rows = m1 - r0 < MR ? m1 - r0 : MR;
+                const uint8_t *Ar = A + r0 * lda;
+                const float *as = ascale + r0;
+                const int32_t *az = azp + r0;
+                float *yr = y + r0 * ldy;
+                switch (nb) {
+                case 4:
+                    micro_int8(Ar, lda, rows, Wb, kp4, 4, as, az, w->scale, w->wsum, yr, ldy, j0,
+                               w->n);
+                    break;
+                case 3:
+                    micro_int8(Ar, lda, rows, Wb, kp4, 3, as, az, w->scale, w->wsum, yr, ldy, j0,
+                               w->n);
+                    break;
+                case 2:
+                    micro_int8(Ar, lda, rows, Wb, kp4, 2, as, az, w->scale, w->wsum, yr, ldy, j0,
+                               w->n);
+                    break;
+                default:
+                    micro_int8(Ar, lda, rows, Wb, kp4, 1, as, az, w->scale, w->wsum, yr, ldy, j0,
+                               w->n);
+                    break;
+                }
+                finish(yr, ldy, rows, j0, ncols, bias, epi);
+            }
+        }
+    }
+}
+
+const cls_lowp_kernels_t cls_lowp_avx512_bf16 = {"avx512", CLS_PREC_BF16, pack_a_bf16,
+                                                 gemm_bf16};
+const cls_lowp_kernels_t cls_lowp_avx512_int8 = {"avx512", CLS_PREC_INT8, pack_a_int8,
+                                                 gemm_int8};
