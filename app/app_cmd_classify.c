@@ -46,6 +46,7 @@ static void help(FILE *out)
             "  --sentiment-model DIR  take the sentiment head from this model directory\n"
             "  --batch N              items per classifier batch (classify.batch)\n"
             "  --threads N            compute threads (classify.threads)\n"
+            "  --precision P          auto, fp32, bf16 or int8 (classify.precision)\n"
             "  --explain              also explain each label by occlusion: add\n"
             "                         \"explain\": {\"words\": [{\"word\", \"start\", \"len\",\n"
             "                         \"delta\": {\"negative\", \"neutral\", \"positive\"},\n"
@@ -178,6 +179,7 @@ int app_cmd_classify(int argc, char **argv)
                                          {"sentiment-model", required_argument, NULL, 'S'},
                                          {"batch", required_argument, NULL, 'b'},
                                          {"threads", required_argument, NULL, 't'},
+                                         {"precision", required_argument, NULL, 'P'},
                                          {"explain", no_argument, NULL, 'x'},
                                          {"config", required_argument, NULL, 'c'},
                                          {"set", required_argument, NULL, 's'},
@@ -185,6 +187,7 @@ int app_cmd_classify(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     const char *path = NULL, *model = NULL, *tmodel = NULL, *smodel = NULL;
     char **sets = calloc((size_t)argc + 1, sizeof(char *));
+    char precset[64];
     size_t nsets = 0, n = 0;
     long batch = 0, threads = 0;
     int c, rc = APP_EXIT_USAGE, bad = 0, explain = 0;
@@ -224,6 +227,14 @@ int app_cmd_classify(int argc, char **argv)
             break;
         case 'x':
             explain = 1;
+            break;
+        case 'P':
+            if (cls_precision_parse(optarg, &(cls_precision_t){0}) != 0) {
+                fprintf(stderr, "finsent classify: --precision must be auto, fp32, bf16 or int8\n");
+                goto out;
+            }
+            snprintf(precset, sizeof precset, "classify.precision=%s", optarg);
+            sets[nsets++] = precset;
             break;
         case 'c':
             path = optarg;

@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "app/app.h"
+#include "app/app_gate.h"
 #include "classify/cls_classifier.h"
 #include "core/core_item.h"
 
@@ -36,6 +37,10 @@ static void help(FILE *out)
             "  --topic-model DIR      topic head from this directory\n"
             "  --sentiment-model DIR  sentiment head from this directory\n"
             "  --batch N, --threads N classifier batch and threads\n"
+            "  --precision P          auto, fp32, bf16 or int8 (classify.precision)\n"
+            "  --gate                 the accuracy gate instead: label agreement of bf16\n"
+            "                         and int8 with fp32 per file (>= 99.5%% / 99.0%%) and\n"
+            "                         the largest probability difference\n"
             "  --out DIR              write DIR/<parent>_<name>.pred.tsv per file\n"
             "                         (the format of models/train/predict.py)\n"
             "  -c FILE, --set S.K=V   configuration\n"
@@ -274,16 +279,19 @@ int app_cmd_eval(int argc, char **argv)
                                          {"sentiment-model", required_argument, NULL, 'S'},
                                          {"batch", required_argument, NULL, 'b'},
                                          {"threads", required_argument, NULL, 't'},
+                                         {"precision", required_argument, NULL, 'P'},
                                          {"out", required_argument, NULL, 'o'},
+                                         {"gate", no_argument, NULL, 'g'},
                                          {"config", required_argument, NULL, 'c'},
                                          {"set", required_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *path = NULL, *model = NULL, *tmodel = NULL, *smodel = NULL, *outdir = NULL;
     char **sets = calloc((size_t)argc + 1, sizeof(char *)), err[1024] = "";
+    char precset[64];
     size_t nsets = 0;
     long batch = 0, threads = 0;
-    int c, rc = APP_EXIT_USAGE, all = 1;
+    int c, rc = APP_EXIT_USAGE, all = 1, gate = 0;
     core_config_t *cfg = NULL;
     cls_classifier_t *cl = NULL;
     cls_classifier_opts_t co;
@@ -320,6 +328,17 @@ int app_cmd_eval(int argc, char **argv)
         case 'o':
             outdir = optarg;
             break;
+        case 'g':
+            gate = 1;
+            break;
+        case 'P':
+            if (cls_precision_parse(optarg, &(cls_precision_t){0}) != 0) {
+                fprintf(stderr, "finsent eval: --precision must be auto, fp32, bf16 or int8\n");
+                goto out;
+            }
+            snprintf(precset, sizeof precset, "classify.precision=%s", optarg);
+            sets[nsets++] = precset;
+            break;
         case 'c':
             path = optarg;
             break;
@@ -354,6 +373,11 @@ int app_cmd_eval(int argc, char **argv)
         co.max_batch = (size_t)batch;
     if (threads)
         co.threads = (size_t)threads;
+    if (gate) {
+        rc = app_eval_gate(&co, argv + optind, (size_t)(argc - optind)) ? APP_EXIT_OK
+                                                                         : APP_EXIT_FAIL;
+        goto out;
+    }
     if (cls_classifier_new(&co, &cl, err, sizeof err) != CORE_OK) {
         fprintf(stderr, "finsent eval: %s\n", err);
         goto out;

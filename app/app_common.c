@@ -87,4 +87,6 @@ void app_classifier_opts(const core_config_t *cfg, cls_classifier_opts_t *o)
     o->max_batch = (size_t)core_config_int(cfg, "classify", "batch");
     o->max_seq = (size_t)core_config_int(cfg, "classify", "max_seq");
     o->threads = (size_t)core_config_int(cfg, "classify", "threads");
+    if (cls_precision_parse(core_config_str(cfg, "classify", "precision"), &o->precision) != 0)
+        o->precision = CLS_PREC__INVALID; /* cls_classifier_new says what is wrong */
 }

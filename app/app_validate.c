@@ -80,6 +80,12 @@ static core_err_t check_classify(const core_config_t *cfg, char *err, size_t err
     core_err_t rc;
 
     app_classifier_opts(cfg, &o);
+    if (o.precision == CLS_PREC__INVALID) {
+        snprintf(err, errlen, "[classify] precision (%s): '%s' is not auto, fp32, bf16 or int8",
+                 core_config_origin(cfg, "classify", "precision"),
+                 core_config_str(cfg, "classify", "precision"));
+        return CORE_EINVAL;
+    }
     rc = check_model_dir(cfg, "model", o.model_dir, err, errlen);
     if (rc == CORE_OK)
         rc = check_model_dir(cfg, "topic_model", o.topic_model_dir, err, errlen);

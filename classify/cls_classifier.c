@@ -224,7 +224,9 @@ static core_err_t choose_precision(cls_classifier_t *c, cls_precision_t want, ch
         return CORE_OK;
     }
     if (want != CLS_PREC_FP32 && want != CLS_PREC_BF16 && want != CLS_PREC_INT8) {
-        set_err(err, errlen, "classifier: unknown precision %d", (int)want);
+        set_err(err, errlen,
+                "classifier: unknown precision (classify.precision must be auto, fp32, bf16 or "
+                "int8)");
         return CORE_EINVAL;
     }
     if (!(allowed & (1u << want))) {

@@ -55,6 +55,8 @@
     X("classify", "max_wait", DURATION, "50ms", 0, 60000, "longest wait to fill a batch")          \
     X("classify", "threads", INT, "2", 1, 256, "classifier compute threads (OpenBLAS runs 1 inside each)") \
     X("classify", "max_seq", INT, "128", 8, 4096, "tokens per item, [CLS] and [SEP] included")     \
+    X("classify", "precision", STR, "auto", 0, 0,                                                  \
+      "dense layers: auto (fastest native path the model allows), fp32, bf16 or int8")           \
                                                                                                    \
     X("redis", "host", STR, "127.0.0.1", 0, 0, "Redis host")                                       \
     X("redis", "port", INT, "6379", 1, 65535, "Redis port")                                        \

@@ -66,6 +66,7 @@ typedef enum cls_precision {
     CLS_PREC_BF16 = 1,
     CLS_PREC_INT8 = 2,
     CLS_PREC_AUTO = 3,
+    CLS_PREC__INVALID = 4, /* an unparsable setting, refused by cls_classifier_new */
 } cls_precision_t;
 
 /* "fp32", "bf16", "int8", "auto". */
