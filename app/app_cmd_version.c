@@ -4,6 +4,7 @@
 
 #include "app/app.h"
 #include "classify/cls_blas.h"
+#include "classify/kernels/cls_lowp.h"
 #include "core/core_cpu.h"
 #include "core_version.h"
 
@@ -37,5 +38,12 @@ int app_cmd_version(int argc, char **argv)
     printf("cpu:      %s\n", model);
     printf("features: %s\n", feats[0] ? feats : "(none detected)");
     printf("blas:     OpenBLAS core %s (%s)\n", cls_blas_corename(), cls_blas_core_origin());
+    {
+        const cls_lowp_kernels_t *b = cls_lowp_get(CLS_PREC_BF16), *i = cls_lowp_get(CLS_PREC_INT8);
+        printf("gemm:     fp32 openblas, bf16 %s%s, int8 %s%s; precision auto = %s\n", b->name,
+               cls_lowp_native(CLS_PREC_BF16) ? "" : " (scalar, slow)", i->name,
+               cls_lowp_native(CLS_PREC_INT8) ? "" : " (scalar, slow)",
+               cls_precision_name(cls_lowp_auto(~0u)));
+    }
     return APP_EXIT_OK;
 }

@@ -175,6 +175,16 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
     app_classifier_opts(cfg, &opts);
     if ((rc = cls_classifier_new(&opts, &p->cls, err, errlen)) != CORE_OK)
         goto fail;
+    {
+        char labels[128], l1[48], l2[48];
+        core_metrics_label(l1, sizeof l1, "precision",
+                           cls_precision_name(cls_classifier_precision(p->cls)));
+        core_metrics_label(l2, sizeof l2, "kernels", cls_classifier_kernels(p->cls));
+        snprintf(labels, sizeof labels, "%s,%s", l1, l2);
+        core_gauge_set(core_metrics_gauge(metrics, "finsent_classifier_info", labels,
+                                          "the classifier's precision and GEMM kernels (1)"),
+                       1.0);
+    }
     if (!cls_classifier_has_sentiment(p->cls)) {
         set_err(err, errlen, "model %s has no sentiment head; the daemon counts sentiment",
                 opts.model_dir);
@@ -773,8 +783,11 @@ int app_pipeline_health(app_pipeline_t *p, char *buf, size_t cap)
     char *s;
 
     /* jansson escapes the model id (a directory name may hold anything). */
-    json_object_set_new(o, "model", json_pack("{s:b,s:s}", "ok", 1, "id",
-                                              cls_classifier_model_id(p->cls)));
+    json_object_set_new(
+        o, "model",
+        json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "id", cls_classifier_model_id(p->cls), "precision",
+                  cls_precision_name(cls_classifier_precision(p->cls)), "kernels",
+                  cls_classifier_kernels(p->cls)));
     json_object_set_new(o, "redis", json_pack("{s:b,s:s}", "ok", redis, "error",
                                               redis ? "" : "unavailable"));
     if (p->kafka) {

@@ -261,7 +261,8 @@ const cls_lowp_kernels_t *cls_lowp_get(cls_precision_t prec)
 
 int cls_lowp_native(cls_precision_t prec)
 {
-    return cls_lowp_named("amx", prec) != NULL || cls_lowp_named("avx512", prec) != NULL;
+    const cls_lowp_kernels_t *k = cls_lowp_get(prec);
+    return k && strcmp(k->name, "generic") != 0;
 }
 
 cls_precision_t cls_lowp_auto(unsigned allowed)

@@ -126,8 +126,9 @@ const cls_lowp_kernels_t *cls_lowp_get(cls_precision_t prec);
 /* cls_lowp_named: variant name for prec if this CPU (and OS) runs it, else
  * NULL. Any thread. */
 const cls_lowp_kernels_t *cls_lowp_named(const char *name, cls_precision_t prec);
-/* cls_lowp_native: 1 when prec has a SIMD variant on this CPU (not only
- * the scalar reference); what `auto` requires. */
+/* cls_lowp_native: 1 when the kernels chosen for prec are a SIMD variant
+ * (not the scalar reference, which FINSENT_LOWP=generic forces); what
+ * `auto` requires. */
 int cls_lowp_native(cls_precision_t prec);
 
 /* cls_lowp_auto: what `auto` means for a model allowing `allowed` (bit 1 <<

@@ -7,10 +7,12 @@
  * AMD (Zen 4 and later) machines.
  *
  * Blocking: rows in chunks whose packed activations fit about 1 MiB (L2);
- * within a chunk, for each block of up to 64 output columns (4 zmm) the
- * weights of that block (K x 64, L1/L2) meet every 8-row block of the chunk:
- * 8 x 4 = 32 accumulators... too many, so 6 rows x 4 zmm = 24 accumulators,
- * one broadcast per row and k group, 4 weight loads per k group.
+ * within a chunk, each block of up to 64 output columns (4 zmm; its
+ * weights, K x 64, stay in L1/L2) meets every 6-row block of the chunk: 6
+ * rows x 4 zmm = 24 accumulators in registers, per k group 4 weight loads
+ * and one broadcast per row. Rows past the last full block of 6 go one at a
+ * time. Row count and column blocks are compile-time constants in each
+ * micro-kernel instance so nothing spills.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -132,33 +134,48 @@ static inline void store16(float *y, size_t j, size_t n, __m512 v)
 
 /* --- bf16 --------------------------------------------------------------------- */
 
+/* rows (1..MR) and nb (1..4) are compile-time constants at every call, so
+ * the loops unroll and the accumulators live in registers. */
 static inline __attribute__((always_inline)) void
-micro_bf16(const uint16_t *A, size_t lda, size_t rows, const uint16_t *W, size_t kp2, size_t nb,
-           float *y, size_t ldy, size_t j0, size_t n)
+micro_bf16(const uint16_t *A, size_t lda, const int rows, const uint16_t *W, size_t kp2,
+           const int nb, float *y, size_t ldy, size_t j0, size_t n)
 {
     __m512 acc[MR][4];
-    for (int r = 0; r < MR; r++)
-        for (int c = 0; c < 4; c++)
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < nb; c++)
             acc[r][c] = _mm512_setzero_ps();
     for (size_t g = 0; g < kp2; g++) {
         __m512bh b[4];
-        for (size_t c = 0; c < nb; c++)
-            b[c] = (__m512bh)_mm512_loadu_si512((const void *)(W + (c * kp2 + g) * 32));
-        for (size_t r = 0; r < MR; r++) {
+#pragma GCC unroll 4
+        for (int c = 0; c < nb; c++)
+            b[c] = (__m512bh)_mm512_loadu_si512((const void *)(W + ((size_t)c * kp2 + g) * 32));
+#pragma GCC unroll 8
+        for (int r = 0; r < rows; r++) {
             uint32_t pair;
             __m512bh av;
-            if (r >= rows)
-                break;
-            memcpy(&pair, A + r * lda + 2 * g, 4);
+            memcpy(&pair, A + (size_t)r * lda + 2 * g, 4);
             av = (__m512bh)_mm512_set1_epi32((int)pair);
-            for (size_t c = 0; c < nb; c++)
+#pragma GCC unroll 4
+            for (int c = 0; c < nb; c++)
                 acc[r][c] = _mm512_dpbf16_ps(acc[r][c], av, b[c]);
         }
     }
-    for (size_t r = 0; r < rows; r++)
-        for (size_t c = 0; c < nb; c++)
-            store16(y + r * ldy, j0 + 16 * c, n, acc[r][c]);
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < nb; c++)
+            store16(y + (size_t)r * ldy, j0 + 16 * (size_t)c, n, acc[r][c]);
 }
+
+#define DISPATCH(MICRO, ROWS, ...)                                                                 \
+    switch (nb) {                                                                                  \
+    case 4: MICRO(ROWS, 4, __VA_ARGS__); break;                                                    \
+    case 3: MICRO(ROWS, 3, __VA_ARGS__); break;                                                    \
+    case 2: MICRO(ROWS, 2, __VA_ARGS__); break;                                                    \
+    default: MICRO(ROWS, 1, __VA_ARGS__); break;                                                   \
+    }
 
 static void gemm_bf16(const void *a, const float *ascale, const int32_t *azp, size_t m,
                       const cls_wpack_t *w, const float *bias, cls_lowp_epi_fn epi, float *y,
@@ -179,12 +196,15 @@ static void gemm_bf16(const void *a, const float *ascale, const int32_t *azp, si
             for (size_t r0 = m0; r0 < m1; r0 += MR) {
                 size_t rows = m1 - r0 < MR ? m1 - r0 : MR;
                 float *yr = y + r0 * ldy;
-                switch (nb) {
-                case 4: micro_bf16(A + r0 * lda, lda, rows, Wb, kp2, 4, yr, ldy, j0, w->n); break;
-                case 3: micro_bf16(A + r0 * lda, lda, rows, Wb, kp2, 3, yr, ldy, j0, w->n); break;
-                case 2: micro_bf16(A + r0 * lda, lda, rows, Wb, kp2, 2, yr, ldy, j0, w->n); break;
-                default: micro_bf16(A + r0 * lda, lda, rows, Wb, kp2, 1, yr, ldy, j0, w->n); break;
+#define MB(R, NB, r)                                                                               \
+    micro_bf16(A + (r0 + (r)) * lda, lda, R, Wb, kp2, NB, yr + (r) * ldy, ldy, j0, w->n)
+                if (rows == MR) {
+                    DISPATCH(MB, MR, 0)
+                } else {
+                    for (size_t r = 0; r < rows; r++)
+                        DISPATCH(MB, 1, r)
                 }
+#undef MB
                 finish(yr, ldy, rows, j0, ncols, bias, epi);
             }
         }
@@ -194,39 +214,44 @@ static void gemm_bf16(const void *a, const float *ascale, const int32_t *azp, si
 /* --- int8 --------------------------------------------------------------------- */
 
 static inline __attribute__((always_inline)) void
-micro_int8(const uint8_t *A, size_t lda, size_t rows, const int8_t *W, size_t kp4, size_t nb,
-           const float *ascale, const int32_t *azp, const float *scale, const int32_t *wsum,
-           float *y, size_t ldy, size_t j0, size_t n)
+micro_int8(const uint8_t *A, size_t lda, const int rows, const int8_t *W, size_t kp4,
+           const int nb, const float *ascale, const int32_t *azp, const float *scale,
+           const int32_t *wsum, float *y, size_t ldy, size_t j0, size_t n)
 {
     __m512i acc[MR][4];
-    for (int r = 0; r < MR; r++)
-        for (int c = 0; c < 4; c++)
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < nb; c++)
             acc[r][c] = _mm512_setzero_si512();
     for (size_t g = 0; g < kp4; g++) {
         __m512i b[4];
-        for (size_t c = 0; c < nb; c++)
-            b[c] = _mm512_loadu_si512((const void *)(W + (c * kp4 + g) * 64));
-        for (size_t r = 0; r < MR; r++) {
+#pragma GCC unroll 4
+        for (int c = 0; c < nb; c++)
+            b[c] = _mm512_loadu_si512((const void *)(W + ((size_t)c * kp4 + g) * 64));
+#pragma GCC unroll 8
+        for (int r = 0; r < rows; r++) {
             uint32_t quad;
             __m512i av;
-            if (r >= rows)
-                break;
-            memcpy(&quad, A + r * lda + 4 * g, 4);
+            memcpy(&quad, A + (size_t)r * lda + 4 * g, 4);
             av = _mm512_set1_epi32((int)quad);
-            for (size_t c = 0; c < nb; c++)
+#pragma GCC unroll 4
+            for (int c = 0; c < nb; c++)
                 acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], av, b[c]);
         }
     }
-    for (size_t r = 0; r < rows; r++) {
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++) {
         __m512i zp = _mm512_set1_epi32(azp[r]);
         __m512 as = _mm512_set1_ps(ascale[r]);
-        for (size_t c = 0; c < nb; c++) {
-            size_t j = j0 + 16 * c;
+#pragma GCC unroll 4
+        for (int c = 0; c < nb; c++) {
+            size_t j = j0 + 16 * (size_t)c;
             __m512i s = _mm512_sub_epi32(acc[r][c],
                                          _mm512_mullo_epi32(zp, _mm512_loadu_si512(wsum + j)));
             __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(s),
                                      _mm512_mul_ps(as, _mm512_loadu_ps(scale + j)));
-            store16(y + r * ldy, j, n, v);
+            store16(y + (size_t)r * ldy, j, n, v);
         }
     }
 }
@@ -252,24 +277,16 @@ static void gemm_int8(const void *a, const float *ascale, const int32_t *azp, si
                 const float *as = ascale + r0;
                 const int32_t *az = azp + r0;
                 float *yr = y + r0 * ldy;
-                switch (nb) {
-                case 4:
-                    micro_int8(Ar, lda, rows, Wb, kp4, 4, as, az, w->scale, w->wsum, yr, ldy, j0,
-                               w->n);
-                    break;
-                case 3:
-                    micro_int8(Ar, lda, rows, Wb, kp4, 3, as, az, w->scale, w->wsum, yr, ldy, j0,
-                               w->n);
-                    break;
-                case 2:
-                    micro_int8(Ar, lda, rows, Wb, kp4, 2, as, az, w->scale, w->wsum, yr, ldy, j0,
-                               w->n);
-                    break;
-                default:
-                    micro_int8(Ar, lda, rows, Wb, kp4, 1, as, az, w->scale, w->wsum, yr, ldy, j0,
-                               w->n);
-                    break;
+#define MI(R, NB, r)                                                                               \
+    micro_int8(Ar + (r) * lda, lda, R, Wb, kp4, NB, as + (r), az + (r), w->scale, w->wsum,         \
+               yr + (r) * ldy, ldy, j0, w->n)
+                if (rows == MR) {
+                    DISPATCH(MI, MR, 0)
+                } else {
+                    for (size_t r = 0; r < rows; r++)
+                        DISPATCH(MI, 1, r)
                 }
+#undef MI
                 finish(yr, ldy, rows, j0, ncols, bias, epi);
             }
         }
