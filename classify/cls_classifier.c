@@ -209,6 +209,24 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* The fp32 originals of the packed weights are never read again by this
+ * classifier (it owns the model): their pages go back to the kernel. */
+static void drop_packed_originals(const cls_model_t *m)
+{
+    const cls_bert_config_t *cfg = cls_model_config(m);
+    const cls_weights_t *w = cls_model_weights(m);
+    size_t H = cfg->hidden, I = cfg->intermediate;
+    for (size_t l = 0; l < cfg->layers; l++) {
+        const cls_layer_weights_t *lw = &w->layer[l];
+        cls_model_drop_pages(m, lw->q_w, H * H);
+        cls_model_drop_pages(m, lw->k_w, H * H);
+        cls_model_drop_pages(m, lw->v_w, H * H);
+        cls_model_drop_pages(m, lw->ao_w, H * H);
+        cls_model_drop_pages(m, lw->i_w, I * H);
+        cls_model_drop_pages(m, lw->o_w, H * I);
+    }
+}
+
 /* The precision the classifier runs at: an explicit one if every model
  * allows it, else CORE_EINVAL; auto: the fastest one this CPU runs natively
  * that every model allows (int8, then bf16, then fp32). */
@@ -342,12 +360,14 @@ core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t *
     }
     if ((rc = choose_precision(c, o->precision, err, errlen)) != CORE_OK)
         goto out;
-    for (int k = 0; k < c->n_enc && c->prec != CLS_PREC_FP32; k++)
+    for (int k = 0; k < c->n_enc && c->prec != CLS_PREC_FP32; k++) {
         if ((rc = cls_bert_pack(c->enc[k].m, c->prec, &c->enc[k].packed)) != CORE_OK) {
             set_err(err, errlen, "%s: cannot pack the weights for %s",
                     cls_model_dir(c->enc[k].m), cls_precision_name(c->prec));
             goto out;
         }
+        drop_packed_originals(c->enc[k].m);
+    }
     rc = CORE_ENOMEM;
     {
         size_t threads = o->threads;

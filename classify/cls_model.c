@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include "classify/cls_safetensors.h"
@@ -787,4 +789,18 @@ const char *cls_model_dtype(const cls_model_t *m)
 unsigned cls_model_precisions(const cls_model_t *m)
 {
     return m->precisions;
+}
+
+void cls_model_drop_pages(const cls_model_t *m, const float *p, size_t n)
+{
+    size_t len, page = (size_t)sysconf(_SC_PAGESIZE);
+    const char *map = m->st ? cls_st_map(m->st, &len) : NULL;
+    uintptr_t lo = (uintptr_t)p, hi = lo + n * sizeof *p;
+
+    if (!map || lo < (uintptr_t)map || hi > (uintptr_t)map + len || page == 0)
+        return;
+    lo = (lo + page - 1) / page * page; /* whole pages inside the tensor only */
+    hi = hi / page * page;
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }

@@ -97,6 +97,13 @@ const char *cls_model_dir(const cls_model_t *m);
 /* cls_model_id: "name@hash", the directory name and the first 12 hex digits
  * of a 64-bit fingerprint of model.safetensors. */
 const char *cls_model_id(const cls_model_t *m);
+/* cls_model_drop_pages: the caller will never read the n floats at p (a
+ * tensor of m) again, because a packed copy replaced them: when they lie in
+ * the read-only file mapping, its whole pages are handed back to the kernel
+ * (MADV_DONTNEED; a later read would simply fault them in from the file
+ * again), so packing does not double the resident memory. Converted (F16,
+ * BF16) tensors are left alone. Any thread. */
+void cls_model_drop_pages(const cls_model_t *m, const float *p, size_t n);
 /* cls_model_precisions: the precisions the model may run at, bit (1 <<
  * cls_precision_t) each: config.json 'finsent_precisions', else all. */
 unsigned cls_model_precisions(const cls_model_t *m);

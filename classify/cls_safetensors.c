@@ -356,3 +356,9 @@ const cls_st_tensor_t *cls_st_find(const cls_st_t *st, const char *name)
             return &st->t[i];
     return NULL;
 }
+
+const void *cls_st_map(const cls_st_t *st, size_t *len)
+{
+    *len = st->map_len;
+    return st->map;
+}

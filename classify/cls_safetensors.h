@@ -78,6 +78,9 @@ void cls_st_free(cls_st_t *st);
 
 /* cls_st_count / cls_st_at: the tensors in data order. */
 size_t cls_st_count(const cls_st_t *st);
+/* cls_st_map: the read-only file mapping of cls_st_open (its length in
+ * *len), or NULL for cls_st_parse. */
+const void *cls_st_map(const cls_st_t *st, size_t *len);
 const cls_st_tensor_t *cls_st_at(const cls_st_t *st, size_t i);
 
 /* cls_st_find: the tensor called name, or NULL. */
