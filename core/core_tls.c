@@ -381,7 +381,8 @@ static core_err_t handshake(core_tls_t *t, int64_t deadline, char *err, size_t e
         w = wait_fd(t->sock, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
         if (w <= 0) {
             snprintf(err, errlen, "TLS handshake with %s: %s", t->at,
-                     w == 0 ? "timed out" : strerror(errno));
+                     w == 0 ? "timed out (does the server speak TLS on this port?)"
+                            : strerror(errno));
             return CORE_ENET;
         }
     }
