@@ -6,7 +6,7 @@ FROM debian:12-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config git \
       librdkafka-dev libcurl4-openssl-dev libopenblas-dev libhiredis-dev libjansson-dev \
-      libxml2-dev libuchardet-dev libutf8proc-dev libinih-dev libmicrohttpd-dev \
+      libxml2-dev libuchardet-dev libutf8proc-dev libinih-dev libmicrohttpd-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -21,7 +21,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DFINSENT_TESTS=OFF \
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
       librdkafka1 libcurl4 libopenblas0-pthread libhiredis0.14 libjansson4 \
-      libxml2 libuchardet0 libutf8proc2 libinih1 libmicrohttpd12 ca-certificates \
+      libxml2 libuchardet0 libutf8proc2 libinih1 libmicrohttpd12 libssl3 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home /nonexistent --shell /usr/sbin/nologin finsent
 COPY --from=build /opt/finsent /opt/finsent

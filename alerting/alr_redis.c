@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/core_log.h"
 
@@ -17,9 +18,11 @@
 struct alr_redis {
     alr_redis_opts_t o;
     redisContext *c;
+    core_tls_t *tls;     /* with redis.tls: the transport under c */
+    core_err_t tls_rc;   /* core_tls_status when the last connection dropped */
     atomic_int stop;
     int64_t backoff_ms;
-    char err[256];
+    char err[512];
 };
 
 static struct timeval tv_ms(int64_t ms)
@@ -40,6 +43,7 @@ void alr_redis_opts_from_config(const core_config_t *cfg, alr_redis_opts_t *o)
     o->connect_timeout_ms = core_config_int(cfg, "redis", "connect_timeout");
     o->command_timeout_ms = core_config_int(cfg, "redis", "command_timeout");
     o->reconnect_max_ms = core_config_int(cfg, "redis", "reconnect_max");
+    core_tls_opts_from_config(cfg, "redis", &o->tls);
 }
 
 core_err_t alr_redis_new(const alr_redis_opts_t *o, alr_redis_t **out)
@@ -72,9 +76,11 @@ void alr_redis_free(alr_redis_t *r)
 void alr_redis_disconnect(alr_redis_t *r)
 {
     if (r->c) {
-        redisFree(r->c);
+        redisFree(r->c); /* closes hiredis' end of the TLS socketpair first */
         r->c = NULL;
     }
+    core_tls_free(r->tls);
+    r->tls = NULL;
 }
 
 int alr_redis_connected(const alr_redis_t *r)
@@ -110,13 +116,15 @@ static void where(const alr_redis_t *r, char *buf, size_t cap)
         snprintf(buf, cap, "%s:%d", r->o.host, r->o.port);
 }
 
-/* drop records the context's error and drops the connection. */
+/* drop records the context's error (with TLS: the transport's reason when
+ * it saw the connection end) and drops the connection. */
 static core_err_t drop(alr_redis_t *r, const char *what)
 {
-    char at[300];
+    char at[300], why[300] = "";
     where(r, at, sizeof at);
+    r->tls_rc = r->tls ? core_tls_status(r->tls, why, sizeof why) : CORE_OK;
     snprintf(r->err, sizeof r->err, "redis %s: %s: %s", at, what,
-             r->c && r->c->errstr[0] ? r->c->errstr : "connection lost");
+             why[0] ? why : r->c && r->c->errstr[0] ? r->c->errstr : "connection lost");
     alr_redis_disconnect(r);
     return CORE_ENET;
 }
@@ -183,6 +191,37 @@ static core_err_t simple(alr_redis_t *r, int argc, const char **argv)
     return rc;
 }
 
+/* open_tls: a verified TLS connection (core_tls) under a hiredis context
+ * made on the socketpair end it returns. */
+static core_err_t open_tls(alr_redis_t *r)
+{
+    char why[400];
+    int fd;
+    core_err_t rc;
+
+    if (r->o.socket[0]) {
+        snprintf(r->err, sizeof r->err,
+                 "redis %s: redis.tls cannot be used with redis.socket (a unix socket): "
+                 "unset one of them",
+                 r->o.socket);
+        return CORE_ECONFIG;
+    }
+    rc = core_tls_connect(&r->o.tls, r->o.host, r->o.port, r->o.connect_timeout_ms, &r->tls, &fd,
+                          why, sizeof why);
+    if (rc != CORE_OK) {
+        snprintf(r->err, sizeof r->err, "redis %s", why);
+        return rc;
+    }
+    r->c = redisConnectFd(fd);
+    if (!r->c) {
+        close(fd);
+        alr_redis_disconnect(r);
+        snprintf(r->err, sizeof r->err, "redis: out of memory");
+        return CORE_ENOMEM;
+    }
+    return CORE_OK;
+}
+
 core_err_t alr_redis_connect(alr_redis_t *r)
 {
     char db[16], at[300];
@@ -190,7 +229,11 @@ core_err_t alr_redis_connect(alr_redis_t *r)
 
     if (r->c)
         return CORE_OK;
-    if (r->o.socket[0])
+    r->tls_rc = CORE_OK;
+    if (r->o.tls.enabled) {
+        if ((rc = open_tls(r)) != CORE_OK)
+            return rc;
+    } else if (r->o.socket[0])
         r->c = redisConnectUnixWithTimeout(r->o.socket, tv_ms(r->o.connect_timeout_ms));
     else
         r->c = redisConnectWithTimeout(r->o.host, r->o.port, tv_ms(r->o.connect_timeout_ms));
@@ -206,8 +249,8 @@ core_err_t alr_redis_connect(alr_redis_t *r)
     }
     if (redisSetTimeout(r->c, tv_ms(r->o.command_timeout_ms)) != REDIS_OK)
         return drop(r, "set timeout");
-    if (!r->o.socket[0] && redisEnableKeepAlive(r->c) != REDIS_OK)
-        return drop(r, "keepalive");
+    if (!r->o.socket[0] && !r->tls && redisEnableKeepAlive(r->c) != REDIS_OK)
+        return drop(r, "keepalive"); /* (core_tls keeps the TCP socket alive itself) */
     if (r->o.password[0] || r->o.user[0]) {
         const char *argv[] = {"AUTH", r->o.user, r->o.password};
         rc = r->o.user[0] ? simple(r, 3, argv) : simple(r, 2, (const char *[]){"AUTH", r->o.password});
@@ -230,8 +273,16 @@ core_err_t alr_redis_connect(alr_redis_t *r)
         if (rc != CORE_OK)
             goto fail;
     }
+    /* A TLS 1.3 server refuses a client certificate after the handshake:
+     * one round trip (AUTH or SELECT made it already) turns that into a
+     * connect error. */
+    if (r->tls && !r->o.password[0] && !r->o.user[0] && r->o.db == 0 &&
+        (rc = simple(r, 1, (const char *[]){"PING"})) != CORE_OK)
+        goto fail;
     return CORE_OK;
 fail:
+    if (rc == CORE_ENET && r->tls_rc == CORE_EAUTH)
+        rc = CORE_EAUTH; /* the TLS layer was refused, e.g. our certificate */
     alr_redis_disconnect(r);
     return rc;
 }

@@ -28,6 +28,7 @@
 
 #include "core/core_config.h"
 #include "core/core_error.h"
+#include "core/core_tls.h"
 
 typedef struct alr_redis_opts {
     char host[256];
@@ -37,6 +38,7 @@ typedef struct alr_redis_opts {
     char password[256];
     int db;
     int64_t connect_timeout_ms, command_timeout_ms, reconnect_max_ms;
+    core_tls_opts_t tls; /* redis.tls*: TCP through core_tls when enabled */
 } alr_redis_opts_t;
 
 typedef struct alr_redis alr_redis_t;
@@ -54,8 +56,13 @@ void alr_redis_free(alr_redis_t *r);
  * user password with an ACL user, else AUTH password) and selects the db.
  * CORE_ENET when the server cannot be reached, CORE_EAUTH when it refuses
  * the credentials (wrong user or password, or none given when one is
- * required: WRONGPASS, NOAUTH, NOPERM), CORE_EREDIS when it refuses SELECT;
- * alr_redis_error says why, with the server's own message. */
+ * required: WRONGPASS, NOAUTH, NOPERM) or, with TLS, when the handshake
+ * fails at the TLS level (certificate not verified or not naming the host,
+ * client certificate refused), CORE_ECONFIG when TLS is asked for with a
+ * unix socket or its files do not load, CORE_EREDIS when it refuses
+ * SELECT; alr_redis_error says why, with the server's or OpenSSL's words.
+ * With TLS a PING follows the handshake, so a server that refuses our
+ * certificate after a TLS 1.3 handshake is refused here, not later. */
 core_err_t alr_redis_connect(alr_redis_t *r);
 
 /* alr_redis_connect_retry calls alr_redis_connect until it succeeds,

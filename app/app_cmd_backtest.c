@@ -481,8 +481,12 @@ static int redis_start(private_redis_t *pr, core_config_t *cfg, int keep)
     char bin[PATH_MAX], set[64], err[512] = "", tail[512];
     const char *tmp = getenv("TMPDIR");
     int status = -1;
-    static const char *const direct[] = {"redis.host=127.0.0.1",
-                                         "redis.socket=", "redis.password=", "redis.db=0"};
+    static const char *const direct[] = {"redis.host=127.0.0.1", "redis.socket=",
+                                         "redis.user=",          "redis.password=",
+                                         "redis.tls=false",      "redis.tls_ca_file=",
+                                         "redis.tls_ca_dir=",    "redis.tls_cert=",
+                                         "redis.tls_key=",       "redis.tls_server_name=",
+                                         "redis.db=0"};
 
     memset(pr, 0, sizeof *pr);
     if (!find_redis_server(bin, sizeof bin)) {

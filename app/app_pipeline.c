@@ -585,11 +585,15 @@ core_err_t app_pipeline_start(app_pipeline_t *p, char *err, size_t errlen)
     core_err_t rc;
 
     rc = alr_sink_connect(p->sink);
-    if (rc == CORE_EAUTH) {
-        /* Wrong credentials do not fix themselves: fail at start, clearly.
-         * (At run time a refused AUTH is retried and /healthz is degraded.) */
-        set_err(err, errlen, "%s (check redis.user and redis.password)",
-                alr_sink_error(p->sink));
+    if (rc == CORE_EAUTH || rc == CORE_ECONFIG) {
+        /* Wrong credentials, a certificate that does not verify or TLS
+         * files that do not load do not fix themselves: fail at start,
+         * clearly. (At run time a refusal is retried and /healthz is
+         * degraded.) */
+        set_err(err, errlen, "%s (check %s)", alr_sink_error(p->sink),
+                core_config_bool(p->cfg, "redis", "tls")
+                    ? "redis.user, redis.password and the redis.tls* settings"
+                    : "redis.user and redis.password");
         return rc;
     }
     if (rc != CORE_OK)

@@ -30,6 +30,7 @@
 #include "app/app.h"
 #include "app/app_http.h"
 #include "core/core_log.h"
+#include "core/core_tls.h"
 #include "core/core_watchlist.h"
 #include "ingest/ing_kafka.h"
 #include "ingest/ing_rss.h"
@@ -118,6 +119,29 @@ static core_err_t check_sink(const core_config_t *cfg, char *err, size_t errlen)
     return rc;
 }
 
+/* check_redis_tls: redis.tls* as core_tls loads them (CA, certificate and
+ * key files, no tls_* path without tls = true), and no TLS over a unix
+ * socket. Nothing is connected. */
+static core_err_t check_redis_tls(const core_config_t *cfg, char *err, size_t errlen)
+{
+    core_tls_opts_t o;
+    char why[700];
+
+    core_tls_opts_from_config(cfg, "redis", &o);
+    if (o.enabled && core_config_str(cfg, "redis", "socket")[0]) {
+        snprintf(err, errlen,
+                 "[redis] tls (%s): TLS cannot be used with redis.socket (%s), a unix socket: "
+                 "unset one of them",
+                 core_config_origin(cfg, "redis", "tls"), core_config_str(cfg, "redis", "socket"));
+        return CORE_ECONFIG;
+    }
+    if (core_tls_check(&o, why, sizeof why) != CORE_OK) {
+        snprintf(err, errlen, "[redis] %s", why);
+        return CORE_ECONFIG;
+    }
+    return CORE_OK;
+}
+
 /* check_feeds: every [feed.*] url, the seen store and its state file, as
  * the poller checks them. The poller is not started, so nothing is fetched
  * or written. */
@@ -202,7 +226,8 @@ core_err_t app_config_validate(const core_config_t *cfg, char *err, size_t errle
      * server), so a configuration with several mistakes gets the message it
      * would have got from the daemon first. */
     static core_err_t (*const checks[])(const core_config_t *, char *, size_t) = {
-        check_logging,          check_classify,          check_watchlist, check_sink,
+        check_logging,   check_classify,         check_watchlist,         check_sink,
+        check_redis_tls,
         ing_kafka_check_config, check_sources_and_jsonl, check_http};
 
     if (errlen)

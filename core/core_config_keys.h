@@ -64,6 +64,12 @@
     X("redis", "user", STR, "", 0, 0, "ACL user (Redis 6+) for AUTH; empty: the default user")    \
     X("redis", "password", STR, "", 0, 0, "AUTH password (empty: none)")                           \
     X("redis", "db", INT, "0", 0, 1000, "database number")                                         \
+    X("redis", "tls", BOOL, "false", 0, 0, "TLS to Redis, with certificate verification")         \
+    X("redis", "tls_ca_file", STR, "", 0, 0, "CA bundle (PEM) to verify Redis with (empty: system store)") \
+    X("redis", "tls_ca_dir", STR, "", 0, 0, "hashed CA directory (openssl rehash) to verify Redis with") \
+    X("redis", "tls_cert", STR, "", 0, 0, "client certificate (PEM) for tls-auth-clients")        \
+    X("redis", "tls_key", STR, "", 0, 0, "private key (PEM, no passphrase) of tls_cert")         \
+    X("redis", "tls_server_name", STR, "", 0, 0, "name the certificate must carry; SNI (empty: redis.host)") \
     X("redis", "prefix", STR, "finsent:", 0, 0, "prefix of every key and channel")                 \
     X("redis", "connect_timeout", DURATION, "2s", 10, 600000, "connect timeout")                   \
     X("redis", "command_timeout", DURATION, "5s", 10, 600000, "command timeout")                   \

@@ -15,10 +15,11 @@ Suite *suite_cli(void);
 Suite *suite_admin_pure(void);
 Suite *suite_admin(void);
 Suite *suite_baseline(void);
+Suite *suite_redis_tls(void);
 
 int main(void)
 {
-    Suite *s[12];
+    Suite *s[13];
     size_t n = 0;
     s[n++] = suite_keys();
     s[n++] = suite_rule();
@@ -31,8 +32,12 @@ int main(void)
         s[n++] = suite_cli();
         s[n++] = suite_admin();
         s[n++] = suite_baseline();
+        if (th_have_program("openssl"))
+            s[n++] = suite_redis_tls();
+        else
+            printf("SKIP alr_redis_tls: openssl not found in PATH (install the openssl package)\n");
     } else {
-        printf("SKIP alr_redis, alr_sink, alr_follow, alr_cli, alr_baseline, alr_admin: "
+        printf("SKIP alr_redis, alr_redis_tls, alr_sink, alr_follow, alr_cli, alr_baseline, alr_admin: "
                "redis-server not found "
                "(/usr/bin/redis-server or "
                "PATH); install the redis-server package to run them\n");

@@ -16,16 +16,21 @@ Suite *suite_backtest(void);
 Suite *suite_backtest_cmd(int with_redis);
 Suite *suite_run_cmd(int with_redis);
 Suite *suite_validate(int with_redis);
+Suite *suite_redis_tls_cmd(int with_redis);
 
 int main(void)
 {
     int have_python = th_have_program("python3");
     int have_redis = th_redis_binary() != NULL;
+    int have_openssl = th_have_program("openssl");
     Suite *suites[] = {suite_feeds_cmd(have_python), suite_backtest(),
                        suite_backtest_cmd(have_redis), suite_validate(have_redis),
-                       suite_run_cmd(have_redis)};
+                       suite_run_cmd(have_redis), suite_redis_tls_cmd(have_redis && have_openssl)};
     int rc = th_main(suites, sizeof suites / sizeof suites[0]);
-    if (rc == 0 && (!have_python || !have_redis)) {
+    if (rc == 0 && (!have_python || !have_redis || !have_openssl)) {
+        if (!have_openssl)
+            fprintf(stderr, "SKIPPED: openssl not found; the redis.tls tests of finsent run, "
+                            "stats and alerts did not run\n");
         if (!have_python)
             fprintf(stderr,
                     "SKIPPED: python3 not found; the finsent feeds check tests did not run\n");

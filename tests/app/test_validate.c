@@ -236,6 +236,14 @@ static const bad_case bad[] = {
     {"[classify]\nmodel = /nonexistent/model\n", "[classify] model"},
     {"[input]\njsonl = /nonexistent/in.jsonl\n", "[input] jsonl"},
     {"[input]\njsonl = /\n", "[input] jsonl"},
+    /* redis.tls* (no TLS without verification material that loads) */
+    {"[redis]\ntls_ca_file = /etc/hosts\n", "redis.tls_ca_file is set but redis.tls is off"},
+    {"[redis]\ntls = true\nsocket = /tmp/redis.sock\n",
+     "TLS cannot be used with redis.socket"},
+    {"[redis]\ntls = true\ntls_ca_file = /nonexistent/ca.pem\n",
+     "redis.tls_ca_file /nonexistent/ca.pem: cannot load CA certificates"},
+    {"[redis]\ntls = true\ntls_cert = /nonexistent/client.pem\n",
+     "redis.tls_cert and redis.tls_key go together"},
     /* no source at all */
     {"[input]\njsonl =\n", "no source configured"},
 };

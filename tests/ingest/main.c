@@ -1,7 +1,11 @@
-/* The ingest test runner: one Check suite per ingest module. */
+/* The ingest test runner: one Check suite per ingest module. seen_redis
+ * needs redis-server and openssl; without them it is skipped with a
+ * message. */
 #include <stddef.h>
+#include <stdio.h>
 
 #include "tests/common/th.h"
+#include "tests/common/th_redis.h"
 
 Suite *suite_jsonl(void);
 Suite *suite_ktrack(void);
@@ -12,10 +16,17 @@ Suite *suite_feed_dialects(void);
 Suite *suite_seen(void);
 Suite *suite_rss(void);
 Suite *suite_opml(void);
+Suite *suite_seen_redis(void);
 
 int main(void)
 {
     Suite *suites[] = {suite_jsonl(), suite_ktrack(), suite_feed(), suite_feed_charset(), suite_feed_dialects(),
-                       suite_opml(),  suite_seen(),   suite_rss(),    suite_kafka()};
-    return th_main(suites, sizeof suites / sizeof suites[0]);
+                       suite_opml(),  suite_seen(),   suite_rss(),    suite_kafka(), NULL};
+    size_t n = sizeof suites / sizeof suites[0] - 1;
+    if (th_redis_binary() && th_have_program("openssl"))
+        suites[n++] = suite_seen_redis();
+    else
+        printf("SKIP seen_redis: needs redis-server and openssl (install the redis-server and "
+               "openssl packages)\n");
+    return th_main(suites, n);
 }
