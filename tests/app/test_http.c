@@ -394,9 +394,9 @@ START_TEST(ops_listener_under_load)
     usleep(500000);
     held = trickle_open(t);
     dash = get("http", app_http_port(h), "/", &(probe_t){"127.0.0.12", NULL, NULL, 2000});
-    printf("ops_listener_under_load: %d of %d trickling connections held on the dashboard "
-           "listener (limit 256); a dashboard request from a new address: status %ld after "
-           "%.0f ms\n",
+    printf("ops_listener_under_load: %d of %d trickling connections open on the dashboard "
+           "listener (it accepts 256, the rest wait in its listen backlog); a dashboard request "
+           "from a new address: status %ld after %.0f ms\n",
            held, ATTACKERS, dash.status, dash.ms);
     ck_assert_int_ge(held, 250);
     for (int i = 0; i < 10; i++) {
