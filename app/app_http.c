@@ -508,7 +508,7 @@ static int authorized(const guard *g, struct MHD_Connection *conn)
 /* ---- responses -------------------------------------------------------- */
 
 /* set_answering marks the connection's request complete: the deadline no
- * longer applies until its answer has been sent. */
+ * longer applies until its answer has been sent (on_completed). */
 static void set_answering(app_http_t *h, struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
@@ -618,6 +618,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0; /* bodies are ignored (the deadline still runs) */
         return MHD_YES;
     }
+    /* The request is complete: from here the handler's time (a slow Redis,
+     * a busy classifier) is not the client's, and the deadline stops. */
+    set_answering(h, conn);
     /* An exact route, else the longest subtree holding the path: "/metricsfoo"
      * is not "/metrics" (it falls to "/", whose handler checks its paths). */
     for (size_t i = 0; i < h->n_routes; i++) {

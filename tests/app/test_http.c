@@ -12,7 +12,8 @@
  *   (within the per-address limit, filling the dashboard listener's 256)
  *   leave /metrics on http.ops_listen answering.
  * - the deadline counts from connect, so neither a trickled header, nor a
- *   stalled TLS handshake, nor a kept-alive connection extends it.
+ *   stalled TLS handshake, nor a kept-alive connection extends it; it ends
+ *   once the request is complete (a slow handler is not the client's).
  * - authentication: bearer and Basic credentials from files, per area, 401
  *   with WWW-Authenticate, configuration errors naming the key.
  * - HTTPS with a certificate made by `openssl req` at run time (not added
@@ -50,6 +51,12 @@ static void stub(void *ctx, const app_http_request_t *req, app_http_response_t *
     app_http_respond_text(resp, 200, NULL, ctx);
 }
 
+static void slow_stub(void *ctx, const app_http_request_t *req, app_http_response_t *resp)
+{
+    usleep(1500000); /* a handler slower than the test's 1 s request deadline */
+    stub(ctx, req, resp);
+}
+
 /* server: an app_http from a config text (plus listen on a free port) with
  * /metrics, /healthz and a dashboard subtree "/" (body "page"). */
 static app_http_t *server(const char *conf)
@@ -69,6 +76,7 @@ static app_http_t *server(const char *conf)
     ck_assert_int_eq(app_http_route_area(h, APP_HTTP_HEALTH, "/healthz", stub, "health"),
                      CORE_OK);
     ck_assert_int_eq(app_http_route(h, "/", stub, "page"), CORE_OK);
+    ck_assert_int_eq(app_http_route(h, "/slow", slow_stub, "slow"), CORE_OK);
     ck_assert_msg(app_http_start(h, err, sizeof err) == CORE_OK, "%s", err);
     return h;
 }
@@ -486,6 +494,14 @@ START_TEST(deadline_from_connect)
         ck_assert_msg(strstr(buf, "405") && strstr(buf, "Allow: GET, HEAD"), "%s", buf);
     }
     close(fd);
+    /* the deadline is the client's: a handler slower than it still answers */
+    {
+        reply_t r = get("http", port, "/slow", NULL);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "slow");
+        printf("  a 1.5 s handler under a 1 s request deadline: %ld after %.0f ms\n", r.status,
+               r.ms);
+    }
     ck_assert_uint_ge(app_http_timed_out(h), 4);
     app_http_free(h);
 }
