@@ -44,9 +44,9 @@
 #define MOD "http"
 #define MAX_ROUTES 32
 #define SWEEP_MS 200
-#define SECRET_MAX 4096          /* a credential file */
-#define PEM_MAX (1024 * 1024)    /* a certificate chain or key file */
-#define LOG_WINDOW_MS 10000      /* libmicrohttpd messages: at most LOG_BURST per window */
+#define SECRET_MAX 4096       /* a credential file */
+#define PEM_MAX (1024 * 1024) /* a certificate chain or key file */
+#define LOG_WINDOW_MS 10000   /* libmicrohttpd messages: at most LOG_BURST per window */
 #define LOG_BURST 5
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
@@ -140,8 +140,7 @@ static core_err_t parse_listen(const char *key, const char *listen, struct socka
     } else if (strcmp(host, "localhost") == 0) {
         addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     } else if (inet_pton(AF_INET, host, &addr->sin_addr) != 1) {
-        snprintf(err, errlen, "%s '%s': host must be an IPv4 address, localhost or *", key,
-                 listen);
+        snprintf(err, errlen, "%s '%s': host must be an IPv4 address, localhost or *", key, listen);
         return CORE_ECONFIG;
     }
     return CORE_OK;
@@ -180,8 +179,8 @@ static core_err_t read_file(const core_config_t *cfg, const char *key, size_t ma
         goto out;
     }
     if ((size_t)st.st_size > max) {
-        snprintf(err, errlen, "http.%s '%s' (%s): %lld bytes, more than the %zu allowed", key,
-                 path, origin, (long long)st.st_size, max);
+        snprintf(err, errlen, "http.%s '%s' (%s): %lld bytes, more than the %zu allowed", key, path,
+                 origin, (long long)st.st_size, max);
         goto out;
     }
     if (!(buf = malloc((size_t)st.st_size + 1))) {
@@ -240,9 +239,8 @@ static core_err_t read_secret(const core_config_t *cfg, const char *key, int bas
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f || (!basic && (c == ' ' || c >= 0x80))) {
-            snprintf(err, errlen,
-                     "http.%s '%s' (%s): byte %zu is %s; the file holds one line%s", key, path,
-                     origin, i, c == '\n' ? "a line end" : "not allowed",
+            snprintf(err, errlen, "http.%s '%s' (%s): byte %zu is %s; the file holds one line%s",
+                     key, path, origin, i, c == '\n' ? "a line end" : "not allowed",
                      basic ? " USER:PASSWORD" : ", a token of visible ASCII characters");
             goto out;
         }
@@ -316,8 +314,8 @@ static core_err_t read_tls(app_http_t *h, const core_config_t *cfg, char *err, s
     return CORE_OK;
 }
 
-static core_err_t build(const core_config_t *cfg, const char *listen, app_http_t **out,
-                        char *err, size_t errlen)
+static core_err_t build(const core_config_t *cfg, const char *listen, app_http_t **out, char *err,
+                        size_t errlen)
 {
     static const char *const secret_keys[2][2] = {
         {"auth_token_file", "auth_basic_file"},
@@ -354,10 +352,10 @@ static core_err_t build(const core_config_t *cfg, const char *listen, app_http_t
     h->healthz_auth = core_config_bool(cfg, "http", "healthz_auth");
     for (int a = 0; a < 2; a++) {
         guard *g = &h->areas[a == 0 ? APP_HTTP_DASHBOARD : APP_HTTP_METRICS];
-        if ((rc = read_secret(cfg, secret_keys[a][0], 0, &g->token, &g->token_len, err,
-                              errlen)) != CORE_OK ||
-            (rc = read_secret(cfg, secret_keys[a][1], 1, &g->basic, &g->basic_len, err,
-                              errlen)) != CORE_OK)
+        if ((rc = read_secret(cfg, secret_keys[a][0], 0, &g->token, &g->token_len, err, errlen)) !=
+                CORE_OK ||
+            (rc = read_secret(cfg, secret_keys[a][1], 1, &g->basic, &g->basic_len, err, errlen)) !=
+                CORE_OK)
             goto fail;
     }
     if (h->healthz_auth && guard_open(&h->areas[APP_HTTP_METRICS])) {
@@ -377,8 +375,7 @@ fail:
     return rc;
 }
 
-core_err_t app_http_new_config(const core_config_t *cfg, app_http_t **out, char *err,
-                               size_t errlen)
+core_err_t app_http_new_config(const core_config_t *cfg, app_http_t **out, char *err, size_t errlen)
 {
     return build(cfg, core_config_str(cfg, "http", "listen"), out, err, errlen);
 }
@@ -536,9 +533,9 @@ static enum MHD_Result respond(app_http_t *h, struct MHD_Connection *conn, app_h
 {
     struct MHD_Response *resp;
 
-    resp = MHD_create_response_from_buffer(r->len, r->body ? r->body : (void *)"",
-                                           r->body ? MHD_RESPMEM_MUST_FREE
-                                                   : MHD_RESPMEM_PERSISTENT);
+    resp =
+        MHD_create_response_from_buffer(r->len, r->body ? r->body : (void *)"",
+                                        r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(r->body);
         return MHD_NO;
@@ -558,8 +555,8 @@ static enum MHD_Result respond(app_http_t *h, struct MHD_Connection *conn, app_h
 static enum MHD_Result respond_401(app_http_t *h, struct MHD_Connection *conn, const guard *g)
 {
     static const char body[] = "authentication required\n";
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
@@ -568,8 +565,7 @@ static enum MHD_Result respond_401(app_http_t *h, struct MHD_Connection *conn, c
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Basic realm=\"finsent\", charset=\"UTF-8\"");
     if (g->token)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                "Bearer realm=\"finsent\"");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"finsent\"");
     return queue(h, conn, 401, resp);
 }
 
@@ -592,8 +588,8 @@ static const guard *area_guard(const app_http_t *h, app_http_area_t a)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     listener *l = cls;
     app_http_t *h = l->h;
@@ -817,8 +813,7 @@ static core_err_t start_listener(app_http_t *h, listener *l, unsigned threads, c
 {
     struct MHD_OptionItem o[16];
     size_t n = 0;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG;
     const union MHD_DaemonInfo *info;
     char ip[INET_ADDRSTRLEN];
 
@@ -840,8 +835,8 @@ static core_err_t start_listener(app_http_t *h, listener *l, unsigned threads, c
     }
     OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
-    l->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_ARRAY, o,
-                            MHD_OPTION_END);
+    l->d =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_ARRAY, o, MHD_OPTION_END);
     inet_ntop(AF_INET, &l->addr.sin_addr, ip, sizeof ip);
     if (!l->d) {
         if (h->tls_cert)
@@ -861,8 +856,9 @@ static core_err_t start_listener(app_http_t *h, listener *l, unsigned threads, c
                              : !guard_open(&h->areas[APP_HTTP_DASHBOARD]) ||
                                    (!h->has_ops && !guard_open(&h->areas[APP_HTTP_METRICS]));
         if (secured)
-            CORE_WARN(MOD, "%s:%d: credentials are required but travel in clear text (plain "
-                           "HTTP on a non-loopback address); set http.tls_cert and http.tls_key",
+            CORE_WARN(MOD,
+                      "%s:%d: credentials are required but travel in clear text (plain "
+                      "HTTP on a non-loopback address); set http.tls_cert and http.tls_key",
                       ip, l->port);
     }
     return CORE_OK;

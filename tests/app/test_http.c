@@ -73,8 +73,7 @@ static app_http_t *server(const char *conf)
     core_config_free(cfg);
     ck_assert_int_eq(app_http_route_area(h, APP_HTTP_METRICS, "/metrics", stub, "metrics"),
                      CORE_OK);
-    ck_assert_int_eq(app_http_route_area(h, APP_HTTP_HEALTH, "/healthz", stub, "health"),
-                     CORE_OK);
+    ck_assert_int_eq(app_http_route_area(h, APP_HTTP_HEALTH, "/healthz", stub, "health"), CORE_OK);
     ck_assert_int_eq(app_http_route(h, "/", stub, "page"), CORE_OK);
     ck_assert_int_eq(app_http_route(h, "/slow", slow_stub, "slow"), CORE_OK);
     ck_assert_msg(app_http_start(h, err, sizeof err) == CORE_OK, "%s", err);
@@ -146,8 +145,8 @@ static reply_t get(const char *scheme, int port, const char *path, const probe_t
     int64_t t0 = core_time_mono_ns();
 
     ck_assert_ptr_nonnull(c);
-    snprintf(url, sizeof url, "%s://%s:%d%s", scheme,
-             p && p->cafile ? "localhost" : "127.0.0.1", port, path);
+    snprintf(url, sizeof url, "%s://%s:%d%s", scheme, p && p->cafile ? "localhost" : "127.0.0.1",
+             port, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, p && p->timeout_ms ? p->timeout_ms : 5000L);
@@ -293,8 +292,8 @@ static void summary(const char *what, double *ms, int n)
         return;
     }
     qsort(ms, (size_t)n, sizeof *ms, cmp_double);
-    printf("%s: %d answers, min %.1f ms, median %.1f ms, max %.1f ms\n", what, n, ms[0],
-           ms[n / 2], ms[n - 1]);
+    printf("%s: %d answers, min %.1f ms, median %.1f ms, max %.1f ms\n", what, n, ms[0], ms[n / 2],
+           ms[n - 1]);
     fflush(stdout);
 }
 
@@ -334,7 +333,8 @@ START_TEST(slow_clients_one_address)
     /* a monitor on another address, every 500 ms while the trickle lasts */
     while (core_time_mono_ms() - t0 < deadline_ms - 1000 && n < 64) {
         reply_t r = get("http", app_http_port(h), "/metrics", &other);
-        ck_assert_msg(r.status == 200, "/metrics from 127.0.0.2 at %lld ms: status %ld after %.0f ms",
+        ck_assert_msg(r.status == 200,
+                      "/metrics from 127.0.0.2 at %lld ms: status %ld after %.0f ms",
                       (long long)(core_time_mono_ms() - t0), r.status, r.ms);
         ms[n++] = r.ms;
         usleep(500000);
@@ -363,8 +363,7 @@ START_TEST(slow_clients_one_address)
     n = 0;
     for (int i = 0; i < 5; i++) {
         reply_t r = get("http", app_http_port(h), "/metrics", &same);
-        ck_assert_msg(r.status == 200, "/metrics from 127.0.0.1 after the deadline: %ld",
-                      r.status);
+        ck_assert_msg(r.status == 200, "/metrics from 127.0.0.1 after the deadline: %ld", r.status);
         ms[n++] = r.ms;
     }
     summary("  /metrics from 127.0.0.1 after the deadline", ms, n);
@@ -379,8 +378,8 @@ END_TEST
  * http.ops_listen is answered. */
 START_TEST(ops_listener_under_load)
 {
-    static const char *const many[] = {"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5",
-                                       "127.0.0.6", "127.0.0.7", "127.0.0.8", "127.0.0.9",
+    static const char *const many[] = {"127.0.0.2",  "127.0.0.3", "127.0.0.4", "127.0.0.5",
+                                       "127.0.0.6",  "127.0.0.7", "127.0.0.8", "127.0.0.9",
                                        "127.0.0.10", "127.0.0.11"};
     probe_t p = {"127.0.0.1", NULL, NULL, 5000};
     char conf[128];
@@ -575,7 +574,7 @@ START_TEST(authentication)
     expect(port, "/metrics", basic_ops, 200, NULL);
     expect(port, "/metrics", "Bearer dash-token-0123456789", 401, NULL);
     expect(port, "/healthz", NULL, 200, NULL); /* open by default */
-    expect(port, "/nope", NULL, 401, NULL);     /* the page server's subtree */
+    expect(port, "/nope", NULL, 401, NULL);    /* the page server's subtree */
     app_http_free(h);
 
     /* token only for /metrics; /healthz with it (http.healthz_auth) */
