@@ -49,7 +49,9 @@ static void help(FILE *out)
             "\n"
             "HTTP (http.listen, default 127.0.0.1:9464): the dashboard at /, its read API\n"
             "/api/rates /api/series /api/alerts /api/recent /api/explain, /metrics\n"
-            "(Prometheus), /healthz.\n"
+            "(Prometheus), /healthz. http.ops_listen moves /metrics and /healthz to an address\n"
+            "of their own; http.auth_*_file and http.metrics_auth_*_file require credentials;\n"
+            "http.tls_cert and http.tls_key serve HTTPS (docs/security.md).\n"
             "Signals: SIGTERM/SIGINT finish in-flight items and exit 0 within run.grace;\n"
             "SIGHUP reloads the alert rules and feeds.\n");
 }
@@ -186,16 +188,22 @@ int app_cmd_run(int argc, char **argv)
     if (listen[0]) {
         hctx.metrics = metrics;
         hctx.pipeline = pipe;
-        if (app_http_new(listen, &http, err, sizeof err) != CORE_OK ||
-            app_http_route(http, "/metrics", serve_metrics, &hctx) != CORE_OK ||
-            app_http_route(http, "/healthz", serve_health, &hctx) != CORE_OK ||
+        if (app_http_new_config(cfg, &http, err, sizeof err) != CORE_OK ||
+            app_http_route_area(http, APP_HTTP_METRICS, "/metrics", serve_metrics, &hctx) !=
+                CORE_OK ||
+            app_http_route_area(http, APP_HTTP_HEALTH, "/healthz", serve_health, &hctx) !=
+                CORE_OK ||
             app_api_register(http, cfg, &api, err, sizeof err) != CORE_OK ||
             app_http_start(http, err, sizeof err) != CORE_OK) {
             CORE_ERROR(MOD, "cannot start: %s", err);
             goto out;
         }
-        CORE_INFO(MOD, "HTTP on port %d: dashboard /, /api/*, /metrics, /healthz",
-                  app_http_port(http));
+        if (app_http_ops_port(http))
+            CORE_INFO(MOD, "HTTP on port %d: dashboard /, /api/*; on port %d: /metrics, /healthz",
+                      app_http_port(http), app_http_ops_port(http));
+        else
+            CORE_INFO(MOD, "HTTP on port %d: dashboard /, /api/*, /metrics, /healthz",
+                      app_http_port(http));
     }
     if (app_pipeline_start(pipe, err, sizeof err) != CORE_OK) {
         CORE_ERROR(MOD, "cannot start: %s", err);

@@ -215,7 +215,7 @@ static core_err_t check_http(const core_config_t *cfg, char *err, size_t errlen)
 
     if (!listen[0])
         return CORE_OK;
-    rc = app_http_new(listen, &http, err, errlen);
+    rc = app_http_new_config(cfg, &http, err, errlen);
     app_http_free(http);
     return rc;
 }

@@ -116,6 +116,28 @@
     X("entities", "cashtags", BOOL, "true", 0, 0, "take $TICKER cashtags as entities")            \
                                                                                                    \
     X("http", "listen", STR, "127.0.0.1:9464", 0, 0, "address of /metrics, /healthz and the API (empty: off)") \
+    X("http", "ops_listen", STR, "", 0, 0,                                                        \
+      "separate address for /metrics and /healthz only, with its own connections (empty: on listen)") \
+    X("http", "max_connections", INT, "256", 1, 10000, "open connections per listener; more are closed at once") \
+    X("http", "per_ip_connections", INT, "32", 0, 10000,                                           \
+      "open connections per client address and listener (0: no limit)")                          \
+    X("http", "request_timeout", DURATION, "10s", 100, 600000,                                     \
+      "time to send a whole request (TLS handshake, header, body) from connect or the last answer; "\
+      "trickling bytes does not extend it")                                                       \
+    X("http", "idle_timeout", DURATION, "15s", 1000, 3600000,                                      \
+      "a connection with no traffic for this long is closed (whole seconds)")                     \
+    X("http", "auth_token_file", STR, "", 0, 0,                                                   \
+      "file holding a bearer token required for the dashboard and /api/* (empty: none)")          \
+    X("http", "auth_basic_file", STR, "", 0, 0,                                                   \
+      "file holding USER:PASSWORD for Basic authentication of the dashboard and /api/* (empty: none)") \
+    X("http", "metrics_auth_token_file", STR, "", 0, 0,                                           \
+      "file holding a bearer token required for /metrics (empty: none)")                         \
+    X("http", "metrics_auth_basic_file", STR, "", 0, 0,                                           \
+      "file holding USER:PASSWORD for Basic authentication of /metrics (empty: none)")            \
+    X("http", "healthz_auth", BOOL, "false", 0, 0,                                                 \
+      "/healthz also requires the /metrics credentials (default: open, it says ok or degraded)")  \
+    X("http", "tls_cert", STR, "", 0, 0, "PEM certificate (chain) file: serve HTTPS (with tls_key)") \
+    X("http", "tls_key", STR, "", 0, 0, "PEM private key file of tls_cert (unencrypted; keep it 0600)") \
                                                                                                    \
     X("run", "queue_size", INT, "4096", 1, 10000000, "items buffered between sources and classifier") \
     X("run", "grace", DURATION, "30s", 0, 3600000, "on SIGTERM, time allowed to finish in-flight items") \

@@ -468,16 +468,21 @@ static char *resolve(const xmlNode *node, const char *base, const char *link)
     return out;
 }
 
-static char *date_text_of(const fields *f, int64_t *ms)
+/* date_text_of: the first date that parses into *ms (*set 1; 1970 is a
+ * date like any other), and its text. */
+static char *date_text_of(const fields *f, int64_t *ms, int *set)
 {
     *ms = 0;
+    *set = 0;
     for (int i = 0; i < DATE__N; i++) {
         if (!f->date[i])
             continue;
         char *raw = raw_text(f->date[i], 256, 0), *t = trim_dup(raw);
         free(raw);
-        if (t && core_time_parse_any(t, ms) == CORE_OK)
+        if (t && core_time_parse_any(t, ms) == CORE_OK) {
+            *set = 1;
             return t;
+        }
         *ms = 0;
         free(t); /* unparseable: try the next one */
     }
@@ -542,7 +547,7 @@ static core_err_t build_item(const pctx *c, const fields *f, ing_feed_item_t *it
     }
     free(s);
     s = NULL;
-    date_text = date_text_of(f, &it->event_ms);
+    date_text = date_text_of(f, &it->event_ms, &it->event_set);
     if (f->guid || f->id) {
         char *raw = raw_text(f->guid ? f->guid : f->id, 8192, 0);
         it->id = trim_dup(raw);
@@ -877,7 +882,9 @@ static core_err_t json_item(pctx *c, json_t *o, const char *base)
     date = jstr(o, "date_published") ? jstr(o, "date_published") : jstr(o, "date_modified");
     if (date) {
         char *t = trim_dup(date);
-        if (t && core_time_parse_any(t, &it.event_ms) != CORE_OK)
+        if (t && core_time_parse_any(t, &it.event_ms) == CORE_OK)
+            it.event_set = 1;
+        else
             it.event_ms = 0;
         free(t);
     }

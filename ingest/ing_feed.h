@@ -38,8 +38,10 @@
  *          published/updated inside the item; Atom 1.0: published, else
  *          updated; Atom 0.3: issued, else modified, else created; JSON
  *          Feed: date_published, else date_modified. Parsed with
- *          core_time_parse_any; 0 when absent or unparseable (the caller
- *          substitutes the ingest time).
+ *          core_time_parse_any; event_set says whether one parsed (an
+ *          explicit 1970-01-01T00:00:00Z is event_ms 0 with event_set 1:
+ *          that, too old, date; with event_set 0 the caller substitutes
+ *          the ingest time).
  * Text constructs: RSS title/description are HTML (markup removed, entities
  * decoded with libxml2's HTML parser: script/style dropped, block elements
  * become spaces); Atom type="text" (the default) is taken literally,
@@ -104,7 +106,8 @@ typedef struct ing_feed_item {
     char *title;      /* may be NULL */
     char *text;       /* may be NULL (not both with title) */
     char *url;        /* may be NULL */
-    int64_t event_ms; /* 0: unknown */
+    int64_t event_ms; /* epoch ms; 0 with event_set 0: unknown */
+    int event_set;    /* 1: a date parsed, even 1970-01-01T00:00:00Z (event_ms 0) */
 } ing_feed_item_t;
 
 typedef struct ing_feed {

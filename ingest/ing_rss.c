@@ -450,7 +450,10 @@ static core_err_t make_item(ing_rss_t *r, feed *f, const ing_feed_item_t *fi, co
     if (rc == CORE_OK && fi->url)
         rc = core_item_set(it, &it->url, fi->url, strlen(fi->url));
     it->ingest_ms = now;
-    it->event_ms = fi->event_ms ? fi->event_ms : now;
+    /* An explicit 1970-01-01T00:00:00Z is that (too old) date, not "now":
+     * as for Kafka and JSONL (core_item_event_known). */
+    it->event_ms = fi->event_set ? fi->event_ms : now;
+    it->event_set = fi->event_set;
     if (rc == CORE_OK && r->cashtags)
         rc = core_item_add_cashtags(it);
     if (rc != CORE_OK) {

@@ -199,6 +199,13 @@ static const bad_case bad[] = {
     /* http.listen: whatever run refuses (an IPv6 address, a bad port) */
     {"[http]\nlisten = ::1:9464\n", "http.listen '::1:9464'"},
     {"[http]\nlisten = 127.0.0.1:99999\n", "http.listen '127.0.0.1:99999': bad port"},
+    /* the rest of [http]: credential and certificate files are read at validation */
+    {"[http]\nauth_token_file = /nonexistent/token\n",
+     "http.auth_token_file '/nonexistent/token'"},
+    {"[http]\nmetrics_auth_basic_file = /\n", "http.metrics_auth_basic_file '/'"},
+    {"[http]\nhealthz_auth = true\n", "http.healthz_auth"},
+    {"[http]\ntls_key = /nonexistent/key.pem\n", "http.tls_cert and http.tls_key"},
+    {"[http]\nops_listen = 127.0.0.1:x\n", "http.ops_listen '127.0.0.1:x': bad port"},
     /* [redis] windows and retention, as the sink reads them */
     {"[redis]\nwindows = 0m\n", "[redis] windows: '0m'"},
     {"[redis]\nwindows = 5m,90s\n", "[redis] windows: '90s'"},

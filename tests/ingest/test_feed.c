@@ -46,6 +46,53 @@ static void setup(void)
     ing_feed_init();
 }
 
+/* Issue 18: a date of exactly 1970-01-01T00:00:00Z parses to event_ms 0
+ * with event_set 1 (that date), in RSS, Atom and JSON Feed; no date, or
+ * one that does not parse, is event_set 0. */
+START_TEST(epoch_date_is_a_date)
+{
+    static const char atom[] =
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title>"
+        "<entry><id>a1</id><title>At the epoch</title><updated>1970-01-01T00:00:00Z</updated>"
+        "</entry><entry><id>a2</id><title>Bad date</title><updated>yesterday</updated></entry>"
+        "</feed>";
+    static const char json[] =
+        "{\"version\": \"https://jsonfeed.org/version/1.1\", \"title\": \"t\", \"items\": ["
+        "{\"id\": \"j1\", \"title\": \"At the epoch\", \"date_published\": "
+        "\"1970-01-01T00:00:00Z\"}, {\"id\": \"j2\", \"title\": \"No date\"}]}";
+    char err[256] = "";
+    ing_feed_t *f = parse_file("feeds/epoch.xml", &LIM);
+
+    ck_assert_uint_eq(f->n, 3);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_msg(f->items[i].event_set == 1 && f->items[i].event_ms == 0,
+                      "%s: event_set %d event_ms %lld", f->items[i].id, f->items[i].event_set,
+                      (long long)f->items[i].event_ms);
+    }
+    ck_assert_int_eq(f->items[2].event_set, 0);
+    ing_feed_free(f);
+
+    f = NULL;
+    ck_assert_int_eq(ing_feed_parse(atom, sizeof atom - 1, &LIM, NULL, &f, err, sizeof err),
+                     CORE_OK);
+    ck_assert_uint_eq(f->n, 2);
+    ck_assert_int_eq(f->items[0].event_set, 1);
+    ck_assert_int_eq(f->items[0].event_ms, 0);
+    ck_assert_int_eq(f->items[1].event_set, 0);
+    ing_feed_free(f);
+
+    f = NULL;
+    ck_assert_msg(ing_feed_parse(json, sizeof json - 1, &LIM, NULL, &f, err, sizeof err) ==
+                      CORE_OK,
+                  "%s", err);
+    ck_assert_uint_eq(f->n, 2);
+    ck_assert_int_eq(f->items[0].event_set, 1);
+    ck_assert_int_eq(f->items[0].event_ms, 0);
+    ck_assert_int_eq(f->items[1].event_set, 0);
+    ing_feed_free(f);
+}
+END_TEST
+
 START_TEST(rss2_fixture)
 {
     ing_feed_t *f = parse_file("feeds/rss2.xml", &LIM);
@@ -231,6 +278,7 @@ Suite *suite_feed(void)
     TCase *tc = tcase_create("parse");
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, rss2_fixture);
+    tcase_add_test(tc, epoch_date_is_a_date);
     tcase_add_test(tc, rdf_fixture);
     tcase_add_test(tc, atom_fixture);
     tcase_add_test(tc, malformed_is_recovered);

@@ -259,6 +259,39 @@ START_TEST(charset_base_and_empty)
 }
 END_TEST
 
+/* Issue 18: a feed date of exactly 1970-01-01T00:00:00Z (pubDate or
+ * dc:date) is that date, too old to count, as in Kafka and JSONL; it used
+ * to be read as "no date" and replaced by the ingest time. An item with no
+ * date still gets the ingest time. */
+START_TEST(epoch_date_is_not_now)
+{
+    pipe_t p;
+    core_config_t *cfg =
+        cfg_for("[feed.ep]\nurl = http://127.0.0.1:PORT/static/epoch.xml\ninterval = 1s\n");
+    pipe_start(&p, 64, 0);
+    ing_rss_t *r = rss_start(cfg, p.q, NULL);
+    ck_assert_uint_eq(pipe_wait(&p, 3, 20000), 3);
+    pthread_mutex_lock(&p.mu);
+    for (size_t i = 0; i < 3; i++) {
+        core_item_t *it = p.kept[i];
+        if (strcmp(it->id, "rss:ep:no-date") == 0) {
+            ck_assert_int_eq(it->event_ms, it->ingest_ms);
+        } else {
+            ck_assert_msg(it->event_ms == 0 && core_item_event_known(it),
+                          "%s: event_ms %lld (ingest %lld), want 0 (1970)", it->id,
+                          (long long)it->event_ms, (long long)it->ingest_ms);
+        }
+        core_item_ack(it, CORE_OK);
+    }
+    pthread_mutex_unlock(&p.mu);
+    ing_rss_stop(r, 2000);
+    pipe_stop(&p);
+    ing_rss_free(r);
+    pipe_free(&p);
+    core_config_free(cfg);
+}
+END_TEST
+
 /* Items carry the feed's fields; the request had our User-Agent and the
  * validators. */
 START_TEST(item_fields_and_request)
@@ -674,6 +707,7 @@ Suite *suite_rss(void)
     tcase_add_test(tc, formats_and_304);
     tcase_add_test(tc, charset_base_and_empty);
     tcase_add_test(tc, item_fields_and_request);
+    tcase_add_test(tc, epoch_date_is_not_now);
     tcase_add_test(tc, dedup_across_restart);
     tcase_add_test(tc, repeats_and_reorders);
     tcase_add_test(tc, malformed_documents);
