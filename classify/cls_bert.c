@@ -251,11 +251,8 @@ static void attention(cls_bert_t *b, const size_t *lens, int cls_only)
             const float *q = b->q + q0 * H + h * d, *k = b->kk + r0 * H + h * d,
                         *v = b->v + r0 * H + h * d;
             float *ctx = b->ctx + q0 * H + h * d;
-            /* s (L, nk) = scale * q_h (L, d) k_h^T */
-            cls_gemm(1, L, nk, d, scale, q, H, k, H, 0.0f, b->s, nk);
-            b->k->softmax_rows(b->s, L, nk);
-            /* ctx_h (L, d) = s (L, nk) v_h (nk, d) */
-            cls_gemm(0, L, d, nk, 1.0f, b->s, nk, v, H, 0.0f, ctx, H);
+            /* ctx_h (L, d) = softmax(scale * q_h k_h^T) v_h, scores (L, nk) in s */
+            b->k->attention_head(q, L, k, v, nk, H, d, scale, b->s, ctx);
         }
     }
 }

@@ -2,7 +2,8 @@
  * cls_kernels: the kernel table of the encoder, and the GEMM wrapper.
  *
  * Elementwise work (bias add, bias + activation, residual add + LayerNorm,
- * row softmax) goes through one table of function pointers. Three tables
+ * row softmax) and the attention of one head go through one table of
+ * function pointers. Three tables
  * exist: `generic` (scalar C, libm; the reference every other variant is
  * tested against, always built), `avx2` (AVX2 + FMA) and `avx512`
  * (AVX-512F/DQ/BW/VL), each in its own file compiled with its own flags.
@@ -12,8 +13,9 @@
  * on stderr). The chosen table is the only process-wide state and is
  * immutable once chosen.
  *
- * Matrices are row-major float32. Every function works on `rows` rows of `n`
- * contiguous floats (row stride n) and is thread-safe (no state).
+ * Matrices are row-major float32. Every elementwise function works on `rows`
+ * rows of `n` contiguous floats (row stride n); attention_head works on
+ * column slices (row stride ld). All are thread-safe (no state).
  *
  * GEMM: every dense layer is Y = X W^T + b with W stored (out, in) row-major
  * as PyTorch stores it; cls_gemm_xwt is the one entry to cblas_sgemm for it
@@ -42,6 +44,15 @@ typedef struct cls_kernels {
                           size_t rows, size_t n, float eps);
     /* x = softmax(x) over each row (max subtracted first). */
     void (*softmax_rows)(float *x, size_t rows, size_t n);
+    /* Self-attention of one head of one sequence, without a GEMM library:
+     *   ctx (nq, d) = softmax(scale * q (nq, d) k^T (d, nk)) v (nk, d),
+     * the softmax over each row's nk keys with its maximum subtracted first.
+     * q, k, v and ctx are column slices of (rows, ld) matrices: row r of each
+     * starts at p + r * ld (ld >= d), and only the d columns of the slice are
+     * read or written. s_scratch holds at least nq * nk floats (the scores,
+     * clobbered). nq, nk, d >= 1. Thread-safe given distinct scratch and ctx. */
+    void (*attention_head)(const float *q, size_t nq, const float *k, const float *v, size_t nk,
+                           size_t ld, size_t d, float scale, float *s_scratch, float *ctx);
 } cls_kernels_t;
 
 extern const cls_kernels_t cls_kernels_generic;

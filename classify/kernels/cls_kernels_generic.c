@@ -3,6 +3,7 @@
  * Plain C and libm (erff, tanhf, expf), written to mirror PyTorch's float32
  * formulas: it defines what the SIMD variants must reproduce, so clarity wins
  * over speed here. LayerNorm uses two passes (mean, then centred variance).
+ * attention_head is the textbook three steps per query row.
  */
 #include <math.h>
 
@@ -88,6 +89,30 @@ static void softmax_rows(float *x, size_t rows, size_t n)
     }
 }
 
+/* One query row at a time: its scores in s (nk), softmax, then the weighted
+ * sum of the value rows. Sums run in index order in float, as a plain
+ * float32 matmul would. */
+static void attention_head(const float *q, size_t nq, const float *k, const float *v, size_t nk,
+                           size_t ld, size_t d, float scale, float *s, float *ctx)
+{
+    for (size_t i = 0; i < nq; i++, q += ld, ctx += ld, s += nk) {
+        for (size_t j = 0; j < nk; j++) {
+            const float *kj = k + j * ld;
+            float dot = 0.0f;
+            for (size_t c = 0; c < d; c++)
+                dot += q[c] * kj[c];
+            s[j] = scale * dot;
+        }
+        softmax_rows(s, 1, nk);
+        for (size_t c = 0; c < d; c++) {
+            float acc = 0.0f;
+            for (size_t j = 0; j < nk; j++)
+                acc += s[j] * v[j * ld + c];
+            ctx[c] = acc;
+        }
+    }
+}
+
 const cls_kernels_t cls_kernels_generic = {
     .name = "generic",
     .bias_add = bias_add,
@@ -97,4 +122,5 @@ const cls_kernels_t cls_kernels_generic = {
     .bias_tanh = bias_tanh,
     .add_layernorm = add_layernorm,
     .softmax_rows = softmax_rows,
+    .attention_head = attention_head,
 };

@@ -3,8 +3,9 @@
  * reference, on every length 1..67 (all tail sizes of 8 and 16 lanes, with
  * several rows so a tail bug spills into the next row) and on the real model
  * sizes 256, 384, 768, 1024, 3072. Variants this CPU lacks are skipped with
- * a message. Also: the selector and FINSENT_KERNELS, extreme inputs, and the
- * GEMM wrapper against a naive product.
+ * a message. Also: the selector and FINSENT_KERNELS, extreme inputs, the
+ * GEMM wrapper against a naive product, and attention_head of every variant
+ * against generic on query/key/head sizes 1..200 (head = a column slice).
  *
  * Tolerances (absolute, plus a relative part where the value is large):
  *   bias_add, bias_relu: exact (same single rounding per element).
@@ -16,6 +17,13 @@
  *   add_layernorm: the SIMD sums are reassociated (8/16 partial sums), which
  *     moves mean and variance by O(sqrt(n) eps); outputs are O(3): 2e-5.
  *   softmax_rows: exp differs by ~2 ulp, sums reassociated: 1e-6 + 1e-5 |p|.
+ *   attention_head: a first-order worst-case bound, computed per query row
+ *     (see attention_tol): both sides sum the same products in different
+ *     orders, so each score differs by at most 2 d u A (u = 2^-24, A = scale
+ *     * max_j sum_c |q_c k_jc|); a probability then moves by a relative
+ *     2 dS plus the exp, sum and division roundings of both sides; a context
+ *     value, a convex combination of values, by that relative error plus
+ *     both sides' sums over nk keys, times max_j |v_jc|.
  */
 #include <check.h>
 #include <math.h>
@@ -272,6 +280,198 @@ START_TEST(test_selector_unknown)
 }
 END_TEST
 
+/* Attention of one head: q, k, v, ctx are (rows, ld) matrices and the head
+ * the column slice [col, col + d), as in the encoder. */
+typedef struct {
+    size_t nq, nk, d, ld, col;
+    float scale;
+    float *q, *k, *v, *ctx, *s;
+} att_case_t;
+
+static void att_case_init(att_case_t *a, size_t nq, size_t nk, size_t d, float qk_range)
+{
+    a->nq = nq;
+    a->nk = nk;
+    a->d = d;
+    a->col = d + 3; /* a slice neither first nor aligned */
+    a->ld = 2 * d + 3 + 5;
+    a->scale = 1.0f / sqrtf((float)d);
+    a->q = malloc(nq * a->ld * sizeof(float));
+    a->k = malloc(nk * a->ld * sizeof(float));
+    a->v = malloc(nk * a->ld * sizeof(float));
+    a->ctx = malloc(nq * a->ld * sizeof(float));
+    a->s = malloc(nq * nk * sizeof(float)); /* exactly what the contract promises */
+    ck_assert(a->q && a->k && a->v && a->ctx && a->s);
+    fill(a->q, nq * a->ld, -qk_range, qk_range);
+    fill(a->k, nk * a->ld, -qk_range, qk_range);
+    fill(a->v, nk * a->ld, -1.0f, 1.0f);
+}
+
+static void att_case_cleanup(att_case_t *a)
+{
+    free(a->q);
+    free(a->k);
+    free(a->v);
+    free(a->ctx);
+    free(a->s);
+}
+
+/* Runs kernel table t on a into out (nq, ld), every element outside the
+ * head's slice preset to a sentinel that must survive. */
+static void att_run(const cls_kernels_t *t, const att_case_t *a, float *out)
+{
+    for (size_t i = 0; i < a->nq * a->ld; i++)
+        out[i] = -777.0f;
+    t->attention_head(a->q + a->col, a->nq, a->k + a->col, a->v + a->col, a->nk, a->ld, a->d,
+                      a->scale, a->s, out + a->col);
+    for (size_t i = 0; i < a->nq; i++)
+        for (size_t c = 0; c < a->ld; c++)
+            if (c < a->col || c >= a->col + a->d)
+                ck_assert_msg(out[i * a->ld + c] == -777.0f,
+                              "%s attention nq=%zu nk=%zu d=%zu wrote row %zu column %zu", t->name,
+                              a->nq, a->nk, a->d, i, c);
+}
+
+/* The bound described at the top of this file, for query row i, column c. */
+static double attention_tol(const att_case_t *a, size_t i, size_t c)
+{
+    const double u = 0x1p-24;
+    double A = 0.0, vmax = 0.0, ds, ep;
+    for (size_t j = 0; j < a->nk; j++) {
+        double m = 0.0;
+        for (size_t x = 0; x < a->d; x++)
+            m += fabs((double)a->q[i * a->ld + a->col + x] * a->k[j * a->ld + a->col + x]);
+        A = fmax(A, a->scale * m);
+        vmax = fmax(vmax, fabs(a->v[j * a->ld + a->col + c]));
+    }
+    ds = 2.0 * (double)(a->d + 1) * u * A;
+    /* 2 dS; |s - max| <= 2A rounded on both sides; exp (<= 3 ulp each),
+     * the sum over nk and the normalisation on both sides */
+    ep = 2.0 * ds + 4.0 * u * A + (12.0 + 2.0 * (double)a->nk) * u;
+    return (ep + 2.0 * (double)a->nk * u) * vmax + 1e-30;
+}
+
+/* the worst |variant - generic| and its share of the tolerance seen by
+ * att_compare in this process (FINSENT_TEST_VERBOSE=1 prints them) */
+static double att_worst_err, att_worst_ratio;
+
+static void att_compare(const cls_kernels_t *t, size_t nq, size_t nk, size_t d, float range)
+{
+    att_case_t a;
+    float *ref, *got;
+    att_case_init(&a, nq, nk, d, range);
+    ref = malloc(nq * a.ld * sizeof(float));
+    got = malloc(nq * a.ld * sizeof(float));
+    ck_assert(ref && got);
+    att_run(&cls_kernels_generic, &a, ref);
+    att_run(t, &a, got);
+    for (size_t i = 0; i < nq; i++)
+        for (size_t c = 0; c < d; c++) {
+            double r = ref[i * a.ld + a.col + c], g = got[i * a.ld + a.col + c];
+            double tol = attention_tol(&a, i, c);
+            att_worst_err = fmax(att_worst_err, fabs(g - r));
+            att_worst_ratio = fmax(att_worst_ratio, fabs(g - r) / tol);
+            ck_assert_msg(isfinite(g) && fabs(g - r) <= tol,
+                          "%s attention nq=%zu nk=%zu d=%zu [%zu][%zu]: %.9g vs generic %.9g "
+                          "(tol %.3g)",
+                          t->name, nq, nk, d, i, c, g, r, tol);
+        }
+    free(ref);
+    free(got);
+    att_case_cleanup(&a);
+}
+
+START_TEST(test_attention_vs_generic)
+{
+    static const size_t nqs[] = {1, 3, 17, 128}, nks[] = {1, 5, 33, 128}, ds[] = {32, 64, 80};
+    const cls_kernels_t *v = cls_kernels_named(variants[_i]);
+    if (!v) {
+        fprintf(stderr, "kernels: skipping %s attention: not supported by this CPU\n",
+                variants[_i]);
+        return;
+    }
+    for (size_t a = 0; a < 4; a++)
+        for (size_t b = 0; b < 4; b++)
+            for (size_t c = 0; c < 3; c++)
+                att_compare(v, nqs[a], nks[b], ds[c], 2.0f);
+    /* odd head sizes (every tail of 8 and 16 lanes, d past one 128-column
+     * tile), key counts across tile edges, peaked softmax (scores ~ +-100) */
+    for (size_t d = 1; d <= 40; d++)
+        att_compare(v, 5, 9, d, 2.0f);
+    att_compare(v, 9, 65, 200, 1.0f);
+    for (size_t nk = 60; nk <= 70; nk++)
+        att_compare(v, 7, nk, 64, 2.0f);
+    att_compare(v, 33, 47, 64, 12.0f);
+    if (getenv("FINSENT_TEST_VERBOSE"))
+        fprintf(stderr, "attention %s: max |diff| vs generic %.3g, max diff / tolerance %.3g\n",
+                v->name, att_worst_err, att_worst_ratio);
+}
+END_TEST
+
+/* The reference itself in double precision, and the one-key and
+ * saturated cases every variant must get exactly or nearly exactly. */
+START_TEST(test_attention_exact)
+{
+    const cls_kernels_t *t = _i == 0 ? &cls_kernels_generic : cls_kernels_named(variants[_i - 1]);
+    att_case_t a;
+    float *out;
+    if (!t) {
+        fprintf(stderr, "kernels: skipping %s attention: not supported by this CPU\n",
+                variants[_i - 1]);
+        return;
+    }
+    /* double-precision softmax(scale q k^T) v */
+    att_case_init(&a, 6, 11, 24, 2.0f);
+    out = malloc(a.nq * a.ld * sizeof(float));
+    ck_assert_ptr_nonnull(out);
+    att_run(t, &a, out);
+    for (size_t i = 0; i < a.nq; i++) {
+        double sc[11], m = -INFINITY, sum = 0.0;
+        for (size_t j = 0; j < a.nk; j++) {
+            double dot = 0.0;
+            for (size_t x = 0; x < a.d; x++)
+                dot += (double)a.q[i * a.ld + a.col + x] * a.k[j * a.ld + a.col + x];
+            sc[j] = dot * a.scale;
+            m = fmax(m, sc[j]);
+        }
+        for (size_t j = 0; j < a.nk; j++)
+            sum += (sc[j] = exp(sc[j] - m));
+        for (size_t c = 0; c < a.d; c++) {
+            double want = 0.0;
+            for (size_t j = 0; j < a.nk; j++)
+                want += sc[j] / sum * a.v[j * a.ld + a.col + c];
+            ck_assert_double_eq_tol(out[i * a.ld + a.col + c], want, 1e-5);
+        }
+    }
+    free(out);
+    att_case_cleanup(&a);
+    /* one key: its probability is exactly 1, so ctx is exactly v */
+    att_case_init(&a, 4, 1, 19, 50.0f);
+    out = malloc(a.nq * a.ld * sizeof(float));
+    ck_assert_ptr_nonnull(out);
+    att_run(t, &a, out);
+    for (size_t i = 0; i < a.nq; i++)
+        for (size_t c = 0; c < a.d; c++)
+            ck_assert_float_eq(out[i * a.ld + a.col + c], a.v[a.col + c]);
+    free(out);
+    att_case_cleanup(&a);
+    /* saturated: key 3 scores 1e4 above the others, no overflow, ctx = v[3] */
+    att_case_init(&a, 2, 20, 16, 1.0f);
+    out = malloc(a.nq * a.ld * sizeof(float));
+    ck_assert_ptr_nonnull(out);
+    for (size_t x = 0; x < a.d; x++) {
+        a.q[a.col + x] = a.q[a.ld + a.col + x] = 100.0f;
+        a.k[3 * a.ld + a.col + x] = 25.0f;
+    }
+    att_run(t, &a, out);
+    for (size_t i = 0; i < a.nq; i++)
+        for (size_t c = 0; c < a.d; c++)
+            ck_assert_float_eq_tol(out[i * a.ld + a.col + c], a.v[3 * a.ld + a.col + c], 1e-6f);
+    free(out);
+    att_case_cleanup(&a);
+}
+END_TEST
+
 START_TEST(test_gemm)
 {
     size_t m = 7, k = 13, n = 5;
@@ -329,6 +529,8 @@ Suite *suite_kernels(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_variant_vs_generic, 0, 2);
     tcase_add_loop_test(tc, test_extremes, 0, 3);
+    tcase_add_loop_test(tc, test_attention_vs_generic, 0, 2);
+    tcase_add_loop_test(tc, test_attention_exact, 0, 3);
     tcase_add_test(tc, test_generic_reference);
     tcase_add_test(tc, test_selector_forced);
     tcase_add_test(tc, test_selector_default);
