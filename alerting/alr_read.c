@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "alerting/alr_keys.h"
-#include "alerting/alr_redis.h"
+#include "alerting/alr_redis_int.h"
 #include "alerting/alr_rule.h"
 #include "core/core_time.h"
 

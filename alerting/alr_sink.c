@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "alerting/alr_json.h"
-#include "alerting/alr_redis.h"
+#include "alerting/alr_redis_int.h"
 #include "alerting/alr_rule.h"
 #include "core/core_log.h"
 #include "core/core_time.h"

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alerting/alr_redis.h"
+#include "alerting/alr_redis_int.h"
 #include "alerting/alr_sink.h"
 #include "core/core_time.h"
 #include "tests/alerting/th_alr.h"
