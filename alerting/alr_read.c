@@ -20,9 +20,9 @@
 #include "alerting/alr_keys.h"
 #include "alerting/alr_redis_int.h"
 #include "alerting/alr_rule.h"
+#include "alerting/alr_windows_int.h"
 #include "core/core_time.h"
 
-#define MAX_WINDOWS 16
 /* A scope is "current" for a window when its last event is at most this
  * much older than the window (the sink keeps refreshing it until then). */
 #define CURRENT_MARGIN_MS 180000
@@ -37,8 +37,7 @@ struct alr_reader {
     pthread_mutex_t mu;
     alr_redis_t *r;
     char prefix[64];
-    int windows[MAX_WINDOWS];
-    size_t nw;
+    alr_windows_t win;
     long recent_max;
     int64_t (*now)(void *);
     void *now_ctx;
@@ -50,29 +49,12 @@ static int64_t wall_now(void *ctx)
     return core_time_now_ms();
 }
 
-static void add_window(alr_reader_t *r, int m)
-{
-    size_t i;
-    for (i = 0; i < r->nw; i++) {
-        if (r->windows[i] == m)
-            return;
-    }
-    if (r->nw == MAX_WINDOWS)
-        return;
-    /* insertion keeps them ascending */
-    for (i = r->nw; i > 0 && r->windows[i - 1] > m; i--)
-        r->windows[i] = r->windows[i - 1];
-    r->windows[i] = m;
-    r->nw++;
-}
-
 core_err_t alr_reader_new(const core_config_t *cfg, alr_reader_t **out, char *err, size_t errlen)
 {
     alr_reader_t *r = calloc(1, sizeof *r);
     alr_redis_opts_t o;
     alr_rule_t *rules = NULL;
-    size_t nrules = 0, nwl = 0;
-    char **wl = NULL;
+    size_t nrules = 0;
     core_err_t rc;
 
     *out = NULL;
@@ -86,27 +68,15 @@ core_err_t alr_reader_new(const core_config_t *cfg, alr_reader_t **out, char *er
     if (strlen(core_config_str(cfg, "redis", "prefix")) >= sizeof r->prefix) {
         snprintf(err, errlen, "[redis] prefix: longer than %zu bytes", sizeof r->prefix - 1);
         rc = CORE_ECONFIG;
-        goto fail;
+        goto out;
     }
     snprintf(r->prefix, sizeof r->prefix, "%s", core_config_str(cfg, "redis", "prefix"));
     r->recent_max = (long)core_config_int(cfg, "redis", "recent_max");
-    rc = core_config_split_list(core_config_str(cfg, "redis", "windows"), &wl, &nwl);
-    if (rc != CORE_OK)
-        goto fail;
-    for (size_t i = 0; i < nwl; i++) {
-        int m;
-        if (alr_window_parse(wl[i], &m) != CORE_OK) {
-            snprintf(err, errlen, "[redis] windows: '%s' is not a whole number of minutes", wl[i]);
-            rc = CORE_ECONFIG;
-            goto fail;
-        }
-        add_window(r, m);
-    }
-    rc = alr_rules_load(cfg, &rules, &nrules, err, errlen);
-    if (rc != CORE_OK)
-        goto fail;
-    for (size_t i = 0; i < nrules; i++)
-        add_window(r, rules[i].window_min);
+    /* The sink's windows, by the sink's rules: the same set or the same
+     * error. */
+    if ((rc = alr_rules_load(cfg, &rules, &nrules, err, errlen)) != CORE_OK ||
+        (rc = alr_windows_from_config(cfg, rules, nrules, &r->win, err, errlen)) != CORE_OK)
+        goto out;
     alr_redis_opts_from_config(cfg, &o);
     if (o.connect_timeout_ms > CONNECT_TIMEOUT_CAP_MS)
         o.connect_timeout_ms = CONNECT_TIMEOUT_CAP_MS;
@@ -114,11 +84,10 @@ core_err_t alr_reader_new(const core_config_t *cfg, alr_reader_t **out, char *er
         o.command_timeout_ms = COMMAND_TIMEOUT_CAP_MS;
     rc = alr_redis_new(&o, &r->r);
     if (rc != CORE_OK)
-        goto fail;
+        goto out;
     *out = r;
     r = NULL;
-fail:
-    free(wl); /* one allocation */
+out:
     free(rules);
     alr_reader_free(r);
     return rc;
@@ -146,8 +115,8 @@ int64_t alr_reader_now(const alr_reader_t *r)
 
 size_t alr_reader_windows(const alr_reader_t *r, const int **minutes)
 {
-    *minutes = r->windows;
-    return r->nw;
+    *minutes = r->win.min;
+    return r->win.n;
 }
 
 /* ---- pure helpers ------------------------------------------------------ */
@@ -373,6 +342,22 @@ static json_t *time_json(int64_t ms)
     return json_string(buf);
 }
 
+/* window_kept: 1 when rate hashes are kept for a window of window_min
+ * minutes; else 0 with err naming the kept ones. */
+static int window_kept(const alr_reader_t *r, int window_min, char *err, size_t errlen)
+{
+    char w[16];
+    size_t n;
+
+    if (alr_windows_index(&r->win, window_min) >= 0)
+        return 1;
+    alr_window_name(window_min, w, sizeof w);
+    n = (size_t)snprintf(err, errlen, "window %s: not kept; kept windows:", w);
+    for (size_t i = 0; i < r->win.n && n < errlen; i++)
+        n += (size_t)snprintf(err + n, errlen - n, "%s %s", i ? "," : "", r->win.name[i]);
+    return 0;
+}
+
 /* ---- rates ------------------------------------------------------------- */
 
 typedef struct rate_row {
@@ -405,22 +390,13 @@ core_err_t alr_read_rates(alr_reader_t *r, int window_min, uint64_t min_n, json_
     size_t nrows = 0, nsc = 0;
     json_t *o = NULL, *arr = NULL;
     int64_t now = alr_reader_now(r);
-    int known = 0, truncated = 0;
+    int truncated = 0;
     core_err_t rc;
 
     *out = NULL;
-    for (size_t i = 0; i < r->nw; i++)
-        known |= r->windows[i] == window_min;
     alr_window_name(window_min, wname, sizeof wname);
-    if (!known) {
-        size_t n = (size_t)snprintf(err, errlen, "window %s: not kept; kept windows:", wname);
-        for (size_t i = 0; i < r->nw && n < errlen; i++) {
-            char w[16];
-            alr_window_name(r->windows[i], w, sizeof w);
-            n += (size_t)snprintf(err + n, errlen - n, "%s %s", i ? "," : "", w);
-        }
+    if (!window_kept(r, window_min, err, errlen))
         return CORE_EINVAL;
-    }
     rc = begin(r, err, errlen);
     if (rc != CORE_OK)
         return rc;

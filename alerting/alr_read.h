@@ -48,8 +48,10 @@
 typedef struct alr_reader alr_reader_t;
 
 /* alr_reader_new reads [redis] (connection, prefix, windows) and the rule
- * windows from cfg and makes a reader; it does not connect. On
- * CORE_ECONFIG err says which key is wrong. */
+ * windows from cfg and makes a reader; it does not connect. The windows are
+ * the sink's (alr_sink_windows), and a config whose windows or rules the
+ * sink refuses is refused here with the same words: CORE_ECONFIG, err
+ * saying which key is wrong. */
 core_err_t alr_reader_new(const core_config_t *cfg, alr_reader_t **out, char *err, size_t errlen);
 
 /* alr_reader_free closes the connection. NULL is a no-op. No query may be

@@ -32,10 +32,10 @@
 #include "alerting/alr_json.h"
 #include "alerting/alr_redis_int.h"
 #include "alerting/alr_rule.h"
+#include "alerting/alr_windows_int.h"
 #include "core/core_log.h"
 #include "core/core_time.h"
 
-#define MAX_WINDOWS 16
 #define NEG_IDS_CAP 10
 #define RATE_TTL_EXTRA_MS 180000
 
@@ -173,9 +173,7 @@ struct alr_sink {
     char prefix[64];
     int64_t retention_ms, seen_ttl_ms, future_skew_ms, hourly_retention_ms;
     long recent_max, alerts_log_max;
-    int windows[MAX_WINDOWS];
-    char wname[MAX_WINDOWS][16];
-    size_t nw;
+    alr_windows_t win;
     alr_rule_t *rules;
     size_t nrules;
     size_t nbase_rules; /* surge and volume rules */
@@ -380,24 +378,6 @@ static size_t item_scopes(const core_tagged_t *t, char (*out)[ALR_SCOPE_MAX], si
 
 /* ---- construction ------------------------------------------------------ */
 
-static int cmp_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
-static core_err_t add_window(alr_sink_t *s, int minutes)
-{
-    for (size_t i = 0; i < s->nw; i++) {
-        if (s->windows[i] == minutes)
-            return CORE_OK;
-    }
-    if (s->nw == MAX_WINDOWS)
-        return CORE_ECONFIG;
-    s->windows[s->nw++] = minutes;
-    return CORE_OK;
-}
-
 static void register_metrics(alr_sink_t *s, core_metrics_t *m)
 {
     static const char *const names[] = {"counted", "duplicate", "too_old", "future", "uncounted"};
@@ -426,8 +406,6 @@ core_err_t alr_sink_new(const core_config_t *cfg, core_metrics_t *metrics, alr_s
 {
     alr_sink_t *s = calloc(1, sizeof *s);
     alr_redis_opts_t o;
-    char **wl = NULL;
-    size_t nwl = 0;
     unsigned char rnd[8] = {0};
     core_err_t rc;
 
@@ -450,20 +428,6 @@ core_err_t alr_sink_new(const core_config_t *cfg, core_metrics_t *metrics, alr_s
         CORE_WARN("alerting", "redis.seen_ttl is shorter than redis.retention: an item replayed "
                               "after seen_ttl would be counted twice");
 
-    rc = core_config_split_list(core_config_str(cfg, "redis", "windows"), &wl, &nwl);
-    if (rc != CORE_OK)
-        goto fail;
-    for (size_t i = 0; i < nwl; i++) {
-        int m;
-        if (alr_window_parse(wl[i], &m) != CORE_OK || add_window(s, m) != CORE_OK) {
-            snprintf(err, errlen,
-                     "[redis] windows: '%s' is not a whole number of minutes up to 7d, or too "
-                     "many windows (%s)",
-                     wl[i], core_config_origin(cfg, "redis", "windows"));
-            rc = CORE_ECONFIG;
-            goto fail;
-        }
-    }
     rc = alr_rules_load(cfg, &s->rules, &s->nrules, err, errlen);
     if (rc != CORE_OK)
         goto fail;
@@ -480,21 +444,10 @@ core_err_t alr_sink_new(const core_config_t *cfg, core_metrics_t *metrics, alr_s
         }
         if (alr_rule_has_baseline(r))
             s->nbase_rules++;
-        if (add_window(s, s->rules[i].window_min) != CORE_OK) {
-            snprintf(err, errlen, "[rule.%s] window: more than %d distinct windows",
-                     s->rules[i].name, MAX_WINDOWS);
-            rc = CORE_ECONFIG;
-            goto fail;
-        }
     }
-    if (s->nw == 0) {
-        snprintf(err, errlen, "[redis] windows: no window configured");
-        rc = CORE_ECONFIG;
+    rc = alr_windows_from_config(cfg, s->rules, s->nrules, &s->win, err, errlen);
+    if (rc != CORE_OK)
         goto fail;
-    }
-    qsort(s->windows, s->nw, sizeof s->windows[0], cmp_int);
-    for (size_t i = 0; i < s->nw; i++)
-        alr_window_name(s->windows[i], s->wname[i], sizeof s->wname[i]);
 
     alr_redis_opts_from_config(cfg, &o);
     rc = alr_redis_new(&o, &s->r);
@@ -515,11 +468,9 @@ core_err_t alr_sink_new(const core_config_t *cfg, core_metrics_t *metrics, alr_s
     for (int i = 0; i < 8; i++)
         snprintf(s->instance + 2 * i, 3, "%02x", rnd[i]);
     register_metrics(s, metrics);
-    free(wl);
     *out = s;
     return CORE_OK;
 fail:
-    free(wl);
     alr_sink_free(s);
     return rc;
 }
@@ -559,8 +510,8 @@ const char *alr_sink_error(const alr_sink_t *s)
 
 size_t alr_sink_windows(const alr_sink_t *s, const int **minutes)
 {
-    *minutes = s->windows;
-    return s->nw;
+    *minutes = s->win.min;
+    return s->win.n;
 }
 
 /* ensure connects once (no retry) and loads the scripts if needed. */
@@ -717,7 +668,7 @@ static core_err_t count_once(alr_sink_t *s, core_tagged_t *const *items, size_t 
 static core_err_t refresh(alr_sink_t *s, const scopes_t *sc, int64_t now, int write, uint64_t *cnt)
 {
     int64_t nowmin = alr_minute(now);
-    int maxw = s->windows[s->nw - 1];
+    int maxw = s->win.min[s->win.n - 1];
     core_err_t rc = CORE_OK;
     args_t *a = &s->a;
 
@@ -725,10 +676,10 @@ static core_err_t refresh(alr_sink_t *s, const scopes_t *sc, int64_t now, int wr
         args_reset(a);
         rc = args_str(a, "EVALSHA");
         rc = rc ? rc : args_str(a, s->scripts[SCRIPT_RATES].sha);
-        rc = rc ? rc : args_i64(a, (int64_t)s->nw + maxw);
-        for (size_t w = 0; w < s->nw && rc == CORE_OK; w++) {
+        rc = rc ? rc : args_i64(a, (int64_t)s->win.n + maxw);
+        for (size_t w = 0; w < s->win.n && rc == CORE_OK; w++) {
             char rest[ALR_SCOPE_MAX + 24];
-            snprintf(rest, sizeof rest, "%s:%s", sc->v[i], s->wname[w]);
+            snprintf(rest, sizeof rest, "%s:%s", sc->v[i], s->win.name[w]);
             rc = args_key(a, s->prefix, "rate", rest);
         }
         for (int m = 0; m < maxw && rc == CORE_OK; m++) {
@@ -736,9 +687,9 @@ static core_err_t refresh(alr_sink_t *s, const scopes_t *sc, int64_t now, int wr
             size_t kn = alr_key_bucket(k, sizeof k, s->prefix, sc->v[i], nowmin - m);
             rc = kn ? args_add(a, k, kn) : CORE_EINVAL;
         }
-        rc = rc ? rc : args_i64(a, (int64_t)s->nw);
-        for (size_t w = 0; w < s->nw && rc == CORE_OK; w++)
-            rc = args_i64(a, s->windows[w]);
+        rc = rc ? rc : args_i64(a, (int64_t)s->win.n);
+        for (size_t w = 0; w < s->win.n && rc == CORE_OK; w++)
+            rc = args_i64(a, s->win.min[w]);
         rc = rc ? rc : args_i64(a, now);
         rc = rc ? rc : args_i64(a, RATE_TTL_EXTRA_MS);
         rc = rc ? rc : args_str(a, write ? "1" : "0");
@@ -753,8 +704,8 @@ static core_err_t refresh(alr_sink_t *s, const scopes_t *sc, int64_t now, int wr
         core_err_t e = alr_redis_read(s->r, &rep);
         if (e != CORE_OK)
             return e;
-        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == s->nw) {
-            for (size_t w = 0; w < s->nw; w++) {
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == s->win.n) {
+            for (size_t w = 0; w < s->win.n; w++) {
                 redisReply *row = rep->element[w];
                 for (size_t f = 0; f < 4; f++) {
                     uint64_t v = 0;
@@ -762,7 +713,7 @@ static core_err_t refresh(alr_sink_t *s, const scopes_t *sc, int64_t now, int wr
                         row->element[f]->type == REDIS_REPLY_INTEGER &&
                         row->element[f]->integer > 0)
                         v = (uint64_t)row->element[f]->integer;
-                    cnt[(i * s->nw + w) * 4 + f] = v;
+                    cnt[(i * s->win.n + w) * 4 + f] = v;
                 }
             }
         } else {
@@ -793,8 +744,8 @@ typedef struct pair {
 
 static size_t window_index(const alr_sink_t *s, int minutes)
 {
-    for (size_t w = 0; w < s->nw; w++) {
-        if (s->windows[w] == minutes)
+    for (size_t w = 0; w < s->win.n; w++) {
+        if (s->win.min[w] == minutes)
             return w;
     }
     return 0; /* unreachable: every rule window is in s->windows */
@@ -819,7 +770,7 @@ static core_err_t append_alert(alr_sink_t *s, const pair_t *p, const char *scope
     if (p->ev == ALR_EV_FIRE || p->ev == ALR_EV_RESOLVE) {
         al.rule = r->name;
         al.scope = scope;
-        al.window = s->wname[p->win];
+        al.window = s->win.name[p->win];
         al.state = p->ev == ALR_EV_FIRE ? "firing" : "resolved";
         al.basis = alr_basis_name(r->basis);
         al.n = c[0];
@@ -868,7 +819,7 @@ static core_err_t append_alert(alr_sink_t *s, const pair_t *p, const char *scope
     rc = rc ? rc : args_i64(a, p->next.resolved_ms);
     rc = rc ? rc : args_str(a, r->name);
     rc = rc ? rc : args_str(a, scope);
-    rc = rc ? rc : args_str(a, s->wname[p->win]);
+    rc = rc ? rc : args_str(a, s->win.name[p->win]);
     rc = rc ? rc : args_str(a, rate);
     rc = rc ? rc : args_i64(a, (int64_t)c[0]);
     rc = rc ? rc : args_str(a, member);
@@ -942,7 +893,7 @@ static core_err_t rules(alr_sink_t *s, const scopes_t *sc, const uint64_t *cnt,
             goto out;
         }
         if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 5) {
-            const uint64_t *c = &cnt[(pv[p].scope * s->nw + pv[p].win) * 4];
+            const uint64_t *c = &cnt[(pv[p].scope * s->win.n + pv[p].win) * 4];
             pair_t *q = &pv[p];
             q->cur.state = alr_state_parse(
                 rep->element[0]->type == REDIS_REPLY_STRING ? rep->element[0]->str : NULL);
@@ -1003,7 +954,7 @@ static core_err_t rules(alr_sink_t *s, const scopes_t *sc, const uint64_t *cnt,
         if (pv[p].ev == ALR_EV_NONE)
             continue;
         rc = append_alert(s, &pv[p], sc->v[pv[p].scope],
-                          &cnt[(pv[p].scope * s->nw + pv[p].win) * 4], now, samples[p]);
+                          &cnt[(pv[p].scope * s->win.n + pv[p].win) * 4], now, samples[p]);
         if (rc != CORE_OK) {
             alr_redis_disconnect(s->r);
             goto out;
@@ -1181,7 +1132,7 @@ static core_err_t refresh_and_evaluate(alr_sink_t *s, const scopes_t *sc, int64_
     rc = ensure(s);
     if (rc != CORE_OK)
         return rc;
-    cnt = calloc(sc->n * s->nw * 4, sizeof *cnt);
+    cnt = calloc(sc->n * s->win.n * 4, sizeof *cnt);
     if (s->nbase_rules > 0)
         base = calloc(sc->n * s->nrules * 3, sizeof *base);
     if (!cnt || (s->nbase_rules > 0 && !base)) {
@@ -1408,7 +1359,7 @@ core_err_t alr_sink_tick(alr_sink_t *s, size_t *fired, size_t *resolved)
 {
     int64_t now = s->now(s->now_ctx);
     scopes_t stale = {0};
-    int64_t quiet = now - (int64_t)s->windows[s->nw - 1] * 60000 - 60000;
+    int64_t quiet = now - (int64_t)s->win.min[s->win.n - 1] * 60000 - 60000;
     size_t f = 0, r = 0;
     char k[ALR_KEY_MAX];
     redisReply *rep = NULL;
@@ -1525,8 +1476,8 @@ core_err_t alr_sink_rates(alr_sink_t *s, int window_min, alr_rate_t **rows, size
     }
     if (rc != CORE_OK || sc.n == 0)
         goto out;
-    cnt = calloc(sc.n * s->nw * 4, sizeof *cnt);
-    v = calloc(sc.n * s->nw, sizeof *v);
+    cnt = calloc(sc.n * s->win.n * 4, sizeof *cnt);
+    v = calloc(sc.n * s->win.n, sizeof *v);
     if (!cnt || !v) {
         rc = CORE_ENOMEM;
         goto out;
@@ -1535,14 +1486,14 @@ core_err_t alr_sink_rates(alr_sink_t *s, int window_min, alr_rate_t **rows, size
     if (rc != CORE_OK)
         goto out;
     for (size_t i = 0; i < sc.n; i++) {
-        for (size_t w = 0; w < s->nw; w++) {
-            const uint64_t *c = &cnt[(i * s->nw + w) * 4];
+        for (size_t w = 0; w < s->win.n; w++) {
+            const uint64_t *c = &cnt[(i * s->win.n + w) * 4];
             alr_rate_t *row;
-            if (window_min != 0 && s->windows[w] != window_min)
+            if (window_min != 0 && s->win.min[w] != window_min)
                 continue;
             row = &v[nv++];
             snprintf(row->scope, sizeof row->scope, "%s", sc.v[i]);
-            row->window_min = s->windows[w];
+            row->window_min = s->win.min[w];
             row->n = c[0];
             row->negative = c[1];
             row->neutral = c[2];
