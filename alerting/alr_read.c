@@ -32,6 +32,9 @@
 #define LOCK_WAIT_MS 250
 #define CONNECT_TIMEOUT_CAP_MS 1000
 #define COMMAND_TIMEOUT_CAP_MS 2000
+/* Commands alr_read_bucket_rates pipelines per round trip (at least one
+ * scope's worth). */
+#define BUCKET_PIPELINE 8192
 
 struct alr_reader {
     pthread_mutex_t mu;
@@ -333,6 +336,54 @@ static double str_double(const redisReply *e)
     return e && e->type == REDIS_REPLY_STRING ? strtod(e->str, NULL) : 0.0;
 }
 
+/* append_buckets queues one HMGET of n, negative, neutral and positive per
+ * minute bucket of scope, minutes first..last. A key that does not fit
+ * drops the connection (CORE_EINVAL: the queued replies are not read). */
+static core_err_t append_buckets(alr_reader_t *r, const char *scope, int64_t first, int64_t last,
+                                 char *err, size_t errlen)
+{
+    for (int64_t m = first; m <= last; m++) {
+        char k[ALR_KEY_MAX];
+        const char *argv[] = {"HMGET", k, "n", "negative", "neutral", "positive"};
+        core_err_t rc;
+        if (!alr_key_bucket(k, sizeof k, r->prefix, scope, m)) {
+            snprintf(err, errlen, "scope: too long for a key");
+            alr_redis_disconnect(r->r);
+            return CORE_EINVAL;
+        }
+        if ((rc = append_or_drop(r, 6, argv)) != CORE_OK)
+            return io_err(r, rc, err, errlen);
+    }
+    return CORE_OK;
+}
+
+/* read_buckets reads the n replies append_buckets queued, adding bucket i's
+ * counts to c[(i / group) * 4 + field] (a negative or missing count as 0).
+ * Returns an I/O failure (the connection is gone); an error reply goes to
+ * *rc when it is the first, and the other replies are still read, so the
+ * connection stays in step. */
+static core_err_t read_buckets(alr_reader_t *r, size_t n, size_t group, int64_t *c, core_err_t *rc,
+                               char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep;
+        core_err_t re = alr_redis_read(r->r, &rep);
+        if (re != CORE_OK)
+            return io_err(r, re, err, errlen);
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 4) {
+            for (size_t f = 0; f < 4; f++) {
+                int64_t v = str_i64(rep->element[f]);
+                if (v > 0)
+                    c[(i / group) * 4 + f] += v;
+            }
+        } else if (*rc == CORE_OK) {
+            *rc = reply_err(r, rep, err, errlen);
+        }
+        freeReplyObject(rep);
+    }
+    return CORE_OK;
+}
+
 static json_t *time_json(int64_t ms)
 {
     char buf[32];
@@ -516,6 +567,121 @@ out:
     return rc;
 }
 
+/* ---- rates from the buckets (finsent stats) ---------------------------- */
+
+/* live_scopes lists the scopes of the index with an event since `since`
+ * (ms): *idx is the reply (caller frees), names[0..*n) point into it (those
+ * that are strings short enough to be scopes; *names malloc'd). */
+static core_err_t live_scopes(alr_reader_t *r, int64_t since, redisReply **idx, const char ***names,
+                              size_t *n, char *err, size_t errlen)
+{
+    char k[ALR_KEY_MAX], lo[24];
+    const char *argv[] = {"ZRANGEBYSCORE", k, lo, "+inf"};
+    core_err_t rc;
+
+    *n = 0;
+    alr_key(k, sizeof k, r->prefix, "scopes", NULL);
+    snprintf(lo, sizeof lo, "%" PRId64, since);
+    if ((rc = cmdv(r, idx, argv, 4)) != CORE_OK)
+        return io_err(r, rc, err, errlen);
+    if ((*idx)->type != REDIS_REPLY_ARRAY)
+        return reply_err(r, *idx, err, errlen);
+    if (!(*names = calloc((*idx)->elements ? (*idx)->elements : 1, sizeof **names)))
+        return CORE_ENOMEM;
+    for (size_t i = 0; i < (*idx)->elements; i++) {
+        const redisReply *e = (*idx)->element[i];
+        if (e->type == REDIS_REPLY_STRING && e->len < ALR_SCOPE_MAX)
+            (*names)[(*n)++] = e->str;
+    }
+    return CORE_OK;
+}
+
+/* bucket_rows adds a row per selected window (window_min, or every window
+ * when 0) of one scope to rows[*nrows] from its per-minute counts
+ * c[minute * 4 + field], the newest of the longest window last. */
+static void bucket_rows(const alr_reader_t *r, const char *scope, int window_min, const int64_t *c,
+                        alr_rate_t *rows, size_t *nrows)
+{
+    int maxw = r->win.min[r->win.n - 1];
+
+    for (size_t w = 0; w < r->win.n; w++) {
+        alr_rate_t *row;
+        uint64_t sum[4] = {0};
+        if (window_min != 0 && r->win.min[w] != window_min)
+            continue;
+        for (int m = maxw - r->win.min[w]; m < maxw; m++) {
+            for (size_t f = 0; f < 4; f++)
+                sum[f] += (uint64_t)c[(size_t)m * 4 + f];
+        }
+        row = &rows[(*nrows)++];
+        snprintf(row->scope, sizeof row->scope, "%s", scope);
+        row->window_min = r->win.min[w];
+        row->n = sum[0];
+        row->negative = sum[1];
+        row->neutral = sum[2];
+        row->positive = sum[3];
+        row->neg_rate = sum[0] ? (double)sum[1] / (double)sum[0] : 0.0;
+    }
+}
+
+core_err_t alr_read_bucket_rates(alr_reader_t *r, int window_min, alr_rate_t **rows, size_t *n,
+                                 char *err, size_t errlen)
+{
+    int64_t now = alr_reader_now(r);
+    int maxw = r->win.min[r->win.n - 1];
+    int64_t nowmin = alr_minute(now);
+    redisReply *idx = NULL;
+    const char **names = NULL;
+    alr_rate_t *v = NULL;
+    int64_t *c = NULL; /* (maxw, 4): one scope's minutes, oldest first */
+    size_t nsc = 0, nv = 0;
+    core_err_t rc;
+
+    *rows = NULL;
+    *n = 0;
+    if (window_min != 0 && !window_kept(r, window_min, err, errlen))
+        return CORE_EINVAL;
+    if ((rc = begin(r, err, errlen)) != CORE_OK)
+        return rc;
+    rc = live_scopes(r, now - (int64_t)maxw * 60000 - CURRENT_MARGIN_MS, &idx, &names, &nsc, err,
+                     errlen);
+    if (rc != CORE_OK || nsc == 0)
+        goto out;
+    v = calloc(nsc * r->win.n, sizeof *v);
+    c = malloc((size_t)maxw * 4 * sizeof *c);
+    if (!v || !c) {
+        rc = CORE_ENOMEM;
+        goto out;
+    }
+    /* Whole scopes per round trip, about BUCKET_PIPELINE commands each. */
+    for (size_t i = 0, j; i < nsc && rc == CORE_OK; i = j) {
+        size_t per = BUCKET_PIPELINE / (size_t)maxw ? BUCKET_PIPELINE / (size_t)maxw : 1;
+        core_err_t io = CORE_OK;
+        for (j = i; j < nsc && j - i < per && io == CORE_OK; j++)
+            io = append_buckets(r, names[j], nowmin - maxw + 1, nowmin, err, errlen);
+        for (size_t k = i; k < j && io == CORE_OK; k++) {
+            memset(c, 0, (size_t)maxw * 4 * sizeof *c);
+            io = read_buckets(r, (size_t)maxw, 1, c, &rc, err, errlen);
+            bucket_rows(r, names[k], window_min, c, v, &nv);
+        }
+        if (io != CORE_OK)
+            rc = io;
+    }
+    if (rc != CORE_OK)
+        goto out;
+    *rows = v;
+    *n = nv;
+    v = NULL;
+out:
+    end(r);
+    if (idx)
+        freeReplyObject(idx);
+    free(names);
+    free(v);
+    free(c);
+    return rc;
+}
+
 /* ---- series ------------------------------------------------------------ */
 
 core_err_t alr_read_series(alr_reader_t *r, const char *scope, int64_t from_ms, int64_t to_ms,
@@ -542,41 +708,13 @@ core_err_t alr_read_series(alr_reader_t *r, const char *scope, int64_t from_ms, 
         free(sum);
         return rc;
     }
-    for (int64_t m = first; m <= last; m++) {
-        char k[ALR_KEY_MAX];
-        const char *argv[] = {"HMGET", k, "n", "negative", "neutral", "positive"};
-        if (!alr_key_bucket(k, sizeof k, r->prefix, scope, m)) {
-            snprintf(err, errlen, "scope: too long for a key");
-            alr_redis_disconnect(r->r);
-            rc = CORE_EINVAL;
-            goto out;
-        }
-        rc = append_or_drop(r, 6, argv);
-        if (rc != CORE_OK) {
-            rc = io_err(r, rc, err, errlen);
-            goto out;
-        }
-    }
-    for (int64_t m = first; m <= last; m++) {
-        redisReply *rep;
-        size_t p = (size_t)((m - first) / step_min);
-        /* rc keeps the first error reply; all replies are still read so
-         * the connection stays in step */
-        core_err_t re = alr_redis_read(r->r, &rep);
-        if (re != CORE_OK) {
-            rc = io_err(r, re, err, errlen);
-            goto out;
-        }
-        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 4) {
-            for (size_t f = 0; f < 4; f++) {
-                int64_t v = str_i64(rep->element[f]);
-                if (v > 0)
-                    sum[p * 4 + f] += v;
-            }
-        } else if (rc == CORE_OK) {
-            rc = reply_err(r, rep, err, errlen);
-        }
-        freeReplyObject(rep);
+    if ((rc = append_buckets(r, scope, first, last, err, errlen)) != CORE_OK)
+        goto out;
+    {
+        core_err_t io =
+            read_buckets(r, (size_t)(last - first + 1), (size_t)step_min, sum, &rc, err, errlen);
+        if (io != CORE_OK)
+            rc = io;
     }
     if (rc != CORE_OK)
         goto out;

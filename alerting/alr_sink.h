@@ -47,7 +47,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "alerting/alr_keys.h"
 #include "core/core_config.h"
 #include "core/core_error.h"
 #include "core/core_item.h"
@@ -73,14 +72,6 @@ typedef struct alr_write_result {
      * caller's storage). Zero-initialise the struct when not using it. */
     alr_outcome_t *outcomes;
 } alr_write_result_t;
-
-/* One row of alr_sink_rates. */
-typedef struct alr_rate {
-    char scope[ALR_SCOPE_MAX];
-    int window_min;
-    uint64_t n, negative, neutral, positive;
-    double neg_rate;
-} alr_rate_t;
 
 /* alr_sink_new reads the [redis] and [rule.*] config and makes a sink; it
  * does not connect (the first write or alr_sink_connect does). metrics may
@@ -122,13 +113,8 @@ core_err_t alr_sink_write(alr_sink_t *s, core_tagged_t *const *items, size_t n,
  * thread. */
 core_err_t alr_sink_tick(alr_sink_t *s, size_t *fired, size_t *resolved);
 
-/* alr_sink_rates computes, without writing anything, the current counts of
- * every indexed scope for each window (window_min = 0: all configured
- * windows), from the minute buckets. *rows is malloc'd (free()). */
-core_err_t alr_sink_rates(alr_sink_t *s, int window_min, alr_rate_t **rows, size_t *n);
-
-/* alr_sink_cancel: the pending and every later write, tick and rates call
- * return CORE_ECLOSED. Any thread. */
+/* alr_sink_cancel: the pending and every later write and tick return
+ * CORE_ECLOSED. Any thread. */
 void alr_sink_cancel(alr_sink_t *s);
 
 /* alr_sink_error: the last Redis failure in words. */
