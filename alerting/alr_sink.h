@@ -57,21 +57,37 @@ typedef struct alr_sink alr_sink_t;
 /* Default shortest interval between two rate refreshes by writes. */
 #define ALR_SINK_REFRESH_MS 1000
 
+/* The outcomes of one item in alr_sink_write, X(NAME, name): one list makes
+ * the enum (ALR_ITEM_NAME), the counters of alr_write_result_t, the names of
+ * alr_outcome_name and the outcome="name" series of
+ * finsent_redis_items_total. */
+#define ALR_OUTCOMES(X)                                                                            \
+    X(COUNTED, counted)     /* new: its counters were added */                                     \
+    X(DUPLICATE, duplicate) /* seen before: nothing changed */                                     \
+    X(TOO_OLD, too_old)     /* event time before the retention window */                           \
+    X(FUTURE, future)       /* event time beyond redis.future_skew */                              \
+    X(UNCOUNTED, uncounted) /* no id or no sentiment */
+
 typedef enum alr_outcome {
-    ALR_ITEM_COUNTED = 0, /* new: its counters were added */
-    ALR_ITEM_DUPLICATE,   /* seen before: nothing changed */
-    ALR_ITEM_TOO_OLD,     /* event time before the retention window */
-    ALR_ITEM_FUTURE,      /* event time beyond redis.future_skew */
-    ALR_ITEM_UNCOUNTED    /* no id or no sentiment */
+#define ALR_OUTCOME_ENUM(NAME, name) ALR_ITEM_##NAME,
+    ALR_OUTCOMES(ALR_OUTCOME_ENUM)
+#undef ALR_OUTCOME_ENUM
+        ALR_ITEM__COUNT
 } alr_outcome_t;
 
 typedef struct alr_write_result {
-    size_t counted, duplicate, too_old, future, uncounted;
+#define ALR_OUTCOME_FIELD(NAME, name) size_t name;
+    ALR_OUTCOMES(ALR_OUTCOME_FIELD) /* items per outcome */
+#undef ALR_OUTCOME_FIELD
     size_t fired, resolved; /* alerts this call published */
     /* When not NULL, outcomes[i] receives item i's outcome (array of n,
      * caller's storage). Zero-initialise the struct when not using it. */
     alr_outcome_t *outcomes;
 } alr_write_result_t;
+
+/* alr_outcome_name: "counted", "duplicate", "too_old", "future",
+ * "uncounted" (the metric's label); "?" out of range. Any thread. */
+const char *alr_outcome_name(alr_outcome_t o);
 
 /* alr_sink_new reads the [redis] and [rule.*] config and makes a sink; it
  * does not connect (the first write or alr_sink_connect does). metrics may
