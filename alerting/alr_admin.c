@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "alerting/alr_keys.h"
-#include "alerting/alr_redis.h"
+#include "alerting/alr_redis_int.h"
 #include "core/core_time.h"
 
 #define SCAN_COUNT "1000"

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "alerting/alr_keys.h"
-#include "alerting/alr_redis.h"
+#include "alerting/alr_redis_int.h"
 
 #define CONNECT_TIMEOUT_CAP_MS 1000
 #define COMMAND_TIMEOUT_CAP_MS 2000

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "alerting/alr_keys.h"
-#include "alerting/alr_redis.h"
+#include "alerting/alr_redis_int.h"
 #include "core/core_time.h"
 
 #define SEEN_RING 1024

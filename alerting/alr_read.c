@@ -18,11 +18,11 @@
 #include <time.h>
 
 #include "alerting/alr_keys.h"
-#include "alerting/alr_redis.h"
+#include "alerting/alr_redis_int.h"
 #include "alerting/alr_rule.h"
+#include "alerting/alr_windows_int.h"
 #include "core/core_time.h"
 
-#define MAX_WINDOWS 16
 /* A scope is "current" for a window when its last event is at most this
  * much older than the window (the sink keeps refreshing it until then). */
 #define CURRENT_MARGIN_MS 180000
@@ -32,13 +32,15 @@
 #define LOCK_WAIT_MS 250
 #define CONNECT_TIMEOUT_CAP_MS 1000
 #define COMMAND_TIMEOUT_CAP_MS 2000
+/* Commands alr_read_bucket_rates pipelines per round trip (at least one
+ * scope's worth). */
+#define BUCKET_PIPELINE 8192
 
 struct alr_reader {
     pthread_mutex_t mu;
     alr_redis_t *r;
     char prefix[64];
-    int windows[MAX_WINDOWS];
-    size_t nw;
+    alr_windows_t win;
     long recent_max;
     int64_t (*now)(void *);
     void *now_ctx;
@@ -50,29 +52,12 @@ static int64_t wall_now(void *ctx)
     return core_time_now_ms();
 }
 
-static void add_window(alr_reader_t *r, int m)
-{
-    size_t i;
-    for (i = 0; i < r->nw; i++) {
-        if (r->windows[i] == m)
-            return;
-    }
-    if (r->nw == MAX_WINDOWS)
-        return;
-    /* insertion keeps them ascending */
-    for (i = r->nw; i > 0 && r->windows[i - 1] > m; i--)
-        r->windows[i] = r->windows[i - 1];
-    r->windows[i] = m;
-    r->nw++;
-}
-
 core_err_t alr_reader_new(const core_config_t *cfg, alr_reader_t **out, char *err, size_t errlen)
 {
     alr_reader_t *r = calloc(1, sizeof *r);
     alr_redis_opts_t o;
     alr_rule_t *rules = NULL;
-    size_t nrules = 0, nwl = 0;
-    char **wl = NULL;
+    size_t nrules = 0;
     core_err_t rc;
 
     *out = NULL;
@@ -86,27 +71,15 @@ core_err_t alr_reader_new(const core_config_t *cfg, alr_reader_t **out, char *er
     if (strlen(core_config_str(cfg, "redis", "prefix")) >= sizeof r->prefix) {
         snprintf(err, errlen, "[redis] prefix: longer than %zu bytes", sizeof r->prefix - 1);
         rc = CORE_ECONFIG;
-        goto fail;
+        goto out;
     }
     snprintf(r->prefix, sizeof r->prefix, "%s", core_config_str(cfg, "redis", "prefix"));
     r->recent_max = (long)core_config_int(cfg, "redis", "recent_max");
-    rc = core_config_split_list(core_config_str(cfg, "redis", "windows"), &wl, &nwl);
-    if (rc != CORE_OK)
-        goto fail;
-    for (size_t i = 0; i < nwl; i++) {
-        int m;
-        if (alr_window_parse(wl[i], &m) != CORE_OK) {
-            snprintf(err, errlen, "[redis] windows: '%s' is not a whole number of minutes", wl[i]);
-            rc = CORE_ECONFIG;
-            goto fail;
-        }
-        add_window(r, m);
-    }
-    rc = alr_rules_load(cfg, &rules, &nrules, err, errlen);
-    if (rc != CORE_OK)
-        goto fail;
-    for (size_t i = 0; i < nrules; i++)
-        add_window(r, rules[i].window_min);
+    /* The sink's windows, by the sink's rules: the same set or the same
+     * error. */
+    if ((rc = alr_rules_load(cfg, &rules, &nrules, err, errlen)) != CORE_OK ||
+        (rc = alr_windows_from_config(cfg, rules, nrules, &r->win, err, errlen)) != CORE_OK)
+        goto out;
     alr_redis_opts_from_config(cfg, &o);
     if (o.connect_timeout_ms > CONNECT_TIMEOUT_CAP_MS)
         o.connect_timeout_ms = CONNECT_TIMEOUT_CAP_MS;
@@ -114,11 +87,10 @@ core_err_t alr_reader_new(const core_config_t *cfg, alr_reader_t **out, char *er
         o.command_timeout_ms = COMMAND_TIMEOUT_CAP_MS;
     rc = alr_redis_new(&o, &r->r);
     if (rc != CORE_OK)
-        goto fail;
+        goto out;
     *out = r;
     r = NULL;
-fail:
-    free(wl); /* one allocation */
+out:
     free(rules);
     alr_reader_free(r);
     return rc;
@@ -146,8 +118,8 @@ int64_t alr_reader_now(const alr_reader_t *r)
 
 size_t alr_reader_windows(const alr_reader_t *r, const int **minutes)
 {
-    *minutes = r->windows;
-    return r->nw;
+    *minutes = r->win.min;
+    return r->win.n;
 }
 
 /* ---- pure helpers ------------------------------------------------------ */
@@ -364,6 +336,54 @@ static double str_double(const redisReply *e)
     return e && e->type == REDIS_REPLY_STRING ? strtod(e->str, NULL) : 0.0;
 }
 
+/* append_buckets queues one HMGET of n, negative, neutral and positive per
+ * minute bucket of scope, minutes first..last. A key that does not fit
+ * drops the connection (CORE_EINVAL: the queued replies are not read). */
+static core_err_t append_buckets(alr_reader_t *r, const char *scope, int64_t first, int64_t last,
+                                 char *err, size_t errlen)
+{
+    for (int64_t m = first; m <= last; m++) {
+        char k[ALR_KEY_MAX];
+        const char *argv[] = {"HMGET", k, "n", "negative", "neutral", "positive"};
+        core_err_t rc;
+        if (!alr_key_bucket(k, sizeof k, r->prefix, scope, m)) {
+            snprintf(err, errlen, "scope: too long for a key");
+            alr_redis_disconnect(r->r);
+            return CORE_EINVAL;
+        }
+        if ((rc = append_or_drop(r, 6, argv)) != CORE_OK)
+            return io_err(r, rc, err, errlen);
+    }
+    return CORE_OK;
+}
+
+/* read_buckets reads the n replies append_buckets queued, adding bucket i's
+ * counts to c[(i / group) * 4 + field] (a negative or missing count as 0).
+ * Returns an I/O failure (the connection is gone); an error reply goes to
+ * *rc when it is the first, and the other replies are still read, so the
+ * connection stays in step. */
+static core_err_t read_buckets(alr_reader_t *r, size_t n, size_t group, int64_t *c, core_err_t *rc,
+                               char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep;
+        core_err_t re = alr_redis_read(r->r, &rep);
+        if (re != CORE_OK)
+            return io_err(r, re, err, errlen);
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 4) {
+            for (size_t f = 0; f < 4; f++) {
+                int64_t v = str_i64(rep->element[f]);
+                if (v > 0)
+                    c[(i / group) * 4 + f] += v;
+            }
+        } else if (*rc == CORE_OK) {
+            *rc = reply_err(r, rep, err, errlen);
+        }
+        freeReplyObject(rep);
+    }
+    return CORE_OK;
+}
+
 static json_t *time_json(int64_t ms)
 {
     char buf[32];
@@ -371,6 +391,22 @@ static json_t *time_json(int64_t ms)
         return json_null();
     core_time_format_rfc3339(ms, buf, sizeof buf);
     return json_string(buf);
+}
+
+/* window_kept: 1 when rate hashes are kept for a window of window_min
+ * minutes; else 0 with err naming the kept ones. */
+static int window_kept(const alr_reader_t *r, int window_min, char *err, size_t errlen)
+{
+    char w[16];
+    size_t n;
+
+    if (alr_windows_index(&r->win, window_min) >= 0)
+        return 1;
+    alr_window_name(window_min, w, sizeof w);
+    n = (size_t)snprintf(err, errlen, "window %s: not kept; kept windows:", w);
+    for (size_t i = 0; i < r->win.n && n < errlen; i++)
+        n += (size_t)snprintf(err + n, errlen - n, "%s %s", i ? "," : "", r->win.name[i]);
+    return 0;
 }
 
 /* ---- rates ------------------------------------------------------------- */
@@ -405,22 +441,13 @@ core_err_t alr_read_rates(alr_reader_t *r, int window_min, uint64_t min_n, json_
     size_t nrows = 0, nsc = 0;
     json_t *o = NULL, *arr = NULL;
     int64_t now = alr_reader_now(r);
-    int known = 0, truncated = 0;
+    int truncated = 0;
     core_err_t rc;
 
     *out = NULL;
-    for (size_t i = 0; i < r->nw; i++)
-        known |= r->windows[i] == window_min;
     alr_window_name(window_min, wname, sizeof wname);
-    if (!known) {
-        size_t n = (size_t)snprintf(err, errlen, "window %s: not kept; kept windows:", wname);
-        for (size_t i = 0; i < r->nw && n < errlen; i++) {
-            char w[16];
-            alr_window_name(r->windows[i], w, sizeof w);
-            n += (size_t)snprintf(err + n, errlen - n, "%s %s", i ? "," : "", w);
-        }
+    if (!window_kept(r, window_min, err, errlen))
         return CORE_EINVAL;
-    }
     rc = begin(r, err, errlen);
     if (rc != CORE_OK)
         return rc;
@@ -540,6 +567,121 @@ out:
     return rc;
 }
 
+/* ---- rates from the buckets (finsent stats) ---------------------------- */
+
+/* live_scopes lists the scopes of the index with an event since `since`
+ * (ms): *idx is the reply (caller frees), names[0..*n) point into it (those
+ * that are strings short enough to be scopes; *names malloc'd). */
+static core_err_t live_scopes(alr_reader_t *r, int64_t since, redisReply **idx, const char ***names,
+                              size_t *n, char *err, size_t errlen)
+{
+    char k[ALR_KEY_MAX], lo[24];
+    const char *argv[] = {"ZRANGEBYSCORE", k, lo, "+inf"};
+    core_err_t rc;
+
+    *n = 0;
+    alr_key(k, sizeof k, r->prefix, "scopes", NULL);
+    snprintf(lo, sizeof lo, "%" PRId64, since);
+    if ((rc = cmdv(r, idx, argv, 4)) != CORE_OK)
+        return io_err(r, rc, err, errlen);
+    if ((*idx)->type != REDIS_REPLY_ARRAY)
+        return reply_err(r, *idx, err, errlen);
+    if (!(*names = calloc((*idx)->elements ? (*idx)->elements : 1, sizeof **names)))
+        return CORE_ENOMEM;
+    for (size_t i = 0; i < (*idx)->elements; i++) {
+        const redisReply *e = (*idx)->element[i];
+        if (e->type == REDIS_REPLY_STRING && e->len < ALR_SCOPE_MAX)
+            (*names)[(*n)++] = e->str;
+    }
+    return CORE_OK;
+}
+
+/* bucket_rows adds a row per selected window (window_min, or every window
+ * when 0) of one scope to rows[*nrows] from its per-minute counts
+ * c[minute * 4 + field], the newest of the longest window last. */
+static void bucket_rows(const alr_reader_t *r, const char *scope, int window_min, const int64_t *c,
+                        alr_rate_t *rows, size_t *nrows)
+{
+    int maxw = r->win.min[r->win.n - 1];
+
+    for (size_t w = 0; w < r->win.n; w++) {
+        alr_rate_t *row;
+        uint64_t sum[4] = {0};
+        if (window_min != 0 && r->win.min[w] != window_min)
+            continue;
+        for (int m = maxw - r->win.min[w]; m < maxw; m++) {
+            for (size_t f = 0; f < 4; f++)
+                sum[f] += (uint64_t)c[(size_t)m * 4 + f];
+        }
+        row = &rows[(*nrows)++];
+        snprintf(row->scope, sizeof row->scope, "%s", scope);
+        row->window_min = r->win.min[w];
+        row->n = sum[0];
+        row->negative = sum[1];
+        row->neutral = sum[2];
+        row->positive = sum[3];
+        row->neg_rate = sum[0] ? (double)sum[1] / (double)sum[0] : 0.0;
+    }
+}
+
+core_err_t alr_read_bucket_rates(alr_reader_t *r, int window_min, alr_rate_t **rows, size_t *n,
+                                 char *err, size_t errlen)
+{
+    int64_t now = alr_reader_now(r);
+    int maxw = r->win.min[r->win.n - 1];
+    int64_t nowmin = alr_minute(now);
+    redisReply *idx = NULL;
+    const char **names = NULL;
+    alr_rate_t *v = NULL;
+    int64_t *c = NULL; /* (maxw, 4): one scope's minutes, oldest first */
+    size_t nsc = 0, nv = 0;
+    core_err_t rc;
+
+    *rows = NULL;
+    *n = 0;
+    if (window_min != 0 && !window_kept(r, window_min, err, errlen))
+        return CORE_EINVAL;
+    if ((rc = begin(r, err, errlen)) != CORE_OK)
+        return rc;
+    rc = live_scopes(r, now - (int64_t)maxw * 60000 - CURRENT_MARGIN_MS, &idx, &names, &nsc, err,
+                     errlen);
+    if (rc != CORE_OK || nsc == 0)
+        goto out;
+    v = calloc(nsc * r->win.n, sizeof *v);
+    c = malloc((size_t)maxw * 4 * sizeof *c);
+    if (!v || !c) {
+        rc = CORE_ENOMEM;
+        goto out;
+    }
+    /* Whole scopes per round trip, about BUCKET_PIPELINE commands each. */
+    for (size_t i = 0, j; i < nsc && rc == CORE_OK; i = j) {
+        size_t per = BUCKET_PIPELINE / (size_t)maxw ? BUCKET_PIPELINE / (size_t)maxw : 1;
+        core_err_t io = CORE_OK;
+        for (j = i; j < nsc && j - i < per && io == CORE_OK; j++)
+            io = append_buckets(r, names[j], nowmin - maxw + 1, nowmin, err, errlen);
+        for (size_t k = i; k < j && io == CORE_OK; k++) {
+            memset(c, 0, (size_t)maxw * 4 * sizeof *c);
+            io = read_buckets(r, (size_t)maxw, 1, c, &rc, err, errlen);
+            bucket_rows(r, names[k], window_min, c, v, &nv);
+        }
+        if (io != CORE_OK)
+            rc = io;
+    }
+    if (rc != CORE_OK)
+        goto out;
+    *rows = v;
+    *n = nv;
+    v = NULL;
+out:
+    end(r);
+    if (idx)
+        freeReplyObject(idx);
+    free(names);
+    free(v);
+    free(c);
+    return rc;
+}
+
 /* ---- series ------------------------------------------------------------ */
 
 core_err_t alr_read_series(alr_reader_t *r, const char *scope, int64_t from_ms, int64_t to_ms,
@@ -566,41 +708,13 @@ core_err_t alr_read_series(alr_reader_t *r, const char *scope, int64_t from_ms, 
         free(sum);
         return rc;
     }
-    for (int64_t m = first; m <= last; m++) {
-        char k[ALR_KEY_MAX];
-        const char *argv[] = {"HMGET", k, "n", "negative", "neutral", "positive"};
-        if (!alr_key_bucket(k, sizeof k, r->prefix, scope, m)) {
-            snprintf(err, errlen, "scope: too long for a key");
-            alr_redis_disconnect(r->r);
-            rc = CORE_EINVAL;
-            goto out;
-        }
-        rc = append_or_drop(r, 6, argv);
-        if (rc != CORE_OK) {
-            rc = io_err(r, rc, err, errlen);
-            goto out;
-        }
-    }
-    for (int64_t m = first; m <= last; m++) {
-        redisReply *rep;
-        size_t p = (size_t)((m - first) / step_min);
-        /* rc keeps the first error reply; all replies are still read so
-         * the connection stays in step */
-        core_err_t re = alr_redis_read(r->r, &rep);
-        if (re != CORE_OK) {
-            rc = io_err(r, re, err, errlen);
-            goto out;
-        }
-        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 4) {
-            for (size_t f = 0; f < 4; f++) {
-                int64_t v = str_i64(rep->element[f]);
-                if (v > 0)
-                    sum[p * 4 + f] += v;
-            }
-        } else if (rc == CORE_OK) {
-            rc = reply_err(r, rep, err, errlen);
-        }
-        freeReplyObject(rep);
+    if ((rc = append_buckets(r, scope, first, last, err, errlen)) != CORE_OK)
+        goto out;
+    {
+        core_err_t io =
+            read_buckets(r, (size_t)(last - first + 1), (size_t)step_min, sum, &rc, err, errlen);
+        if (io != CORE_OK)
+            rc = io;
     }
     if (rc != CORE_OK)
         goto out;

@@ -1,9 +1,11 @@
 /*
  * alr_read: read-only queries over the documented Redis keys (docs/redis.md),
- * for the dashboard's read API (app/app_api.c) and anything else that wants
- * the same answers: the current rates of every scope, a per-minute series of
- * one scope, the alert stream, the current alert states and the latest
- * tagged items. Every answer is a jansson object the caller owns.
+ * for the dashboard's read API (app/app_api.c), `finsent stats` and anything
+ * else that wants the same answers: the current rates of every scope (as the
+ * daemon last wrote them, or summed afresh from the minute buckets), a
+ * per-minute series of one scope, the alert stream, the current alert states
+ * and the latest tagged items. Every answer is a jansson object the caller
+ * owns, except the bucket sums, which are plain rows.
  *
  * Design. The reader never writes and never enumerates the keyspace (no
  * KEYS, no SCAN): it starts from the keys the schema makes enumerable, the
@@ -34,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alerting/alr_keys.h"
 #include "core/core_config.h"
 #include "core/core_error.h"
 
@@ -48,8 +51,10 @@
 typedef struct alr_reader alr_reader_t;
 
 /* alr_reader_new reads [redis] (connection, prefix, windows) and the rule
- * windows from cfg and makes a reader; it does not connect. On
- * CORE_ECONFIG err says which key is wrong. */
+ * windows from cfg and makes a reader; it does not connect. The windows are
+ * the sink's (alr_sink_windows), and a config whose windows or rules the
+ * sink refuses is refused here with the same words: CORE_ECONFIG, err
+ * saying which key is wrong. */
 core_err_t alr_reader_new(const core_config_t *cfg, alr_reader_t **out, char *err, size_t errlen);
 
 /* alr_reader_free closes the connection. NULL is a no-op. No query may be
@@ -101,6 +106,26 @@ core_err_t alr_read_series_plan(int64_t from_ms, int64_t to_ms, int step_min, in
  * *out is the caller's (json_decref). */
 core_err_t alr_read_rates(alr_reader_t *r, int window_min, uint64_t min_n, json_t **out,
                           char *err, size_t errlen);
+
+/* One row of alr_read_bucket_rates. */
+typedef struct alr_rate {
+    char scope[ALR_SCOPE_MAX];
+    int window_min;
+    uint64_t n, negative, neutral, positive;
+    double neg_rate; /* negative / n; 0 when n is 0 */
+} alr_rate_t;
+
+/* alr_read_bucket_rates sums, without writing anything, the minute buckets
+ * of every scope with an event within the longest window (a few minutes'
+ * margin included) over each kept window (window_min = 0), or over
+ * window_min only (one of alr_reader_windows, else CORE_EINVAL): the same
+ * sums the daemon writes to the rate hashes, current even when no daemon
+ * runs (`finsent stats`). Plain reads (HMGET, pipelined by whole scopes),
+ * so the read-only ACL user of docs/redis.md may call it. Rows come scope
+ * by scope, windows ascending; rows with n = 0 are included. *rows is
+ * malloc'd (free()); NULL with *n = 0 when there is none. */
+core_err_t alr_read_bucket_rates(alr_reader_t *r, int window_min, alr_rate_t **rows, size_t *n,
+                                 char *err, size_t errlen);
 
 /* alr_read_series answers the counts of scope (canonical, see
  * alr_read_scope_normalize) per step from the minute buckets between from

@@ -1,7 +1,7 @@
-/* alr_redis: the hiredis adapter; see alr_redis.h. Blocking hiredis with
+/* alr_redis: the hiredis adapter; see alr_redis_int.h. Blocking hiredis with
  * socket timeouts: a timeout surfaces as an I/O error, after which hiredis'
  * context is unusable, so every such failure drops the connection. */
-#include "alerting/alr_redis.h"
+#include "alerting/alr_redis_int.h"
 
 #include <errno.h>
 #include <stdio.h>

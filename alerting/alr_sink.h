@@ -47,7 +47,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "alerting/alr_keys.h"
 #include "core/core_config.h"
 #include "core/core_error.h"
 #include "core/core_item.h"
@@ -58,29 +57,37 @@ typedef struct alr_sink alr_sink_t;
 /* Default shortest interval between two rate refreshes by writes. */
 #define ALR_SINK_REFRESH_MS 1000
 
+/* The outcomes of one item in alr_sink_write, X(NAME, name): one list makes
+ * the enum (ALR_ITEM_NAME), the counters of alr_write_result_t, the names of
+ * alr_outcome_name and the outcome="name" series of
+ * finsent_redis_items_total. */
+#define ALR_OUTCOMES(X)                                                                            \
+    X(COUNTED, counted)     /* new: its counters were added */                                     \
+    X(DUPLICATE, duplicate) /* seen before: nothing changed */                                     \
+    X(TOO_OLD, too_old)     /* event time before the retention window */                           \
+    X(FUTURE, future)       /* event time beyond redis.future_skew */                              \
+    X(UNCOUNTED, uncounted) /* no id or no sentiment */
+
 typedef enum alr_outcome {
-    ALR_ITEM_COUNTED = 0, /* new: its counters were added */
-    ALR_ITEM_DUPLICATE,   /* seen before: nothing changed */
-    ALR_ITEM_TOO_OLD,     /* event time before the retention window */
-    ALR_ITEM_FUTURE,      /* event time beyond redis.future_skew */
-    ALR_ITEM_UNCOUNTED    /* no id or no sentiment */
+#define ALR_OUTCOME_ENUM(NAME, name) ALR_ITEM_##NAME,
+    ALR_OUTCOMES(ALR_OUTCOME_ENUM)
+#undef ALR_OUTCOME_ENUM
+        ALR_ITEM__COUNT
 } alr_outcome_t;
 
 typedef struct alr_write_result {
-    size_t counted, duplicate, too_old, future, uncounted;
+#define ALR_OUTCOME_FIELD(NAME, name) size_t name;
+    ALR_OUTCOMES(ALR_OUTCOME_FIELD) /* items per outcome */
+#undef ALR_OUTCOME_FIELD
     size_t fired, resolved; /* alerts this call published */
     /* When not NULL, outcomes[i] receives item i's outcome (array of n,
      * caller's storage). Zero-initialise the struct when not using it. */
     alr_outcome_t *outcomes;
 } alr_write_result_t;
 
-/* One row of alr_sink_rates. */
-typedef struct alr_rate {
-    char scope[ALR_SCOPE_MAX];
-    int window_min;
-    uint64_t n, negative, neutral, positive;
-    double neg_rate;
-} alr_rate_t;
+/* alr_outcome_name: "counted", "duplicate", "too_old", "future",
+ * "uncounted" (the metric's label); "?" out of range. Any thread. */
+const char *alr_outcome_name(alr_outcome_t o);
 
 /* alr_sink_new reads the [redis] and [rule.*] config and makes a sink; it
  * does not connect (the first write or alr_sink_connect does). metrics may
@@ -122,13 +129,8 @@ core_err_t alr_sink_write(alr_sink_t *s, core_tagged_t *const *items, size_t n,
  * thread. */
 core_err_t alr_sink_tick(alr_sink_t *s, size_t *fired, size_t *resolved);
 
-/* alr_sink_rates computes, without writing anything, the current counts of
- * every indexed scope for each window (window_min = 0: all configured
- * windows), from the minute buckets. *rows is malloc'd (free()). */
-core_err_t alr_sink_rates(alr_sink_t *s, int window_min, alr_rate_t **rows, size_t *n);
-
-/* alr_sink_cancel: the pending and every later write, tick and rates call
- * return CORE_ECLOSED. Any thread. */
+/* alr_sink_cancel: the pending and every later write and tick return
+ * CORE_ECLOSED. Any thread. */
 void alr_sink_cancel(alr_sink_t *s);
 
 /* alr_sink_error: the last Redis failure in words. */

@@ -13,7 +13,6 @@
 #include "alerting/alr_keys.h"
 #include "alerting/alr_read.h"
 #include "alerting/alr_rule.h"
-#include "alerting/alr_sink.h"
 #include "app/app.h"
 #include "core/core_log.h"
 
@@ -110,7 +109,7 @@ int app_cmd_stats(int argc, char **argv)
     int json = 0, c, rc = APP_EXIT_USAGE, wmin = 0;
     long min_count = 1;
     core_config_t *cfg = NULL;
-    alr_sink_t *sink = NULL;
+    alr_reader_t *reader = NULL;
     alr_rate_t *rows = NULL;
     char err[512] = "";
     core_err_t e;
@@ -164,13 +163,13 @@ int app_cmd_stats(int argc, char **argv)
     if (!cfg)
         goto out;
     core_log_setup(CORE_LOG_WARN, CORE_LOG_TEXT);
-    if (alr_sink_new(cfg, NULL, &sink, err, sizeof err) != CORE_OK) {
+    if (alr_reader_new(cfg, &reader, err, sizeof err) != CORE_OK) {
         fprintf(stderr, "finsent stats: config error: %s\n", err);
         goto out;
     }
     if (wmin) {
         const int *w;
-        size_t nw = alr_sink_windows(sink, &w), i;
+        size_t nw = alr_reader_windows(reader, &w), i;
         for (i = 0; i < nw && w[i] != wmin; i++) {
         }
         if (i == nw) {
@@ -185,9 +184,9 @@ int app_cmd_stats(int argc, char **argv)
             goto out;
         }
     }
-    e = alr_sink_rates(sink, wmin, &rows, &nrows);
+    e = alr_read_bucket_rates(reader, wmin, &rows, &nrows, err, sizeof err);
     if (e != CORE_OK) {
-        fprintf(stderr, "finsent stats: %s: %s\n", core_strerror(e), alr_sink_error(sink));
+        fprintf(stderr, "finsent stats: %s: %s\n", core_strerror(e), err);
         goto out;
     }
     for (size_t i = 0; i < nrows; i++) {
@@ -203,7 +202,7 @@ int app_cmd_stats(int argc, char **argv)
     }
 out:
     free(rows);
-    alr_sink_free(sink);
+    alr_reader_free(reader);
     core_config_free(cfg);
     free(sets);
     return rc;

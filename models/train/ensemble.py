@@ -8,10 +8,10 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fs_cpu  # noqa: E402,F401  (sets OPENBLAS_CORETYPE: before torch)
 import torch  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fs_data  # noqa: E402
 import predict  # noqa: E402
 from finetune import macro_f1  # noqa: E402

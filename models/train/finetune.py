@@ -19,14 +19,16 @@ import random
 import sys
 import time
 
-os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fs_cpu  # noqa: E402,F401  (sets OPENBLAS_CORETYPE: before torch)
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fs_data  # noqa: E402
+import fs_log  # noqa: E402
 import fs_model  # noqa: E402
 import fs_tokenizer as tk  # noqa: E402
+import fs_train  # noqa: E402
 
 TOPIC, SENT = 0, 1
 
@@ -132,7 +134,7 @@ def score(res):
     return sum(v[0] for v in res.values()) / len(res)
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", required=True)
     ap.add_argument("--vocab", required=True)
@@ -158,32 +160,29 @@ def main():
     ap.add_argument("--kd-alpha", type=float, default=0.5, help="distillation: weight of the soft targets")
     ap.add_argument("--init-model", default=None,
                     help="start from an exported model directory (encoder and heads), e.g. to distil into it")
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(a.seed)
-    rng = random.Random(a.seed)
-    os.makedirs(a.out, exist_ok=True)
-    logf = open(os.path.join(a.out, "finetune.log"), "a")
+    return ap.parse_args()
 
-    def log(msg):
-        print(msg, flush=True)
-        logf.write(msg + "\n")
-        logf.flush()
 
-    tok = tk.Tokenizer.from_file(a.vocab)
+def load_items(a, tok, log):
+    """(train, validation, soft topic targets, soft sentiment targets): the
+    encoded items; with --teacher, pseudo items are added to train and every
+    train item carries its row in the soft targets (None without)."""
     train = encode_sets(fs_data.labelled(a.data, "train", a.commercial_only, a.limit), tok, a.max_len)
     val = encode_sets(fs_data.labelled(a.data, "validation", a.commercial_only, a.limit), tok, a.max_len)
     log("finetune: %d train items, %d validation items" % (len(train), len(val)))
+    if not a.teacher:
+        return train, val, None, None
+    if a.pseudo:
+        texts = fs_data.pseudo_texts(a.data, a.pseudo, a.seed, a.commercial_only)
+        train += [(tok.encode(t, a.max_len), PSEUDO, 0, "pseudo") for t in texts]
+        log("finetune: %d unlabelled corpus sentences for pseudo-labels" % len(texts))
+    soft_t, soft_s = teacher_targets(a.teacher.split(","), train, log)
+    train = [x + (j,) for j, x in enumerate(train)]
+    return train, val, soft_t, soft_s
 
-    soft_t = soft_s = None
-    if a.teacher:
-        if a.pseudo:
-            texts = fs_data.pseudo_texts(a.data, a.pseudo, a.seed, a.commercial_only)
-            train += [(tok.encode(t, a.max_len), PSEUDO, 0, "pseudo") for t in texts]
-            log("finetune: %d unlabelled corpus sentences for pseudo-labels" % len(texts))
-        soft_t, soft_s = teacher_targets(a.teacher.split(","), train, log)
-        for j in range(len(train)):
-            train[j] = train[j] + (j,)
+
+def build_model(a, tok, log):
+    """(model, config) from --init-model, --init or a random init."""
     if a.init_model:
         import predict
         model, _, cfg = predict.load_model(a.init_model)
@@ -194,19 +193,77 @@ def main():
         st = torch.load(a.init)
         cfg = st["config"]
         model = fs_model.MultiTask(cfg)
-        missing, unexpected = model.bert.load_state_dict(st["model"], strict=True), None
+        model.bert.load_state_dict(st["model"], strict=True)
         log("finetune: encoder from %s (pretrain step %s)" % (a.init, st.get("step")))
     else:
         cfg = fs_model.make_config(a.size, len(tok.itos), a.max_len)
         model = fs_model.MultiTask(cfg)
         log("finetune: random init, size %s" % a.size)
-    nb = (len(train) + a.batch - 1) // a.batch
+    return model, cfg
+
+
+def batch_loss(a, model, train, bidx, soft_t, soft_s, autocast):
+    """(loss, tokens) of one batch: the label loss of each item's own head
+    (label smoothing, topic weight) and, when distilling, the soft part."""
+    ids, mask, task, lab = collate([train[j] for j in bidx])
+    with autocast():
+        tl, sl = model(ids, mask)
+    tl, sl = tl.float(), sl.float()
+    loss = 0.0
+    tsel, ssel = task == TOPIC, task == SENT
+    n = len(bidx)
+    hard = 1.0 if soft_t is None else 1.0 - a.kd_alpha
+    if tsel.any():
+        loss = loss + hard * a.topic_weight * F.cross_entropy(
+            tl[tsel], lab[tsel], label_smoothing=a.label_smoothing, reduction="sum") / n
+    if ssel.any():
+        loss = loss + hard * F.cross_entropy(sl[ssel], lab[ssel], label_smoothing=a.label_smoothing,
+                                             reduction="sum") / n
+    if soft_t is not None:
+        rows = torch.tensor([train[j][4] for j in bidx])
+        soft = -(soft_t[rows] * F.log_softmax(tl, -1)).sum() * a.topic_weight \
+            - (soft_s[rows] * F.log_softmax(sl, -1)).sum()
+        loss = loss + a.kd_alpha * soft / n
+    return loss, int(mask.sum())
+
+
+def results_line(res):
+    return " ".join("%s acc %.4f f1 %.4f" % (k, v[0], v[1]) for k, v in res.items())
+
+
+class Best:
+    """The best evaluation so far, saved to best.pt, and the last two
+    evaluated weights (for averaging)."""
+
+    def __init__(self, out, cfg):
+        self.path = os.path.join(out, "best.pt")
+        self.cfg = cfg
+        self.score, self.res, self.states = -1.0, None, []
+
+    def offer(self, sd, res, step, keep=True, **extra):
+        """Saves sd when it scores best; keeps it among the last two when
+        keep."""
+        sc = score(res)
+        if keep:
+            self.states = (self.states + [sd])[-2:]
+        if sc > self.score:
+            self.score, self.res = sc, res
+            torch.save(dict({"model": sd, "config": self.cfg, "step": step, "val": res}, **extra), self.path)
+        return sc
+
+
+def snapshot(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def train(a, model, train_items, val, soft_t, soft_s, best, rng, log):
+    """The training loop: AdamW, linear warmup and decay (by steps or
+    --time-budget), evaluation every 1 / --evals-per-epoch epoch. Returns
+    (steps, tokens, t0)."""
+    nb = (len(train_items) + a.batch - 1) // a.batch
     total = int(nb * a.epochs)
     warm = max(1, int(total * a.warmup_frac))
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    nodecay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
-                             {"params": nodecay, "weight_decay": 0.0}], lr=a.lr)
+    opt = fs_train.make_optimizer(model, a.lr, 0.01)
     t0 = time.time()
 
     def lr_at(step):
@@ -217,96 +274,78 @@ def main():
             p = max(p, (time.time() - t0) / a.time_budget)
         return a.lr * max(0.0, 1.0 - p)
 
-    if a.bf16:
-        def autocast():
-            return torch.cpu.amp.autocast(dtype=torch.bfloat16)
-    else:
-        import contextlib
-
-        def autocast():
-            return contextlib.nullcontext()
+    autocast = fs_train.autocast_for(a.bf16, torch.device("cpu"))
     eval_every = max(1, nb // a.evals_per_epoch)
-    best, best_res, states = -1.0, None, []
     step, done, tokens = 0, False, 0
     model.train()
-    tty = sys.stdout.isatty()
     while not done:
-        for bidx in batches(train, a.batch, rng):
+        for bidx in batches(train_items, a.batch, rng):
             if step >= total or (a.time_budget and time.time() - t0 >= a.time_budget):
                 done = True
                 break
-            ids, mask, task, lab = collate([train[j] for j in bidx])
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
-            with autocast():
-                tl, sl = model(ids, mask)
-            tl, sl = tl.float(), sl.float()
-            loss = 0.0
-            tsel, ssel = task == TOPIC, task == SENT
-            n = len(bidx)
-            hard = 1.0 if soft_t is None else 1.0 - a.kd_alpha
-            if tsel.any():
-                loss = loss + hard * a.topic_weight * F.cross_entropy(
-                    tl[tsel], lab[tsel], label_smoothing=a.label_smoothing, reduction="sum") / n
-            if ssel.any():
-                loss = loss + hard * F.cross_entropy(sl[ssel], lab[ssel], label_smoothing=a.label_smoothing,
-                                                     reduction="sum") / n
-            if soft_t is not None:
-                rows = torch.tensor([train[j][4] for j in bidx])
-                soft = -(soft_t[rows] * F.log_softmax(tl, -1)).sum() * a.topic_weight \
-                    - (soft_s[rows] * F.log_softmax(sl, -1)).sum()
-                loss = loss + a.kd_alpha * soft / n
+            loss, ntok = batch_loss(a, model, train_items, bidx, soft_t, soft_s, autocast)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             step += 1
-            tokens += int(mask.sum())
+            tokens += ntok
             if step % 20 == 0:
                 el = time.time() - t0
                 eta = (total - step) * el / step
                 if a.time_budget:
                     eta = min(eta, a.time_budget - el)
-                line = "ft step %d/%d loss %.3f lr %.2e | %.2f steps/s %.0f tok/s | ETA %dm%02ds" % (
-                    step, total, float(loss), lr_at(step - 1), step / el, tokens / el, eta // 60, eta % 60)
-                print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
+                log.progress("ft step %d/%d loss %.3f lr %.2e | %.2f steps/s %.0f tok/s | ETA %dm%02ds" % (
+                    step, total, float(loss), lr_at(step - 1), step / el, tokens / el, eta // 60, eta % 60))
             if step % eval_every == 0 or step == total:
-                if tty:
-                    print()
+                log.end_progress()
                 res = evaluate(model, val)
-                sc = score(res)
+                sc = best.offer(snapshot(model), res, step)
                 log("eval step %d (epoch %.2f, %.0fs): score %.4f | %s" % (
-                    step, step / nb, time.time() - t0, sc,
-                    " ".join("%s acc %.4f f1 %.4f" % (k, v[0], v[1]) for k, v in res.items())))
-                sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                states = (states + [sd])[-2:]
-                if sc > best:
-                    best, best_res = sc, res
-                    torch.save({"model": sd, "config": cfg, "step": step, "val": res}, os.path.join(a.out, "best.pt"))
-    # final evaluation if the last step was not evaluated
+                    step, step / nb, time.time() - t0, sc, results_line(res)))
+    return step, tokens, t0
+
+
+def finish(model, val, best, step, log):
+    """The final evaluation (the last step may not have been evaluated),
+    then the average of the final weights and the previous evaluation's."""
     res = evaluate(model, val)
-    sc = score(res)
-    log("eval final step %d: score %.4f | %s" % (step, sc, " ".join("%s acc %.4f f1 %.4f" % (k, v[0], v[1]) for k, v in res.items())))
-    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    if sc > best:
-        best, best_res = sc, res
-        torch.save({"model": sd, "config": cfg, "step": step, "val": res}, os.path.join(a.out, "best.pt"))
-    # checkpoint averaging: the final weights and the previous evaluation's
-    if states and states[-1] is not None:
-        prev = states[-1] if not all(torch.equal(states[-1][k], sd[k]) for k in sd) else (states[-2] if len(states) > 1 else None)
-        if prev is not None:
-            avg = {k: (sd[k].float() + prev[k].float()) / 2 for k in sd}
-            model.load_state_dict(avg)
-            res = evaluate(model, val)
-            sc = score(res)
-            log("eval average(last two): score %.4f | %s" % (sc, " ".join("%s acc %.4f f1 %.4f" % (k, v[0], v[1]) for k, v in res.items())))
-            if sc > best:
-                best, best_res = sc, res
-                torch.save({"model": avg, "config": cfg, "step": step, "val": res, "averaged": True},
-                           os.path.join(a.out, "best.pt"))
-    log("finetune: best score %.4f, %d steps, %.0fs, %.0f tok/s" % (best, step, time.time() - t0, tokens / max(1e-9, time.time() - t0)))
+    sd = snapshot(model)
+    sc = best.offer(sd, res, step, keep=False)
+    log("eval final step %d: score %.4f | %s" % (step, sc, results_line(res)))
+    if not best.states or best.states[-1] is None:
+        return
+    prev = best.states[-1] if not all(torch.equal(best.states[-1][k], sd[k]) for k in sd) else (
+        best.states[-2] if len(best.states) > 1 else None)
+    if prev is None:
+        return
+    avg = {k: (sd[k].float() + prev[k].float()) / 2 for k in sd}
+    model.load_state_dict(avg)
+    res = evaluate(model, val)
+    sc = best.offer(avg, res, step, keep=False, averaged=True)
+    log("eval average(last two): score %.4f | %s" % (sc, results_line(res)))
+
+
+def main():
+    a = parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    rng = random.Random(a.seed)
+    os.makedirs(a.out, exist_ok=True)
+    log = fs_log.Log(a.out, "finetune.log")
+    tok = tk.Tokenizer.from_file(a.vocab)
+    train_items, val, soft_t, soft_s = load_items(a, tok, log)
+    model, cfg = build_model(a, tok, log)
+    best = Best(a.out, cfg)
+    step, tokens, t0 = train(a, model, train_items, val, soft_t, soft_s, best, rng, log)
+    finish(model, val, best, step, log)
+    log("finetune: best score %.4f, %d steps, %.0fs, %.0f tok/s" % (
+        best.score, step, time.time() - t0, tokens / max(1e-9, time.time() - t0)))
     with open(os.path.join(a.out, "val_metrics.json"), "w") as f:
-        json.dump({"score": best, "val": best_res}, f, indent=1)
+        json.dump({"score": best.score, "val": best.res}, f, indent=1)
+    log.close()
 
 
 if __name__ == "__main__":

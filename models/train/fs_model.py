@@ -5,6 +5,7 @@ import json
 import math
 import struct
 
+import fs_cpu  # noqa: F401  (sets OPENBLAS_CORETYPE: before torch)
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

@@ -23,13 +23,15 @@ import signal
 import sys
 import time
 
-os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fs_cpu  # noqa: E402,F401  (sets OPENBLAS_CORETYPE: before torch)
 import torch  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fs_data  # noqa: E402
+import fs_log  # noqa: E402
 import fs_model  # noqa: E402
 import fs_tokenizer as tk  # noqa: E402
+import fs_train  # noqa: E402
 
 
 _TOK = None
@@ -125,7 +127,7 @@ def load_init(path, log):
     return sd, cfg
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", required=True)
     ap.add_argument("--vocab", required=True)
@@ -156,20 +158,12 @@ def main():
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast for forward passes")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--workers", type=int, default=2, help="processes for tokenizing the text")
-    a = ap.parse_args()
-    args = a
-    torch.set_num_threads(a.threads)
-    os.makedirs(a.out, exist_ok=True)
-    logf = open(os.path.join(a.out, "pretrain.log"), "a")
+    return ap.parse_args()
 
-    def log(msg):
-        print(msg, flush=True)
-        logf.write(msg + "\n")
-        logf.flush()
 
-    tok = tk.Tokenizer.from_file(a.vocab)
-    ids_all, lens_all = build_sequences(args, tok, log)
-    nseq = ids_all.shape[0]
+def build_model(a, tok, log):
+    """(model, config): the ELECTRA or MLM model, its encoder from --init when
+    given; seeds torch before the weights are drawn."""
     init_sd = load_init(a.init, log) if a.init else None
     if init_sd is not None:
         cfg = init_sd[1]
@@ -184,158 +178,201 @@ def main():
         model = fs_model.BertMLM(cfg)
     if init_sd is not None:
         model.bert.load_state_dict(init_sd[0], strict=True)
-    dev = torch.device(a.device)
-    model.to(dev)
-    cont = None
-    if a.whole_word:
-        cont = torch.tensor([t.startswith("##") for t in tok.itos], dtype=torch.bool)
     nparams = sum(p.numel() for p in model.bert.parameters())
     log("pretrain: objective %s, %d encoder params (incl. embeddings), %d trained in all%s%s" % (
         a.objective, nparams, sum(p.numel() for p in model.parameters()),
         ", whole-word masking" if a.whole_word else "", ", bf16 autocast" if a.bf16 else ""))
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    nodecay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
-                             {"params": nodecay, "weight_decay": 0.0}], lr=a.lr, betas=(0.9, 0.98), eps=1e-6)
+    return model, cfg
 
-    clock = {"before": 0.0, "t0": time.time()}
 
-    def elapsed():
-        return clock["before"] + time.time() - clock["t0"]
+class Schedule:
+    """Linear warmup then linear decay by max(step / steps, time / budget);
+    the training time is summed over resumes."""
 
-    def progress(step):
-        p = (step - a.warmup) / max(1, a.steps - a.warmup)
-        if a.time_budget:
-            p = max(p, elapsed() / a.time_budget)
-        return p
+    def __init__(self, a):
+        self.a = a
+        self.before = 0.0  # seconds trained by earlier runs
+        self.t0 = time.time()
 
-    def lr_at(step):
+    def elapsed(self):
+        return self.before + time.time() - self.t0
+
+    def lr_at(self, step):
+        a = self.a
         if step < a.warmup:
             return a.lr * (step + 1) / a.warmup
-        return a.lr * max(0.0, 1.0 - progress(step))
+        p = (step - a.warmup) / max(1, a.steps - a.warmup)
+        if a.time_budget:
+            p = max(p, self.elapsed() / a.time_budget)
+        return a.lr * max(0.0, 1.0 - p)
 
-    g = torch.Generator()
-    g.manual_seed(a.seed)
-    step = 0
-    ck = os.path.join(a.out, "ckpt.pt")
-    if os.path.exists(ck):
-        st = torch.load(ck)
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["opt"])
-        step = st["step"]
-        g.set_state(st["gen"])
+
+class Run:
+    """What a checkpoint holds: model, optimizer, step, RNG states, clock."""
+
+    def __init__(self, a, cfg, model, opt, sched):
+        self.a, self.cfg, self.model, self.opt, self.sched = a, cfg, model, opt, sched
+        self.g = torch.Generator()
+        self.g.manual_seed(a.seed)
+        self.step = 0
+        self.ck = os.path.join(a.out, "ckpt.pt")
+
+    def resume(self, log):
+        """Continues from ckpt.pt when there is one."""
+        if not os.path.exists(self.ck):
+            return
+        st = torch.load(self.ck)
+        self.model.load_state_dict(st["model"])
+        self.opt.load_state_dict(st["opt"])
+        self.step = st["step"]
+        self.g.set_state(st["gen"])
         torch.set_rng_state(st["torch_rng"])
         random.setstate(st["py_rng"])
-        clock["before"] = st.get("elapsed", 0.0)
-        log("pretrain: resumed from %s at step %d (%.0fs trained before)" % (ck, step, clock["before"]))
-    with open(os.path.join(a.out, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=1)
+        self.sched.before = st.get("elapsed", 0.0)
+        log("pretrain: resumed from %s at step %d (%.0fs trained before)" % (self.ck, self.step, self.sched.before))
 
-    def save():
-        tmp = ck + ".tmp"
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                    "gen": g.get_state(), "torch_rng": torch.get_rng_state(),
-                    "py_rng": random.getstate(), "elapsed": elapsed(), "config": cfg, "args": vars(a)}, tmp)
-        os.replace(tmp, ck)
-        torch.save({"model": model.bert.state_dict(), "config": cfg, "step": step},
-                   os.path.join(a.out, "encoder.pt"))
+    def save(self):
+        """ckpt.pt (atomically) and encoder.pt (the encoder alone)."""
+        tmp = self.ck + ".tmp"
+        torch.save({"model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
+                    "gen": self.g.get_state(), "torch_rng": torch.get_rng_state(),
+                    "py_rng": random.getstate(), "elapsed": self.sched.elapsed(), "config": self.cfg,
+                    "args": vars(self.a)}, tmp)
+        os.replace(tmp, self.ck)
+        torch.save({"model": self.model.bert.state_dict(), "config": self.cfg, "step": self.step},
+                   os.path.join(self.a.out, "encoder.pt"))
 
+
+def stop_on_signals():
+    """A dict whose "flag" turns True on SIGTERM or SIGINT."""
     stop = {"flag": False}
 
     def on_term(signum, frame):
         stop["flag"] = True
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+    return stop
 
+
+def batch_indices(a, step, nseq):
+    """The sequences of batch `step`: a fixed permutation per epoch, wrapping
+    into the next epoch's order at its end."""
+    epoch, pos = divmod(step * a.batch, nseq)
+    pg = torch.Generator()
+    pg.manual_seed(a.seed * 1000003 + epoch)
+    perm = torch.randperm(nseq, generator=pg)
+    idx = perm[pos:pos + a.batch]
+    if idx.numel() < a.batch:
+        pg2 = torch.Generator()
+        pg2.manual_seed(a.seed * 1000003 + epoch + 1)
+        idx = torch.cat([idx, torch.randperm(nseq, generator=pg2)[:a.batch - idx.numel()]])
+    return idx
+
+
+def train_step(run, ids_all, lens_all, nvocab, cont, dev, autocast):
+    """One optimizer step; returns (tokens, loss, gen loss, disc loss, disc
+    accuracy, replaced share) with None for what the objective lacks."""
+    a, model, opt = run.a, run.model, run.opt
+    idx = batch_indices(a, run.step, ids_all.shape[0])
+    lens = lens_all[idx].long()
+    orig = ids_all[idx, :int(lens.max())].long()
+    inp, attn, labels = mask_batch(orig, lens, nvocab, run.g, a.mask_prob, cont)
+    for pgp in opt.param_groups:
+        pgp["lr"] = run.sched.lr_at(run.step)
+    inp, attn, labels, orig = inp.to(dev), attn.to(dev), labels.to(dev), orig.to(dev)
+    gl = dl = dacc = rep = None
+    with autocast():
+        if a.objective == "electra":
+            loss, gl, dl, dacc, rep = model(inp, attn, labels, orig, run.g if dev.type == "cpu" else None,
+                                            a.disc_weight)
+        else:
+            loss = model(inp, attn, labels)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    run.step += 1
+    return int(lens.sum()), loss, gl, dl, dacc, rep
+
+
+def train(run, ids_all, lens_all, nvocab, cont, dev, log):
+    """The training loop: until --steps, --time-budget, --stop-at or a
+    signal; logs losses to pretrain_loss.tsv and progress to stdout, saves
+    every --ckpt-every steps and at the end. Returns (ema, dema, tokens,
+    seconds) of this run."""
+    a, sched = run.a, run.sched
+    electra = a.objective == "electra"
+    autocast = fs_train.autocast_for(a.bf16, dev)
+    stop = stop_on_signals()
     lossf = open(os.path.join(a.out, "pretrain_loss.tsv"), "a")
-    model.train()
+    run.model.train()
     t0 = time.time()
-    clock["t0"] = t0
-    tok_done = 0
-    steps_done = 0
-    ema = None
-    dema = None
-    tty = sys.stdout.isatty()
-    if a.bf16:
-        def autocast():
-            if dev.type == "cuda":
-                return torch.autocast("cuda", dtype=torch.bfloat16)
-            return torch.cpu.amp.autocast(dtype=torch.bfloat16)
-    else:
-        import contextlib
-
-        def autocast():
-            return contextlib.nullcontext()
-    while step < a.steps and not stop["flag"]:
+    sched.t0 = t0
+    tok_done = steps_done = 0
+    ema = dema = None
+    while run.step < a.steps and not stop["flag"]:
         if a.stop_at and time.time() >= a.stop_at:
             log("pretrain: --stop-at reached")
             break
-        if a.time_budget and elapsed() >= a.time_budget:
+        if a.time_budget and sched.elapsed() >= a.time_budget:
             log("pretrain: --time-budget reached")
             break
-        epoch, pos = divmod(step * a.batch, nseq)
-        pg = torch.Generator()
-        pg.manual_seed(a.seed * 1000003 + epoch)
-        perm = torch.randperm(nseq, generator=pg)
-        idx = perm[pos:pos + a.batch]
-        if idx.numel() < a.batch:  # wrap into the next epoch's order
-            pg2 = torch.Generator()
-            pg2.manual_seed(a.seed * 1000003 + epoch + 1)
-            idx = torch.cat([idx, torch.randperm(nseq, generator=pg2)[:a.batch - idx.numel()]])
-        lens = lens_all[idx].long()
-        n = int(lens.max())
-        orig = ids_all[idx, :n].long()
-        inp, attn, labels = mask_batch(orig, lens, len(tok.itos), g, a.mask_prob, cont)
-        for pgp in opt.param_groups:
-            pgp["lr"] = lr_at(step)
-        inp, attn, labels, orig = inp.to(dev), attn.to(dev), labels.to(dev), orig.to(dev)
-        with autocast():
-            if a.objective == "electra":
-                loss, gl, dl, dacc, rep = model(inp, attn, labels, orig, g if dev.type == "cpu" else None,
-                                                a.disc_weight)
-            else:
-                loss = model(inp, attn, labels)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        step += 1
+        ntok, loss, gl, dl, dacc, rep = train_step(run, ids_all, lens_all, nvocab, cont, dev, autocast)
+        step = run.step
         steps_done += 1
-        tok_done += int(lens.sum())
-        lv = float(loss) if a.objective == "mlm" else float(gl)
+        tok_done += ntok
+        lv = float(gl) if electra else float(loss)
         ema = lv if ema is None else 0.98 * ema + 0.02 * lv
-        if a.objective == "electra":
+        if electra:
             dv = float(dl)
             dema = dv if dema is None else 0.98 * dema + 0.02 * dv
-            lossf.write("%d\t%.4f\t%.6g\t%.1f\t%.4f\t%.4f\t%.4f\n" % (step, lv, lr_at(step - 1), time.time(),
+            lossf.write("%d\t%.4f\t%.6g\t%.1f\t%.4f\t%.4f\t%.4f\n" % (step, lv, sched.lr_at(step - 1), time.time(),
                                                                  dv, dacc, rep))
         else:
-            lossf.write("%d\t%.4f\t%.6g\t%.1f\n" % (step, lv, lr_at(step - 1), time.time()))
+            lossf.write("%d\t%.4f\t%.6g\t%.1f\n" % (step, lv, sched.lr_at(step - 1), time.time()))
         if step % 10 == 0 or step == a.steps:
             lossf.flush()
             el = time.time() - t0
             sps = steps_done / el
             eta = (a.steps - step) / max(sps, 1e-9)
             if a.time_budget:
-                eta = min(eta, a.time_budget - elapsed())
-            line = "step %d/%d %sloss %.3f (ema %.3f)%s lr %.2e | %.2f steps/s %.0f tok/s | ETA %dm%02ds" % (
-                step, a.steps, "gen " if a.objective == "electra" else "", lv, ema,
-                (" disc loss %.4f (ema %.4f) acc %.3f replaced %.2f" % (dv, dema, dacc, rep))
-                if a.objective == "electra" else "",
-                lr_at(step - 1), sps, tok_done / el, eta // 60, eta % 60)
-            if tty:
-                print("\r" + line, end="", flush=True)
-            else:
-                print(line, flush=True)
+                eta = min(eta, a.time_budget - sched.elapsed())
+            log.progress("step %d/%d %sloss %.3f (ema %.3f)%s lr %.2e | %.2f steps/s %.0f tok/s | ETA %dm%02ds" % (
+                step, a.steps, "gen " if electra else "", lv, ema,
+                (" disc loss %.4f (ema %.4f) acc %.3f replaced %.2f" % (dv, dema, dacc, rep)) if electra else "",
+                sched.lr_at(step - 1), sps, tok_done / el, eta // 60, eta % 60))
         if step % a.ckpt_every == 0:
-            save()
-    if tty:
-        print()
-    save()
+            run.save()
+    log.end_progress()
+    lossf.close()
+    run.save()
+    return ema, dema, tok_done, time.time() - t0
+
+
+def main():
+    a = parse_args()
+    torch.set_num_threads(a.threads)
+    os.makedirs(a.out, exist_ok=True)
+    log = fs_log.Log(a.out, "pretrain.log")
+    tok = tk.Tokenizer.from_file(a.vocab)
+    ids_all, lens_all = build_sequences(a, tok, log)
+    model, cfg = build_model(a, tok, log)
+    dev = torch.device(a.device)
+    model.to(dev)
+    cont = None
+    if a.whole_word:
+        cont = torch.tensor([t.startswith("##") for t in tok.itos], dtype=torch.bool)
+    opt = fs_train.make_optimizer(model, a.lr, a.weight_decay, betas=(0.9, 0.98), eps=1e-6)
+    run = Run(a, cfg, model, opt, Schedule(a))
+    run.resume(log)
+    with open(os.path.join(a.out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    ema, dema, tok_done, secs = train(run, ids_all, lens_all, len(tok.itos), cont, dev, log)
     log("pretrain: stopped at step %d, %sloss ema %.4f%s, %.0f tok/s, %.0fs this run" % (
-        step, "generator " if a.objective == "electra" else "", ema or 0.0,
+        run.step, "generator " if a.objective == "electra" else "", ema or 0.0,
         (", discriminator loss ema %.4f" % (dema or 0.0)) if a.objective == "electra" else "",
-        tok_done / max(1e-9, time.time() - t0), time.time() - t0))
+        tok_done / max(1e-9, secs), secs))
+    log.close()
 
 
 if __name__ == "__main__":

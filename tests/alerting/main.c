@@ -16,15 +16,17 @@ Suite *suite_admin_pure(void);
 Suite *suite_admin(void);
 Suite *suite_baseline(void);
 Suite *suite_redis_tls(void);
+Suite *suite_windows(void);
 
 int main(void)
 {
-    Suite *s[13];
+    Suite *s[16];
     size_t n = 0;
     s[n++] = suite_keys();
     s[n++] = suite_rule();
     s[n++] = suite_json();
     s[n++] = suite_admin_pure();
+    s[n++] = suite_windows();
     if (th_redis_binary()) {
         s[n++] = suite_redis();
         s[n++] = suite_sink();

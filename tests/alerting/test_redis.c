@@ -8,7 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alerting/alr_redis.h"
+#include "alerting/alr_read.h"
+#include "alerting/alr_redis_int.h"
 #include "alerting/alr_sink.h"
 #include "core/core_time.h"
 #include "tests/alerting/th_alr.h"
@@ -140,6 +141,27 @@ START_TEST(acl_users)
         ck_assert_ptr_nonnull(strstr(rep->str, "NOPERM"));
         freeReplyObject(rep);
         redisFree(d);
+    }
+    /* ... and sums the buckets as `finsent stats` does (it used to load a
+     * script, which the read-only user may not). */
+    {
+        alr_reader_t *rd = NULL;
+        alr_rate_t *rows = NULL;
+        size_t nrows = 0;
+        cfg = th_alr_config(&r, "[redis]\nuser = dash\npassword = dashpw\n"
+                                "[rule.neg]\nscope = all\nwindow = 5m\n");
+        ck_assert_msg(alr_reader_new(cfg, &rd, err, sizeof err) == CORE_OK, "%s", err);
+        core_config_free(cfg);
+        alr_reader_set_clock(rd, th_clock_now, &clk);
+        ck_assert_msg(alr_read_bucket_rates(rd, 5, &rows, &nrows, err, sizeof err) == CORE_OK,
+                      "%s", err);
+        ck_assert_uint_eq(nrows, 2); /* all, topic:markets */
+        for (size_t i = 0; i < nrows; i++) {
+            ck_assert_uint_eq(rows[i].n, 30);
+            ck_assert_uint_eq(rows[i].negative, 30);
+        }
+        free(rows);
+        alr_reader_free(rd);
     }
     /* Wrong password for the user: CORE_EAUTH, naming the user and the
      * server's answer. */

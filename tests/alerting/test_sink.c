@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "alerting/alr_keys.h"
+#include "alerting/alr_read.h"
 #include "alerting/alr_sink.h"
 #include "core/core_metrics.h"
 #include "tests/alerting/th_alr.h"
@@ -210,20 +211,110 @@ START_TEST(counts_exact_and_rates)
     ck_assert_int_eq(th_alr_int(c, "EXISTS finsent:rate:topic:fed-central-banks:15m"), 1);
     ck_assert_int_gt(th_alr_int(c, "PTTL finsent:rate:all:5m"), 0);
 
-    /* The read-only view used by `finsent stats` agrees. */
-    ck_assert_int_eq(alr_sink_rates(s, 15, &rows, &nrows), CORE_OK);
-    ck_assert_uint_eq(nrows, 10);
-    for (size_t i = 0; i < nrows; i++) {
-        long long want[4];
-        window_sum(&st, rows[i].scope, TH_T0, 15, want);
-        ck_assert_int_eq(rows[i].window_min, 15);
-        ck_assert_int_eq((long long)rows[i].n, want[0]);
-        ck_assert_int_eq((long long)rows[i].negative, want[1]);
+    /* The reader's sums straight from the buckets (`finsent stats`)
+     * agree: one window, then every window. */
+    {
+        core_config_t *cfg = th_alr_config(&r, NULL);
+        alr_reader_t *rd = NULL;
+        char err[256] = "";
+        ck_assert_msg(alr_reader_new(cfg, &rd, err, sizeof err) == CORE_OK, "%s", err);
+        core_config_free(cfg);
+        alr_reader_set_clock(rd, th_clock_now, &clk);
+        ck_assert_msg(alr_read_bucket_rates(rd, 15, &rows, &nrows, err, sizeof err) == CORE_OK,
+                      "%s", err);
+        ck_assert_uint_eq(nrows, 10);
+        for (size_t i = 0; i < nrows; i++) {
+            long long want[4];
+            window_sum(&st, rows[i].scope, TH_T0, 15, want);
+            ck_assert_int_eq(rows[i].window_min, 15);
+            ck_assert_int_eq((long long)rows[i].n, want[0]);
+            ck_assert_int_eq((long long)rows[i].negative, want[1]);
+        }
+        free(rows);
+        ck_assert_msg(alr_read_bucket_rates(rd, 0, &rows, &nrows, err, sizeof err) == CORE_OK,
+                      "%s", err);
+        ck_assert_uint_eq(nrows, 30);
+        for (size_t i = 0; i < nrows; i++) {
+            long long want[4];
+            window_sum(&st, rows[i].scope, TH_T0, rows[i].window_min, want);
+            static const int wins[3] = {5, 15, 60};
+            ck_assert_int_eq(rows[i].window_min, wins[i % 3]);
+            ck_assert_int_eq((long long)rows[i].n, want[0]);
+            ck_assert_int_eq((long long)rows[i].negative, want[1]);
+            ck_assert_int_eq((long long)rows[i].neutral, want[2]);
+            ck_assert_int_eq((long long)rows[i].positive, want[3]);
+            ck_assert_double_eq_tol(rows[i].neg_rate,
+                                    want[0] ? (double)want[1] / (double)want[0] : 0.0, 1e-12);
+        }
+        free(rows);
+        /* A window that is not kept: CORE_EINVAL naming the kept ones. */
+        ck_assert_int_eq(alr_read_bucket_rates(rd, 7, &rows, &nrows, err, sizeof err),
+                         CORE_EINVAL);
+        ck_assert_ptr_null(rows);
+        ck_assert_msg(strstr(err, "7m: not kept; kept windows: 5m, 15m, 1h"), "%s", err);
+        alr_reader_free(rd);
     }
-    free(rows);
     redisFree(c);
     alr_sink_free(s);
     free_stream(&st);
+    th_redis_stop(&r);
+}
+END_TEST
+
+/* Sums from the buckets over more scopes than one pipelined round trip
+ * holds (8192 HMGETs: 136 scopes of a 1h window): 300 tickers, one item
+ * each, every 3rd negative. */
+START_TEST(bucket_rates_many_scopes)
+{
+    th_redis_t r;
+    th_clock_t clk = {TH_T0};
+    core_tagged_t *it[300];
+    alr_write_result_t res = {0};
+    alr_reader_t *rd = NULL;
+    alr_rate_t *rows = NULL;
+    core_config_t *cfg;
+    size_t nrows = 0, seen = 0;
+    char err[256] = "";
+    alr_sink_t *s;
+
+    start(&r, TH_REDIS_EPHEMERAL);
+    s = mksink(&r, NULL, &clk);
+    for (int i = 0; i < 300; i++) {
+        char id[16], tk[16];
+        snprintf(id, sizeof id, "many-%d", i);
+        snprintf(tk, sizeof tk, "T%03d", i);
+        it[i] = th_alr_item(id, "Markets", i % 3 == 0 ? 0 : 2, TH_T0 - 30 * 60000, tk);
+    }
+    ck_assert_int_eq(alr_sink_write(s, it, 300, &res), CORE_OK);
+    ck_assert_uint_eq(res.counted, 300);
+    cfg = th_alr_config(&r, NULL);
+    ck_assert_msg(alr_reader_new(cfg, &rd, err, sizeof err) == CORE_OK, "%s", err);
+    core_config_free(cfg);
+    alr_reader_set_clock(rd, th_clock_now, &clk);
+    ck_assert_msg(alr_read_bucket_rates(rd, 0, &rows, &nrows, err, sizeof err) == CORE_OK, "%s",
+                  err);
+    ck_assert_uint_eq(nrows, 302 * 3);
+    for (size_t i = 0; i < nrows; i++) {
+        int k;
+        /* The items are 30 minutes old: only the 1h window holds them. */
+        uint64_t want = rows[i].window_min == 60;
+        if (strcmp(rows[i].scope, "all") == 0 || strcmp(rows[i].scope, "topic:markets") == 0) {
+            ck_assert_uint_eq(rows[i].n, want * 300);
+            ck_assert_uint_eq(rows[i].negative, want * 100);
+            continue;
+        }
+        ck_assert_int_eq(sscanf(rows[i].scope, "entity:T%d", &k), 1);
+        ck_assert_uint_eq(rows[i].n, want);
+        ck_assert_uint_eq(rows[i].negative, want * (k % 3 == 0));
+        ck_assert_uint_eq(rows[i].positive, want * (k % 3 != 0));
+        seen += want;
+    }
+    ck_assert_uint_eq(seen, 300);
+    free(rows);
+    alr_reader_free(rd);
+    for (int i = 0; i < 300; i++)
+        core_tagged_free(it[i]);
+    alr_sink_free(s);
     th_redis_stop(&r);
 }
 END_TEST
@@ -938,6 +1029,7 @@ Suite *suite_sink(void)
     TCase *tc = tcase_create("sink");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, counts_exact_and_rates);
+    tcase_add_test(tc, bucket_rates_many_scopes);
     tcase_add_test(tc, replays_change_nothing);
     tcase_add_test(tc, window_edges_and_decay);
     tcase_add_test(tc, late_future_and_uncounted_items);

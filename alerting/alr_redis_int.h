@@ -6,8 +6,9 @@
  * an error string. Pipelining is append-then-read: append N commands, read N
  * replies in order.
  *
- * This header is internal to alerting/ (it exposes hiredis' redisReply);
- * other subsystems use alr_sink.h and alr_follow.h.
+ * Internal to alerting/ (the _int.h suffix; it exposes hiredis'
+ * redisReply): other subsystems use alr_sink.h, alr_read.h, alr_follow.h.
+ * Its tests include it (tests/alerting/test_redis.c).
  *
  * Errors: an I/O error, a timeout or a protocol error leaves the connection
  * unusable; the adapter drops it (alr_redis_connected() turns false) so the
@@ -18,8 +19,8 @@
  * Threads: one handle is used by one thread at a time. alr_redis_stop() and
  * the stop flag it sets may be used from any thread.
  */
-#ifndef ALR_REDIS_H
-#define ALR_REDIS_H
+#ifndef ALR_REDIS_INT_H
+#define ALR_REDIS_INT_H
 
 #include <hiredis/hiredis.h>
 #include <stdatomic.h>
