@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "alerting/alr_read.h"
-#include "alerting/alr_redis.h"
+#include "alerting/alr_redis_int.h"
 #include "alerting/alr_sink.h"
 #include "tests/alerting/th_alr.h"
 #include "tests/common/th.h"
