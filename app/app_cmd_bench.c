@@ -328,7 +328,7 @@ int app_cmd_bench(int argc, char **argv)
     }
     if (prec == CLS_PREC_AUTO)
         prec = cls_lowp_auto(cls_model_precisions(m));
-    if (prec != CLS_PREC_FP32 && cls_bert_pack(m, prec, &packed) != CORE_OK) {
+    if (prec != CLS_PREC_FP32 && cls_bert_pack(m, prec, 0, &packed) != CORE_OK) {
         fprintf(stderr, "finsent bench: cannot pack the weights for %s\n",
                 cls_precision_name(prec));
         goto out;

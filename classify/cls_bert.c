@@ -20,6 +20,11 @@
 #include "classify/kernels/cls_kernels.h"
 #include "classify/kernels/cls_lowp.h"
 
+/* Below this many multiply-adds a layer is not worth waking the team (a
+ * wake-up costs tens of microseconds); FINSENT_TEAM_MIN_MACS overrides it
+ * (the tests set 1 so that tiny models use the team too). */
+#define TEAM_MIN_MACS (1u << 20)
+
 /* The dense weights of one encoder layer packed for a reduced precision. */
 typedef struct packed_layer {
     cls_wpack_t *q, *k, *v, *ao, *i, *o;
@@ -39,6 +44,10 @@ struct cls_bert {
     void *abuf;                   /* packed activations (max_rows, max K) */
     float *ascale;                /* int8: per-row scales (max_rows) */
     int32_t *azp;                 /* int8: per-row zero points (max_rows) */
+    cls_bert_team_fn team_run;    /* NULL: every dense layer on the calling thread */
+    void *team;
+    size_t team_parts;
+    size_t team_min_macs; /* smaller layers stay on the calling thread */
     size_t max_batch, max_seq, max_rows;
     float *x, *t;        /* (max_rows, H) hidden state; state after attention */
     float *q, *kk, *v;   /* (max_rows, H) */
@@ -110,7 +119,8 @@ cls_precision_t cls_bert_packed_precision(const cls_bert_packed_t *p)
     return p ? p->prec : CLS_PREC_FP32;
 }
 
-core_err_t cls_bert_pack(const cls_model_t *m, cls_precision_t prec, cls_bert_packed_t **out)
+core_err_t cls_bert_pack(const cls_model_t *m, cls_precision_t prec, unsigned flags,
+                         cls_bert_packed_t **out)
 {
     const cls_bert_config_t *c = cls_model_config(m);
     const cls_weights_t *w = cls_model_weights(m);
@@ -137,6 +147,15 @@ core_err_t cls_bert_pack(const cls_model_t *m, cls_precision_t prec, cls_bert_pa
             (rc = cls_wpack_new(prec, lw->i_w, I, H, &pl->i)) != CORE_OK ||
             (rc = cls_wpack_new(prec, lw->o_w, H, I, &pl->o)) != CORE_OK)
             break;
+        if (flags & CLS_PACK_DROP_ORIGINALS) {
+            /* layer by layer, so the peak holds one fp32 layer, not all */
+            cls_model_drop_pages(m, lw->q_w, H * H);
+            cls_model_drop_pages(m, lw->k_w, H * H);
+            cls_model_drop_pages(m, lw->v_w, H * H);
+            cls_model_drop_pages(m, lw->ao_w, H * H);
+            cls_model_drop_pages(m, lw->i_w, I * H);
+            cls_model_drop_pages(m, lw->o_w, H * I);
+        }
     }
     if (rc != CORE_OK) {
         cls_bert_packed_free(p);
@@ -176,6 +195,9 @@ core_err_t cls_bert_new_packed(const cls_model_t *m, const cls_bert_packed_t *p,
     b->max_batch = max_batch;
     b->max_seq = max_seq;
     b->max_rows = max_batch * max_seq;
+    b->team_min_macs = TEAM_MIN_MACS;
+    if (getenv("FINSENT_TEAM_MIN_MACS"))
+        b->team_min_macs = strtoul(getenv("FINSENT_TEAM_MIN_MACS"), NULL, 10);
     b->x = fbuf(b->max_rows * c->hidden, &ok);
     b->t = fbuf(b->max_rows * c->hidden, &ok);
     b->q = fbuf(b->max_rows * c->hidden, &ok);
@@ -286,18 +308,76 @@ static cls_lowp_epi_fn act_epilogue(cls_act_t act)
                                                                              : epi_relu;
 }
 
-/* The reduced-precision dense layer in two steps: lp_pack converts x (rows,
- * k) once into b->abuf (Q, K and V share one conversion), lp_gemm computes
- * y (rows, w->n) = x W^T + bias (then epi) from it. */
+/* The reduced-precision dense layers read their input from b->abuf:
+ * lp_pack converts x (rows, k) once (Q, K and V share one conversion). */
 static void lp_pack(cls_bert_t *b, const float *x, size_t rows, size_t k)
 {
     b->lk->pack_a(x, rows, k, k, b->abuf, b->ascale, b->azp);
 }
 
-static void lp_gemm(cls_bert_t *b, size_t rows, const cls_wpack_t *w, const float *bias,
-                    cls_lowp_epi_fn epi, float *y)
+/* One dense layer y (rows, n) = act(x W^T + bias): from b->abuf and the
+ * packed weights wp when the encoder is packed, else x and w through
+ * OpenBLAS. With a team, the output columns are split into parts of whole
+ * 16-column blocks, one per thread; each element is computed exactly as
+ * without one. act: 0 none, else the model's activation. */
+typedef struct dense_job {
+    cls_bert_t *b;
+    const float *x, *w, *bias;
+    const cls_wpack_t *wp;
+    size_t rows, k, n;
+    int act;
+    float *y;
+} dense_job_t;
+
+static void dense_part(void *arg, size_t part, size_t nparts)
 {
-    b->lk->gemm(b->abuf, b->ascale, b->azp, rows, w, bias, epi, y, w->n);
+    const dense_job_t *j = arg;
+    cls_bert_t *b = j->b;
+    size_t blocks = (j->n + 15) / 16, b0 = blocks * part / nparts, b1 = blocks * (part + 1) / nparts;
+    size_t j0 = b0 * 16, j1 = b1 * 16 < j->n ? b1 * 16 : j->n;
+    cls_act_t act = cls_model_config(b->m)->act;
+
+    if (j0 >= j1)
+        return;
+    if (j->wp) {
+        cls_wpack_t view = *j->wp;
+        size_t esz = view.prec == CLS_PREC_INT8 ? 1 : 2;
+        view.data = (char *)view.data + b0 * 16 * view.k_pad * esz;
+        view.n = j1 - j0;
+        view.n_pad = (b1 - b0) * 16;
+        if (view.scale) {
+            view.scale += j0;
+            view.wsum += j0;
+        }
+        b->lk->gemm(b->abuf, b->ascale, b->azp, j->rows, &view, j->bias + j0,
+                    j->act ? act_epilogue(act) : NULL, j->y + j0, j->n);
+        return;
+    }
+    if (!j->act) {
+        cls_gemm_xwt_bias(j->x, j->rows, j->k, j->w + j0 * j->k, j1 - j0, j->bias + j0, j->y + j0,
+                          j->n);
+        return;
+    }
+    cls_gemm_xwt(j->x, j->rows, j->k, j->w + j0 * j->k, j1 - j0, j->y + j0, j->n);
+    act_epilogue(act)(j->y + j0, j->n, j->bias + j0, j->rows, j1 - j0);
+}
+
+
+static void dense(cls_bert_t *b, const float *x, size_t rows, size_t k, const float *w,
+                  const cls_wpack_t *wp, size_t n, const float *bias, int act, float *y)
+{
+    dense_job_t j = {b, x, w, bias, wp, rows, k, n, act, y};
+    if (b->team_run && b->team_parts > 1 && rows * n * k >= b->team_min_macs)
+        b->team_run(b->team, dense_part, &j);
+    else
+        dense_part(&j, 0, 1);
+}
+
+void cls_bert_set_team(cls_bert_t *b, cls_bert_team_fn run, void *team, size_t parts)
+{
+    b->team_run = run;
+    b->team = team;
+    b->team_parts = parts;
 }
 
 core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, size_t n, int padded)
@@ -340,47 +420,28 @@ core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, s
                 memcpy(b->cls + i * H, b->x + b->off[i] * H, H * sizeof(float));
             xin = b->cls;
         }
-        if (pl) {
+        if (pl)
             lp_pack(b, b->x, b->rows, H);
-            lp_gemm(b, b->rows, pl->k, lw->k_b, NULL, b->kk);
-            lp_gemm(b, b->rows, pl->v, lw->v_b, NULL, b->v);
-            if (last)
-                lp_pack(b, xin, rows, H);
-            lp_gemm(b, rows, pl->q, lw->q_b, NULL, b->q);
-        } else {
-            cls_gemm_xwt_bias(b->x, b->rows, H, lw->k_w, H, lw->k_b, b->kk, H);
-            cls_gemm_xwt_bias(b->x, b->rows, H, lw->v_w, H, lw->v_b, b->v, H);
-            cls_gemm_xwt_bias(xin, rows, H, lw->q_w, H, lw->q_b, b->q, H);
-        }
+        dense(b, b->x, b->rows, H, lw->k_w, pl ? pl->k : NULL, H, lw->k_b, 0, b->kk);
+        dense(b, b->x, b->rows, H, lw->v_w, pl ? pl->v : NULL, H, lw->v_b, 0, b->v);
+        if (pl && last)
+            lp_pack(b, xin, rows, H);
+        dense(b, xin, rows, H, lw->q_w, pl ? pl->q : NULL, H, lw->q_b, 0, b->q);
         attention(b, lens, last);
-        if (pl) {
+        if (pl)
             lp_pack(b, b->ctx, rows, H);
-            lp_gemm(b, rows, pl->ao, lw->ao_b, NULL, b->t);
-        } else {
-            cls_gemm_xwt_bias(b->ctx, rows, H, lw->ao_w, H, lw->ao_b, b->t, H);
-        }
+        dense(b, b->ctx, rows, H, lw->ao_w, pl ? pl->ao : NULL, H, lw->ao_b, 0, b->t);
         k->add_layernorm(b->t, xin, lw->aln_g, lw->aln_b, rows, H, c->eps);
-        /* now t holds the layer's hidden state after attention */
-        if (pl) {
-            /* bias + activation fused into the GEMM's tiles */
+        /* now t holds the layer's hidden state after attention; the FFN's
+         * bias + activation run on each finished tile (packed) or right
+         * after the GEMM */
+        if (pl)
             lp_pack(b, b->t, rows, H);
-            lp_gemm(b, rows, pl->i, lw->i_b, act_epilogue(c->act), b->u);
-        } else {
-            cls_gemm_xwt(b->t, rows, H, lw->i_w, I, b->u, I);
-            if (c->act == CLS_ACT_GELU_ERF)
-                k->bias_gelu_erf(b->u, lw->i_b, rows, I);
-            else if (c->act == CLS_ACT_GELU_TANH)
-                k->bias_gelu_tanh(b->u, lw->i_b, rows, I);
-            else
-                k->bias_relu(b->u, lw->i_b, rows, I);
-        }
+        dense(b, b->t, rows, H, lw->i_w, pl ? pl->i : NULL, I, lw->i_b, 1, b->u);
         /* FFN output into the buffer the layer input came from */
-        if (pl) {
+        if (pl)
             lp_pack(b, b->u, rows, I);
-            lp_gemm(b, rows, pl->o, lw->o_b, NULL, xin);
-        } else {
-            cls_gemm_xwt_bias(b->u, rows, I, lw->o_w, H, lw->o_b, xin, H);
-        }
+        dense(b, b->u, rows, I, lw->o_w, pl ? pl->o : NULL, H, lw->o_b, 0, xin);
         k->add_layernorm(xin, b->t, lw->oln_g, lw->oln_b, rows, H, c->eps);
     }
     if (w->pool_w) {

@@ -46,10 +46,15 @@ typedef struct cls_bert cls_bert_t;
  * prec (CLS_PREC_BF16 or CLS_PREC_INT8; cls_lowp.h has the layouts); the
  * result is immutable and shared by any number of encoders of m (borrowed:
  * it must outlive them). The embeddings, LayerNorms, attention itself, the
- * pooler and the heads stay fp32. CORE_EINVAL for another precision,
- * CORE_ENOMEM. */
+ * pooler and the heads stay fp32. flags CLS_PACK_DROP_ORIGINALS: the
+ * caller will never run m at fp32, so each layer's fp32 weights are handed
+ * back to the kernel as soon as the layer is packed
+ * (cls_model_drop_pages), which keeps the peak memory near the fp32
+ * engine's. CORE_EINVAL for another precision, CORE_ENOMEM. */
 typedef struct cls_bert_packed cls_bert_packed_t;
-core_err_t cls_bert_pack(const cls_model_t *m, cls_precision_t prec, cls_bert_packed_t **out);
+#define CLS_PACK_DROP_ORIGINALS 1u
+core_err_t cls_bert_pack(const cls_model_t *m, cls_precision_t prec, unsigned flags,
+                         cls_bert_packed_t **out);
 void cls_bert_packed_free(cls_bert_packed_t *p);
 size_t cls_bert_packed_bytes(const cls_bert_packed_t *p);
 /* cls_bert_packed_precision: p's precision; CLS_PREC_FP32 for NULL. */
@@ -76,6 +81,18 @@ void cls_bert_free(cls_bert_t *b);
  * the vocabulary. Allocates nothing. */
 core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, size_t n,
                         int padded);
+
+/* A team for one batch's dense layers: when a batch has fewer items than
+ * the classifier has threads, the idle threads take a share of each layer's
+ * output columns. run(team, fn, arg) must call fn(arg, i, parts) once for
+ * every i in [0, parts) (i = 0 on the calling thread is fine) and return
+ * when all are done. run NULL: no team. The results are identical with and
+ * without a team (each element is computed the same way), except that
+ * OpenBLAS may block an fp32 product of fewer columns differently (last
+ * bits). */
+typedef void (*cls_bert_part_fn)(void *arg, size_t part, size_t parts);
+typedef void (*cls_bert_team_fn)(void *team, cls_bert_part_fn fn, void *arg);
+void cls_bert_set_team(cls_bert_t *b, cls_bert_team_fn run, void *team, size_t parts);
 
 /* The results of the last run, in the checkpoint's output order: (n,
  * n_labels) row-major, or NULL when the model has no such head. */

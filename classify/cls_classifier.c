@@ -53,6 +53,8 @@ struct cls_classifier {
     pthread_cond_t go, done;
     unsigned gen;
     size_t busy;
+    cls_bert_part_fn team_fn; /* set: the wake-up is a team part, not a batch share */
+    void *team_arg;
     int stop, sync_ok;
     int padded;
     cls_precision_t prec; /* resolved: FP32, BF16 or INT8 */
@@ -191,6 +193,8 @@ static void *worker_main(void *arg)
     worker_t *w = arg;
     cls_classifier_t *c = w->c;
     unsigned seen = 0;
+    cls_bert_part_fn fn;
+    void *fn_arg;
 
     pthread_mutex_lock(&c->mu);
     for (;;) {
@@ -199,32 +203,19 @@ static void *worker_main(void *arg)
         if (c->stop)
             break;
         seen = c->gen;
+        fn = c->team_fn;
+        fn_arg = c->team_arg;
         pthread_mutex_unlock(&c->mu);
-        run_share(w);
+        if (fn)
+            fn(fn_arg, (size_t)(w - c->w), c->n_workers);
+        else
+            run_share(w);
         pthread_mutex_lock(&c->mu);
         if (--c->busy == 0)
             pthread_cond_signal(&c->done);
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
-}
-
-/* The fp32 originals of the packed weights are never read again by this
- * classifier (it owns the model): their pages go back to the kernel. */
-static void drop_packed_originals(const cls_model_t *m)
-{
-    const cls_bert_config_t *cfg = cls_model_config(m);
-    const cls_weights_t *w = cls_model_weights(m);
-    size_t H = cfg->hidden, I = cfg->intermediate;
-    for (size_t l = 0; l < cfg->layers; l++) {
-        const cls_layer_weights_t *lw = &w->layer[l];
-        cls_model_drop_pages(m, lw->q_w, H * H);
-        cls_model_drop_pages(m, lw->k_w, H * H);
-        cls_model_drop_pages(m, lw->v_w, H * H);
-        cls_model_drop_pages(m, lw->ao_w, H * H);
-        cls_model_drop_pages(m, lw->i_w, I * H);
-        cls_model_drop_pages(m, lw->o_w, H * I);
-    }
 }
 
 /* The precision the classifier runs at: an explicit one if every model
@@ -361,12 +352,12 @@ core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t *
     if ((rc = choose_precision(c, o->precision, err, errlen)) != CORE_OK)
         goto out;
     for (int k = 0; k < c->n_enc && c->prec != CLS_PREC_FP32; k++) {
-        if ((rc = cls_bert_pack(c->enc[k].m, c->prec, &c->enc[k].packed)) != CORE_OK) {
+        if ((rc = cls_bert_pack(c->enc[k].m, c->prec, CLS_PACK_DROP_ORIGINALS,
+                                &c->enc[k].packed)) != CORE_OK) {
             set_err(err, errlen, "%s: cannot pack the weights for %s",
                     cls_model_dir(c->enc[k].m), cls_precision_name(c->prec));
             goto out;
         }
-        drop_packed_originals(c->enc[k].m);
     }
     rc = CORE_ENOMEM;
     {
@@ -413,9 +404,54 @@ static core_err_t encode_item(cls_classifier_t *c, size_t i, const char *text, s
     return CORE_OK;
 }
 
+/* cls_bert_team_fn of the classifier: worker 0 (the caller) runs part 0,
+ * the sleeping workers the others. */
+static void team_run(void *team, cls_bert_part_fn fn, void *arg)
+{
+    cls_classifier_t *c = team;
+    pthread_mutex_lock(&c->mu);
+    c->team_fn = fn;
+    c->team_arg = arg;
+    c->busy = c->n_workers - 1;
+    c->gen++;
+    pthread_cond_broadcast(&c->go);
+    pthread_mutex_unlock(&c->mu);
+    fn(arg, 0, c->n_workers);
+    pthread_mutex_lock(&c->mu);
+    while (c->busy > 0)
+        pthread_cond_wait(&c->done, &c->mu);
+    c->team_fn = NULL;
+    c->team_arg = NULL;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* A batch smaller than the team (a single item at light load): worker 0
+ * encodes it with every worker taking a share of each dense layer. */
+static core_err_t run_as_team(cls_classifier_t *c, size_t n)
+{
+    worker_t *w0 = &c->w[0];
+    for (int k = 0; k < c->n_enc; k++)
+        cls_bert_set_team(w0->bert[k], team_run, c, c->n_workers);
+    w0->first = 0;
+    w0->count = n;
+    run_share(w0);
+    for (int k = 0; k < c->n_enc; k++)
+        cls_bert_set_team(w0->bert[k], NULL, NULL, 0);
+    for (size_t i = 1; i < c->n_workers; i++)
+        c->w[i].count = 0;
+    if (w0->rc != CORE_OK)
+        return w0->rc;
+    c->flops = w0->flops;
+    c->n = n;
+    return CORE_OK;
+}
+
 static core_err_t run_encoded(cls_classifier_t *c, size_t n)
 {
     size_t used = c->n_workers < n ? c->n_workers : n;
+
+    if (c->n_workers > 1 && n < c->n_workers && n <= c->per_worker)
+        return run_as_team(c, n);
 
     /* contiguous shares, sizes differing by at most one item */
     for (size_t i = 0; i < c->n_workers; i++) {

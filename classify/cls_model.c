@@ -540,6 +540,25 @@ static core_err_t load_encoder(cls_model_t *m, const char *pre, char *err, size_
     return CORE_OK;
 }
 
+/* Hands the whole pages of [p, p + bytes) back to the kernel when they lie
+ * in the read-only file mapping (a later read faults them in again). */
+static void drop_bytes(const cls_model_t *m, const void *p, size_t bytes)
+{
+    size_t len, page = (size_t)sysconf(_SC_PAGESIZE);
+    const char *map = m->st ? cls_st_map(m->st, &len) : NULL;
+    uintptr_t lo = (uintptr_t)p, hi = lo + bytes;
+
+    if (!map || lo < (uintptr_t)map || hi > (uintptr_t)map + len || page == 0)
+        return;
+    lo = (lo + page - 1) / page * page; /* whole pages inside the range only */
+    hi = hi / page * page;
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* The id's hash reads every byte of the file once; each tensor's pages go
+ * back to the kernel right after, so loading a model does not make the
+ * whole file resident (the weights fault in again when first used). */
 static void fingerprint(cls_model_t *m)
 {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -560,6 +579,7 @@ static void fingerprint(cls_model_t *m)
         }
         for (; j < len; j++)
             h = (h ^ p[j]) * 0x100000001b3ull;
+        drop_bytes(m, p, len);
     }
     /* name = last path component, ignoring trailing slashes */
     while (dl > 1 && m->dir[dl - 1] == '/')
@@ -793,14 +813,5 @@ unsigned cls_model_precisions(const cls_model_t *m)
 
 void cls_model_drop_pages(const cls_model_t *m, const float *p, size_t n)
 {
-    size_t len, page = (size_t)sysconf(_SC_PAGESIZE);
-    const char *map = m->st ? cls_st_map(m->st, &len) : NULL;
-    uintptr_t lo = (uintptr_t)p, hi = lo + n * sizeof *p;
-
-    if (!map || lo < (uintptr_t)map || hi > (uintptr_t)map + len || page == 0)
-        return;
-    lo = (lo + page - 1) / page * page; /* whole pages inside the tensor only */
-    hi = hi / page * page;
-    if (hi > lo)
-        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    drop_bytes(m, p, n * sizeof *p);
 }

@@ -196,7 +196,7 @@ START_TEST(test_parity_lowp)
     setenv("FINSENT_LOWP", kname, 1); /* fork mode: chosen fresh in this process */
     golden_load(name, &g, dir, sizeof dir);
     m = load(dir);
-    ck_assert_int_eq(cls_bert_pack(m, prec, &p), CORE_OK);
+    ck_assert_int_eq(cls_bert_pack(m, prec, 0, &p), CORE_OK);
     ck_assert_int_eq(cls_bert_packed_precision(p), prec);
     ck_assert_str_eq(cls_lowp_get(prec)->name, kname);
     ck_assert_int_eq(cls_bert_new_packed(

@@ -112,6 +112,63 @@ START_TEST(test_one_model)
 }
 END_TEST
 
+/* A batch smaller than the thread count runs as a team (each dense
+ * layer's columns split between the threads): single items with 3
+ * threads give what 1 thread gives, at each precision (reduced precision:
+ * bit for bit, every element is computed the same way; fp32: OpenBLAS may
+ * block a narrower product differently, last bits). _i: fp32, bf16, int8. */
+START_TEST(test_team_equals_single_thread)
+{
+    static const cls_precision_t precs[] = {CLS_PREC_FP32, CLS_PREC_BF16, CLS_PREC_INT8};
+    json_t *g = expected("mt_l2_h64_f32"), *texts = json_object_get(g, "texts");
+    size_t n = json_array_size(texts);
+    char a[1024], err[512] = "";
+    cls_classifier_t *cl[2] = {NULL, NULL};
+    double tol = _i == 0 ? 1e-6 : 0.0;
+
+    setenv("FINSENT_TEAM_MIN_MACS", "1", 1); /* fork mode: this process only */
+    for (int k = 0; k < 2; k++) {
+        cls_classifier_opts_t o = {0};
+        o.model_dir = dir_of("mt_l2_h64_f32", a, sizeof a);
+        o.max_batch = 4;
+        o.threads = k ? 3 : 1;
+        o.precision = precs[_i];
+        ck_assert_msg(cls_classifier_new(&o, &cl[k], err, sizeof err) == CORE_OK, "%s", err);
+        ck_assert_int_eq(cls_classifier_precision(cl[k]), precs[_i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *t = json_string_value(json_array_get(texts, i));
+        size_t l = strlen(t);
+        float p[2][8];
+        for (int k = 0; k < 2; k++) {
+            ck_assert_int_eq(cls_classifier_run(cl[k], &t, &l, 1), CORE_OK);
+            memcpy(p[k], cls_classifier_topic_probs(cl[k]), 5 * sizeof(float));
+            memcpy(p[k] + 5, cls_classifier_sentiment_probs(cl[k]), 3 * sizeof(float));
+        }
+        for (int j = 0; j < 8; j++)
+            ck_assert_msg(fabs(p[0][j] - p[1][j]) <= tol, "%s item %zu prob %d: %g vs team %g",
+                          cls_precision_name(precs[_i]), i, j, p[0][j], p[1][j]);
+    }
+    /* a full batch after team runs still splits as shares */
+    {
+        const char *t[4];
+        size_t l[4];
+        for (int i = 0; i < 4; i++) {
+            t[i] = json_string_value(json_array_get(texts, (size_t)i));
+            l[i] = strlen(t[i]);
+        }
+        ck_assert_int_eq(cls_classifier_run(cl[1], t, l, 4), CORE_OK);
+        ck_assert_int_eq(cls_classifier_run(cl[0], t, l, 4), CORE_OK);
+        for (int j = 0; j < 4 * 3; j++)
+            ck_assert(fabs(cls_classifier_sentiment_probs(cl[0])[j] -
+                           cls_classifier_sentiment_probs(cl[1])[j]) <= 1e-5);
+    }
+    cls_classifier_free(cl[0]);
+    cls_classifier_free(cl[1]);
+    json_decref(g);
+}
+END_TEST
+
 START_TEST(test_two_models_and_order)
 {
     json_t *gt = expected("topic_l3_h48_relu_f16"), *gs = expected("finbert_l1_h32_gelunew_f32");
@@ -398,6 +455,7 @@ Suite *suite_classifier(void)
     Suite *s = suite_create("classifier");
     TCase *tc = tcase_create("classifier");
     tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_team_equals_single_thread, 0, 3);
     tcase_add_loop_test(tc, test_one_model, 0, 3);
     tcase_add_loop_test(tc, test_two_models_and_order, 0, 2);
     tcase_add_test(tc, test_tag);
