@@ -16,10 +16,12 @@
  * tokens), achieved GFLOP/s (dense layers + attention, cls_bert_flops),
  * ms per batch, and the process's peak RSS. --workers W splits each batch
  * between W encoder threads sharing the model, each with threads/W OpenBLAS
- * threads; the default W = threads is what the classifier does, --workers 1
- * measures the alternative (one encoder, OpenBLAS threads; docs/engine.md).
- * --json
- * prints one JSON object per measurement for bench/compare.
+ * threads; the default W = threads is what the classifier does for full
+ * batches; --workers 1 runs one encoder whose dense layers are split
+ * across the threads by a team (what the classifier does for batches
+ * smaller than its thread count; it used to measure one encoder on
+ * OpenBLAS's own threads, docs/engine.md). --json prints one JSON object
+ * per measurement for bench/compare.
  */
 #include <getopt.h>
 #include <math.h>
@@ -48,6 +50,97 @@ typedef struct job {
     int padded;
     core_err_t rc;
 } job_t;
+
+/* A team for --workers 1 (cls_bert_set_team): parts-1 threads that sleep
+ * between parts, as the classifier's own workers do for batches smaller
+ * than its thread count; the caller runs part 0. */
+typedef struct team {
+    size_t parts;
+    pthread_t tid[63];
+    size_t started;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned gen;
+    size_t busy;
+    int stop;
+    cls_bert_part_fn fn;
+    void *arg;
+} team_t;
+
+typedef struct team_member {
+    team_t *t;
+    size_t part;
+} team_member_t;
+
+static team_member_t members[63];
+
+static void *team_main(void *arg)
+{
+    team_member_t *me = arg;
+    team_t *t = me->t;
+    unsigned seen = 0;
+    pthread_mutex_lock(&t->mu);
+    for (;;) {
+        while (!t->stop && t->gen == seen)
+            pthread_cond_wait(&t->go, &t->mu);
+        if (t->stop)
+            break;
+        seen = t->gen;
+        pthread_mutex_unlock(&t->mu);
+        t->fn(t->arg, me->part, t->parts);
+        pthread_mutex_lock(&t->mu);
+        if (--t->busy == 0)
+            pthread_cond_signal(&t->done);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+static void team_run(void *team, cls_bert_part_fn fn, void *arg)
+{
+    team_t *t = team;
+    pthread_mutex_lock(&t->mu);
+    t->fn = fn;
+    t->arg = arg;
+    t->busy = t->started;
+    t->gen++;
+    pthread_cond_broadcast(&t->go);
+    pthread_mutex_unlock(&t->mu);
+    fn(arg, 0, t->parts);
+    pthread_mutex_lock(&t->mu);
+    while (t->busy > 0)
+        pthread_cond_wait(&t->done, &t->mu);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* Starts parts-1 threads; parts is lowered to what could be started. */
+static void team_start(team_t *t, size_t parts)
+{
+    memset(t, 0, sizeof *t);
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->go, NULL);
+    pthread_cond_init(&t->done, NULL);
+    for (size_t i = 1; i < parts && i <= 63; i++) {
+        members[i - 1] = (team_member_t){t, i};
+        if (pthread_create(&t->tid[i - 1], NULL, team_main, &members[i - 1]) != 0)
+            break;
+        t->started++;
+    }
+    t->parts = t->started + 1;
+}
+
+static void team_stop(team_t *t)
+{
+    pthread_mutex_lock(&t->mu);
+    t->stop = 1;
+    pthread_cond_broadcast(&t->go);
+    pthread_mutex_unlock(&t->mu);
+    for (size_t i = 0; i < t->started; i++)
+        pthread_join(t->tid[i], NULL);
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->go);
+    pthread_cond_destroy(&t->done);
+}
 
 static double now_s(void)
 {
@@ -89,7 +182,9 @@ static void help(FILE *out)
                  "  --seq-len N     tokens per item in fixed mode (default 32)\n"
                  "  --batch N       items per batch (default 32)\n"
                  "  --threads N     compute threads (default 2)\n"
-                 "  --workers W     encoder threads; each uses threads/W OpenBLAS threads\n"
+                 "  --workers W     encoder threads; each uses threads/W OpenBLAS threads;\n"
+                 "                  1: one encoder whose layers are split across the\n"
+                 "                  threads (the classifier's way for small batches)\n"
                  "                  (default: threads, as the classifier does)\n"
                  "  --runs N        timed rounds, the median is reported (default 5)\n"
                  "  --warmup N      untimed rounds first (default 1)\n"
@@ -182,6 +277,8 @@ int app_cmd_bench(int argc, char **argv)
     int c, json = 0, rc = APP_EXIT_USAGE;
     cls_precision_t prec = CLS_PREC_FP32;
     cls_bert_packed_t *packed = NULL;
+    team_t team;
+    int team_on = 0;
     cls_model_t *m = NULL;
     cls_wordpiece_t *wp = NULL;
     cls_wordpiece_ws_t *ws = NULL;
@@ -267,7 +364,10 @@ int app_cmd_bench(int argc, char **argv)
         return APP_EXIT_USAGE;
     }
     rc = APP_EXIT_FAIL;
-    cls_blas_set_threads((int)(threads / workers));
+    /* W workers of threads/W OpenBLAS threads each; one worker with more
+     * threads is a team that splits each dense layer's columns, as the
+     * classifier runs batches smaller than its thread count */
+    cls_blas_set_threads(workers == 1 ? 1 : (int)(threads / workers));
     if (model_dir) {
         if (cls_model_load(model_dir, &m, err, sizeof err) != CORE_OK) {
             fprintf(stderr, "finsent bench: %s\n", err);
@@ -352,6 +452,11 @@ int app_cmd_bench(int argc, char **argv)
             goto out;
         }
     }
+    if (workers == 1 && threads > 1) {
+        team_start(&team, threads);
+        team_on = 1;
+        cls_bert_set_team(jobs[0].bert, team_run, &team, team.parts);
+    }
     if (!json)
         printf("finsent bench: %s L=%zu H=%zu A=%zu I=%zu vocab=%zu, %s, batch %zu, threads %zu, "
                "workers %zu, kernels %s, precision %s (%s), OpenBLAS core %s\n",
@@ -425,6 +530,8 @@ int app_cmd_bench(int argc, char **argv)
     }
     rc = APP_EXIT_OK;
 out:
+    if (team_on)
+        team_stop(&team);
     if (jobs)
         for (size_t w = 0; w < workers; w++)
             cls_bert_free(jobs[w].bert);
