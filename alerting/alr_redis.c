@@ -4,6 +4,7 @@
 #include "alerting/alr_redis_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,12 @@
 
 struct alr_redis {
     alr_redis_opts_t o;
+    char host[CORE_SENTINEL_HOST_MAX]; /* the server of the current attempt */
+    int port;
+    size_t next_sentinel;              /* ask this one first (it answered last) */
+    pthread_mutex_t mu;                /* primary (read by other threads) */
+    char primary[300];                 /* last verified primary; "" = none yet */
+    uint64_t failovers;
     redisContext *c;
     core_tls_t *tls;     /* with redis.tls: the transport under c */
     core_err_t tls_rc;   /* core_tls_status when the last connection dropped */
@@ -33,6 +40,7 @@ static struct timeval tv_ms(int64_t ms)
 
 void alr_redis_opts_from_config(const core_config_t *cfg, alr_redis_opts_t *o)
 {
+    const char *sentinels;
     memset(o, 0, sizeof *o);
     snprintf(o->host, sizeof o->host, "%s", core_config_str(cfg, "redis", "host"));
     o->port = (int)core_config_int(cfg, "redis", "port");
@@ -44,6 +52,36 @@ void alr_redis_opts_from_config(const core_config_t *cfg, alr_redis_opts_t *o)
     o->command_timeout_ms = core_config_int(cfg, "redis", "command_timeout");
     o->reconnect_max_ms = core_config_int(cfg, "redis", "reconnect_max");
     core_tls_opts_from_config(cfg, "redis", &o->tls);
+    snprintf(o->master_name, sizeof o->master_name, "%s",
+             core_config_str(cfg, "redis", "master_name"));
+    snprintf(o->sentinel_user, sizeof o->sentinel_user, "%s",
+             core_config_str(cfg, "redis", "sentinel_user"));
+    snprintf(o->sentinel_password, sizeof o->sentinel_password, "%s",
+             core_config_str(cfg, "redis", "sentinel_password"));
+    o->wait_replicas = (int)core_config_int(cfg, "redis", "wait_replicas");
+    o->wait_timeout_ms = core_config_int(cfg, "redis", "wait_timeout");
+    sentinels = core_config_str(cfg, "redis", "sentinels");
+    if (sentinels[0] &&
+        core_sentinel_parse_list("redis.sentinels", sentinels, o->sentinels, CORE_SENTINEL_MAX,
+                                 &o->nsentinels, o->bad, sizeof o->bad) != CORE_OK) {
+        o->nsentinels = 0;
+    } else if (o->nsentinels > 0 && !o->master_name[0]) {
+        snprintf(o->bad, sizeof o->bad,
+                 "redis.master_name: required with redis.sentinels (the name the sentinels "
+                 "monitor the primary under, as in 'sentinel monitor NAME ...')");
+    } else if (o->nsentinels > 0 && o->socket[0]) {
+        snprintf(o->bad, sizeof o->bad,
+                 "redis.sentinels cannot be used with redis.socket (%s): unset one of them",
+                 o->socket);
+    }
+}
+
+core_err_t alr_redis_opts_check(const alr_redis_opts_t *o, char *err, size_t errlen)
+{
+    if (!o->bad[0])
+        return CORE_OK;
+    snprintf(err, errlen, "%s", o->bad);
+    return CORE_ECONFIG;
 }
 
 core_err_t alr_redis_new(const alr_redis_opts_t *o, alr_redis_t **out)
@@ -59,6 +97,12 @@ core_err_t alr_redis_new(const alr_redis_opts_t *o, alr_redis_t **out)
         r->o.command_timeout_ms = 5000;
     if (r->o.reconnect_max_ms <= 0)
         r->o.reconnect_max_ms = 30000;
+    /* A WAIT must end (timeout) before the socket read gives up on it. */
+    if (r->o.wait_replicas > 0 && r->o.command_timeout_ms < r->o.wait_timeout_ms + 1000)
+        r->o.command_timeout_ms = r->o.wait_timeout_ms + 1000;
+    snprintf(r->host, sizeof r->host, "%s", r->o.host);
+    r->port = r->o.port;
+    pthread_mutex_init(&r->mu, NULL);
     atomic_init(&r->stop, 0);
     r->backoff_ms = BACKOFF_START_MS;
     *out = r;
@@ -70,6 +114,7 @@ void alr_redis_free(alr_redis_t *r)
     if (!r)
         return;
     alr_redis_disconnect(r);
+    pthread_mutex_destroy(&r->mu);
     free(r);
 }
 
@@ -112,8 +157,35 @@ static void where(const alr_redis_t *r, char *buf, size_t cap)
 {
     if (r->o.socket[0])
         snprintf(buf, cap, "%s", r->o.socket);
+    else if (strchr(r->host, ':'))
+        snprintf(buf, cap, "[%s]:%d", r->host, r->port);
     else
-        snprintf(buf, cap, "%s:%d", r->o.host, r->o.port);
+        snprintf(buf, cap, "%s:%d", r->host, r->port);
+}
+
+uint64_t alr_redis_primary(alr_redis_t *r, char *buf, size_t cap)
+{
+    uint64_t n;
+    pthread_mutex_lock(&r->mu);
+    snprintf(buf, cap, "%s", r->primary);
+    n = r->failovers;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+/* note_primary records the server just connected to as the primary and
+ * counts a failover when it is not the previous one. */
+static void note_primary(alr_redis_t *r)
+{
+    char at[300];
+    where(r, at, sizeof at);
+    pthread_mutex_lock(&r->mu);
+    if (r->primary[0] && strcmp(r->primary, at) != 0) {
+        r->failovers++;
+        CORE_WARN("alerting", "redis: the primary is now %s (was %s): failover", at, r->primary);
+    }
+    snprintf(r->primary, sizeof r->primary, "%s", at);
+    pthread_mutex_unlock(&r->mu);
 }
 
 /* drop records the context's error (with TLS: the transport's reason when
@@ -163,6 +235,12 @@ core_err_t alr_redis_read(alr_redis_t *r, redisReply **out)
             freeReplyObject(rep);
         return drop(r, "read");
     }
+    if (((redisReply *)rep)->type == REDIS_REPLY_ERROR && ((redisReply *)rep)->str &&
+        strncmp(((redisReply *)rep)->str, "READONLY", 8) == 0) {
+        /* A replica now (failover): find the primary again. */
+        freeReplyObject(rep);
+        return drop(r, "READONLY (the server is a replica now)");
+    }
     *out = rep;
     return CORE_OK;
 }
@@ -206,7 +284,7 @@ static core_err_t open_tls(alr_redis_t *r)
                  r->o.socket);
         return CORE_ECONFIG;
     }
-    rc = core_tls_connect(&r->o.tls, r->o.host, r->o.port, r->o.connect_timeout_ms, &r->tls, &fd,
+    rc = core_tls_connect(&r->o.tls, r->host, r->port, r->o.connect_timeout_ms, &r->tls, &fd,
                           why, sizeof why);
     if (rc != CORE_OK) {
         snprintf(r->err, sizeof r->err, "redis %s", why);
@@ -222,13 +300,13 @@ static core_err_t open_tls(alr_redis_t *r)
     return CORE_OK;
 }
 
-core_err_t alr_redis_connect(alr_redis_t *r)
+/* connect_server connects to r->host:r->port (or the socket), then AUTH,
+ * SELECT (and PING with TLS). */
+static core_err_t connect_server(alr_redis_t *r)
 {
     char db[16], at[300];
     core_err_t rc;
 
-    if (r->c)
-        return CORE_OK;
     r->tls_rc = CORE_OK;
     if (r->o.tls.enabled) {
         if ((rc = open_tls(r)) != CORE_OK)
@@ -236,7 +314,7 @@ core_err_t alr_redis_connect(alr_redis_t *r)
     } else if (r->o.socket[0])
         r->c = redisConnectUnixWithTimeout(r->o.socket, tv_ms(r->o.connect_timeout_ms));
     else
-        r->c = redisConnectWithTimeout(r->o.host, r->o.port, tv_ms(r->o.connect_timeout_ms));
+        r->c = redisConnectWithTimeout(r->host, r->port, tv_ms(r->o.connect_timeout_ms));
     if (!r->c) {
         snprintf(r->err, sizeof r->err, "redis: out of memory");
         return CORE_ENOMEM;
@@ -284,6 +362,135 @@ fail:
     if (rc == CORE_ENET && r->tls_rc == CORE_EAUTH)
         rc = CORE_EAUTH; /* the TLS layer was refused, e.g. our certificate */
     alr_redis_disconnect(r);
+    return rc;
+}
+
+/* role_master: 1 when ROLE says master, 0 when it says otherwise (its word
+ * in role), -1 on a connection failure. A server that refuses ROLE (an ACL
+ * user without +role) is taken at the sentinel's word: a wrong guess
+ * surfaces as READONLY on the first write and is corrected then. */
+static int role_master(alr_redis_t *r, char *role, size_t cap)
+{
+    redisReply *rep;
+    int ok;
+    if (alr_redis_cmd(r, &rep, 1, (const char *[]){"ROLE"}, NULL) != CORE_OK)
+        return -1;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        snprintf(role, cap, "ROLE refused: %s", rep->str);
+        ok = 1;
+    } else if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+               rep->element[0]->type == REDIS_REPLY_STRING) {
+        snprintf(role, cap, "%s", rep->element[0]->str);
+        ok = strcmp(rep->element[0]->str, "master") == 0;
+    } else {
+        snprintf(role, cap, "an unexpected reply to ROLE");
+        ok = 0;
+    }
+    freeReplyObject(rep);
+    return ok;
+}
+
+/* add_why appends "; what" to the list of reasons. */
+static void add_why(char *list, size_t cap, const char *what)
+{
+    size_t l = strlen(list);
+    if (l + 3 < cap)
+        snprintf(list + l, cap - l, "%s%s", l ? "; " : "", what);
+}
+
+/* connect_sentinel: the primary named by the first sentinel (in turn) that
+ * names one that ROLE confirms. */
+static core_err_t connect_sentinel(alr_redis_t *r)
+{
+    char whys[1200] = "", why[400], role[200], host[CORE_SENTINEL_HOST_MAX];
+    size_t n = r->o.nsentinels, unknown = 0, answered = 0, auth = 0;
+    core_err_t rc;
+
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (r->next_sentinel + k) % n;
+        int port, m;
+        if (atomic_load(&r->stop))
+            return CORE_ECLOSED;
+        rc = core_sentinel_ask(&r->o.sentinels[i], r->o.master_name, r->o.sentinel_user,
+                               r->o.sentinel_password, r->o.connect_timeout_ms, host, sizeof host,
+                               &port, why, sizeof why);
+        if (rc != CORE_OK) {
+            unknown += rc == CORE_ENOT_FOUND;
+            auth += rc == CORE_EAUTH;
+            answered += rc == CORE_ENOT_FOUND || rc == CORE_EAUTH || rc == CORE_EREDIS;
+            add_why(whys, sizeof whys, why);
+            continue;
+        }
+        answered++;
+        snprintf(r->host, sizeof r->host, "%s", host);
+        r->port = port;
+        rc = connect_server(r);
+        if (rc == CORE_EAUTH || rc == CORE_ECONFIG || rc == CORE_ENOMEM)
+            return rc; /* ours to fix, whichever server it is */
+        if (rc != CORE_OK) {
+            add_why(whys, sizeof whys, r->err);
+            continue;
+        }
+        m = role_master(r, role, sizeof role);
+        if (m == 1) {
+            r->next_sentinel = i;
+            return CORE_OK;
+        }
+        where(r, why, sizeof why);
+        if (m == 0) {
+            char said[700];
+            snprintf(said, sizeof said, "sentinel %s:%d names %s, which is a %s, not the primary",
+                     r->o.sentinels[i].host, r->o.sentinels[i].port, why, role);
+            add_why(whys, sizeof whys, said);
+            alr_redis_disconnect(r);
+        } else {
+            add_why(whys, sizeof whys, r->err);
+        }
+    }
+    snprintf(r->err, sizeof r->err, "redis: no primary for '%s' from %zu sentinel(s): %s",
+             r->o.master_name, n, whys);
+    if (answered > 0 && unknown == answered)
+        return CORE_ECONFIG;
+    if (answered > 0 && auth == answered)
+        return CORE_EAUTH;
+    return CORE_ENET;
+}
+
+core_err_t alr_redis_connect(alr_redis_t *r)
+{
+    core_err_t rc;
+
+    if (r->c)
+        return CORE_OK;
+    if (r->o.bad[0]) {
+        snprintf(r->err, sizeof r->err, "%s", r->o.bad);
+        return CORE_ECONFIG;
+    }
+    rc = r->o.nsentinels > 0 ? connect_sentinel(r) : connect_server(r);
+    if (rc == CORE_OK)
+        note_primary(r);
+    return rc;
+}
+
+core_err_t alr_redis_wait(alr_redis_t *r, int n, int64_t timeout_ms, int *acked)
+{
+    char ns[16], ts[24];
+    const char *argv[] = {"WAIT", ns, ts};
+    redisReply *rep;
+    core_err_t rc;
+
+    *acked = 0;
+    snprintf(ns, sizeof ns, "%d", n);
+    snprintf(ts, sizeof ts, "%lld", (long long)timeout_ms);
+    if ((rc = alr_redis_cmd(r, &rep, 3, argv, NULL)) != CORE_OK)
+        return rc;
+    if (rep->type == REDIS_REPLY_INTEGER)
+        *acked = (int)rep->integer;
+    else if (!alr_redis_reply_err(r, rep))
+        alr_redis_seterr(r, "redis: unexpected reply to WAIT");
+    if (rep->type != REDIS_REPLY_INTEGER)
+        rc = CORE_EREDIS;
+    freeReplyObject(rep);
     return rc;
 }
 

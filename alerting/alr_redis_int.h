@@ -14,7 +14,19 @@
  * unusable; the adapter drops it (alr_redis_connected() turns false) so the
  * next alr_redis_connect() starts afresh. An error REPLY (-ERR ...) is not a
  * connection failure: it is returned to the caller as a reply of type
- * REDIS_REPLY_ERROR.
+ * REDIS_REPLY_ERROR. Except READONLY: the server we write to became a
+ * replica (a failover happened behind our back), so alr_redis_read treats it
+ * as a lost connection (CORE_ENET, connection dropped): the next connect
+ * finds the primary again.
+ *
+ * Sentinel (redis.sentinels + redis.master_name): alr_redis_connect asks
+ * each sentinel in turn (starting with the one that answered last) for the
+ * primary's address (core_sentinel), connects to it with the data
+ * connection's TLS and ACL settings, and uses it only when ROLE says
+ * "master" there; otherwise it tries the next sentinel. So every reconnect
+ * (after any connection error or READONLY) re-discovers the primary. When
+ * the verified primary differs from the previous one, the handle counts a
+ * failover (alr_redis_primary).
  *
  * Threads: one handle is used by one thread at a time. alr_redis_stop() and
  * the stop flag it sets may be used from any thread.
@@ -29,6 +41,7 @@
 
 #include "core/core_config.h"
 #include "core/core_error.h"
+#include "core/core_sentinel.h"
 #include "core/core_tls.h"
 
 typedef struct alr_redis_opts {
@@ -40,12 +53,28 @@ typedef struct alr_redis_opts {
     int db;
     int64_t connect_timeout_ms, command_timeout_ms, reconnect_max_ms;
     core_tls_opts_t tls; /* redis.tls*: TCP through core_tls when enabled */
+    /* redis.sentinels (parsed) and redis.master_name; nsentinels == 0: the
+     * primary is host:port. */
+    core_sentinel_addr_t sentinels[CORE_SENTINEL_MAX];
+    size_t nsentinels;
+    char master_name[128];
+    char sentinel_user[128], sentinel_password[256];
+    int wait_replicas;         /* redis.wait_replicas (the sink WAITs) */
+    int64_t wait_timeout_ms;   /* redis.wait_timeout */
+    char bad[300];             /* a malformed sentinel setting, in words; "" = fine */
 } alr_redis_opts_t;
 
 typedef struct alr_redis alr_redis_t;
 
-/* alr_redis_opts_from_config fills *o from the [redis] section. */
+/* alr_redis_opts_from_config fills *o from the [redis] section. A
+ * malformed redis.sentinels, or sentinels without redis.master_name, is
+ * described in o->bad (alr_redis_opts_check returns it); alr_redis_connect
+ * then fails with CORE_ECONFIG. */
 void alr_redis_opts_from_config(const core_config_t *cfg, alr_redis_opts_t *o);
+
+/* alr_redis_opts_check: CORE_ECONFIG with o->bad in err when the sentinel
+ * settings are malformed; CORE_OK otherwise. */
+core_err_t alr_redis_opts_check(const alr_redis_opts_t *o, char *err, size_t errlen);
 
 /* alr_redis_new makes an unconnected handle (options copied). */
 core_err_t alr_redis_new(const alr_redis_opts_t *o, alr_redis_t **out);
@@ -53,7 +82,8 @@ core_err_t alr_redis_new(const alr_redis_opts_t *o, alr_redis_t **out);
 /* alr_redis_free disconnects and frees. NULL is a no-op. */
 void alr_redis_free(alr_redis_t *r);
 
-/* alr_redis_connect connects once (if not connected), authenticates (AUTH
+/* alr_redis_connect connects once (if not connected; with sentinels: to
+ * the primary they name, verified with ROLE), authenticates (AUTH
  * user password with an ACL user, else AUTH password) and selects the db.
  * CORE_ENET when the server cannot be reached, CORE_EAUTH when it refuses
  * the credentials (wrong user or password, or none given when one is
@@ -63,7 +93,12 @@ void alr_redis_free(alr_redis_t *r);
  * unix socket or its files do not load, CORE_EREDIS when it refuses
  * SELECT; alr_redis_error says why, with the server's or OpenSSL's words.
  * With TLS a PING follows the handshake, so a server that refuses our
- * certificate after a TLS 1.3 handshake is refused here, not later. */
+ * certificate after a TLS 1.3 handshake is refused here, not later.
+ * With sentinels: CORE_ENET when no sentinel names a reachable primary,
+ * CORE_ECONFIG when the settings are malformed or every sentinel that
+ * answered does not know redis.master_name, CORE_EAUTH when the sentinels
+ * refuse redis.sentinel_user/password (or the primary refuses ours); the
+ * error string lists what each sentinel said. */
 core_err_t alr_redis_connect(alr_redis_t *r);
 
 /* alr_redis_connect_retry calls alr_redis_connect until it succeeds,
@@ -90,6 +125,18 @@ void alr_redis_disconnect(alr_redis_t *r);
 
 /* The hiredis context (NULL when disconnected), for pub/sub polling. */
 redisContext *alr_redis_ctx(alr_redis_t *r);
+
+/* alr_redis_primary writes the address of the primary of the current or
+ * last connection ("host:port", the unix socket path, or "" before the
+ * first connection) and returns the failovers this handle has seen (times
+ * the verified primary's address changed). Any thread. */
+uint64_t alr_redis_primary(alr_redis_t *r, char *buf, size_t cap);
+
+/* alr_redis_wait runs WAIT n timeout_ms: *acked receives the number of
+ * replicas that acknowledged every write this connection made. CORE_ENET
+ * when the connection failed, CORE_EREDIS for an error reply (a replica
+ * refuses WAIT), both with the error string set. */
+core_err_t alr_redis_wait(alr_redis_t *r, int n, int64_t timeout_ms, int *acked);
 
 /* alr_redis_error: the last failure in words. */
 const char *alr_redis_error(const alr_redis_t *r);

@@ -184,6 +184,38 @@ static void register_metrics(alr_sink_t *s, core_metrics_t *m)
     s->m_latency = core_metrics_histogram(
         m, "finsent_redis_write_seconds", NULL, "time to get one batch's counts into Redis",
         core_metrics_latency_buckets, core_metrics_latency_nbuckets);
+    s->m_failovers = core_metrics_counter(
+        m, "finsent_redis_failovers_total", NULL,
+        "times the writer found a different Redis primary than before (Sentinel failover)");
+    s->m_wait_short = core_metrics_counter(
+        m, "finsent_redis_wait_shortfalls_total", NULL,
+        "batches replayed because WAIT got fewer than redis.wait_replicas acknowledgements");
+    s->m_wait_s = core_metrics_histogram(m, "finsent_redis_wait_seconds", NULL,
+                                         "time of the WAIT after one batch (redis.wait_replicas)",
+                                         core_metrics_latency_buckets,
+                                         core_metrics_latency_nbuckets);
+    s->metrics = m;
+}
+
+/* note_primary (write path, once per batch): the failovers the connection
+ * saw since the last look go to the counter, and the primary's info series
+ * follows a change of primary. */
+static void note_primary(alr_sink_t *s)
+{
+    char at[300], lab[360];
+    uint64_t n = alr_redis_primary(s->r, at, sizeof at);
+
+    if (n > s->failovers_seen)
+        core_counter_add(s->m_failovers, n - s->failovers_seen);
+    s->failovers_seen = n;
+    if (!s->metrics || !at[0] || strcmp(at, s->primary_seen) == 0)
+        return;
+    snprintf(s->primary_seen, sizeof s->primary_seen, "%s", at);
+    core_gauge_set(s->m_primary, 0.0);
+    s->m_primary = core_metrics_gauge(s->metrics, "finsent_redis_primary_info",
+                                      core_metrics_label(lab, sizeof lab, "addr", at),
+                                      "the Redis primary the writer uses (1; 0: a former one)");
+    core_gauge_set(s->m_primary, 1.0);
 }
 
 /* read_redis_config takes the [redis] limits. */
@@ -259,6 +291,10 @@ core_err_t alr_sink_new(const core_config_t *cfg, core_metrics_t *metrics, alr_s
         (rc = alr_windows_from_config(cfg, s->rules, s->nrules, &s->win, err, errlen)) != CORE_OK)
         goto out;
     alr_redis_opts_from_config(cfg, &o);
+    if ((rc = alr_redis_opts_check(&o, err, errlen)) != CORE_OK)
+        goto out;
+    s->wait_replicas = o.wait_replicas;
+    s->wait_timeout_ms = o.wait_timeout_ms;
     if ((rc = alr_redis_new(&o, &s->r)) != CORE_OK)
         goto out;
     s->scripts[ALR_SCRIPT_COUNT].src = COUNT_LUA;
@@ -309,6 +345,14 @@ void alr_sink_cancel(alr_sink_t *s)
 const char *alr_sink_error(const alr_sink_t *s)
 {
     return alr_redis_error(s->r);
+}
+
+uint64_t alr_sink_primary(alr_sink_t *s, char *buf, size_t cap)
+{
+    char at[300];
+    uint64_t n = alr_redis_primary(s->r, at, sizeof at);
+    snprintf(buf, cap, "%s", at);
+    return s->m_failovers ? core_counter_value(s->m_failovers) : n;
 }
 
 size_t alr_sink_windows(const alr_sink_t *s, const int **minutes)
@@ -415,8 +459,20 @@ static core_err_t append_count(alr_sink_t *s, const core_tagged_t *t, int64_t ev
     return alr_args_send(a, s->r);
 }
 
+/* countable: an item that goes to Redis (its outcome is decided there). */
+static int countable(alr_outcome_t o)
+{
+    return o == ALR_ITEM_COUNTED || o == ALR_ITEM_DUPLICATE;
+}
+
+/* done[i] bits: ANSWERED in the current round, EARLIER in a round before a
+ * replay (WAIT shortfall), whose outcome stands unless Redis now says the
+ * item was new (a new primary that had lost it). */
+#define DONE_ANSWERED 1
+#define DONE_EARLIER 2
+
 /* count_once sends the COUNT calls of the countable items that have no
- * answer yet (done[i] == 0) and reads their replies: an answered item is in
+ * answer yet in this round and reads their replies: an answered item is in
  * Redis (the script is atomic, and with appendfsync always the reply comes
  * after the fsync), so a retry never needs to send it again and its outcome
  * stays the one of the attempt that ran it. CORE_OK: every item answered.
@@ -430,7 +486,7 @@ static core_err_t count_once(alr_sink_t *s, core_tagged_t *const *items, size_t 
     if (rc != CORE_OK)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        if (out[i] != ALR_ITEM_COUNTED || done[i])
+        if (!countable(out[i]) || (done[i] & DONE_ANSWERED))
             continue;
         rc = append_count(s, items[i], ev[i]);
         if (rc != CORE_OK) {
@@ -442,15 +498,17 @@ static core_err_t count_once(alr_sink_t *s, core_tagged_t *const *items, size_t 
     }
     for (size_t i = 0; i < n; i++) {
         redisReply *rep;
-        if (out[i] != ALR_ITEM_COUNTED || done[i])
+        if (!countable(out[i]) || (done[i] & DONE_ANSWERED))
             continue;
         rc = alr_redis_read(s->r, &rep);
         if (rc != CORE_OK)
             return rc;
         if (rep->type == REDIS_REPLY_INTEGER) {
-            done[i] = 1;
-            if (rep->integer != 1)
+            if (rep->integer == 1)
+                out[i] = ALR_ITEM_COUNTED;
+            else if (!(done[i] & DONE_EARLIER))
                 out[i] = ALR_ITEM_DUPLICATE;
+            done[i] |= DONE_ANSWERED;
         } else {
             alr_sink_reply_failed(s, rep, "redis: unexpected reply to the count script", &first);
         }
@@ -459,13 +517,43 @@ static core_err_t count_once(alr_sink_t *s, core_tagged_t *const *items, size_t 
     return first;
 }
 
-/* count_all runs count_once until every countable item is answered:
- * reconnecting and backing off after failures (Redis away is
- * backpressure), until cancelled. */
+/* replicated issues WAIT for redis.wait_replicas after a round whose
+ * items are all answered: CORE_OK when enough replicas have every write of
+ * this connection; CORE_EAGAIN for a shortfall; CORE_ENET / CORE_EREDIS
+ * when WAIT itself failed. */
+static core_err_t replicated(alr_sink_t *s, size_t n)
+{
+    int64_t t0 = core_time_mono_ns();
+    int acked = 0;
+    core_err_t rc = alr_redis_wait(s->r, s->wait_replicas, s->wait_timeout_ms, &acked);
+    char msg[160];
+
+    core_histogram_observe(s->m_wait_s, (double)(core_time_mono_ns() - t0) / 1e9);
+    if (rc != CORE_OK || acked >= s->wait_replicas)
+        return rc;
+    snprintf(msg, sizeof msg,
+             "redis: WAIT: %d of %d replica(s) acknowledged a batch of %zu within %lld ms", acked,
+             s->wait_replicas, n, (long long)s->wait_timeout_ms);
+    alr_redis_seterr(s->r, msg);
+    return CORE_EAGAIN;
+}
+
+/* count_all runs count_once until every countable item is answered (and,
+ * with redis.wait_replicas, replicated): reconnecting and backing off after
+ * failures (Redis away is backpressure), until cancelled.
+ *
+ * A WAIT shortfall replays the whole batch, not the pipeline's drop path:
+ * every countable item is sent again (idempotent: one already in Redis
+ * reads as a duplicate and keeps its first outcome), on whatever primary
+ * the connection reaches by then, and WAIT is asked again. Sending again
+ * matters after a failover: the new primary may lack some of the items
+ * the old one had answered. Nothing of the batch is acknowledged meanwhile
+ * (alr_sink_write has not returned), so a failover never loses an item the
+ * source was told about. */
 static core_err_t count_all(alr_sink_t *s, core_tagged_t *const *items, size_t n, const int64_t *ev,
                             alr_outcome_t *out, unsigned char *done)
 {
-    size_t attempts = 0;
+    size_t attempts = 0, shortfalls = 0;
     core_err_t rc;
 
     for (;;) {
@@ -476,9 +564,22 @@ static core_err_t count_all(alr_sink_t *s, core_tagged_t *const *items, size_t n
             return rc;
         if (fresh)
             s->scripts_loaded = 0;
+        note_primary(s);
         if (attempts++ > 0)
             core_counter_add(s->m_retries, 1);
         rc = count_once(s, items, n, ev, out, done);
+        if (rc == CORE_OK && s->wait_replicas > 0) {
+            rc = replicated(s, n);
+            if (rc != CORE_OK) /* replay: everything is sent again */
+                for (size_t i = 0; i < n; i++)
+                    done[i] = done[i] ? DONE_EARLIER : 0;
+            if (rc == CORE_EAGAIN) {
+                core_counter_add(s->m_wait_short, 1);
+                if (shortfalls++ % 10 == 0)
+                    CORE_WARN("alerting", "%s: not acknowledged; replaying it", alr_sink_error(s));
+                continue; /* WAIT itself waited wait_timeout */
+            }
+        }
         if (rc == CORE_OK || rc == CORE_ENOMEM || rc == CORE_ETOO_LARGE)
             return rc;
         core_counter_add(s->m_errors, 1);
@@ -638,7 +739,7 @@ core_err_t alr_sink_write(alr_sink_t *s, core_tagged_t *const *items, size_t n,
     }
     for (size_t i = 0; i < n; i++) {
         out[i] = classify(s, items[i], now, &ev[i]);
-        to_send += out[i] == ALR_ITEM_COUNTED;
+        to_send += countable(out[i]);
     }
     if (to_send > 0 && (rc = count_all(s, items, n, ev, out, done)) != CORE_OK)
         goto out;

@@ -16,7 +16,9 @@
  *
  * Write contract: alr_sink_write returns CORE_OK only when every countable
  * item of the batch is in Redis (with appendfsync always, durably: Redis
- * replies after the fsync). On a connection failure or an error reply it
+ * replies after the fsync) and, with redis.wait_replicas = N, when WAIT N
+ * says N replicas have it; a WAIT shortfall replays the batch within the
+ * call (see count_all in alr_sink.c) like a connection failure does. On a connection failure or an error reply it
  * reconnects / waits with exponential backoff capped at redis.reconnect_max
  * and sends again the items Redis has not answered (safe: idempotent; an
  * item counted by an attempt whose reply was lost then reads as a
@@ -135,6 +137,12 @@ void alr_sink_cancel(alr_sink_t *s);
 
 /* alr_sink_error: the last Redis failure in words. */
 const char *alr_sink_error(const alr_sink_t *s);
+
+/* alr_sink_primary writes the Redis primary the sink's connection uses (or
+ * last used; "" before the first connection) and returns the failovers seen
+ * (finsent_redis_failovers_total when the sink has metrics, else this
+ * sink's own count). Any thread. */
+uint64_t alr_sink_primary(alr_sink_t *s, char *buf, size_t cap);
 
 /* alr_sink_windows: the windows (minutes, ascending) rates are kept for:
  * redis.windows plus every rule's window. */

@@ -48,6 +48,15 @@ struct alr_sink {
     int64_t last_full_minute; /* minute of the tick's last full refresh */
     core_counter_t *m_out[ALR_ITEM__COUNT], *m_fired, *m_resolved, *m_errors, *m_retries;
     core_histogram_t *m_latency;
+    /* redis.wait_replicas / wait_timeout: WAIT after each batch (0: off). */
+    int wait_replicas;
+    int64_t wait_timeout_ms;
+    core_metrics_t *metrics;
+    core_counter_t *m_failovers, *m_wait_short;
+    core_histogram_t *m_wait_s;
+    core_gauge_t *m_primary;  /* finsent_redis_primary_info{addr=...} of the current one */
+    uint64_t failovers_seen;  /* the handle's count already added to m_failovers */
+    char primary_seen[300];   /* the primary m_primary names */
 };
 
 /* alr_sink_reply_failed handles a reply that is not the expected one: a

@@ -792,8 +792,16 @@ int app_pipeline_health(app_pipeline_t *p, char *buf, size_t cap)
         json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "id", cls_classifier_model_id(p->cls), "precision",
                   cls_precision_name(cls_classifier_precision(p->cls)), "kernels",
                   cls_classifier_kernels(p->cls)));
-    json_object_set_new(o, "redis", json_pack("{s:b,s:s}", "ok", redis, "error",
-                                              redis ? "" : "unavailable"));
+    {
+        char primary[300];
+        uint64_t failovers;
+        pthread_mutex_lock(&p->sink_mu); /* the Redis thread swaps p->sink on a reload */
+        failovers = alr_sink_primary(p->sink, primary, sizeof primary);
+        pthread_mutex_unlock(&p->sink_mu);
+        json_object_set_new(o, "redis", json_pack("{s:b,s:s,s:s,s:I}", "ok", redis, "error",
+                                                  redis ? "" : "unavailable", "primary", primary,
+                                                  "failovers", (json_int_t)failovers));
+    }
     if (p->kafka) {
         ing_kafka_health_t h;
         ing_kafka_health(p->kafka, &h);

@@ -912,7 +912,7 @@ void core_config_dump(const core_config_t *cfg, FILE *out)
     const char *cur = NULL;
     for (size_t i = 0; i < NKEYS; i++) {
         const keydef *k = &keys[i];
-        int secret = strcmp(k->key, "password") == 0 && cfg->vals[i].str[0];
+        int secret = strstr(k->key, "password") != NULL && cfg->vals[i].str[0];
         if (strchr(k->section, '*'))
             continue;
         if (!cur || strcmp(cur, k->section) != 0) {

@@ -71,6 +71,15 @@
     X("redis", "tls_key", STR, "", 0, 0, "private key (PEM, no passphrase) of tls_cert")         \
     X("redis", "tls_server_name", STR, "", 0, 0, "name the certificate must carry; SNI (empty: redis.host)") \
     X("redis", "prefix", STR, "finsent:", 0, 0, "prefix of every key and channel")                 \
+    X("redis", "sentinels", LIST, "", 0, 0,                                                        \
+      "Redis Sentinels host:port,...: find the primary through them (empty: redis.host)")          \
+    X("redis", "master_name", STR, "", 0, 0, "the primary's name in Sentinel (with redis.sentinels)") \
+    X("redis", "sentinel_user", STR, "", 0, 0, "ACL user for the sentinels (empty: default user)") \
+    X("redis", "sentinel_password", STR, "", 0, 0, "AUTH password for the sentinels (empty: none)") \
+    X("redis", "wait_replicas", INT, "0", 0, 64,                                                   \
+      "after each batch, WAIT until this many replicas have it before acknowledging (0: off)")    \
+    X("redis", "wait_timeout", DURATION, "1s", 10, 600000,                                         \
+      "how long one WAIT waits; a shortfall replays the batch")                                    \
     X("redis", "connect_timeout", DURATION, "2s", 10, 600000, "connect timeout")                   \
     X("redis", "command_timeout", DURATION, "5s", 10, 600000, "command timeout")                   \
     X("redis", "reconnect_max", DURATION, "30s", 10, 3600000, "cap of the reconnect backoff")      \

@@ -1,4 +1,8 @@
-/* ing_seen_redis: see ing_seen_redis.h. A hiredis adapter. */
+/* ing_seen_redis: see ing_seen_redis.h. A hiredis adapter. With
+ * redis.sentinels it connects to the primary the sentinels name (asked in
+ * turn, core_sentinel) once ROLE confirms it there; every reconnect asks
+ * again, and a READONLY reply (the server became a replica) drops the
+ * connection so that the next flush finds the new primary. */
 #include "ingest/ing_seen_redis.h"
 
 #include <hiredis/hiredis.h>
@@ -8,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/core_sentinel.h"
 #include "core/core_tls.h"
 
 #define MAX_BACKLOG 100000
@@ -19,6 +24,10 @@ struct ing_seen_redis {
     char host[256], sock[256], user[128], password[256], prefix[128];
     int port, db;
     int64_t connect_timeout_ms, command_timeout_ms;
+    core_sentinel_addr_t sentinels[CORE_SENTINEL_MAX];
+    size_t nsentinels, next_sentinel;
+    char master[128], suser[128], spassword[256];
+    char bad[300]; /* a malformed redis.sentinels, in words */
     ing_seen_rec_t *backlog;
     size_t nbacklog;
 };
@@ -45,6 +54,17 @@ core_err_t ing_seen_redis_new(const core_config_t *cfg, ing_seen_redis_t **out)
     r->connect_timeout_ms = core_config_int(cfg, "redis", "connect_timeout");
     r->command_timeout_ms = core_config_int(cfg, "redis", "command_timeout");
     core_tls_opts_from_config(cfg, "redis", &r->tlso);
+    snprintf(r->master, sizeof r->master, "%s", core_config_str(cfg, "redis", "master_name"));
+    snprintf(r->suser, sizeof r->suser, "%s", core_config_str(cfg, "redis", "sentinel_user"));
+    snprintf(r->spassword, sizeof r->spassword, "%s",
+             core_config_str(cfg, "redis", "sentinel_password"));
+    if (core_config_str(cfg, "redis", "sentinels")[0] &&
+        core_sentinel_parse_list("redis.sentinels", core_config_str(cfg, "redis", "sentinels"),
+                                 r->sentinels, CORE_SENTINEL_MAX, &r->nsentinels, r->bad,
+                                 sizeof r->bad) != CORE_OK)
+        r->nsentinels = 0;
+    else if (r->nsentinels > 0 && !r->master[0])
+        snprintf(r->bad, sizeof r->bad, "redis.master_name: required with redis.sentinels");
     *out = r;
     return CORE_OK;
 }
@@ -119,12 +139,10 @@ static core_err_t connect_tls(ing_seen_redis_t *r, char *err, size_t errlen)
     return CORE_OK;
 }
 
-static core_err_t connect_redis(ing_seen_redis_t *r, char *err, size_t errlen)
+static core_err_t connect_server(ing_seen_redis_t *r, char *err, size_t errlen)
 {
     redisReply *rep;
     core_err_t rc;
-    if (r->c)
-        return CORE_OK;
     if (r->tlso.enabled) {
         if ((rc = connect_tls(r, err, errlen)) != CORE_OK)
             return rc;
@@ -158,6 +176,59 @@ static core_err_t connect_redis(ing_seen_redis_t *r, char *err, size_t errlen)
         freeReplyObject(rep);
     }
     return CORE_OK;
+}
+
+/* connect_sentinel: the primary named by the first sentinel (in turn)
+ * whose answer ROLE confirms (a server refusing ROLE is taken at the
+ * sentinel's word; READONLY corrects a wrong one). */
+static core_err_t connect_sentinel(ing_seen_redis_t *r, char *err, size_t errlen)
+{
+    char why[400], host[CORE_SENTINEL_HOST_MAX];
+    core_err_t rc = CORE_ENET;
+
+    snprintf(err, errlen, "redis: no primary for '%s' from the sentinels", r->master);
+    for (size_t k = 0; k < r->nsentinels; k++) {
+        size_t i = (r->next_sentinel + k) % r->nsentinels;
+        redisReply *rep;
+        int port, master;
+        rc = core_sentinel_ask(&r->sentinels[i], r->master, r->suser, r->spassword,
+                               r->connect_timeout_ms, host, sizeof host, &port, why, sizeof why);
+        if (rc != CORE_OK) {
+            snprintf(err, errlen, "redis: %s", why);
+            continue;
+        }
+        snprintf(r->host, sizeof r->host, "%s", host);
+        r->port = port;
+        if ((rc = connect_server(r, err, errlen)) != CORE_OK)
+            continue;
+        rep = redisCommand(r->c, "ROLE");
+        master = rep && (rep->type == REDIS_REPLY_ERROR ||
+                         (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+                          rep->element[0]->type == REDIS_REPLY_STRING &&
+                          strcmp(rep->element[0]->str, "master") == 0));
+        if (rep)
+            freeReplyObject(rep);
+        if (master) {
+            r->next_sentinel = i;
+            return CORE_OK;
+        }
+        snprintf(err, errlen, "redis %s:%d: named by sentinel %s:%d but not the primary (ROLE)",
+                 host, port, r->sentinels[i].host, r->sentinels[i].port);
+        disconnect(r);
+        rc = CORE_ENET;
+    }
+    return rc == CORE_OK ? CORE_ENET : rc;
+}
+
+static core_err_t connect_redis(ing_seen_redis_t *r, char *err, size_t errlen)
+{
+    if (r->c)
+        return CORE_OK;
+    if (r->bad[0]) {
+        snprintf(err, errlen, "%s", r->bad);
+        return CORE_ECONFIG;
+    }
+    return r->nsentinels > 0 ? connect_sentinel(r, err, errlen) : connect_server(r, err, errlen);
 }
 
 core_err_t ing_seen_redis_load(ing_seen_redis_t *r, ing_seen_t *seen, int64_t now_ms, char *err,
@@ -208,6 +279,7 @@ core_err_t ing_seen_redis_flush(ing_seen_redis_t *r, ing_seen_t *seen, int64_t n
     size_t n;
     core_err_t rc = CORE_OK;
     int64_t ttl = ing_seen_ttl(seen);
+    int readonly = 0;
 
     ing_seen_take_journal(seen, &recs, &n);
     if (n) {
@@ -251,8 +323,13 @@ core_err_t ing_seen_redis_flush(ing_seen_redis_t *r, ing_seen_t *seen, int64_t n
         if (((redisReply *)rep)->type == REDIS_REPLY_ERROR) {
             snprintf(err, errlen, "redis: %s", ((redisReply *)rep)->str);
             rc = CORE_EREDIS;
+            readonly |= strncmp(((redisReply *)rep)->str, "READONLY", 8) == 0;
         }
         freeReplyObject(rep);
+    }
+    if (readonly) { /* a replica now (failover): the next flush finds the primary */
+        disconnect(r);
+        return CORE_EREDIS; /* the backlog stays */
     }
     ing_seen_journal_free(r->backlog, r->nbacklog);
     r->backlog = NULL;

@@ -17,6 +17,7 @@ Suite *suite_admin(void);
 Suite *suite_baseline(void);
 Suite *suite_redis_tls(void);
 Suite *suite_windows(void);
+Suite *suite_sentinel(void);
 
 int main(void)
 {
@@ -34,12 +35,13 @@ int main(void)
         s[n++] = suite_cli();
         s[n++] = suite_admin();
         s[n++] = suite_baseline();
+        s[n++] = suite_sentinel();
         if (th_have_program("openssl"))
             s[n++] = suite_redis_tls();
         else
             printf("SKIP alr_redis_tls: openssl not found in PATH (install the openssl package)\n");
     } else {
-        printf("SKIP alr_redis, alr_redis_tls, alr_sink, alr_follow, alr_cli, alr_baseline, alr_admin: "
+        printf("SKIP alr_redis, alr_redis_tls, alr_sink, alr_sentinel, alr_follow, alr_cli, alr_baseline, alr_admin: "
                "redis-server not found "
                "(/usr/bin/redis-server or "
                "PATH); install the redis-server package to run them\n");

@@ -20,6 +20,11 @@ Scenarios (python3 tests/e2e/e2e.py SCENARIO --finsent BIN --model DIR):
             counted once, the ACME alert fired once.
   reload    SIGHUP adds an alert rule mid-stream: it fires, and every item is
             counted once.
+  failover  Redis primary + replica + three Sentinels; the replica lags, the
+            primary is SIGKILLed mid-stream and the replica promoted: with
+            redis.wait_replicas = 1 every bucket equals the expected one.
+  failover_nowait  the same without WAIT: reports how many acknowledged
+            items were lost (none may be counted twice).
 
 The messages: tests/data/demo/stream.jsonl (the demo stream with the ACME
 burst) padded to N with other headlines, each with a unique id, timestamps
@@ -790,7 +795,138 @@ def scenario_auth(args, env):
     log("OK: refused in %.1f s; the ACL user runs" % took)
 
 
+def start_server(env, name, port, *extra):
+    d = os.path.join(env.dir, name)
+    os.makedirs(d, exist_ok=True)
+    p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", d,
+                          "--save", ""] + list(extra),
+                         stdout=open(os.path.join(env.dir, name + ".log"), "a"),
+                         stderr=subprocess.STDOUT)
+    env.procs[name] = p
+    if not wait_port(port):
+        raise RuntimeError("%s did not start" % name)
+    return p
+
+
+def sentinel_primary(port):
+    try:
+        r = Redis(port)
+        v = r.cmd("SENTINEL", "get-master-addr-by-name", "e2e")
+        r.close()
+        return int(v[1]) if v else None
+    except (RuntimeError, OSError):
+        return None
+
+
+def quantiles(env, name, qs=(0.5, 0.99)):
+    """Upper bucket bounds holding the quantiles qs of histogram name."""
+    try:
+        body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % env.http_port, timeout=5).read().decode()
+    except OSError:
+        return None
+    b = []
+    for line in body.splitlines():
+        m = re.match(name + r'_bucket\{.*le="([^"]+)"\} (\S+)', line)
+        if m:
+            b.append((float("inf") if m.group(1) == "+Inf" else float(m.group(1)), float(m.group(2))))
+    if not b or b[-1][1] == 0:
+        return None
+    return [next(le for le, c in b if c >= q * b[-1][1]) for q in qs] + [int(b[-1][1])]
+
+
+def scenario_failover(args, env, wait=True):
+    """A primary, a replica and three Sentinels; finsent finds the primary
+    through them. Mid-stream the replica is paused and cut off (so that it
+    lags, as a slow replica does), the primary is SIGKILLed, the replica
+    resumes and is promoted. With redis.wait_replicas = 1 every bucket
+    equals the expected one; without it, what the dead primary had
+    acknowledged but never replicated is lost, and the scenario reports how
+    much (E2E_SEED: kill point and lag)."""
+    seed = int(os.environ.get("E2E_SEED", time.time()))
+    rnd = random.Random(seed)
+    n = min(args.messages, 4000)
+    primary, replica = env.redis_port, free_port()
+    start_server(env, "primary", primary, "--appendonly", "yes", "--appendfsync", "always")
+    start_server(env, "replica", replica, "--replicaof", "127.0.0.1", str(primary))
+    sports = [free_port() for _ in range(3)]
+    for i, sp in enumerate(sports):
+        conf = os.path.join(env.dir, "sentinel%d.conf" % i)
+        with open(conf, "w") as f:
+            f.write("port %d\nbind 127.0.0.1\ndir %s\nprotected-mode no\n"
+                    "sentinel monitor e2e 127.0.0.1 %d 2\n"
+                    "sentinel down-after-milliseconds e2e 1000\n"
+                    "sentinel failover-timeout e2e 5000\n" % (sp, env.dir, primary))
+        env.procs["sentinel%d" % i] = subprocess.Popen(
+            ["redis-server", conf, "--sentinel"],
+            stdout=open(os.path.join(env.dir, "sentinel%d.log" % i), "w"), stderr=subprocess.STDOUT)
+        assert wait_port(sp), "sentinel %d did not start" % i
+    env.start_kafka()
+    env.config("[redis]\nsentinels = %s\nmaster_name = e2e\nreconnect_max = 500ms\n%s"
+               % (",".join("127.0.0.1:%d" % p for p in sports),
+                  "wait_replicas = 1\nwait_timeout = 500ms\n" if wait else ""))
+    lines = make_messages(n, int(time.time() * 1000) - 3600000)
+    target = rnd.randrange(n // 5, n * 3 // 5)
+    lag = rnd.choice([0.5, 1.0, 1.5])
+    log("seed %d: %d messages, wait_replicas=%d, kill at %d items, replica lag %.1f s"
+        % (seed, n, 1 if wait else 0, target, lag))
+    env.produce(lines)
+    env.start_daemon()
+    end = time.time() + 300
+    while time.time() < end and count_all(env) < target:
+        time.sleep(0.02)
+    os.kill(env.procs["replica"].pid, signal.SIGSTOP)
+    r = Redis(primary)
+    r.cmd("CLIENT", "KILL", "TYPE", "replica")
+    r.close()
+    time.sleep(lag)
+    at_kill = count_all(env)
+    acked_at_kill = env.metric("finsent_items_out_total")
+    env.procs["primary"].kill()
+    env.procs["primary"].wait()
+    t_kill = time.time()
+    os.kill(env.procs["replica"].pid, signal.SIGCONT)
+    env.redis_port = replica
+    while time.time() < end and not all(sentinel_primary(sp) == replica for sp in sports):
+        time.sleep(0.05)
+    t_promoted = time.time()
+    base = count_all(env)
+    log("primary killed with %d counted (%s acknowledged); promoted after %.1f s with %d"
+        % (at_kill, acked_at_kill, t_promoted - t_kill, base))
+    # The old primary's machine comes back empty and becomes a replica (as
+    # Sentinel would make it; here at once, so WAIT has a replica again).
+    start_server(env, "primary2", primary)
+    r = Redis(primary)
+    r.cmd("REPLICAOF", "127.0.0.1", str(replica))
+    r.close()
+    while time.time() < end and count_all(env) <= base:
+        time.sleep(0.05)
+    t_again = time.time()
+    log("counting again %.1f s after the kill" % (t_again - t_kill))
+    assert env.wait_processed(n, timeout=300), "not all processed:\n" + env.tail("run.log")
+    time.sleep(1)
+    status, h = env.health()
+    log("healthz redis:", h["redis"])
+    log("write p50/p99/batches %s, WAIT p50/p99/batches %s" % (
+        quantiles(env, "finsent_redis_write_seconds"), quantiles(env, "finsent_redis_wait_seconds")))
+    assert h["redis"]["primary"] == "127.0.0.1:%d" % replica and h["redis"]["failovers"] >= 1, h
+    got = count_all(env)
+    env.procs["run"].send_signal(signal.SIGTERM)
+    assert env.procs["run"].wait(timeout=60) == 0
+    log("RESULT seed=%d wait_replicas=%d messages=%d counted=%d lost=%d recover_s=%.1f"
+        % (seed, 1 if wait else 0, n, got, n - got, t_again - t_kill))
+    if wait:
+        compare(expected_buckets(args, lines), actual_buckets(env))
+    else:
+        assert got <= n, "counted %d of %d: double counting" % (got, n)
+
+
+def scenario_failover_nowait(args, env):
+    scenario_failover(args, env, wait=False)
+
+
 SCENARIOS = {
+    "failover": scenario_failover,
+    "failover_nowait": scenario_failover_nowait,
     "auth": scenario_auth,
     "oversize": scenario_oversize,
     "feeds": scenario_feeds,
