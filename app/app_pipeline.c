@@ -92,6 +92,8 @@ struct app_pipeline {
 
     size_t batch;
     int max_wait_ms;
+    int adaptive_wait; /* classify.adaptive_wait */
+    double busy;       /* classify thread only: EWMA of the classifier's busy share */
     int unhealthy_polls; /* rss.unhealthy_polls */
     int cashtags;
     int to_stdout;
@@ -213,6 +215,7 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
     pthread_mutex_init(&p->sink_mu, NULL);
     p->batch = (size_t)core_config_int(cfg, "classify", "batch");
     p->max_wait_ms = (int)core_config_int(cfg, "classify", "max_wait");
+    p->adaptive_wait = core_config_bool(cfg, "classify", "adaptive_wait");
     p->unhealthy_polls = (int)core_config_int(cfg, "rss", "unhealthy_polls");
     p->cashtags = core_config_bool(cfg, "entities", "cashtags");
     p->to_stdout = core_config_bool(cfg, "run", "stdout");
@@ -405,10 +408,36 @@ static void observe_wait(app_pipeline_t *p, core_item_t *const *items, size_t n,
     }
 }
 
+/* batch_wait_ms: how long a batch may wait for more items once its first
+ * has arrived. A batch always closes at once when it is full. Waiting only
+ * pays when the classifier is the bottleneck (a fuller batch costs less per
+ * item); under light load it only adds latency, since the items are
+ * classified as soon as they are taken anyway. So the wait is
+ * classify.max_wait scaled by the classifier's busy share (an EWMA over the
+ * last batches of busy time / (busy + waiting time)): about 0 when idle,
+ * max_wait when saturated -- and when saturated the queue holds a full batch
+ * anyway, so batches close on size. */
+static int batch_wait_ms(const app_pipeline_t *p)
+{
+    if (!p->adaptive_wait)
+        return p->max_wait_ms;
+    return (int)((double)p->max_wait_ms * p->busy + 0.5);
+}
+
+/* note_busy folds one batch (busy_ns of classification after idle_ns of
+ * waiting for it) into p->busy. */
+static void note_busy(app_pipeline_t *p, int64_t busy_ns, int64_t idle_ns)
+{
+    double total = (double)(busy_ns + idle_ns);
+    if (total > 0)
+        p->busy += 0.2 * ((double)busy_ns / total - p->busy);
+}
+
 static void *classify_main(void *arg)
 {
     app_pipeline_t *p = arg;
     core_item_t **items = calloc(p->batch, sizeof *items);
+    int64_t idle_from = core_time_mono_ns();
 
     if (!items) {
         CORE_ERROR(MOD, "classify thread: out of memory");
@@ -423,11 +452,14 @@ static void *classify_main(void *arg)
         if (!items)
             break;
         call_ms = core_time_now_ms();
-        rc = core_queue_pop_batch(p->in_q, (void **)items, p->batch, &n, 250, p->max_wait_ms);
+        rc = core_queue_pop_batch(p->in_q, (void **)items, p->batch, &n, 250, batch_wait_ms(p));
         if (rc == CORE_ECLOSED)
             break;
-        if (rc != CORE_OK)
+        if (rc != CORE_OK) {
+            note_busy(p, 0, core_time_mono_ns() - idle_from);
+            idle_from = core_time_mono_ns();
             continue;
+        }
         t0 = core_time_mono_ns();
         observe_wait(p, items, n, call_ms, core_time_now_ms());
         cb = malloc(sizeof *cb + n * sizeof cb->t[0]);
@@ -456,6 +488,8 @@ static void *classify_main(void *arg)
         cb->n = k;
         rc = cls_classifier_tag(p->cls, cb->t, k);
         cb->classified_ns = core_time_mono_ns();
+        note_busy(p, cb->classified_ns - t0, t0 - idle_from);
+        idle_from = cb->classified_ns;
         core_histogram_observe(p->m_classify_s, (double)(cb->classified_ns - t0) / 1e9);
         core_histogram_observe(p->m_batch, (double)k);
         if (rc != CORE_OK) {
