@@ -2,7 +2,8 @@
  * app_pipeline: the daemon's pipeline, wiring the subsystems together.
  *
  *   sources (Kafka, JSONL file/stdin) -> in queue -> classify thread
- *     (batches of classify.batch items or classify.max_wait) -> tagged queue
+ *     (batches of classify.batch items or an adaptive wait up to
+ *     classify.max_wait, docs/pipeline.md) -> tagged queue
  *     -> Redis thread (alr_sink_write, then stdout JSONL / Kafka output)
  *     -> acknowledgement back to the source
  *

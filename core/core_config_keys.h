@@ -53,6 +53,8 @@
     X("classify", "sentiment_model", STR, "", 0, 0, "separate sentiment model directory (optional)") \
     X("classify", "batch", INT, "32", 1, 1024, "items per classifier batch")                       \
     X("classify", "max_wait", DURATION, "50ms", 0, 60000, "longest wait to fill a batch")          \
+    X("classify", "adaptive_wait", BOOL, "true", 0, 0,                                             \
+      "scale the wait to fill a batch by the classifier's busy share (light load: close at once)") \
     X("classify", "threads", INT, "2", 1, 256, "classifier compute threads (OpenBLAS runs 1 inside each)") \
     X("classify", "max_seq", INT, "128", 8, 4096, "tokens per item, [CLS] and [SEP] included")     \
     X("classify", "precision", STR, "auto", 0, 0,                                                  \

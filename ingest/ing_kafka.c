@@ -917,6 +917,15 @@ static core_err_t build_conf(ing_kafka_t *k, const core_config_t *cfg, int consu
     rc = conf_set(conf, "client.id", "finsent", "default", err, errlen);
     if (rc == CORE_OK && consumer)
         rc = conf_set(conf, "auto.offset.reset", "earliest", "default", err, errlen);
+    /* A fetch must not hold messages back: fetch.min.bytes 1 makes a broker
+     * answer as soon as it has one, and a short fetch.wait.max.ms bounds the
+     * wait of brokers that do not cut a long poll short when data arrives
+     * (librdkafka's mock cluster is one; its default is 500 ms). Both can
+     * be overridden in [kafka]. */
+    if (rc == CORE_OK && consumer)
+        rc = conf_set(conf, "fetch.min.bytes", "1", "default", err, errlen);
+    if (rc == CORE_OK && consumer)
+        rc = conf_set(conf, "fetch.wait.max.ms", "100", "default", err, errlen);
     if (rc == CORE_OK && !consumer)
         rc = conf_set(conf, "acks", "all", "default", err, errlen);
     for (size_t i = 0; rc == CORE_OK && i < n; i++) {
