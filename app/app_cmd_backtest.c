@@ -40,7 +40,6 @@
  */
 #include <errno.h>
 #include <ftw.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -68,6 +67,7 @@
 #include "alerting/alr_sink.h"
 #include "app/app.h"
 #include "app/app_backtest.h"
+#include "app/app_opts.h"
 #include "classify/cls_classifier.h"
 #include "core/core_lines.h"
 #include "core/core_log.h"
@@ -103,42 +103,6 @@ static void on_signal(int sig)
     if (signal_sink)
         alr_sink_cancel(signal_sink); /* only sets an atomic flag */
     errno = saved;
-}
-
-static void help(FILE *out)
-{
-    fprintf(out,
-            "usage: finsent backtest -c CONFIG [--set S.K=V ...] --input FILE.jsonl|-\n"
-            "                        [--private | --redis-port P] [--labels FILE] [--json] "
-            "[--keep]\n"
-            "                        [--tick D] [--step D]\n\n"
-            "Replays a history of messages (JSONL with event times \"ts\", as the daemon reads\n"
-            "them) through the classifier and the [rule.*] rules of CONFIG, at full speed in\n"
-            "event time, and prints every alert that would have fired: one row per alert\n"
-            "transition, then a summary per rule (alerts, alerts per day, time firing,\n"
-            "scopes). See docs/backtest.md.\n\n"
-            "  -c, --config FILE   config file: [rule.*], [classify], [entities], [redis]\n"
-            "  --set S.K=V         override one key (repeatable), e.g. "
-            "--set rule.ticker.threshold=0.5\n"
-            "  -i, --input FILE    the history, JSONL; - for stdin (read whole, then sorted by\n"
-            "                      event time); a message without \"ts\" is a bad line\n"
-            "  --private           run a private redis-server (the default): free loopback\n"
-            "                      port, temporary directory, no persistence, removed at the\n"
-            "                      end (redis-server from $FINSENT_REDIS_SERVER or PATH)\n"
-            "  --redis-port P      use the Redis at redis.host:P instead; it must hold no key\n"
-            "                      under redis.prefix (give a fresh one with --set\n"
-            "                      redis.prefix=NAME:); the replay's keys are deleted at the end\n"
-            "  --labels FILE       known events, lines scope,start,end (CSV or TSV; RFC 3339 or\n"
-            "                      epoch ms; # comments): which each rule caught, its lag, and\n"
-            "                      its false alerts\n"
-            "  --json              print the report as one JSON object\n"
-            "  --keep              leave the private redis-server running (or the keys in the\n"
-            "                      --redis-port server) to look at with the dashboard or\n"
-            "                      redis-cli; times there are shifted by whole days\n"
-            "  --tick D            event time between two rule ticks (default 60s)\n"
-            "  --step D            event time written per sink write (default 1s)\n\n"
-            "Bad input lines are reported with their line number, skipped and counted.\n"
-            "Exit status: 0 report printed, 1 error (input, labels, Redis, model), 2 usage.\n");
 }
 
 /* ---- input ------------------------------------------------------------- */
@@ -796,37 +760,26 @@ static int prepare_redis_keys(core_config_t *cfg, int64_t span_ms, int keep)
     return set_key(cfg, "redis.alerts_log_max=%s", MAX_ALERTS_LOG);
 }
 
-static int parse_duration_opt(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *ms)
-{
-    if (core_config_parse_duration(s, ms) != CORE_OK || *ms < lo || *ms > hi) {
-        fprintf(stderr,
-                "%s: %s: '%s' is not a duration between %" PRId64 "ms and %" PRId64
-                "ms (e.g. 1s, 60s, 5m)\n",
-                ME, opt, s, lo, hi);
-        return -1;
-    }
-    return 0;
-}
+static const char backtest_usage[] =
+    "usage: finsent backtest -c CONFIG [--set S.K=V ...] --input FILE.jsonl|-\n"
+    "                        [--private | --redis-port P] [--labels FILE] [--json] [--keep]\n"
+    "                        [--tick D] [--step D]\n\n"
+    "Replays a history of messages (JSONL with event times \"ts\", as the daemon reads\n"
+    "them) through the classifier and the [rule.*] rules of CONFIG, at full speed in\n"
+    "event time, and prints every alert that would have fired: one row per alert\n"
+    "transition, then a summary per rule (alerts, alerts per day, time firing,\n"
+    "scopes). See docs/backtest.md.\n\n";
+
+static const char backtest_footer[] =
+    "\nBad input lines are reported with their line number, skipped and counted.\n"
+    "Exit status: 0 report printed, 1 error (input, labels, Redis, model), 2 usage.\n";
 
 int app_cmd_backtest(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"set", required_argument, NULL, 's'},
-                                         {"input", required_argument, NULL, 'i'},
-                                         {"private", no_argument, NULL, 'P'},
-                                         {"redis-port", required_argument, NULL, 'p'},
-                                         {"labels", required_argument, NULL, 'l'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"keep", no_argument, NULL, 'k'},
-                                         {"tick", required_argument, NULL, 't'},
-                                         {"step", required_argument, NULL, 'S'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *path = NULL, *input = NULL, *labels_path = NULL;
-    char **sets = calloc((size_t)argc + 1, sizeof(char *));
-    size_t nsets = 0, nrules = 0, nlabels = 0;
-    long redis_port = 0;
-    int c, rc = APP_EXIT_USAGE, json = 0, keep = 0, private_flag = 0, wrote = 0;
+    const char *input = NULL, *labels_path = NULL;
+    size_t nrules = 0, nlabels = 0;
+    int redis_port = 0;
+    int rc, json = 0, keep = 0, private_flag = 0, wrote = 0;
     int64_t tick_ms = 60000, step_ms = 1000, t0;
     core_config_t *cfg = NULL;
     core_watchlist_t *wl = NULL;
@@ -843,63 +796,47 @@ int app_cmd_backtest(int argc, char **argv)
     int handlers = 0;
     char err[1024] = "";
     int64_t shift_ms = 0;
+    app_args_t args;
+    const app_opt_t opts[] = {
+        APP_CONFIG_ROW(&args, "config file: [rule.*], [classify], [entities], [redis]"),
+        APP_SET_ROW("override one key (repeatable), e.g. --set rule.ticker.threshold=0.5"),
+        APP_STR("input", 'i', "FILE", &input,
+                "the history, JSONL; - for stdin (read whole, then sorted by\n"
+                "event time); a message without \"ts\" is a bad line"),
+        APP_FLAG("private", 0, &private_flag,
+                 "run a private redis-server (the default): free loopback\n"
+                 "port, temporary directory, no persistence, removed at the\n"
+                 "end (redis-server from $FINSENT_REDIS_SERVER or PATH)"),
+        APP_INT("redis-port", 0, "P", 1, 65535, &redis_port,
+                "use the Redis at redis.host:P instead; it must hold no key\n"
+                "under redis.prefix (give a fresh one with --set\n"
+                "redis.prefix=NAME:); the replay's keys are deleted at the end"),
+        APP_STR("labels", 0, "FILE", &labels_path,
+                "known events, lines scope,start,end (CSV or TSV; RFC 3339 or\n"
+                "epoch ms; # comments): which each rule caught, its lag, and\n"
+                "its false alerts"),
+        APP_FLAG("json", 0, &json, "print the report as one JSON object"),
+        APP_FLAG("keep", 0, &keep,
+                 "leave the private redis-server running (or the keys in the\n"
+                 "--redis-port server) to look at with the dashboard or\n"
+                 "redis-cli; times there are shifted by whole days"),
+        APP_DURATION("tick", "D", 1000, 3600000, &tick_ms,
+                     "event time between two rule ticks (default 60s)"),
+        APP_DURATION("step", "D", 1, 3600000, &step_ms,
+                     "event time written per sink write (default 1s)"),
+    };
+    const app_cmd_spec_t spec = {
+        .name = ME,
+        .usage = backtest_usage,
+        .footer = backtest_footer,
+        .opts = opts,
+        .nopts = sizeof opts / sizeof opts[0],
+        .col = 22,
+    };
 
-    if (!sets)
-        return APP_EXIT_FAIL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:i:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            path = optarg;
-            break;
-        case 's':
-            sets[nsets++] = optarg;
-            break;
-        case 'i':
-            input = optarg;
-            break;
-        case 'P':
-            private_flag = 1;
-            break;
-        case 'p': {
-            char *end;
-            redis_port = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end || redis_port < 1 || redis_port > 65535) {
-                fprintf(stderr, "%s: --redis-port: '%s' is not a port (1..65535)\n", ME, optarg);
-                goto out;
-            }
-            break;
-        }
-        case 'l':
-            labels_path = optarg;
-            break;
-        case 'j':
-            json = 1;
-            break;
-        case 'k':
-            keep = 1;
-            break;
-        case 't':
-            if (parse_duration_opt("--tick", optarg, 1000, 3600000, &tick_ms) != 0)
-                goto out;
-            break;
-        case 'S':
-            if (parse_duration_opt("--step", optarg, 1, 3600000, &step_ms) != 0)
-                goto out;
-            break;
-        case 'h':
-            help(stdout);
-            rc = APP_EXIT_OK;
-            goto out;
-        default:
-            help(stderr);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\n", ME, argv[optind]);
+    if ((rc = app_opts_parse(&spec, argc, argv, &args)) != APP_OPTS_RUN)
         goto out;
-    }
+    rc = APP_EXIT_USAGE;
     if (!input) {
         fprintf(stderr, "%s: --input FILE.jsonl (or - for stdin) is required\n", ME);
         goto out;
@@ -914,7 +851,7 @@ int app_cmd_backtest(int argc, char **argv)
     }
 
     rc = APP_EXIT_FAIL;
-    if (!(cfg = app_config_build(path, sets, nsets)))
+    if (!(cfg = app_args_config(&args)))
         goto out;
     core_log_setup(CORE_LOG_WARN, CORE_LOG_TEXT);
     if (alr_rules_load(cfg, &rules, &nrules, err, sizeof err) != CORE_OK) {
@@ -923,7 +860,7 @@ int app_cmd_backtest(int argc, char **argv)
     }
     if (nrules == 0) {
         fprintf(stderr, "%s: %s has no [rule.NAME] section: nothing to backtest\n", ME,
-                path ? path : "the configuration");
+                args.config ? args.config : "the configuration");
         goto out;
     }
     if (labels_path && read_labels(labels_path, &labels, &nlabels) != 0)
@@ -968,15 +905,15 @@ int app_cmd_backtest(int argc, char **argv)
     if (redis_port) {
         int found = 0;
         char key[ALR_KEY_MAX];
-        if (set_key(cfg, "redis.port=%ld", redis_port) != 0 || set_key(cfg, "redis.socket=") != 0)
+        if (set_key(cfg, "redis.port=%d", redis_port) != 0 || set_key(cfg, "redis.socket=") != 0)
             goto out;
         if (alr_admin_prefix_probe(cfg, &found, key, sizeof key, err, sizeof err) != CORE_OK) {
-            fprintf(stderr, "%s: --redis-port %ld: %s\n", ME, redis_port, err);
+            fprintf(stderr, "%s: --redis-port %d: %s\n", ME, redis_port, err);
             goto out;
         }
         if (found) {
             fprintf(stderr,
-                    "%s: the Redis at %s:%ld (db %" PRId64 ") already has keys under the prefix "
+                    "%s: the Redis at %s:%d (db %" PRId64 ") already has keys under the prefix "
                     "'%s' (e.g. '%s'): a backtest would mix its counts and alerts with them. "
                     "Give a fresh prefix, e.g. --set redis.prefix=backtest:, or run without "
                     "--redis-port (a private redis-server)\n",
@@ -1123,6 +1060,6 @@ out:
     free(rules);
     core_watchlist_free(wl);
     core_config_free(cfg);
-    free(sets);
+    app_args_cleanup(&args);
     return rc;
 }

@@ -14,7 +14,6 @@
  * the only source is a JSONL file, the daemon stops by itself once every line
  * has been processed.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include "app/app.h"
 #include "app/app_api.h"
 #include "app/app_http.h"
+#include "app/app_opts.h"
 #include "app/app_pipeline.h"
 #include "core/core_log.h"
 #include "core/core_metrics.h"
@@ -31,30 +31,6 @@
 #include "core_version.h"
 
 #define MOD "run"
-
-static void help(FILE *out)
-{
-    fprintf(out,
-            "usage: finsent run [-c FILE] [--set section.key=value ...] [--jsonl FILE|-] [--stdout]\n"
-            "\n"
-            "The daemon: reads items from Kafka (kafka.brokers) and/or a JSONL file or stdin\n"
-            "(input.jsonl), classifies them in batches, counts them in Redis, evaluates the\n"
-            "alert rules, and acknowledges each item to its source once its counts are in Redis.\n"
-            "\n"
-            "  -c, --config FILE  configuration file (see `finsent config --defaults`)\n"
-            "  --set S.K=V        override a key (repeatable); FINSENT_<SECTION>_<KEY> also works\n"
-            "  --jsonl FILE       read input messages from FILE ('-' for stdin); same as\n"
-            "                     --set input.jsonl=FILE. With no Kafka, run exits when done.\n"
-            "  --stdout           also print each tagged item as a JSON line (run.stdout)\n"
-            "\n"
-            "HTTP (http.listen, default 127.0.0.1:9464): the dashboard at /, its read API\n"
-            "/api/rates /api/series /api/alerts /api/recent /api/explain, /metrics\n"
-            "(Prometheus), /healthz. http.ops_listen moves /metrics and /healthz to an address\n"
-            "of their own; http.auth_*_file and http.metrics_auth_*_file require credentials;\n"
-            "http.tls_cert and http.tls_key serve HTTPS (docs/security.md).\n"
-            "Signals: SIGTERM/SIGINT finish in-flight items and exit 0 within run.grace;\n"
-            "SIGHUP reloads the alert rules and feeds.\n");
-}
 
 typedef struct http_ctx {
     core_metrics_t *metrics;
@@ -100,19 +76,28 @@ static int setup_logging(const core_config_t *cfg)
     return 0;
 }
 
+static const char run_usage[] =
+    "usage: finsent run [-c FILE] [--set section.key=value ...] [--jsonl FILE|-] [--stdout]\n"
+    "\n"
+    "The daemon: reads items from Kafka (kafka.brokers) and/or a JSONL file or stdin\n"
+    "(input.jsonl), classifies them in batches, counts them in Redis, evaluates the\n"
+    "alert rules, and acknowledges each item to its source once its counts are in Redis.\n"
+    "\n";
+
+static const char run_footer[] =
+    "\n"
+    "HTTP (http.listen, default 127.0.0.1:9464): the dashboard at /, its read API\n"
+    "/api/rates /api/series /api/alerts /api/recent /api/explain, /metrics\n"
+    "(Prometheus), /healthz. http.ops_listen moves /metrics and /healthz to an address\n"
+    "of their own; http.auth_*_file and http.metrics_auth_*_file require credentials;\n"
+    "http.tls_cert and http.tls_key serve HTTPS (docs/security.md).\n"
+    "Signals: SIGTERM/SIGINT finish in-flight items and exit 0 within run.grace;\n"
+    "SIGHUP reloads the alert rules and feeds.\n";
+
 int app_cmd_run(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"set", required_argument, NULL, 's'},
-                                         {"jsonl", required_argument, NULL, 'j'},
-                                         {"stdout", no_argument, NULL, 'o'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *path = NULL;
-    char **sets = calloc((size_t)argc + 2, sizeof(char *));
-    char jsonl_set[4200], err[1024];
-    size_t nsets = 0;
-    int c, rc = APP_EXIT_FAIL;
+    char err[1024];
+    int rc;
     core_config_t *cfg = NULL;
     core_metrics_t *metrics = NULL;
     app_pipeline_t *pipe = NULL;
@@ -122,41 +107,29 @@ int app_cmd_run(int argc, char **argv)
     sigset_t sigs;
     int64_t grace;
     const char *listen, *root;
+    app_args_t args;
+    const app_opt_t opts[] = {
+        APP_CONFIG_ROW(&args, "configuration file (see `finsent config --defaults`)"),
+        APP_SET_ROW("override a key (repeatable); FINSENT_<SECTION>_<KEY> also works"),
+        APP_KEY("jsonl", "FILE", "input.jsonl", NULL,
+                "read input messages from FILE ('-' for stdin); same as\n"
+                "--set input.jsonl=FILE. With no Kafka, run exits when done."),
+        APP_KEY_FLAG("stdout", "run.stdout",
+                     "also print each tagged item as a JSON line (run.stdout)"),
+    };
+    const app_cmd_spec_t spec = {
+        .name = "finsent run",
+        .usage = run_usage,
+        .footer = run_footer,
+        .opts = opts,
+        .nopts = sizeof opts / sizeof opts[0],
+        .col = 21,
+    };
 
-    if (!sets)
-        return APP_EXIT_FAIL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            path = optarg;
-            break;
-        case 's':
-            sets[nsets++] = optarg;
-            break;
-        case 'j':
-            snprintf(jsonl_set, sizeof jsonl_set, "input.jsonl=%s", optarg);
-            sets[nsets++] = jsonl_set;
-            break;
-        case 'o':
-            sets[nsets++] = "run.stdout=true";
-            break;
-        case 'h':
-            help(stdout);
-            rc = APP_EXIT_OK;
-            goto out;
-        default:
-            help(stderr);
-            rc = APP_EXIT_USAGE;
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "finsent run: unexpected argument '%s'\n", argv[optind]);
-        rc = APP_EXIT_USAGE;
+    if ((rc = app_opts_parse(&spec, argc, argv, &args)) != APP_OPTS_RUN)
         goto out;
-    }
-    if (!(cfg = app_config_build(path, sets, nsets)))
+    rc = APP_EXIT_FAIL;
+    if (!(cfg = app_args_config(&args)))
         goto out;
     /* Every configuration check first (the same as `finsent config -c`), so
      * a bad setting fails here, before a thread, a socket or the model. */
@@ -221,7 +194,7 @@ int app_cmd_run(int argc, char **argv)
             break;
         }
         if (sig == SIGHUP) {
-            core_config_t *fresh = app_config_build(path, sets, nsets);
+            core_config_t *fresh = app_args_config(&args);
             if (!fresh) {
                 CORE_ERROR(MOD, "SIGHUP: the configuration has errors (above); keeping the "
                                 "running one");
@@ -258,6 +231,6 @@ out:
     app_pipeline_free(pipe);
     core_metrics_free(metrics);
     core_config_free(cfg);
-    free(sets);
+    app_args_cleanup(&args);
     return rc;
 }
