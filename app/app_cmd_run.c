@@ -76,6 +76,81 @@ static int setup_logging(const core_config_t *cfg)
     return 0;
 }
 
+/* wait_for_stop takes the signals in sigs on this (the main) thread until
+ * SIGINT or SIGTERM, or until the input is finished: SIGHUP reloads the
+ * rules and feeds from the configuration of args; every 200 ms the
+ * pipeline's tick runs. */
+static void wait_for_stop(app_pipeline_t *pipe, const sigset_t *sigs, const app_args_t *args)
+{
+    char err[1024];
+    for (;;) {
+        struct timespec ts = {0, 200 * 1000000L};
+        siginfo_t si;
+        int sig = sigtimedwait(sigs, &si, &ts);
+        if (sig == SIGINT || sig == SIGTERM) {
+            CORE_INFO(MOD, "%s: finishing in-flight items", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            return;
+        }
+        if (sig == SIGHUP) {
+            core_config_t *fresh = app_args_config(args);
+            if (!fresh) {
+                CORE_ERROR(MOD, "SIGHUP: the configuration has errors (above); keeping the "
+                                "running one");
+            } else if (app_pipeline_reload(pipe, fresh, err, sizeof err) != CORE_OK) {
+                CORE_ERROR(MOD, "SIGHUP: reload failed: %s; keeping the running configuration",
+                           err);
+                core_config_free(fresh);
+            } else {
+                CORE_INFO(MOD, "SIGHUP: alert rules and feeds reloaded");
+            }
+        }
+        app_pipeline_tick(pipe);
+        if (app_pipeline_finished(pipe)) {
+            CORE_INFO(MOD, "input finished");
+            return;
+        }
+    }
+}
+
+/* stop stops the pipeline within grace ms and says what was left. */
+static void stop(app_pipeline_t *pipe, int64_t grace)
+{
+    int64_t t0 = core_time_mono_ms();
+    size_t dropped = app_pipeline_stop(pipe, grace);
+    if (dropped)
+        CORE_WARN(MOD,
+                  "stopped after %lld ms; %zu items were not acknowledged and will be "
+                  "replayed",
+                  (long long)(core_time_mono_ms() - t0), dropped);
+    else
+        CORE_INFO(MOD, "stopped after %lld ms; every accepted item was acknowledged",
+                  (long long)(core_time_mono_ms() - t0));
+}
+
+/* start_http serves the dashboard, its API, /metrics and /healthz on
+ * http.listen (nothing when it is empty). 0, or -1 after logging why. */
+static int start_http(const core_config_t *cfg, http_ctx *hctx, app_http_t **http, app_api_t **api)
+{
+    char err[1024];
+    if (!core_config_str(cfg, "http", "listen")[0])
+        return 0;
+    if (app_http_new_config(cfg, http, err, sizeof err) != CORE_OK ||
+        app_http_route_area(*http, APP_HTTP_METRICS, "/metrics", serve_metrics, hctx) != CORE_OK ||
+        app_http_route_area(*http, APP_HTTP_HEALTH, "/healthz", serve_health, hctx) != CORE_OK ||
+        app_api_register(*http, cfg, api, err, sizeof err) != CORE_OK ||
+        app_http_start(*http, err, sizeof err) != CORE_OK) {
+        CORE_ERROR(MOD, "cannot start: %s", err);
+        return -1;
+    }
+    if (app_http_ops_port(*http))
+        CORE_INFO(MOD, "HTTP on port %d: dashboard /, /api/*; on port %d: /metrics, /healthz",
+                  app_http_port(*http), app_http_ops_port(*http));
+    else
+        CORE_INFO(MOD, "HTTP on port %d: dashboard /, /api/*, /metrics, /healthz",
+                  app_http_port(*http));
+    return 0;
+}
+
 static const char run_usage[] =
     "usage: finsent run [-c FILE] [--set section.key=value ...] [--jsonl FILE|-] [--stdout]\n"
     "\n"
@@ -105,8 +180,7 @@ int app_cmd_run(int argc, char **argv)
     app_api_t *api = NULL;
     http_ctx hctx;
     sigset_t sigs;
-    int64_t grace;
-    const char *listen, *root;
+    const char *root;
     app_args_t args;
     const app_opt_t opts[] = {
         APP_CONFIG_ROW(&args, "configuration file (see `finsent config --defaults`)"),
@@ -157,27 +231,10 @@ int app_cmd_run(int argc, char **argv)
         CORE_ERROR(MOD, "cannot start: %s", err);
         goto out;
     }
-    listen = core_config_str(cfg, "http", "listen");
-    if (listen[0]) {
-        hctx.metrics = metrics;
-        hctx.pipeline = pipe;
-        if (app_http_new_config(cfg, &http, err, sizeof err) != CORE_OK ||
-            app_http_route_area(http, APP_HTTP_METRICS, "/metrics", serve_metrics, &hctx) !=
-                CORE_OK ||
-            app_http_route_area(http, APP_HTTP_HEALTH, "/healthz", serve_health, &hctx) !=
-                CORE_OK ||
-            app_api_register(http, cfg, &api, err, sizeof err) != CORE_OK ||
-            app_http_start(http, err, sizeof err) != CORE_OK) {
-            CORE_ERROR(MOD, "cannot start: %s", err);
-            goto out;
-        }
-        if (app_http_ops_port(http))
-            CORE_INFO(MOD, "HTTP on port %d: dashboard /, /api/*; on port %d: /metrics, /healthz",
-                      app_http_port(http), app_http_ops_port(http));
-        else
-            CORE_INFO(MOD, "HTTP on port %d: dashboard /, /api/*, /metrics, /healthz",
-                      app_http_port(http));
-    }
+    hctx.metrics = metrics;
+    hctx.pipeline = pipe;
+    if (start_http(cfg, &hctx, &http, &api) != 0)
+        goto out;
     if (app_pipeline_start(pipe, err, sizeof err) != CORE_OK) {
         CORE_ERROR(MOD, "cannot start: %s", err);
         app_pipeline_stop(pipe, 0);
@@ -185,45 +242,8 @@ int app_cmd_run(int argc, char **argv)
     }
     CORE_INFO(MOD, "finsent %s (%s) running", FINSENT_VERSION, FINSENT_GIT_COMMIT);
 
-    for (;;) {
-        struct timespec ts = {0, 200 * 1000000L};
-        siginfo_t si;
-        int sig = sigtimedwait(&sigs, &si, &ts);
-        if (sig == SIGINT || sig == SIGTERM) {
-            CORE_INFO(MOD, "%s: finishing in-flight items", sig == SIGINT ? "SIGINT" : "SIGTERM");
-            break;
-        }
-        if (sig == SIGHUP) {
-            core_config_t *fresh = app_args_config(&args);
-            if (!fresh) {
-                CORE_ERROR(MOD, "SIGHUP: the configuration has errors (above); keeping the "
-                                "running one");
-            } else if (app_pipeline_reload(pipe, fresh, err, sizeof err) != CORE_OK) {
-                CORE_ERROR(MOD, "SIGHUP: reload failed: %s; keeping the running configuration",
-                           err);
-                core_config_free(fresh);
-            } else {
-                CORE_INFO(MOD, "SIGHUP: alert rules and feeds reloaded");
-            }
-        }
-        app_pipeline_tick(pipe);
-        if (app_pipeline_finished(pipe)) {
-            CORE_INFO(MOD, "input finished");
-            break;
-        }
-    }
-    grace = core_config_int(cfg, "run", "grace");
-    {
-        int64_t t0 = core_time_mono_ms();
-        size_t dropped = app_pipeline_stop(pipe, grace);
-        if (dropped)
-            CORE_WARN(MOD, "stopped after %lld ms; %zu items were not acknowledged and will be "
-                           "replayed",
-                      (long long)(core_time_mono_ms() - t0), dropped);
-        else
-            CORE_INFO(MOD, "stopped after %lld ms; every accepted item was acknowledged",
-                      (long long)(core_time_mono_ms() - t0));
-    }
+    wait_for_stop(pipe, &sigs, &args);
+    stop(pipe, core_config_int(cfg, "run", "grace"));
     rc = APP_EXIT_OK;
 out:
     app_http_free(http);

@@ -75,7 +75,8 @@ static int run_demo(demo_t *d, char **msg, int to_stdout, const char *const *arg
         .max_pos = 1,
         .too_few = "FILE is missing",
     };
-    char *argv[32], path[] = "/tmp/finsent-opts-XXXXXX";
+    static char *argv[32]; /* args.pos points into it */
+    char path[] = "/tmp/finsent-opts-XXXXXX";
     int argc = 0, fd = mkstemp(path), saved, rc;
     FILE *stream = to_stdout ? stdout : stderr;
 
