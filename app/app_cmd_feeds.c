@@ -222,6 +222,54 @@ static int ends_with_newline(FILE *f)
     return c == '\n';
 }
 
+/* write_sections appends the sections of plan[0..n) to outpath (created
+ * if missing; NULL: stdout) after a comment naming in. 0, or -1 after
+ * saying why. */
+static int write_sections(const ing_opml_entry_t *plan, size_t n, const char *in,
+                          const char *outpath)
+{
+    FILE *out = NULL, *w;
+    long size = 0;
+    int bad;
+
+    if (outpath && !(out = fopen(outpath, "a+"))) {
+        fprintf(stderr, "finsent feeds import: %s: %s\n", outpath, strerror(errno));
+        return -1;
+    }
+    w = out ? out : stdout;
+    if (out && fseek(out, 0, SEEK_END) == 0)
+        size = ftell(out);
+    if (size > 0 && !ends_with_newline(out))
+        fputc('\n', out);
+    fprintf(w, "%s; imported from %s by finsent feeds import\n\n", size > 0 ? "\n" : "",
+            strcmp(in, "-") == 0 ? "stdin" : in);
+    bad = ing_opml_write(w, plan, n) != CORE_OK;
+    if (out && fclose(out) != 0)
+        bad = 1;
+    if (bad)
+        fprintf(stderr, "finsent feeds import: cannot write %s\n", outpath ? outpath : "stdout");
+    return bad ? -1 : 0;
+}
+
+/* import_summary says on stderr how many feeds were imported and why the
+ * others were skipped (counts: outlines per verdict). */
+static void import_summary(const ing_opml_t *doc, const size_t *counts, size_t imported,
+                           const char *outpath)
+{
+    size_t skipped = doc->n - imported + doc->no_url, o = 0;
+    char why[300] = "";
+
+    for (int v = ING_OPML_NOT_HTTP; v <= ING_OPML_REJECTED; v++)
+        if (counts[v])
+            o += (size_t)snprintf(why + o, sizeof why - o, "%s%s: %zu", o ? ", " : "",
+                                  ing_opml_verdict_name((ing_opml_verdict_t)v), counts[v]);
+    if (doc->no_url)
+        snprintf(why + o, sizeof why - o, "%swithout xmlUrl: %zu", o ? ", " : "", doc->no_url);
+    fprintf(stderr, "finsent feeds import: imported %zu feed(s)%s%s, skipped %zu%s%s%s\n", imported,
+            outpath && imported ? " into " : "", outpath && imported ? outpath : "", skipped,
+            skipped ? " (" : "", why, skipped ? ")" : "");
+}
+
 static int cmd_import(int argc, char **argv)
 {
     const char *outpath = NULL, *cfgpath = NULL, *in;
@@ -230,7 +278,6 @@ static int cmd_import(int argc, char **argv)
     ing_opml_t *doc = NULL;
     ing_opml_entry_t *plan = NULL;
     core_config_t *cfg = NULL;
-    FILE *out = NULL;
     int rc;
     core_err_t e;
     app_args_t args;
@@ -302,51 +349,11 @@ static int cmd_import(int argc, char **argv)
         fprintf(stderr, "finsent feeds import: skipped \"%s\": %s\n",
                 pe->outline->title ? pe->outline->title : pe->outline->url, pe->why);
     }
-    if (imported > 0) {
-        if (outpath) {
-            out = fopen(outpath, "a+");
-            if (!out) {
-                fprintf(stderr, "finsent feeds import: %s: %s\n", outpath, strerror(errno));
-                goto out;
-            }
-        }
-        {
-            FILE *w = out ? out : stdout;
-            long size = out && fseek(out, 0, SEEK_END) == 0 ? ftell(out) : 0;
-            int bad;
-            if (size > 0 && !ends_with_newline(out))
-                fputc('\n', out);
-            fprintf(w, "%s; imported from %s by finsent feeds import\n\n", size > 0 ? "\n" : "",
-                    strcmp(in, "-") == 0 ? "stdin" : in);
-            bad = ing_opml_write(w, plan, doc->n) != CORE_OK;
-            if (out && fclose(out) != 0)
-                bad = 1;
-            out = NULL;
-            if (bad) {
-                fprintf(stderr, "finsent feeds import: cannot write %s\n",
-                        outpath ? outpath : "stdout");
-                goto out;
-            }
-        }
-    }
-    {
-        size_t skipped = doc->n - imported + doc->no_url;
-        char why[300] = "";
-        size_t o = 0;
-        for (int v = ING_OPML_NOT_HTTP; v <= ING_OPML_REJECTED; v++)
-            if (counts[v])
-                o += (size_t)snprintf(why + o, sizeof why - o, "%s%s: %zu", o ? ", " : "",
-                                      ing_opml_verdict_name((ing_opml_verdict_t)v), counts[v]);
-        if (doc->no_url)
-            snprintf(why + o, sizeof why - o, "%swithout xmlUrl: %zu", o ? ", " : "", doc->no_url);
-        fprintf(stderr, "finsent feeds import: imported %zu feed(s)%s%s, skipped %zu%s%s%s\n",
-                imported, outpath && imported ? " into " : "", outpath && imported ? outpath : "",
-                skipped, skipped ? " (" : "", why, skipped ? ")" : "");
-    }
+    if (imported > 0 && write_sections(plan, doc->n, in, outpath) != 0)
+        goto out;
+    import_summary(doc, counts, imported, outpath);
     rc = APP_EXIT_OK;
 out:
-    if (out)
-        fclose(out);
     core_config_free(cfg);
     free(plan);
     ing_opml_free(doc);
@@ -619,9 +626,59 @@ static json_t *rows_json(const check_row *rows, size_t n)
     return arr;
 }
 
+/* row_init sets up the row of the i-th [feed.NAME] of cfg; a url that
+ * cannot be fetched decides the row at once. */
+static void row_init(check_row *r, const core_config_t *cfg, size_t i)
+{
+    char sec[300];
+    r->name = core_config_instance_name(cfg, "feed", i);
+    snprintf(sec, sizeof sec, "feed.%s", r->name);
+    r->url = core_config_str(cfg, sec, "url");
+    if (!r->url[0] ||
+        (strncasecmp(r->url, "http://", 7) != 0 && strncasecmp(r->url, "https://", 8) != 0)) {
+        r->status = "error";
+        snprintf(r->error, sizeof r->error, "config: %s",
+                 r->url[0] ? "only http:// and https:// feeds are supported" : "no url");
+    }
+}
+
+/* report_rows prints the rows (table or JSON) and the summary line on
+ * stderr. Returns the exit status: 0 when every feed is ok. */
+static int report_rows(check_row *rows, size_t n, int json)
+{
+    size_t nok = 0, nempty = 0, nerr = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!rows[i].status) { /* cannot happen: every transfer ends */
+            rows[i].status = "error";
+            snprintf(rows[i].error, sizeof rows[i].error, "network: no result");
+        }
+        if (strcmp(rows[i].status, "ok") == 0)
+            nok++;
+        else if (strcmp(rows[i].status, "empty") == 0)
+            nempty++;
+        else
+            nerr++;
+    }
+    if (json) {
+        json_t *arr = rows_json(rows, n);
+        int bad = print_json(arr, 1);
+        json_decref(arr);
+        if (bad) {
+            fprintf(stderr, "finsent feeds check: cannot write the JSON\n");
+            return APP_EXIT_FAIL;
+        }
+    } else {
+        print_table(rows, n);
+        fflush(stdout);
+    }
+    fprintf(stderr, "finsent feeds check: %zu feed(s): %zu ok, %zu empty, %zu error(s)\n", n, nok,
+            nempty, nerr);
+    return nok == n ? APP_EXIT_OK : APP_EXIT_FAIL;
+}
+
 static int cmd_check(int argc, char **argv)
 {
-    size_t n = 0, nok = 0, nempty = 0, nerr = 0;
+    size_t n = 0;
     int json = 0, rc, curl_up = 0;
     core_config_t *cfg = NULL;
     check_row *rows = NULL;
@@ -671,18 +728,8 @@ static int cmd_check(int argc, char **argv)
         fprintf(stderr, "finsent feeds check: out of memory\n");
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        char sec[300];
-        rows[i].name = core_config_instance_name(cfg, "feed", i);
-        snprintf(sec, sizeof sec, "feed.%s", rows[i].name);
-        rows[i].url = core_config_str(cfg, sec, "url");
-        if (!rows[i].url[0] || (strncasecmp(rows[i].url, "http://", 7) != 0 &&
-                                strncasecmp(rows[i].url, "https://", 8) != 0)) {
-            rows[i].status = "error";
-            snprintf(rows[i].error, sizeof rows[i].error, "config: %s",
-                     rows[i].url[0] ? "only http:// and https:// feeds are supported" : "no url");
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        row_init(&rows[i], cfg, i);
     ing_fetch_opts_from_config(cfg, &fo);
     lim.max_items = CHECK_MAX_ITEMS;
     lim.max_text_bytes = (size_t)core_config_int(cfg, "input", "max_text_bytes");
@@ -696,33 +743,7 @@ static int cmd_check(int argc, char **argv)
         fprintf(stderr, "finsent feeds check: libcurl failed\n");
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (!rows[i].status) { /* cannot happen: every transfer ends */
-            rows[i].status = "error";
-            snprintf(rows[i].error, sizeof rows[i].error, "network: no result");
-        }
-        if (strcmp(rows[i].status, "ok") == 0)
-            nok++;
-        else if (strcmp(rows[i].status, "empty") == 0)
-            nempty++;
-        else
-            nerr++;
-    }
-    if (json) {
-        json_t *arr = rows_json(rows, n);
-        int bad = print_json(arr, 1);
-        json_decref(arr);
-        if (bad) {
-            fprintf(stderr, "finsent feeds check: cannot write the JSON\n");
-            goto out;
-        }
-    } else {
-        print_table(rows, n);
-        fflush(stdout);
-    }
-    fprintf(stderr, "finsent feeds check: %zu feed(s): %zu ok, %zu empty, %zu error(s)\n", n, nok,
-            nempty, nerr);
-    rc = nok == n ? APP_EXIT_OK : APP_EXIT_FAIL;
+    rc = report_rows(rows, n, json);
 out:
     for (size_t i = 0; rows && i < n; i++)
         row_cleanup(&rows[i]);

@@ -176,6 +176,27 @@ static int topics_check(const app_list_t *topics)
     return 0;
 }
 
+/* create_topics creates every --topic (NAME[:PARTITIONS], checked by
+ * topics_check; the colon is cut off in place). 0, or -1 after saying
+ * which failed. */
+static int create_topics(rd_kafka_mock_cluster_t *mc, app_list_t *topics, int brokers)
+{
+    for (size_t i = 0; i < topics->n; i++) {
+        char *colon = strchr(topics->v[i], ':');
+        int parts = colon ? atoi(colon + 1) : 4;
+        rd_kafka_resp_err_t e;
+        if (colon)
+            *colon = '\0';
+        e = rd_kafka_mock_topic_create(mc, topics->v[i], parts, brokers < 3 ? brokers : 3);
+        if (e) {
+            fprintf(stderr, "finsent kafka-mock: topic %s: %s\n", topics->v[i],
+                    rd_kafka_err2str(e));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* serve runs until SIGINT or SIGTERM (blocked in set and taken with
  * sigwait); SIGUSR1 takes every broker down, SIGUSR2 brings them back: an
  * outage for tests and demos (rd_kafka_mock_broker_set_down/up). */
@@ -266,18 +287,8 @@ int app_cmd_kafka_mock(int argc, char **argv)
         fprintf(stderr, "finsent kafka-mock: cannot create the mock cluster\n");
         goto out;
     }
-    for (size_t i = 0; i < topics.n; i++) {
-        char *colon = strchr(topics.v[i], ':');
-        int parts = colon ? atoi(colon + 1) : 4;
-        rd_kafka_resp_err_t e;
-        if (colon)
-            *colon = '\0';
-        e = rd_kafka_mock_topic_create(mc, topics.v[i], parts, brokers < 3 ? brokers : 3);
-        if (e) {
-            fprintf(stderr, "finsent kafka-mock: topic %s: %s\n", topics.v[i], rd_kafka_err2str(e));
-            goto out;
-        }
-    }
+    if (create_topics(mc, &topics, brokers) != 0)
+        goto out;
     if (port) {
         if (start_forwarder(&f, port, rd_kafka_mock_cluster_bootstraps(mc)) != 0)
             goto out;
