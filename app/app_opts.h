@@ -21,7 +21,8 @@
  *     positional arguments.
  * Destinations are the command's own variables (the table is a local
  * array), written only for the options given, so their initial values are
- * the defaults. Strings are borrowed from argv; app_args_t owns its lists.
+ * the defaults. Strings are borrowed from argv, except in lists:
+ * app_args_t owns its sets, the caller an APP_OPT_LIST's app_list_t.
  * Main thread; getopt_long is not reentrant.
  */
 #ifndef APP_OPTS_H
@@ -39,7 +40,7 @@ typedef enum app_opt_kind {
     APP_OPT_SIZE,     /* *(size_t *)dst, a decimal integer in lo..hi */
     APP_OPT_INT,      /* *(int *)dst, a decimal integer in lo..hi */
     APP_OPT_DURATION, /* *(int64_t *)dst in ms (core_config_parse_duration), lo..hi ms */
-    APP_OPT_LIST,     /* repeatable: appended to the app_list_t *dst */
+    APP_OPT_LIST,     /* repeatable: a copy appended to the caller's app_list_t *dst */
     APP_OPT_SET,      /* -s/--set S.K=V: appended to app_args_t.sets */
 } app_opt_kind_t;
 
