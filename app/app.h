@@ -3,8 +3,9 @@
  * the table is app_commands.h (one X-macro line per command, each command in
  * its own app/app_cmd_<name>.c). Only app/ may exit the process.
  *
- * Shared helpers for commands: common option parsing (-c FILE, --set k=v),
- * building the effective configuration, and finding the shipped model.
+ * Shared helpers for commands: building the effective configuration,
+ * the classifier's options, and finding the shipped model. Option parsing
+ * (-c FILE, -s/--set k=v, --help, ranges) is app/app_opts.h.
  */
 #ifndef APP_H
 #define APP_H
@@ -53,6 +54,18 @@ const char *app_root_warning(uid_t euid);
  * sentiment_model, batch, max_seq, threads; padded 0. The strings are
  * borrowed from cfg (or static): copy them if o outlives cfg. */
 void app_classifier_opts(const core_config_t *cfg, cls_classifier_opts_t *o);
+
+/* The classifier flags of finsent classify and eval: NULL or 0 keeps the
+ * configuration's value. */
+typedef struct app_cls_flags {
+    const char *model, *topic_model, *sentiment_model; /* --model, --topic-model, ... */
+    size_t batch, threads;                             /* --batch, --threads */
+} app_cls_flags_t;
+
+/* app_classifier_opts_flags is app_classifier_opts with the command line's
+ * flags f on top. The strings are borrowed from cfg and f. */
+void app_classifier_opts_flags(const core_config_t *cfg, const app_cls_flags_t *f,
+                               cls_classifier_opts_t *o);
 
 /* app_default_model_dir returns the directory of the shipped model: the
  * FINSENT_MODEL_DIR environment variable if set, else the installed copy

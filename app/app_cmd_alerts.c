@@ -2,8 +2,8 @@
  * --since, first replay them from stream finsent:alerts:log. Each alert is
  * printed once (JSON line, or a one-line summary with --text), in order;
  * after a lost connection it reconnects and catches up from the stream.
- * SIGINT/SIGTERM end it with status 0. */
-#include <getopt.h>
+ * SIGINT/SIGTERM end it with status 0. --since is long-only: -s is --set,
+ * as in every command. */
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 
 #include "alerting/alr_follow.h"
 #include "app/app.h"
+#include "app/app_opts.h"
 #include "core/core_log.h"
 #include "core/core_time.h"
 
@@ -30,29 +31,6 @@ static const char *str(json_t *a, const char *key)
 {
     const char *s = json_string_value(json_object_get(a, key));
     return s ? s : "?";
-}
-
-static void help(FILE *out)
-{
-    fprintf(
-        out,
-        "usage: finsent alerts [-c FILE] [--set S.K=V ...] [--since TIME|ID] [--scope S] "
-        "[--text] [--no-follow]\n\n"
-        "Print alerts as they are published on the Redis channel <prefix>alerts (one JSON\n"
-        "object per line: id, rule, scope, window, state, neg_rate, n, basis, value, threshold,\n"
-        "since, samples, ...; surge and volume alerts add baseline, baseline_n, baseline_share,\n"
-        "lift, expected, ratio, p_value).\n\n"
-        "  -c, --config FILE  config file (FINSENT_* variables and --set apply on top)\n"
-        "  --set S.K=V        override one key (repeatable)\n"
-        "  -s, --since X      first replay the alerts logged in <prefix>alerts:log since X:\n"
-        "                     a time (2026-11-28T13:50:00Z), a duration back from now (2h),\n"
-        "                     a stream ID (1795873800000-0) or 0 for everything kept\n"
-        "  --scope S          only the alerts of scope S (channel <prefix>alerts:S): all,\n"
-        "                     topic:LABEL (e.g. 'topic:Fed | Central Banks') or\n"
-        "                     entity:TICKER\n"
-        "  --text             one readable line per alert instead of JSON\n"
-        "  --no-follow        exit after the replay instead of following live\n"
-        "Stops on SIGINT/SIGTERM (status 0). Status 1 when Redis cannot be reached at start.\n");
 }
 
 typedef struct out {
@@ -96,60 +74,83 @@ static int print_alert(void *ctx, const char *json, size_t len)
     return 0;
 }
 
-int app_cmd_alerts(int argc, char **argv)
+/* follow replays the alerts since since_id (NULL: none) and, with live,
+ * follows them until a signal. Returns the exit status. */
+static int follow(alr_follow_t *f, const char *since_id, out_t *o, int live)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 'S'},
-        {"since", required_argument, NULL, 's'},  {"text", no_argument, NULL, 't'},
-        {"scope", required_argument, NULL, 'o'},  {"no-follow", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    const char *path = NULL, *since = NULL, *scope = NULL;
-    char **sets = calloc((size_t)argc + 1, sizeof(char *));
-    char since_id[64];
-    size_t nsets = 0;
-    int c, rc = APP_EXIT_USAGE, follow = 1;
-    out_t o = {0};
-    core_config_t *cfg = NULL;
-    alr_follow_t *f = NULL;
     struct sigaction sa;
     core_err_t e;
 
-    if (!sets)
+    signal_follow = f;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: poll(2) returns on a signal */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    e = alr_follow_start(f, since_id, print_alert, o);
+    if (e != CORE_OK) {
+        fprintf(stderr, "finsent alerts: %s\n", alr_follow_error(f));
+        signal_follow = NULL;
         return APP_EXIT_FAIL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'S':
-            sets[nsets++] = optarg;
-            break;
-        case 's':
-            since = optarg;
-            break;
-        case 't':
-            o.text = 1;
-            break;
-        case 'o':
-            scope = optarg;
-            break;
-        case 'n':
-            follow = 0;
-            break;
-        case 'h':
-            help(stdout);
-            rc = APP_EXIT_OK;
-            goto out;
-        default:
-            help(stderr);
-            goto out;
+    }
+    while (live && !stop_flag) {
+        e = alr_follow_poll(f, 500, print_alert, o);
+        if (e == CORE_ENET) {
+            CORE_WARN("alerts", "%s; reconnecting", alr_follow_error(f));
+            while (!stop_flag && (e = alr_follow_resume(f, print_alert, o)) != CORE_OK) {
+                if (e == CORE_ECLOSED)
+                    break;
+            }
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "finsent alerts: unexpected argument '%s'\n", argv[optind]);
+    signal_follow = NULL;
+    return APP_EXIT_OK;
+}
+
+int app_cmd_alerts(int argc, char **argv)
+{
+    const char *since = NULL, *scope = NULL;
+    char since_id[64];
+    int rc, no_follow = 0;
+    out_t o = {0};
+    core_config_t *cfg = NULL;
+    alr_follow_t *f = NULL;
+    app_args_t args;
+    const app_opt_t opts[] = {
+        APP_CONFIG_ROW(&args, "config file (FINSENT_* variables and --set apply on top)"),
+        APP_SET_ROW("override one key (repeatable)"),
+        APP_STR("since", 0, "X", &since,
+                "first replay the alerts logged in <prefix>alerts:log since X:\n"
+                "a time (2026-11-28T13:50:00Z), a duration back from now (2h),\n"
+                "a stream ID (1795873800000-0) or 0 for everything kept"),
+        APP_STR("scope", 0, "S", &scope,
+                "only the alerts of scope S (channel <prefix>alerts:S): all,\n"
+                "topic:LABEL (e.g. 'topic:Fed | Central Banks') or\n"
+                "entity:TICKER"),
+        APP_FLAG("text", 0, &o.text, "one readable line per alert instead of JSON"),
+        APP_FLAG("no-follow", 0, &no_follow, "exit after the replay instead of following live"),
+    };
+    const app_cmd_spec_t spec = {
+        .name = "finsent alerts",
+        .usage =
+            "usage: finsent alerts [-c FILE] [--set S.K=V ...] [--since TIME|ID] [--scope S] "
+            "[--text] [--no-follow]\n\n"
+            "Print alerts as they are published on the Redis channel <prefix>alerts (one JSON\n"
+            "object per line: id, rule, scope, window, state, neg_rate, n, basis, value, "
+            "threshold,\n"
+            "since, samples, ...; surge and volume alerts add baseline, baseline_n, "
+            "baseline_share,\n"
+            "lift, expected, ratio, p_value).\n\n",
+        .footer = "Stops on SIGINT/SIGTERM (status 0). Status 1 when Redis cannot be reached at "
+                  "start.\n",
+        .opts = opts,
+        .nopts = sizeof opts / sizeof opts[0],
+        .col = 21,
+    };
+
+    if ((rc = app_opts_parse(&spec, argc, argv, &args)) != APP_OPTS_RUN)
         goto out;
-    }
+    rc = APP_EXIT_USAGE;
     if (since &&
         alr_follow_parse_since(since, core_time_now_ms(), since_id, sizeof since_id) != CORE_OK) {
         fprintf(stderr, "finsent alerts: --since: '%s' is not a time, a duration or a stream ID\n",
@@ -157,8 +158,7 @@ int app_cmd_alerts(int argc, char **argv)
         goto out;
     }
     rc = APP_EXIT_FAIL;
-    cfg = app_config_build(path, sets, nsets);
-    if (!cfg)
+    if (!(cfg = app_args_config(&args)))
         goto out;
     core_log_setup(CORE_LOG_WARN, CORE_LOG_TEXT);
     if (alr_follow_new(cfg, &f) != CORE_OK)
@@ -169,33 +169,10 @@ int app_cmd_alerts(int argc, char **argv)
         rc = APP_EXIT_USAGE;
         goto out;
     }
-    signal_follow = f;
-
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal; /* no SA_RESTART: poll(2) returns on a signal */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
-    e = alr_follow_start(f, since ? since_id : NULL, print_alert, &o);
-    if (e != CORE_OK) {
-        fprintf(stderr, "finsent alerts: %s\n", alr_follow_error(f));
-        goto out;
-    }
-    while (follow && !stop_flag) {
-        e = alr_follow_poll(f, 500, print_alert, &o);
-        if (e == CORE_ENET) {
-            CORE_WARN("alerts", "%s; reconnecting", alr_follow_error(f));
-            while (!stop_flag && (e = alr_follow_resume(f, print_alert, &o)) != CORE_OK) {
-                if (e == CORE_ECLOSED)
-                    break;
-            }
-        }
-    }
-    rc = APP_EXIT_OK;
+    rc = follow(f, since ? since_id : NULL, &o, !no_follow);
 out:
-    signal_follow = NULL;
     alr_follow_free(f);
     core_config_free(cfg);
-    free(sets);
+    app_args_cleanup(&args);
     return rc;
 }

@@ -40,7 +40,6 @@
  */
 #include <errno.h>
 #include <ftw.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -68,6 +67,7 @@
 #include "alerting/alr_sink.h"
 #include "app/app.h"
 #include "app/app_backtest.h"
+#include "app/app_opts.h"
 #include "classify/cls_classifier.h"
 #include "core/core_lines.h"
 #include "core/core_log.h"
@@ -103,42 +103,6 @@ static void on_signal(int sig)
     if (signal_sink)
         alr_sink_cancel(signal_sink); /* only sets an atomic flag */
     errno = saved;
-}
-
-static void help(FILE *out)
-{
-    fprintf(out,
-            "usage: finsent backtest -c CONFIG [--set S.K=V ...] --input FILE.jsonl|-\n"
-            "                        [--private | --redis-port P] [--labels FILE] [--json] "
-            "[--keep]\n"
-            "                        [--tick D] [--step D]\n\n"
-            "Replays a history of messages (JSONL with event times \"ts\", as the daemon reads\n"
-            "them) through the classifier and the [rule.*] rules of CONFIG, at full speed in\n"
-            "event time, and prints every alert that would have fired: one row per alert\n"
-            "transition, then a summary per rule (alerts, alerts per day, time firing,\n"
-            "scopes). See docs/backtest.md.\n\n"
-            "  -c, --config FILE   config file: [rule.*], [classify], [entities], [redis]\n"
-            "  --set S.K=V         override one key (repeatable), e.g. "
-            "--set rule.ticker.threshold=0.5\n"
-            "  -i, --input FILE    the history, JSONL; - for stdin (read whole, then sorted by\n"
-            "                      event time); a message without \"ts\" is a bad line\n"
-            "  --private           run a private redis-server (the default): free loopback\n"
-            "                      port, temporary directory, no persistence, removed at the\n"
-            "                      end (redis-server from $FINSENT_REDIS_SERVER or PATH)\n"
-            "  --redis-port P      use the Redis at redis.host:P instead; it must hold no key\n"
-            "                      under redis.prefix (give a fresh one with --set\n"
-            "                      redis.prefix=NAME:); the replay's keys are deleted at the end\n"
-            "  --labels FILE       known events, lines scope,start,end (CSV or TSV; RFC 3339 or\n"
-            "                      epoch ms; # comments): which each rule caught, its lag, and\n"
-            "                      its false alerts\n"
-            "  --json              print the report as one JSON object\n"
-            "  --keep              leave the private redis-server running (or the keys in the\n"
-            "                      --redis-port server) to look at with the dashboard or\n"
-            "                      redis-cli; times there are shifted by whole days\n"
-            "  --tick D            event time between two rule ticks (default 60s)\n"
-            "  --step D            event time written per sink write (default 1s)\n\n"
-            "Bad input lines are reported with their line number, skipped and counted.\n"
-            "Exit status: 0 report printed, 1 error (input, labels, Redis, model), 2 usage.\n");
 }
 
 /* ---- input ------------------------------------------------------------- */
@@ -796,125 +760,193 @@ static int prepare_redis_keys(core_config_t *cfg, int64_t span_ms, int keep)
     return set_key(cfg, "redis.alerts_log_max=%s", MAX_ALERTS_LOG);
 }
 
-static int parse_duration_opt(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *ms)
+static const char backtest_usage[] =
+    "usage: finsent backtest -c CONFIG [--set S.K=V ...] --input FILE.jsonl|-\n"
+    "                        [--private | --redis-port P] [--labels FILE] [--json] [--keep]\n"
+    "                        [--tick D] [--step D]\n\n"
+    "Replays a history of messages (JSONL with event times \"ts\", as the daemon reads\n"
+    "them) through the classifier and the [rule.*] rules of CONFIG, at full speed in\n"
+    "event time, and prints every alert that would have fired: one row per alert\n"
+    "transition, then a summary per rule (alerts, alerts per day, time firing,\n"
+    "scopes). See docs/backtest.md.\n\n";
+
+static const char backtest_footer[] =
+    "\nBad input lines are reported with their line number, skipped and counted.\n"
+    "Exit status: 0 report printed, 1 error (input, labels, Redis, model), 2 usage.\n";
+
+/* The command line of a backtest. */
+typedef struct bt_opts {
+    const char *input, *labels_path;
+    int redis_port; /* 0: a private redis-server */
+    int json, keep, private_flag;
+    int64_t tick_ms, step_ms;
+} bt_opts_t;
+
+/* parse_options fills *o and *args from argv. Returns APP_OPTS_RUN or the
+ * exit status (usage errors said). */
+static int parse_options(int argc, char **argv, bt_opts_t *o, app_args_t *args)
 {
-    if (core_config_parse_duration(s, ms) != CORE_OK || *ms < lo || *ms > hi) {
-        fprintf(stderr,
-                "%s: %s: '%s' is not a duration between %" PRId64 "ms and %" PRId64
-                "ms (e.g. 1s, 60s, 5m)\n",
-                ME, opt, s, lo, hi);
+    const app_opt_t opts[] = {
+        APP_CONFIG_ROW(args, "config file: [rule.*], [classify], [entities], [redis]"),
+        APP_SET_ROW("override one key (repeatable), e.g. --set rule.ticker.threshold=0.5"),
+        APP_STR("input", 'i', "FILE", &o->input,
+                "the history, JSONL; - for stdin (read whole, then sorted by\n"
+                "event time); a message without \"ts\" is a bad line"),
+        APP_FLAG("private", 0, &o->private_flag,
+                 "run a private redis-server (the default): free loopback\n"
+                 "port, temporary directory, no persistence, removed at the\n"
+                 "end (redis-server from $FINSENT_REDIS_SERVER or PATH)"),
+        APP_INT("redis-port", 0, "P", 1, 65535, &o->redis_port,
+                "use the Redis at redis.host:P instead; it must hold no key\n"
+                "under redis.prefix (give a fresh one with --set\n"
+                "redis.prefix=NAME:); the replay's keys are deleted at the end"),
+        APP_STR("labels", 0, "FILE", &o->labels_path,
+                "known events, lines scope,start,end (CSV or TSV; RFC 3339 or\n"
+                "epoch ms; # comments): which each rule caught, its lag, and\n"
+                "its false alerts"),
+        APP_FLAG("json", 0, &o->json, "print the report as one JSON object"),
+        APP_FLAG("keep", 0, &o->keep,
+                 "leave the private redis-server running (or the keys in the\n"
+                 "--redis-port server) to look at with the dashboard or\n"
+                 "redis-cli; times there are shifted by whole days"),
+        APP_DURATION("tick", "D", 1000, 3600000, &o->tick_ms,
+                     "event time between two rule ticks (default 60s)"),
+        APP_DURATION("step", "D", 1, 3600000, &o->step_ms,
+                     "event time written per sink write (default 1s)"),
+    };
+    const app_cmd_spec_t spec = {
+        .name = ME,
+        .usage = backtest_usage,
+        .footer = backtest_footer,
+        .opts = opts,
+        .nopts = sizeof opts / sizeof opts[0],
+        .col = 22,
+    };
+    int rc = app_opts_parse(&spec, argc, argv, args);
+
+    if (rc != APP_OPTS_RUN)
+        return rc;
+    if (!o->input)
+        fprintf(stderr, "%s: --input FILE.jsonl (or - for stdin) is required\n", ME);
+    else if (o->private_flag && o->redis_port)
+        fprintf(stderr, "%s: --private and --redis-port exclude each other\n", ME);
+    else if (o->step_ms > o->tick_ms)
+        fprintf(stderr, "%s: --step must not be longer than --tick\n", ME);
+    else
+        return APP_OPTS_RUN;
+    return APP_EXIT_USAGE;
+}
+
+/* use_redis points cfg at the Redis of the replay: the server of
+ * --redis-port, after checking it holds nothing under the prefix, or a
+ * private redis-server started into *pr. 0, or -1 after saying why. */
+static int use_redis(core_config_t *cfg, const bt_opts_t *o, private_redis_t *pr)
+{
+    char err[1024] = "";
+    if (o->redis_port) {
+        int found = 0;
+        char key[ALR_KEY_MAX];
+        if (set_key(cfg, "redis.port=%d", o->redis_port) != 0 || set_key(cfg, "redis.socket=") != 0)
+            return -1;
+        if (alr_admin_prefix_probe(cfg, &found, key, sizeof key, err, sizeof err) != CORE_OK) {
+            fprintf(stderr, "%s: --redis-port %d: %s\n", ME, o->redis_port, err);
+            return -1;
+        }
+        if (found) {
+            fprintf(stderr,
+                    "%s: the Redis at %s:%d (db %" PRId64 ") already has keys under the prefix "
+                    "'%s' (e.g. '%s'): a backtest would mix its counts and alerts with them. "
+                    "Give a fresh prefix, e.g. --set redis.prefix=backtest:, or run without "
+                    "--redis-port (a private redis-server)\n",
+                    ME, core_config_str(cfg, "redis", "host"), o->redis_port,
+                    core_config_int(cfg, "redis", "db"), core_config_str(cfg, "redis", "prefix"),
+                    key);
+            return -1;
+        }
+        return 0;
+    }
+    if (redis_start(pr, cfg, o->keep) != 0) {
+        if (stop_sig)
+            fprintf(stderr, "%s: interrupted\n", ME);
         return -1;
+    }
+    /* From now on SIGCHLD means the server died: the replay stops instead
+     * of waiting for it forever. */
+    signal_child = pr->pid;
+    if (waitpid(pr->pid, NULL, WNOHANG) == pr->pid) {
+        signal_child = 0;
+        pr->pid = 0;
+        redis_died = 1;
     }
     return 0;
 }
 
+/* print_report prints the report of run (the alerts read back, the
+ * rules, the labels) as text or, with --json, as JSON. 0, or -1 when out
+ * of memory. */
+static int print_report(const core_config_t *cfg, const bt_opts_t *o, alr_rule_t *rules,
+                        size_t nrules, const app_bt_label_t *labels, size_t nlabels,
+                        const app_bt_run_t *run, const json_t *alerts)
+{
+    app_bt_rule_t *brules = calloc(nrules ? nrules : 1, sizeof *brules);
+    json_t *report = NULL;
+    char *js = NULL;
+    int rc = -1;
+
+    if (!brules)
+        goto out;
+    for (size_t i = 0; i < nrules; i++) {
+        char sec[80];
+        snprintf(sec, sizeof sec, "rule.%s", rules[i].name);
+        brules[i].rule = &rules[i];
+        brules[i].basis = core_config_str(cfg, sec, "basis");
+    }
+    if (app_bt_report(run, alerts, brules, nrules, labels, nlabels, &report) != CORE_OK)
+        goto out;
+    if (!o->json) {
+        app_bt_print_text(report, stdout);
+        rc = 0;
+    } else if ((js = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+                                            JSON_REAL_PRECISION(8))) != NULL) {
+        printf("%s\n", js);
+        rc = 0;
+    }
+out:
+    if (rc != 0)
+        fprintf(stderr, "%s: out of memory\n", ME);
+    free(js);
+    json_decref(report);
+    free(brules);
+    return rc;
+}
+
 int app_cmd_backtest(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"set", required_argument, NULL, 's'},
-                                         {"input", required_argument, NULL, 'i'},
-                                         {"private", no_argument, NULL, 'P'},
-                                         {"redis-port", required_argument, NULL, 'p'},
-                                         {"labels", required_argument, NULL, 'l'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"keep", no_argument, NULL, 'k'},
-                                         {"tick", required_argument, NULL, 't'},
-                                         {"step", required_argument, NULL, 'S'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *path = NULL, *input = NULL, *labels_path = NULL;
-    char **sets = calloc((size_t)argc + 1, sizeof(char *));
-    size_t nsets = 0, nrules = 0, nlabels = 0;
-    long redis_port = 0;
-    int c, rc = APP_EXIT_USAGE, json = 0, keep = 0, private_flag = 0, wrote = 0;
-    int64_t tick_ms = 60000, step_ms = 1000, t0;
+    size_t nrules = 0, nlabels = 0;
+    int rc, wrote = 0;
+    int64_t t0;
     core_config_t *cfg = NULL;
     core_watchlist_t *wl = NULL;
     alr_rule_t *rules = NULL;
-    app_bt_rule_t *brules = NULL;
     app_bt_label_t *labels = NULL;
+    app_bt_run_t run = {0};
     input_t in = {0};
     private_redis_t pr = {0};
     cls_classifier_t *cl = NULL;
     cls_classifier_opts_t co;
     replay_t rp = {0};
-    json_t *alerts = NULL, *report = NULL;
+    json_t *alerts = NULL;
     struct sigaction sa, old_int, old_term, old_chld;
     int handlers = 0;
     char err[1024] = "";
     int64_t shift_ms = 0;
+    app_args_t args;
+    bt_opts_t o = {.tick_ms = 60000, .step_ms = 1000};
 
-    if (!sets)
-        return APP_EXIT_FAIL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:i:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            path = optarg;
-            break;
-        case 's':
-            sets[nsets++] = optarg;
-            break;
-        case 'i':
-            input = optarg;
-            break;
-        case 'P':
-            private_flag = 1;
-            break;
-        case 'p': {
-            char *end;
-            redis_port = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end || redis_port < 1 || redis_port > 65535) {
-                fprintf(stderr, "%s: --redis-port: '%s' is not a port (1..65535)\n", ME, optarg);
-                goto out;
-            }
-            break;
-        }
-        case 'l':
-            labels_path = optarg;
-            break;
-        case 'j':
-            json = 1;
-            break;
-        case 'k':
-            keep = 1;
-            break;
-        case 't':
-            if (parse_duration_opt("--tick", optarg, 1000, 3600000, &tick_ms) != 0)
-                goto out;
-            break;
-        case 'S':
-            if (parse_duration_opt("--step", optarg, 1, 3600000, &step_ms) != 0)
-                goto out;
-            break;
-        case 'h':
-            help(stdout);
-            rc = APP_EXIT_OK;
-            goto out;
-        default:
-            help(stderr);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\n", ME, argv[optind]);
+    if ((rc = parse_options(argc, argv, &o, &args)) != APP_OPTS_RUN)
         goto out;
-    }
-    if (!input) {
-        fprintf(stderr, "%s: --input FILE.jsonl (or - for stdin) is required\n", ME);
-        goto out;
-    }
-    if (private_flag && redis_port) {
-        fprintf(stderr, "%s: --private and --redis-port exclude each other\n", ME);
-        goto out;
-    }
-    if (step_ms > tick_ms) {
-        fprintf(stderr, "%s: --step must not be longer than --tick\n", ME);
-        goto out;
-    }
-
     rc = APP_EXIT_FAIL;
-    if (!(cfg = app_config_build(path, sets, nsets)))
+    if (!(cfg = app_args_config(&args)))
         goto out;
     core_log_setup(CORE_LOG_WARN, CORE_LOG_TEXT);
     if (alr_rules_load(cfg, &rules, &nrules, err, sizeof err) != CORE_OK) {
@@ -923,10 +955,10 @@ int app_cmd_backtest(int argc, char **argv)
     }
     if (nrules == 0) {
         fprintf(stderr, "%s: %s has no [rule.NAME] section: nothing to backtest\n", ME,
-                path ? path : "the configuration");
+                args.config ? args.config : "the configuration");
         goto out;
     }
-    if (labels_path && read_labels(labels_path, &labels, &nlabels) != 0)
+    if (o.labels_path && read_labels(o.labels_path, &labels, &nlabels) != 0)
         goto out;
     if (core_config_str(cfg, "entities", "watchlist")[0] &&
         core_watchlist_load(core_config_str(cfg, "entities", "watchlist"), &wl, err, sizeof err) !=
@@ -947,15 +979,16 @@ int app_cmd_backtest(int argc, char **argv)
     handlers = 1;
 
     t0 = core_time_mono_ms();
-    if (read_input(input, cfg, wl, &in) != 0)
+    if (read_input(o.input, cfg, wl, &in) != 0)
         goto out;
     if (in.n == 0) {
         fprintf(stderr, "%s: %s holds no message to replay\n", ME,
-                strcmp(input, "-") == 0 ? "stdin" : input);
+                strcmp(o.input, "-") == 0 ? "stdin" : o.input);
         goto out;
     }
     shift_ms = app_bt_shift_ms(core_time_now_ms(), in.v[in.n - 1].item->event_ms);
-    if (prepare_redis_keys(cfg, in.v[in.n - 1].item->event_ms - in.v[0].item->event_ms, keep) != 0)
+    if (prepare_redis_keys(cfg, in.v[in.n - 1].item->event_ms - in.v[0].item->event_ms, o.keep) !=
+        0)
         goto out;
 
     /* The classifier before Redis: a bad model fails before anything runs. */
@@ -965,45 +998,12 @@ int app_cmd_backtest(int argc, char **argv)
         goto out;
     }
 
-    if (redis_port) {
-        int found = 0;
-        char key[ALR_KEY_MAX];
-        if (set_key(cfg, "redis.port=%ld", redis_port) != 0 || set_key(cfg, "redis.socket=") != 0)
-            goto out;
-        if (alr_admin_prefix_probe(cfg, &found, key, sizeof key, err, sizeof err) != CORE_OK) {
-            fprintf(stderr, "%s: --redis-port %ld: %s\n", ME, redis_port, err);
-            goto out;
-        }
-        if (found) {
-            fprintf(stderr,
-                    "%s: the Redis at %s:%ld (db %" PRId64 ") already has keys under the prefix "
-                    "'%s' (e.g. '%s'): a backtest would mix its counts and alerts with them. "
-                    "Give a fresh prefix, e.g. --set redis.prefix=backtest:, or run without "
-                    "--redis-port (a private redis-server)\n",
-                    ME, core_config_str(cfg, "redis", "host"), redis_port,
-                    core_config_int(cfg, "redis", "db"), core_config_str(cfg, "redis", "prefix"),
-                    key);
-            goto out;
-        }
-    } else {
-        if (redis_start(&pr, cfg, keep) != 0) {
-            if (stop_sig)
-                fprintf(stderr, "%s: interrupted\n", ME);
-            goto out;
-        }
-        /* From now on SIGCHLD means the server died: the replay stops
-         * instead of waiting for it forever. */
-        signal_child = pr.pid;
-        if (waitpid(pr.pid, NULL, WNOHANG) == pr.pid) {
-            signal_child = 0;
-            pr.pid = 0;
-            redis_died = 1;
-        }
-    }
+    if (use_redis(cfg, &o, &pr) != 0)
+        goto out;
     wrote = 1;
 
-    rp.tick_ms = tick_ms;
-    rp.step_ms = step_ms;
+    rp.tick_ms = o.tick_ms;
+    rp.step_ms = o.step_ms;
     rp.last_ev = INT64_MIN;
     if (alr_sink_new(cfg, NULL, &rp.sink, err, sizeof err) != CORE_OK) {
         fprintf(stderr, "%s: config error: %s\n", ME, err);
@@ -1014,10 +1014,10 @@ int app_cmd_backtest(int argc, char **argv)
     {
         const int *w;
         size_t nw = alr_sink_windows(rp.sink, &w);
-        rp.horizon_ms = (int64_t)w[nw - 1] * 60000 + 2 * tick_ms + 60000;
+        rp.horizon_ms = (int64_t)w[nw - 1] * 60000 + 2 * o.tick_ms + 60000;
     }
     rp.now = in.v[0].item->event_ms + shift_ms;
-    rp.next_tick = (floor_div(rp.now, tick_ms) + 1) * tick_ms;
+    rp.next_tick = (floor_div(rp.now, o.tick_ms) + 1) * o.tick_ms;
     if (alr_sink_connect(rp.sink) != CORE_OK) {
         fprintf(stderr, "%s: %s\n", ME, alr_sink_error(rp.sink));
         goto out;
@@ -1027,61 +1027,29 @@ int app_cmd_backtest(int argc, char **argv)
         sink_failed(&rp, "", CORE_ECLOSED);
         goto out;
     }
-    {
-        app_bt_run_t run;
-        int64_t from = in.v[0].item->event_ms, to = in.v[in.n - 1].item->event_ms;
-        size_t nmsg = in.n;
-
-        if (replay_run(&rp, cl, co.max_batch, &in, shift_ms) != 0)
-            goto out;
-        signal_sink = NULL;
-        if (read_alerts(cfg, &alerts) != 0)
-            goto out;
-        fprintf(stderr, "%s: replayed %zu messages in %.1f s\n", ME, nmsg,
-                (double)(core_time_mono_ms() - t0) / 1000.0);
-
-        brules = calloc(nrules, sizeof *brules);
-        if (!brules) {
-            fprintf(stderr, "%s: out of memory\n", ME);
-            goto out;
-        }
-        for (size_t i = 0; i < nrules; i++) {
-            char sec[80];
-            snprintf(sec, sizeof sec, "rule.%s", rules[i].name);
-            brules[i].rule = &rules[i];
-            brules[i].basis = core_config_str(cfg, sec, "basis");
-        }
-        memset(&run, 0, sizeof run);
-        run.input = strcmp(input, "-") == 0 ? "-" : input;
-        run.messages = nmsg;
-        run.skipped = in.bad;
-        run.counted = rp.counted;
-        run.duplicate = rp.duplicate;
-        run.not_counted = rp.not_counted;
-        run.from_ms = from;
-        run.to_ms = to;
-        run.shift_ms = shift_ms;
-        run.labels_file = labels_path;
-        if (app_bt_report(&run, alerts, brules, nrules, labels, nlabels, &report) != CORE_OK) {
-            fprintf(stderr, "%s: out of memory\n", ME);
-            goto out;
-        }
-    }
-    if (json) {
-        char *s = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
-        if (!s) {
-            fprintf(stderr, "%s: out of memory\n", ME);
-            goto out;
-        }
-        printf("%s\n", s);
-        free(s);
-    } else {
-        app_bt_print_text(report, stdout);
-    }
+    run.input = strcmp(o.input, "-") == 0 ? "-" : o.input;
+    run.messages = in.n;
+    run.skipped = in.bad;
+    run.from_ms = in.v[0].item->event_ms;
+    run.to_ms = in.v[in.n - 1].item->event_ms;
+    run.shift_ms = shift_ms;
+    run.labels_file = o.labels_path;
+    if (replay_run(&rp, cl, co.max_batch, &in, shift_ms) != 0)
+        goto out;
+    signal_sink = NULL;
+    if (read_alerts(cfg, &alerts) != 0)
+        goto out;
+    fprintf(stderr, "%s: replayed %zu messages in %.1f s\n", ME, run.messages,
+            (double)(core_time_mono_ms() - t0) / 1000.0);
+    run.counted = rp.counted;
+    run.duplicate = rp.duplicate;
+    run.not_counted = rp.not_counted;
+    if (print_report(cfg, &o, rules, nrules, labels, nlabels, &run, alerts) != 0)
+        goto out;
     fflush(stdout);
     if (in.bad)
         fprintf(stderr, "%s: %zu bad line(s) of %s skipped (reported above)\n", ME, in.bad,
-                strcmp(input, "-") == 0 ? "stdin" : input);
+                strcmp(o.input, "-") == 0 ? "stdin" : o.input);
     rc = APP_EXIT_OK;
 out:
     signal_sink = NULL;
@@ -1090,7 +1058,7 @@ out:
     signal_child = 0;
     if (redis_died)
         pr.pid = 0; /* reaped by the SIGCHLD handler */
-    if (pr.pid > 0 && keep) {
+    if (pr.pid > 0 && o.keep) {
         fprintf(stderr,
                 "%s: --keep: redis-server left running on 127.0.0.1:%d (pid %d, directory %s), "
                 "its data %" PRId64 " day(s) later than the history; look with e.g. redis-cli -p "
@@ -1101,10 +1069,10 @@ out:
     } else if (pr.pid > 0 || pr.dir[0]) {
         redis_stop(&pr);
     }
-    if (redis_port && wrote && keep) {
+    if (o.redis_port && wrote && o.keep) {
         fprintf(stderr, "%s: --keep: the replay's keys stay under the prefix '%s'\n", ME,
                 core_config_str(cfg, "redis", "prefix"));
-    } else if (redis_port && wrote) {
+    } else if (o.redis_port && wrote) {
         if (alr_admin_prefix_delete(cfg, NULL, err, sizeof err) != CORE_OK)
             fprintf(stderr, "%s: deleting the replay's keys under '%s': %s\n", ME,
                     core_config_str(cfg, "redis", "prefix"), err);
@@ -1114,15 +1082,13 @@ out:
         sigaction(SIGTERM, &old_term, NULL);
         sigaction(SIGCHLD, &old_chld, NULL);
     }
-    json_decref(report);
     json_decref(alerts);
     cls_classifier_free(cl);
     input_free(&in);
-    free(brules);
     free(labels);
     free(rules);
     core_watchlist_free(wl);
     core_config_free(cfg);
-    free(sets);
+    app_args_cleanup(&args);
     return rc;
 }

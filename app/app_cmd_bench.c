@@ -23,7 +23,6 @@
  * OpenBLAS's own threads, docs/engine.md). --json prints one JSON object
  * per measurement for bench/compare.
  */
-#include <getopt.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -34,6 +33,7 @@
 #include <time.h>
 
 #include "app/app.h"
+#include "app/app_opts.h"
 #include "classify/cls_bert.h"
 #include "classify/cls_blas.h"
 #include "classify/cls_model.h"
@@ -175,39 +175,6 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void help(FILE *out)
-{
-    fprintf(out, "usage: finsent bench [--model DIR | --layers L --hidden H --heads A\n"
-                 "                      --intermediate I --vocab V] [options]\n\n"
-                 "  --seq-len N     tokens per item in fixed mode (default 32)\n"
-                 "  --batch N       items per batch (default 32)\n"
-                 "  --threads N     compute threads (default 2)\n"
-                 "  --workers W     encoder threads; each uses threads/W OpenBLAS threads;\n"
-                 "                  1: one encoder whose layers are split across the\n"
-                 "                  threads (the classifier's way for small batches)\n"
-                 "                  (default: threads, as the classifier does)\n"
-                 "  --runs N        timed rounds, the median is reported (default 5)\n"
-                 "  --warmup N      untimed rounds first (default 1)\n"
-                 "  --iters N       batches per round (default 8)\n"
-                 "  --texts FILE    real texts (text<TAB>label TSV); packed and padded\n"
-                 "  --limit N       at most N texts (default 1024)\n"
-                 "  --precision P   dense layers in fp32 (default), bf16, int8 or auto\n"
-                 "                  (the fastest this CPU runs natively; docs/engine.md)\n"
-                 "  --json          one JSON object per measurement\n"
-                 "Synthetic defaults: the finsent-mini shape 4 layers, hidden 256, 4 heads,\n"
-                 "intermediate 1024, vocab 12000, random weights. Exit 0, or 1 on errors.\n");
-}
-
-static int parse_sz(const char *s, size_t lo, size_t hi, size_t *out)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*s == '\0' || *s == '-' || *end != '\0' || v < lo || v > hi)
-        return 0;
-    *out = (size_t)v;
-    return 1;
-}
-
 /* Reads the first column of a TSV (skipping the header) into texts. */
 static char **read_texts(const char *path, size_t limit, size_t *n)
 {
@@ -241,312 +208,378 @@ static char **read_texts(const char *path, size_t limit, size_t *n)
     return t;
 }
 
-int app_cmd_bench(int argc, char **argv)
-{
-    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
-                                         {"layers", required_argument, NULL, 'L'},
-                                         {"hidden", required_argument, NULL, 'H'},
-                                         {"heads", required_argument, NULL, 'A'},
-                                         {"intermediate", required_argument, NULL, 'I'},
-                                         {"vocab", required_argument, NULL, 'V'},
-                                         {"seq-len", required_argument, NULL, 'q'},
-                                         {"batch", required_argument, NULL, 'b'},
-                                         {"threads", required_argument, NULL, 't'},
-                                         {"workers", required_argument, NULL, 'w'},
-                                         {"runs", required_argument, NULL, 'r'},
-                                         {"warmup", required_argument, NULL, 'u'},
-                                         {"iters", required_argument, NULL, 'i'},
-                                         {"texts", required_argument, NULL, 'x'},
-                                         {"limit", required_argument, NULL, 'l'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"precision", required_argument, NULL, 'P'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    cls_bert_config_t cfg = {.vocab_size = 12000,
-                             .hidden = 256,
-                             .layers = 4,
-                             .heads = 4,
-                             .intermediate = 1024,
-                             .max_pos = 512,
-                             .type_vocab = 2,
-                             .eps = 1e-12f,
-                             .act = CLS_ACT_GELU_ERF};
-    const char *model_dir = NULL, *texts_path = NULL;
-    size_t seq = 32, batch = 32, threads = 2, workers = 0, runs = 5, warmup = 1, iters = 8,
-           limit = 1024, n_items = 0, total_ids = 0;
-    int c, json = 0, rc = APP_EXIT_USAGE;
-    cls_precision_t prec = CLS_PREC_FP32;
-    cls_bert_packed_t *packed = NULL;
-    team_t team;
-    int team_on = 0;
-    cls_model_t *m = NULL;
-    cls_wordpiece_t *wp = NULL;
-    cls_wordpiece_ws_t *ws = NULL;
-    char **texts = NULL, err[1024] = "";
-    int32_t *ids = NULL;
-    size_t *lens = NULL, *offs = NULL;
-    job_t *jobs = NULL;
-    pthread_t *tids = NULL;
+/* One benchmark: what the options asked for and what it set up. */
+typedef struct bench {
+    cls_bert_config_t cfg; /* the synthetic shape, then the model's */
+    const char *model_dir, *texts_path, *precision;
+    size_t seq, batch, threads, workers, runs, warmup, iters, limit;
+    int json;
+    cls_precision_t prec;
+    cls_model_t *m;
+    cls_bert_packed_t *packed;
+    cls_wordpiece_t *wp;
+    cls_wordpiece_ws_t *ws;
+    char **texts; /* (n_items) with --texts, else NULL */
+    size_t n_items;
+    int32_t *ids;        /* all items, packed */
+    size_t *lens, *offs; /* (n_items) */
+    job_t *jobs;         /* (workers) */
+    pthread_t *tids;     /* (workers) */
+    team_t team;         /* --workers 1 with more threads */
+    int team_on;
+} bench_t;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int ok = 1;
-        switch (c) {
-        case 'm':
-            model_dir = optarg;
-            break;
-        case 'L':
-            ok = parse_sz(optarg, 1, 256, &cfg.layers);
-            break;
-        case 'H':
-            ok = parse_sz(optarg, 1, 16384, &cfg.hidden);
-            break;
-        case 'A':
-            ok = parse_sz(optarg, 1, 1024, &cfg.heads);
-            break;
-        case 'I':
-            ok = parse_sz(optarg, 1, 65536, &cfg.intermediate);
-            break;
-        case 'V':
-            ok = parse_sz(optarg, 8, 1 << 22, &cfg.vocab_size);
-            break;
-        case 'q':
-            ok = parse_sz(optarg, 2, 512, &seq);
-            break;
-        case 'b':
-            ok = parse_sz(optarg, 1, 4096, &batch);
-            break;
-        case 't':
-            ok = parse_sz(optarg, 1, 256, &threads);
-            break;
-        case 'w':
-            ok = parse_sz(optarg, 1, 64, &workers);
-            break;
-        case 'r':
-            ok = parse_sz(optarg, 1, 1000, &runs);
-            break;
-        case 'u':
-            ok = parse_sz(optarg, 0, 1000, &warmup);
-            break;
-        case 'i':
-            ok = parse_sz(optarg, 1, 100000, &iters);
-            break;
-        case 'x':
-            texts_path = optarg;
-            break;
-        case 'l':
-            ok = parse_sz(optarg, 1, 1 << 20, &limit);
-            break;
-        case 'j':
-            json = 1;
-            break;
-        case 'P':
-            ok = cls_precision_parse(optarg, &prec) == 0;
-            break;
-        case 'h':
-            help(stdout);
-            return APP_EXIT_OK;
-        default:
-            help(stderr);
-            return APP_EXIT_USAGE;
+/* load_model loads --model or builds the synthetic model, and packs its
+ * weights for the precision asked for. 0, or -1 after saying why. */
+static int load_model(bench_t *b)
+{
+    char err[1024] = "";
+    if (b->model_dir) {
+        if (cls_model_load(b->model_dir, &b->m, err, sizeof err) != CORE_OK) {
+            fprintf(stderr, "finsent bench: %s\n", err);
+            return -1;
         }
-        if (!ok) {
-            fprintf(stderr, "finsent bench: bad value '%s' for %s\n", optarg, argv[optind - 1]);
-            return APP_EXIT_USAGE;
+    } else {
+        if (b->seq > b->cfg.max_pos)
+            b->cfg.max_pos = b->seq;
+        if (cls_model_new_random(&b->cfg, 20, 42, &b->m) != CORE_OK) {
+            fprintf(stderr, "finsent bench: cannot build the synthetic model\n");
+            return -1;
         }
     }
-    if (!workers)
-        workers = threads;
-    if (optind < argc || cfg.hidden % cfg.heads || (texts_path && !model_dir) ||
-        workers > threads || workers > batch) {
-        fprintf(stderr, "finsent bench: bad arguments (hidden divisible by heads, --texts needs "
-                        "--model, workers <= threads and <= batch)\n");
-        return APP_EXIT_USAGE;
+    b->cfg = *cls_model_config(b->m);
+    cls_precision_parse(b->precision, &b->prec); /* checked by the option table */
+    if (b->prec == CLS_PREC_AUTO)
+        b->prec = cls_lowp_auto(cls_model_precisions(b->m));
+    if (b->prec != CLS_PREC_FP32 && cls_bert_pack(b->m, b->prec, 0, &b->packed) != CORE_OK) {
+        fprintf(stderr, "finsent bench: cannot pack the weights for %s\n",
+                cls_precision_name(b->prec));
+        return -1;
     }
-    rc = APP_EXIT_FAIL;
+    return 0;
+}
+
+/* load_texts reads --texts and sets seq to the tokenizer's length. */
+static int load_texts(bench_t *b)
+{
+    char err[1024] = "";
+    if (cls_wordpiece_load_dir(b->model_dir, b->cfg.max_pos, &b->wp, err, sizeof err) != CORE_OK ||
+        cls_wordpiece_ws_new(b->wp, &b->ws) != CORE_OK) {
+        fprintf(stderr, "finsent bench: %s\n", err);
+        return -1;
+    }
+    b->texts = read_texts(b->texts_path, b->limit, &b->n_items);
+    if (!b->texts || b->n_items == 0) {
+        fprintf(stderr, "finsent bench: no texts in %s\n", b->texts_path);
+        return -1;
+    }
+    b->seq = cls_wordpiece_max_len(b->wp);
+    return 0;
+}
+
+/* make_inputs fills ids/lens/offs: the texts' tokens, or --batch items of
+ * --seq-len random ids. */
+static int make_inputs(bench_t *b)
+{
+    uint64_t s = 12345;
+    size_t total = 0;
+
+    if (b->texts_path) {
+        if (load_texts(b) != 0)
+            return -1;
+    } else {
+        b->n_items = b->batch;
+        if (b->seq > b->cfg.max_pos) {
+            fprintf(stderr, "finsent bench: --seq-len %zu over the model's %zu positions\n", b->seq,
+                    b->cfg.max_pos);
+            return -1;
+        }
+    }
+    b->ids = malloc(b->n_items * b->seq * sizeof *b->ids);
+    b->lens = malloc(b->n_items * sizeof *b->lens);
+    b->offs = malloc(b->n_items * sizeof *b->offs);
+    if (!b->ids || !b->lens || !b->offs)
+        return -1;
+    for (size_t i = 0; i < b->n_items; i++) {
+        b->offs[i] = total;
+        if (b->texts) {
+            if (cls_wordpiece_encode(b->wp, b->ws, b->texts[i], strlen(b->texts[i]), b->ids + total,
+                                     b->seq, &b->lens[i]) != CORE_OK)
+                return -1;
+        } else {
+            b->lens[i] = b->seq;
+            for (size_t t = 0; t < b->seq; t++) {
+                s = s * 6364136223846793005ull + 1442695040888963407ull;
+                b->ids[total + t] = t == 0 ? 2 : (int32_t)(5 + (s >> 33) % (b->cfg.vocab_size - 5));
+            }
+        }
+        total += b->lens[i];
+    }
+    return 0;
+}
+
+/* make_workers splits the items and each batch of --batch items between
+ * the workers, as the classifier does, and gives each an encoder. */
+static int make_workers(bench_t *b)
+{
+    size_t w, nw = b->workers;
+    b->jobs = calloc(nw, sizeof *b->jobs);
+    b->tids = calloc(nw, sizeof *b->tids);
+    if (!b->jobs || !b->tids)
+        return -1;
+    for (w = 0; w < nw; w++) {
+        job_t *j = &b->jobs[w];
+        j->first = b->n_items * w / nw;
+        j->count = b->n_items * (w + 1) / nw - j->first;
+        j->ids = b->ids;
+        j->lens = b->lens;
+        j->offs = b->offs;
+        j->batch = b->batch * (w + 1) / nw - b->batch * w / nw;
+        j->iters = b->iters;
+        if (cls_bert_new_packed(b->m, b->packed, j->batch, b->seq, &j->bert) != CORE_OK) {
+            fprintf(stderr, "finsent bench: cannot allocate the encoder\n");
+            return -1;
+        }
+    }
+    if (nw == 1 && b->threads > 1) {
+        /* one encoder, its dense layers split across the threads */
+        team_start(&b->team, b->threads);
+        b->team_on = 1;
+        cls_bert_set_team(b->jobs[0].bert, team_run, &b->team, b->team.parts);
+    }
+    return 0;
+}
+
+/* round_work sums what one round computes over the workers' batches. */
+static void round_work(const bench_t *b, int padded, double *items, double *toks, double *flops)
+{
+    *items = *toks = *flops = 0;
+    for (size_t w = 0; w < b->workers; w++) {
+        const job_t *j = &b->jobs[w];
+        size_t next = 0;
+        for (size_t it = 0; it < b->iters; it++) {
+            size_t n = j->batch > j->count ? j->count : j->batch;
+            if (next + n > j->count)
+                next = 0;
+            *items += (double)n;
+            for (size_t i = 0; i < n; i++)
+                *toks += (double)b->lens[j->first + next + i];
+            *flops += cls_bert_flops(b->m, b->lens + j->first + next, n, padded);
+            next += n;
+        }
+    }
+}
+
+/* run_round runs one round on every worker and returns its seconds, or a
+ * negative value after saying why it failed. */
+static double run_round(bench_t *b, int padded)
+{
+    double t0 = now_s(), dt;
+    size_t started = 0;
+    int ok = 1;
+
+    for (size_t w = 0; w < b->workers; w++)
+        b->jobs[w].padded = padded;
+    if (b->workers == 1) {
+        work(&b->jobs[0]);
+    } else {
+        for (; started < b->workers; started++) {
+            int e = pthread_create(&b->tids[started], NULL, work, &b->jobs[started]);
+            if (e != 0) {
+                fprintf(stderr, "finsent bench: cannot start a worker thread: %s\n", strerror(e));
+                ok = 0;
+                break;
+            }
+        }
+        for (size_t w = 0; w < started; w++)
+            pthread_join(b->tids[w], NULL);
+    }
+    dt = now_s() - t0;
+    for (size_t w = 0; ok && w < b->workers; w++)
+        if (b->jobs[w].rc != CORE_OK) {
+            fprintf(stderr, "finsent bench: run failed: %s\n", core_strerror(b->jobs[w].rc));
+            ok = 0;
+        }
+    return ok ? dt : -1.0;
+}
+
+static const char *gemm_name(const bench_t *b)
+{
+    return b->prec == CLS_PREC_FP32 ? "openblas" : cls_lowp_get(b->prec)->name;
+}
+
+/* measure runs --warmup and --runs rounds (packed, or padded) and prints
+ * the median round. */
+static int measure(bench_t *b, int padded)
+{
+    double *rate = calloc(b->runs, sizeof *rate), items, toks, flops, med, rss;
+    const char *mode = b->texts ? (padded ? "padded" : "packed") : "fixed";
+    struct rusage ru;
+
+    if (!rate)
+        return -1;
+    round_work(b, padded, &items, &toks, &flops);
+    for (size_t r = 0; r < b->warmup + b->runs; r++) {
+        double dt = run_round(b, padded);
+        if (dt < 0) {
+            free(rate);
+            return -1;
+        }
+        if (r >= b->warmup)
+            rate[r - b->warmup] = dt;
+    }
+    qsort(rate, b->runs, sizeof *rate, cmp_d);
+    med = rate[b->runs / 2];
+    free(rate);
+    getrusage(RUSAGE_SELF, &ru);
+    rss = (double)ru.ru_maxrss / 1024.0;
+    if (b->json)
+        printf("{\"engine\":\"finsent\",\"mode\":\"%s\",\"layers\":%zu,\"hidden\":%zu,"
+               "\"seq\":%zu,\"batch\":%zu,\"threads\":%zu,\"workers\":%zu,"
+               "\"items_per_s\":%.2f,\"tokens_per_s\":%.1f,\"gflops\":%.4g,"
+               "\"ms_per_batch\":%.3f,\"rss_mib\":%.1f,\"blas_core\":\"%s\","
+               "\"precision\":\"%s\",\"gemm\":\"%s\"}\n",
+               mode, b->cfg.layers, b->cfg.hidden, b->texts ? 0 : b->seq, b->batch, b->threads,
+               b->workers, items / med, toks / med, flops / med * 1e-9,
+               med * 1e3 / (double)b->iters, rss, cls_blas_corename(), cls_precision_name(b->prec),
+               gemm_name(b));
+    else
+        printf("%-7s %10.1f items/s %12.0f tokens/s %8.1f GFLOP/s %8.2f ms/batch  (median "
+               "of %zu rounds of %zu batches; peak RSS %.1f MiB)\n",
+               mode, items / med, toks / med, flops / med * 1e-9, med * 1e3 / (double)b->iters,
+               b->runs, b->iters, rss);
+    return 0;
+}
+
+static void print_setup(const bench_t *b)
+{
+    printf("finsent bench: %s L=%zu H=%zu A=%zu I=%zu vocab=%zu, %s, batch %zu, threads %zu, "
+           "workers %zu, kernels %s, precision %s (%s), OpenBLAS core %s\n",
+           b->model_dir ? b->model_dir : "synthetic", b->cfg.layers, b->cfg.hidden, b->cfg.heads,
+           b->cfg.intermediate, b->cfg.vocab_size, b->texts ? "real texts" : "fixed length",
+           b->batch, b->threads, b->workers, cls_kernels_get()->name, cls_precision_name(b->prec),
+           gemm_name(b), cls_blas_corename());
+}
+
+static int bench_run(bench_t *b)
+{
     /* W workers of threads/W OpenBLAS threads each; one worker with more
      * threads is a team that splits each dense layer's columns, as the
      * classifier runs batches smaller than its thread count */
-    cls_blas_set_threads(workers == 1 ? 1 : (int)(threads / workers));
-    if (model_dir) {
-        if (cls_model_load(model_dir, &m, err, sizeof err) != CORE_OK) {
-            fprintf(stderr, "finsent bench: %s\n", err);
-            goto out;
-        }
-    } else {
-        if (seq > cfg.max_pos)
-            cfg.max_pos = seq;
-        if (cls_model_new_random(&cfg, 20, 42, &m) != CORE_OK) {
-            fprintf(stderr, "finsent bench: cannot build the synthetic model\n");
-            goto out;
-        }
-    }
-    cfg = *cls_model_config(m);
-    if (texts_path) {
-        if (cls_wordpiece_load_dir(model_dir, cfg.max_pos, &wp, err, sizeof err) != CORE_OK ||
-            cls_wordpiece_ws_new(wp, &ws) != CORE_OK) {
-            fprintf(stderr, "finsent bench: %s\n", err);
-            goto out;
-        }
-        texts = read_texts(texts_path, limit, &n_items);
-        if (!texts || n_items == 0) {
-            fprintf(stderr, "finsent bench: no texts in %s\n", texts_path);
-            goto out;
-        }
-        seq = cls_wordpiece_max_len(wp);
-    } else {
-        n_items = batch;
-        if (seq > cfg.max_pos) {
-            fprintf(stderr, "finsent bench: --seq-len %zu over the model's %zu positions\n", seq,
-                    cfg.max_pos);
-            goto out;
-        }
-    }
-    ids = malloc(n_items * seq * sizeof *ids);
-    lens = malloc(n_items * sizeof *lens);
-    offs = malloc(n_items * sizeof *offs);
-    if (!ids || !lens || !offs)
+    cls_blas_set_threads(b->workers == 1 ? 1 : (int)(b->threads / b->workers));
+    if (load_model(b) != 0 || make_inputs(b) != 0 || make_workers(b) != 0)
+        return APP_EXIT_FAIL;
+    if (!b->json)
+        print_setup(b);
+    for (int padded = 0; padded <= (b->texts ? 1 : 0); padded++)
+        if (measure(b, padded) != 0)
+            return APP_EXIT_FAIL;
+    return APP_EXIT_OK;
+}
+
+static void bench_free(bench_t *b)
+{
+    if (b->team_on)
+        team_stop(&b->team);
+    if (b->jobs)
+        for (size_t w = 0; w < b->workers; w++)
+            cls_bert_free(b->jobs[w].bert);
+    free(b->jobs);
+    free(b->tids);
+    cls_bert_packed_free(b->packed);
+    if (b->texts)
+        for (size_t i = 0; i < b->n_items; i++)
+            free(b->texts[i]);
+    free(b->texts);
+    free(b->ids);
+    free(b->lens);
+    free(b->offs);
+    cls_wordpiece_ws_free(b->ws);
+    cls_wordpiece_free(b->wp);
+    cls_model_free(b->m);
+}
+
+int app_cmd_bench(int argc, char **argv)
+{
+    bench_t b = {.cfg = {.vocab_size = 12000,
+                         .hidden = 256,
+                         .layers = 4,
+                         .heads = 4,
+                         .intermediate = 1024,
+                         .max_pos = 512,
+                         .type_vocab = 2,
+                         .eps = 1e-12f,
+                         .act = CLS_ACT_GELU_ERF},
+                 .precision = "fp32",
+                 .seq = 32,
+                 .batch = 32,
+                 .threads = 2,
+                 .runs = 5,
+                 .warmup = 1,
+                 .iters = 8,
+                 .limit = 1024};
+    app_args_t args;
+    const app_opt_t opts[] = {
+        APP_STR("model", 0, "DIR", &b.model_dir, NULL),
+        APP_SIZE("layers", 0, "L", 1, 256, &b.cfg.layers, NULL),
+        APP_SIZE("hidden", 0, "H", 1, 16384, &b.cfg.hidden, NULL),
+        APP_SIZE("heads", 0, "A", 1, 1024, &b.cfg.heads, NULL),
+        APP_SIZE("intermediate", 0, "I", 1, 65536, &b.cfg.intermediate, NULL),
+        APP_SIZE("vocab", 0, "V", 8, 1 << 22, &b.cfg.vocab_size, NULL),
+        APP_SIZE("seq-len", 0, "N", 2, 512, &b.seq, "tokens per item in fixed mode (default 32)"),
+        APP_SIZE("batch", 0, "N", 1, 4096, &b.batch, "items per batch (default 32)"),
+        APP_SIZE("threads", 0, "N", 1, 256, &b.threads, "compute threads (default 2)"),
+        APP_SIZE("workers", 0, "W", 1, 64, &b.workers,
+                 "encoder threads; each uses threads/W OpenBLAS threads\n"
+                 "(default: threads, as the classifier does); 1: one encoder\n"
+                 "whose layers are split across the threads (small batches)"),
+        APP_SIZE("runs", 0, "N", 1, 1000, &b.runs,
+                 "timed rounds, the median is reported (default 5)"),
+        APP_SIZE("warmup", 0, "N", 0, 1000, &b.warmup, "untimed rounds first (default 1)"),
+        APP_SIZE("iters", 0, "N", 1, 100000, &b.iters, "batches per round (default 8)"),
+        APP_STR("texts", 0, "FILE", &b.texts_path,
+                "real texts (text<TAB>label TSV); packed and padded"),
+        APP_SIZE("limit", 0, "N", 1, 1 << 20, &b.limit, "at most N texts (default 1024)"),
+        {.name = "precision",
+         .kind = APP_OPT_STR,
+         .arg = "P",
+         .dst = &b.precision,
+         .check = app_check_precision,
+         .help = "dense layers in fp32 (default), bf16, int8 or auto\n"
+                 "(the fastest this CPU runs natively; docs/engine.md)"},
+        APP_FLAG("json", 0, &b.json, "one JSON object per measurement"),
+    };
+    const app_cmd_spec_t spec = {
+        .name = "finsent bench",
+        .usage = "usage: finsent bench [--model DIR | --layers L --hidden H --heads A\n"
+                 "                      --intermediate I --vocab V] [options]\n\n",
+        .footer = "Synthetic defaults: the finsent-mini shape 4 layers, hidden 256, 4 heads,\n"
+                  "intermediate 1024, vocab 12000, random weights. Exit 0, or 1 on errors.\n",
+        .opts = opts,
+        .nopts = sizeof opts / sizeof opts[0],
+        .col = 18,
+    };
+    int rc = app_opts_parse(&spec, argc, argv, &args);
+
+    if (rc != APP_OPTS_RUN)
         goto out;
-    {
-        uint64_t s = 12345;
-        for (size_t i = 0; i < n_items; i++) {
-            offs[i] = total_ids;
-            if (texts) {
-                if (cls_wordpiece_encode(wp, ws, texts[i], strlen(texts[i]), ids + total_ids, seq,
-                                         &lens[i]) != CORE_OK)
-                    goto out;
-            } else {
-                lens[i] = seq;
-                for (size_t t = 0; t < seq; t++) {
-                    s = s * 6364136223846793005ull + 1442695040888963407ull;
-                    ids[total_ids + t] =
-                        t == 0 ? 2 : (int32_t)(5 + (s >> 33) % (cfg.vocab_size - 5));
-                }
-            }
-            total_ids += lens[i];
-        }
-    }
-    if (prec == CLS_PREC_AUTO)
-        prec = cls_lowp_auto(cls_model_precisions(m));
-    if (prec != CLS_PREC_FP32 && cls_bert_pack(m, prec, 0, &packed) != CORE_OK) {
-        fprintf(stderr, "finsent bench: cannot pack the weights for %s\n",
-                cls_precision_name(prec));
-        goto out;
-    }
-    jobs = calloc(workers, sizeof *jobs);
-    tids = calloc(workers, sizeof *tids);
-    if (!jobs || !tids)
-        goto out;
-    for (size_t w = 0; w < workers; w++) {
-        jobs[w].first = n_items * w / workers;
-        jobs[w].count = n_items * (w + 1) / workers - jobs[w].first;
-        jobs[w].ids = ids;
-        jobs[w].lens = lens;
-        jobs[w].offs = offs;
-        /* one batch of --batch items is split between the workers, as the
-         * classifier does */
-        jobs[w].batch = batch * (w + 1) / workers - batch * w / workers;
-        jobs[w].iters = iters;
-        if (cls_bert_new_packed(m, packed, jobs[w].batch, seq, &jobs[w].bert) != CORE_OK) {
-            fprintf(stderr, "finsent bench: cannot allocate the encoder\n");
-            goto out;
-        }
-    }
-    if (workers == 1 && threads > 1) {
-        team_start(&team, threads);
-        team_on = 1;
-        cls_bert_set_team(jobs[0].bert, team_run, &team, team.parts);
-    }
-    if (!json)
-        printf("finsent bench: %s L=%zu H=%zu A=%zu I=%zu vocab=%zu, %s, batch %zu, threads %zu, "
-               "workers %zu, kernels %s, precision %s (%s), OpenBLAS core %s\n",
-               model_dir ? model_dir : "synthetic", cfg.layers, cfg.hidden, cfg.heads,
-               cfg.intermediate, cfg.vocab_size, texts ? "real texts" : "fixed length", batch,
-               threads, workers, cls_kernels_get()->name, cls_precision_name(prec),
-               prec == CLS_PREC_FP32 ? "openblas" : cls_lowp_get(prec)->name,
-               cls_blas_corename());
-    for (int padded = 0; padded <= (texts ? 1 : 0); padded++) {
-        double *rate = calloc(runs, sizeof *rate), items = 0, toks = 0, flops = 0, med;
-        struct rusage ru;
-        if (!rate)
-            goto out;
-        /* what one round computes, summed over the workers' batches */
-        for (size_t w = 0; w < workers; w++) {
-            size_t next = 0;
-            for (size_t it = 0; it < iters; it++) {
-                size_t n = jobs[w].batch > jobs[w].count ? jobs[w].count : jobs[w].batch;
-                if (next + n > jobs[w].count)
-                    next = 0;
-                items += (double)n;
-                for (size_t i = 0; i < n; i++)
-                    toks += (double)lens[jobs[w].first + next + i];
-                flops += cls_bert_flops(m, lens + jobs[w].first + next, n, padded);
-                next += n;
-            }
-        }
-        for (size_t r = 0; r < warmup + runs; r++) {
-            double t0 = now_s(), dt;
-            for (size_t w = 0; w < workers; w++) {
-                jobs[w].padded = padded;
-                if (workers == 1)
-                    work(&jobs[w]);
-                else
-                    pthread_create(&tids[w], NULL, work, &jobs[w]);
-            }
-            if (workers > 1)
-                for (size_t w = 0; w < workers; w++)
-                    pthread_join(tids[w], NULL);
-            dt = now_s() - t0;
-            for (size_t w = 0; w < workers; w++)
-                if (jobs[w].rc != CORE_OK) {
-                    fprintf(stderr, "finsent bench: run failed: %s\n", core_strerror(jobs[w].rc));
-                    free(rate);
-                    goto out;
-                }
-            if (r >= warmup)
-                rate[r - warmup] = dt;
-        }
-        qsort(rate, runs, sizeof *rate, cmp_d);
-        med = rate[runs / 2];
-        getrusage(RUSAGE_SELF, &ru);
-        if (json)
-            printf("{\"engine\":\"finsent\",\"mode\":\"%s\",\"layers\":%zu,\"hidden\":%zu,"
-                   "\"seq\":%zu,\"batch\":%zu,\"threads\":%zu,\"workers\":%zu,"
-                   "\"items_per_s\":%.2f,\"tokens_per_s\":%.1f,\"gflops\":%.4g,"
-                   "\"ms_per_batch\":%.3f,\"rss_mib\":%.1f,\"blas_core\":\"%s\","
-                   "\"precision\":\"%s\",\"gemm\":\"%s\"}\n",
-                   texts ? (padded ? "padded" : "packed") : "fixed", cfg.layers, cfg.hidden,
-                   texts ? 0 : seq, batch, threads, workers, items / med, toks / med,
-                   flops / med * 1e-9, med * 1e3 / (double)iters, (double)ru.ru_maxrss / 1024.0,
-                   cls_blas_corename(), cls_precision_name(prec),
-                   prec == CLS_PREC_FP32 ? "openblas" : cls_lowp_get(prec)->name);
-        else
-            printf("%-7s %10.1f items/s %12.0f tokens/s %8.1f GFLOP/s %8.2f ms/batch  (median "
-                   "of %zu rounds of %zu batches; peak RSS %.1f MiB)\n",
-                   texts ? (padded ? "padded" : "packed") : "fixed", items / med, toks / med,
-                   flops / med * 1e-9, med * 1e3 / (double)iters, runs, iters,
-                   (double)ru.ru_maxrss / 1024.0);
-        free(rate);
-    }
-    rc = APP_EXIT_OK;
+    if (!b.workers)
+        b.workers = b.threads;
+    rc = APP_EXIT_USAGE;
+    if (b.cfg.hidden % b.cfg.heads)
+        fprintf(stderr, "finsent bench: --hidden %zu is not divisible by --heads %zu\n",
+                b.cfg.hidden, b.cfg.heads);
+    else if (b.texts_path && !b.model_dir)
+        fprintf(stderr, "finsent bench: --texts needs --model\n");
+    else if (b.workers > b.threads || b.workers > b.batch)
+        fprintf(stderr,
+                "finsent bench: --workers %zu must be at most --threads (%zu) and "
+                "--batch (%zu)\n",
+                b.workers, b.threads, b.batch);
+    else
+        rc = bench_run(&b);
 out:
-    if (team_on)
-        team_stop(&team);
-    if (jobs)
-        for (size_t w = 0; w < workers; w++)
-            cls_bert_free(jobs[w].bert);
-    free(jobs);
-    cls_bert_packed_free(packed);
-    free(tids);
-    if (texts)
-        for (size_t i = 0; i < n_items; i++)
-            free(texts[i]);
-    free(texts);
-    free(ids);
-    free(lens);
-    free(offs);
-    cls_wordpiece_ws_free(ws);
-    cls_wordpiece_free(wp);
-    cls_model_free(m);
+    bench_free(&b);
+    app_args_cleanup(&args);
     return rc;
 }

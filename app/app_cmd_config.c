@@ -2,92 +2,60 @@
  * way `finsent run` does, check it with the checks `finsent run` makes
  * before it starts (app_config_validate), and print the effective values
  * with their origins. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "app/app.h"
-
-static void help(FILE *out)
-{
-    fprintf(out,
-            "usage: finsent config --defaults\n"
-            "       finsent config [-c FILE] [--set section.key=value ...]\n\n"
-            "  --defaults        print every key with its default and help, as a config file\n"
-            "  -c, --config FILE load FILE, then FINSENT_<SECTION>_<KEY> environment\n"
-            "                    variables, then --set flags, and print the effective\n"
-            "                    configuration with where each value came from\n"
-            "  --set S.K=V       override one key (repeatable)\n"
-            "The configuration is checked as `finsent run` checks it before starting\n"
-            "(rules, windows, feeds, Kafka properties, http.listen, log settings, files,\n"
-            "a source): exit status 0 when `finsent run` would accept it, 1 with the\n"
-            "message `finsent run` would give (naming the file, line or key) otherwise.\n");
-}
+#include "app/app_opts.h"
 
 int app_cmd_config(int argc, char **argv)
 {
-    static const struct option opts[] = {{"defaults", no_argument, NULL, 'd'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"set", required_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *path = NULL;
-    char **sets = calloc((size_t)argc, sizeof(char *));
-    size_t nsets = 0;
+    int defaults = 0, rc;
     char err[1024];
-    int defaults = 0, c, rc = APP_EXIT_USAGE;
-    core_config_t *cfg;
+    core_config_t *cfg = NULL;
+    app_args_t args;
+    const app_opt_t opts[] = {
+        APP_FLAG("defaults", 0, &defaults,
+                 "print every key with its default and help, as a config file"),
+        APP_CONFIG_ROW(&args, "load FILE, then FINSENT_<SECTION>_<KEY> environment\n"
+                              "variables, then --set flags, and print the effective\n"
+                              "configuration with where each value came from"),
+        APP_SET_ROW("override one key (repeatable)"),
+    };
+    const app_cmd_spec_t spec = {
+        .name = "finsent config",
+        .usage = "usage: finsent config --defaults\n"
+                 "       finsent config [-c FILE] [--set section.key=value ...]\n\n",
+        .footer = "The configuration is checked as `finsent run` checks it before starting\n"
+                  "(rules, windows, feeds, Kafka properties, http.listen, log settings, files,\n"
+                  "a source): exit status 0 when `finsent run` would accept it, 1 with the\n"
+                  "message `finsent run` would give (naming the file, line or key) otherwise.\n",
+        .opts = opts,
+        .nopts = sizeof opts / sizeof opts[0],
+        .col = 20,
+    };
 
-    if (!sets)
-        return APP_EXIT_FAIL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            defaults = 1;
-            break;
-        case 'c':
-            path = optarg;
-            break;
-        case 's':
-            sets[nsets++] = optarg;
-            break;
-        case 'h':
-            help(stdout);
-            rc = APP_EXIT_OK;
-            goto out;
-        default:
-            help(stderr);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "finsent config: unexpected argument '%s'\n", argv[optind]);
+    if ((rc = app_opts_parse(&spec, argc, argv, &args)) != APP_OPTS_RUN)
         goto out;
-    }
     if (defaults) {
         core_config_print_defaults(stdout);
         rc = APP_EXIT_OK;
         goto out;
     }
-    cfg = app_config_build(path, sets, nsets);
-    if (!cfg) {
-        rc = APP_EXIT_FAIL;
+    rc = APP_EXIT_FAIL;
+    if (!(cfg = app_args_config(&args)))
         goto out;
-    }
     /* The verdict of `finsent run`'s own first step: the same checks, the
      * same message. */
     if (app_config_validate(cfg, err, sizeof err) != CORE_OK) {
         fprintf(stderr, "%s: config error: %s\n", app_argv0, err);
-        core_config_free(cfg);
-        rc = APP_EXIT_FAIL;
         goto out;
     }
     core_config_dump(cfg, stdout);
-    core_config_free(cfg);
     rc = APP_EXIT_OK;
 out:
-    free(sets);
+    core_config_free(cfg);
+    app_args_cleanup(&args);
     return rc;
 }

@@ -17,7 +17,6 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdint.h>
@@ -28,6 +27,7 @@
 #include <time.h>
 
 #include "app/app.h"
+#include "app/app_opts.h"
 #include "core/core_log.h"
 #include "ingest/ing_feed.h"
 #include "ingest/ing_fetch.h"
@@ -37,6 +37,9 @@
 #define CHECK_MAX_ITEMS 10000             /* as the poller */
 #define OPML_MAX_BYTES (64u << 20)        /* an OPML file larger than this is refused */
 #define PARSE_MAX_BYTES ((size_t)INT_MAX) /* ing_feed_parse's own ceiling */
+/* The help texts state these numbers. */
+_Static_assert(CHECK_PARALLEL == 16 && CHECK_MAX_ITEMS == 10000 && ING_OPML_NAME_MAX == 44,
+               "update the help texts of feeds check, parse and import");
 
 static void help(FILE *out)
 {
@@ -49,74 +52,6 @@ static void help(FILE *out)
             "  check   fetch and parse every configured feed once; print a status table\n"
             "  parse   parse a local feed file and print what the parser read, as JSON\n\n"
             "finsent feeds COMMAND --help for each command's options.\n");
-}
-
-static void help_import(FILE *out)
-{
-    fprintf(out,
-            "usage: finsent feeds import FILE.opml [-o CONFIG] [-c CONFIG]\n\n"
-            "Reads an OPML subscription list (FILE.opml, or - for stdin) and writes one\n"
-            "[feed.NAME] section with url = ... for every outline that has an xmlUrl,\n"
-            "preceded by comment lines with the outline's title and category. Categories\n"
-            "(nested outlines) are flattened. NAME comes from the title (else the text,\n"
-            "else the URL's host): lower case a-z 0-9 _ -, at most %d characters; a name\n"
-            "already taken gets -2, -3, ...\n\n"
-            "Skipped, each reported on stderr: URLs that are not http:// or https://, URLs\n"
-            "seen in an earlier outline, and URLs already in the -c config. A summary line\n"
-            "(imported N, skipped M with the reasons) goes to stderr.\n\n"
-            "  -o, --output CONFIG  append the sections to CONFIG (created if missing)\n"
-            "                       instead of writing them to stdout\n"
-            "  -c, --config CONFIG  skip URLs and avoid names of the [feed.NAME] sections\n"
-            "                       already in CONFIG (may be the same file as -o)\n"
-            "Exit status 0, 1 when a file cannot be read or written or is not OPML, 2 on bad\n"
-            "usage.\n",
-            ING_OPML_NAME_MAX);
-}
-
-static void help_check(FILE *out)
-{
-    fprintf(out,
-            "usage: finsent feeds check [-c CONFIG] [--set S.K=V ...] [--json]\n\n"
-            "Fetches every [feed.NAME] of the configuration once, as `finsent run` would\n"
-            "(rss.connect_timeout, rss.timeout, rss.max_redirects, rss.max_body, http and\n"
-            "https only, every compression, User-Agent finsent/<version>), %d at a time,\n"
-            "parses each, and prints one row per feed:\n"
-            "  NAME STATUS HTTP FORMAT ITEMS NEWEST ENCODING WARNINGS/ERROR\n"
-            "STATUS is ok (items read), empty (a feed without items) or error (the fetch\n"
-            "failed, the HTTP status was not 200, or the body is not a feed); NEWEST is the\n"
-            "newest item's time in UTC.\n\n"
-            "  -c, --config FILE  config file (FINSENT_* variables and --set apply on top)\n"
-            "  --set S.K=V        override one key (repeatable)\n"
-            "  --json             print a JSON array of {name, url, status, http, format,\n"
-            "                     items, skipped, newest, encoding, content_type,\n"
-            "                     effective_url, warning, error} instead of the table\n"
-            "Exit status 0 when every feed is ok, 1 when any feed is empty or failed (or\n"
-            "the config is invalid or has no feeds), 2 on bad usage.\n",
-            CHECK_PARALLEL);
-}
-
-static void help_parse(FILE *out)
-{
-    fprintf(
-        out,
-        "usage: finsent feeds parse FILE [--content-type TYPE] [--url URL]\n"
-        "                            [--max-items N] [--max-text N] [--pretty]\n\n"
-        "Parses FILE (or - for stdin) with the feed parser of `finsent run` and prints\n"
-        "one JSON object:\n"
-        "  {\"format\", \"encoding\", \"title\" (or null), \"recovered\", \"note\", \"warning\",\n"
-        "   \"repaired\", \"item_like\", \"skipped\", \"items\": [{\"id\", \"title\", \"text\",\n"
-        "   \"url\" (each or null), \"event_ms\" (0: none), \"event_time\" (ISO 8601 UTC,\n"
-        "   or null)}]}\n"
-        "compact on one line unless --pretty.\n\n"
-        "  --content-type TYPE  the HTTP Content-Type the bytes came with (its charset\n"
-        "                       is the first choice of encoding)\n"
-        "  --url URL            the document's URL (base of relative links)\n"
-        "  --max-items N        items kept (default %d)\n"
-        "  --max-text N         bytes per title/text (default input.max_text_bytes)\n"
-        "  --pretty             indent the JSON\n"
-        "Exit status 0, 1 when FILE cannot be read or is not a feed (the message on\n"
-        "stderr names the file and the error), 2 on bad usage.\n",
-        CHECK_MAX_ITEMS);
 }
 
 /* ---- shared helpers ------------------------------------------------------------- */
@@ -272,19 +207,6 @@ static int print_json(json_t *j, int pretty)
     return fflush(stdout) == 0 ? 0 : -1;
 }
 
-static int parse_count(const char *s, long long max, long long *out)
-{
-    char *end;
-    long long v;
-    if (!*s)
-        return 0;
-    v = strtoll(s, &end, 10);
-    if (*end || v < 1 || v > max)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 /* ---- import -------------------------------------------------------------------- */
 
 /* ends_with_newline: 1 when the open file f is empty or ends with '\n'. */
@@ -300,46 +222,101 @@ static int ends_with_newline(FILE *f)
     return c == '\n';
 }
 
+/* write_sections appends the sections of plan[0..n) to outpath (created
+ * if missing; NULL: stdout) after a comment naming in. 0, or -1 after
+ * saying why. */
+static int write_sections(const ing_opml_entry_t *plan, size_t n, const char *in,
+                          const char *outpath)
+{
+    FILE *out = NULL, *w;
+    long size = 0;
+    int bad;
+
+    if (outpath && !(out = fopen(outpath, "a+"))) {
+        fprintf(stderr, "finsent feeds import: %s: %s\n", outpath, strerror(errno));
+        return -1;
+    }
+    w = out ? out : stdout;
+    if (out && fseek(out, 0, SEEK_END) == 0)
+        size = ftell(out);
+    if (size > 0 && !ends_with_newline(out))
+        fputc('\n', out);
+    fprintf(w, "%s; imported from %s by finsent feeds import\n\n", size > 0 ? "\n" : "",
+            strcmp(in, "-") == 0 ? "stdin" : in);
+    bad = ing_opml_write(w, plan, n) != CORE_OK;
+    if (out && fclose(out) != 0)
+        bad = 1;
+    if (bad)
+        fprintf(stderr, "finsent feeds import: cannot write %s\n", outpath ? outpath : "stdout");
+    return bad ? -1 : 0;
+}
+
+/* import_summary says on stderr how many feeds were imported and why the
+ * others were skipped (counts: outlines per verdict). */
+static void import_summary(const ing_opml_t *doc, const size_t *counts, size_t imported,
+                           const char *outpath)
+{
+    size_t skipped = doc->n - imported + doc->no_url, o = 0;
+    char why[300] = "";
+
+    for (int v = ING_OPML_NOT_HTTP; v <= ING_OPML_REJECTED; v++)
+        if (counts[v])
+            o += (size_t)snprintf(why + o, sizeof why - o, "%s%s: %zu", o ? ", " : "",
+                                  ing_opml_verdict_name((ing_opml_verdict_t)v), counts[v]);
+    if (doc->no_url)
+        snprintf(why + o, sizeof why - o, "%swithout xmlUrl: %zu", o ? ", " : "", doc->no_url);
+    fprintf(stderr, "finsent feeds import: imported %zu feed(s)%s%s, skipped %zu%s%s%s\n", imported,
+            outpath && imported ? " into " : "", outpath && imported ? outpath : "", skipped,
+            skipped ? " (" : "", why, skipped ? ")" : "");
+}
+
 static int cmd_import(int argc, char **argv)
 {
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *outpath = NULL, *cfgpath = NULL, *in;
     char *buf = NULL, err[512] = "";
     size_t len, imported = 0, counts[5] = {0};
     ing_opml_t *doc = NULL;
     ing_opml_entry_t *plan = NULL;
     core_config_t *cfg = NULL;
-    FILE *out = NULL;
-    int c, rc = APP_EXIT_USAGE;
+    int rc;
     core_err_t e;
+    app_args_t args;
+    const app_opt_t opts[] = {
+        APP_STR("output", 'o', "CONFIG", &outpath,
+                "append the sections to CONFIG (created if missing)\n"
+                "instead of writing them to stdout"),
+        APP_STR("config", 'c', "CONFIG", &cfgpath,
+                "skip URLs and avoid names of the [feed.NAME] sections\n"
+                "already in CONFIG (may be the same file as -o)"),
+    };
+    const app_cmd_spec_t spec = {
+        .name = "finsent feeds import",
+        .usage = "usage: finsent feeds import FILE.opml [-o CONFIG] [-c CONFIG]\n\n"
+                 "Reads an OPML subscription list (FILE.opml, or - for stdin) and writes one\n"
+                 "[feed.NAME] section with url = ... for every outline that has an xmlUrl,\n"
+                 "preceded by comment lines with the outline's title and category. Categories\n"
+                 "(nested outlines) are flattened. NAME comes from the title (else the text,\n"
+                 "else the URL's host): lower case a-z 0-9 _ -, at most 44 characters; a name\n"
+                 "already taken gets -2, -3, ...\n\n"
+                 "Skipped, each reported on stderr: URLs that are not http:// or https://, URLs\n"
+                 "seen in an earlier outline, and URLs already in the -c config. A summary line\n"
+                 "(imported N, skipped M with the reasons) goes to stderr.\n\n",
+        .footer = "Exit status 0, 1 when a file cannot be read or written or is not OPML, 2 on "
+                  "bad\nusage.\n",
+        .opts = opts,
+        .nopts = sizeof opts / sizeof opts[0],
+        .col = 23,
+        .min_pos = 1,
+        .max_pos = 1,
+        .too_few = "the OPML file is missing",
+        .too_many = "one OPML file at a time",
+    };
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o':
-            outpath = optarg;
-            break;
-        case 'c':
-            cfgpath = optarg;
-            break;
-        case 'h':
-            help_import(stdout);
-            return APP_EXIT_OK;
-        default:
-            help_import(stderr);
-            return APP_EXIT_USAGE;
-        }
-    }
-    if (optind != argc - 1) {
-        fprintf(stderr, "finsent feeds import: %s\n",
-                optind >= argc ? "the OPML file is missing" : "one OPML file at a time");
-        help_import(stderr);
-        return APP_EXIT_USAGE;
-    }
-    in = argv[optind];
+    rc = app_opts_parse(&spec, argc, argv, &args);
+    in = args.npos ? args.pos[0] : NULL;
+    app_args_cleanup(&args);
+    if (rc != APP_OPTS_RUN)
+        return rc;
     rc = APP_EXIT_FAIL;
     if (read_input(in, OPML_MAX_BYTES, &buf, &len, err, sizeof err) != 0) {
         fprintf(stderr, "finsent feeds import: %s: %s\n", in, err);
@@ -372,51 +349,11 @@ static int cmd_import(int argc, char **argv)
         fprintf(stderr, "finsent feeds import: skipped \"%s\": %s\n",
                 pe->outline->title ? pe->outline->title : pe->outline->url, pe->why);
     }
-    if (imported > 0) {
-        if (outpath) {
-            out = fopen(outpath, "a+");
-            if (!out) {
-                fprintf(stderr, "finsent feeds import: %s: %s\n", outpath, strerror(errno));
-                goto out;
-            }
-        }
-        {
-            FILE *w = out ? out : stdout;
-            long size = out && fseek(out, 0, SEEK_END) == 0 ? ftell(out) : 0;
-            int bad;
-            if (size > 0 && !ends_with_newline(out))
-                fputc('\n', out);
-            fprintf(w, "%s; imported from %s by finsent feeds import\n\n", size > 0 ? "\n" : "",
-                    strcmp(in, "-") == 0 ? "stdin" : in);
-            bad = ing_opml_write(w, plan, doc->n) != CORE_OK;
-            if (out && fclose(out) != 0)
-                bad = 1;
-            out = NULL;
-            if (bad) {
-                fprintf(stderr, "finsent feeds import: cannot write %s\n",
-                        outpath ? outpath : "stdout");
-                goto out;
-            }
-        }
-    }
-    {
-        size_t skipped = doc->n - imported + doc->no_url;
-        char why[300] = "";
-        size_t o = 0;
-        for (int v = ING_OPML_NOT_HTTP; v <= ING_OPML_REJECTED; v++)
-            if (counts[v])
-                o += (size_t)snprintf(why + o, sizeof why - o, "%s%s: %zu", o ? ", " : "",
-                                      ing_opml_verdict_name((ing_opml_verdict_t)v), counts[v]);
-        if (doc->no_url)
-            snprintf(why + o, sizeof why - o, "%swithout xmlUrl: %zu", o ? ", " : "", doc->no_url);
-        fprintf(stderr, "finsent feeds import: imported %zu feed(s)%s%s, skipped %zu%s%s%s\n",
-                imported, outpath && imported ? " into " : "", outpath && imported ? outpath : "",
-                skipped, skipped ? " (" : "", why, skipped ? ")" : "");
-    }
+    if (imported > 0 && write_sections(plan, doc->n, in, outpath) != 0)
+        goto out;
+    import_summary(doc, counts, imported, outpath);
     rc = APP_EXIT_OK;
 out:
-    if (out)
-        fclose(out);
     core_config_free(cfg);
     free(plan);
     ing_opml_free(doc);
@@ -437,7 +374,8 @@ typedef struct check_row {
     int parsed;
     ing_feed_kind_t kind;
     size_t items, skipped;
-    int64_t newest; /* 0: no item has a time */
+    int64_t newest; /* the newest item's time, when newest_set */
+    int newest_set; /* some item has a time (1970-01-01T00:00:00Z is one) */
     char encoding[32];
     char *content_type, *effective_url;
     char warning[600];
@@ -478,8 +416,10 @@ static void row_parse(check_row *r, const ing_feed_limits_t *lim)
     r->skipped = f->skipped;
     snprintf(r->encoding, sizeof r->encoding, "%s", f->encoding);
     for (size_t i = 0; i < f->n; i++)
-        if (f->items[i].event_ms > r->newest)
+        if (f->items[i].event_set && (!r->newest_set || f->items[i].event_ms > r->newest)) {
             r->newest = f->items[i].event_ms;
+            r->newest_set = 1;
+        }
     {
         size_t o = 0;
         if (f->warning[0])
@@ -641,7 +581,7 @@ static void print_table(check_row *rows, size_t n)
             snprintf(items, sizeof items, "%zu", r->items);
         else
             snprintf(items, sizeof items, "-");
-        if (r->newest > 0)
+        if (r->newest_set)
             iso_utc(r->newest, newest, sizeof newest);
         else
             snprintf(newest, sizeof newest, "-");
@@ -665,7 +605,7 @@ static json_t *rows_json(const check_row *rows, size_t n)
             json_decref(arr);
             return NULL;
         }
-        if (r->newest > 0)
+        if (r->newest_set)
             iso_utc(r->newest, newest, sizeof newest);
         json_object_set_new(o, "name", jstr(r->name));
         json_object_set_new(o, "url", jstr(r->url));
@@ -675,7 +615,7 @@ static json_t *rows_json(const check_row *rows, size_t n)
                             r->parsed ? jstr(ing_feed_kind_name(r->kind)) : json_null());
         json_object_set_new(o, "items", json_integer((json_int_t)r->items));
         json_object_set_new(o, "skipped", json_integer((json_int_t)r->skipped));
-        json_object_set_new(o, "newest", r->newest > 0 ? jstr(newest) : json_null());
+        json_object_set_new(o, "newest", r->newest_set ? jstr(newest) : json_null());
         json_object_set_new(o, "encoding",
                             r->parsed && r->encoding[0] ? jstr(r->encoding) : json_null());
         json_object_set_new(o, "content_type", jstr(r->content_type));
@@ -686,90 +626,27 @@ static json_t *rows_json(const check_row *rows, size_t n)
     return arr;
 }
 
-static int cmd_check(int argc, char **argv)
+/* row_init sets up the row of the i-th [feed.NAME] of cfg; a url that
+ * cannot be fetched decides the row at once. */
+static void row_init(check_row *r, const core_config_t *cfg, size_t i)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"set", required_argument, NULL, 's'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *path = NULL;
-    char **sets = calloc((size_t)argc + 1, sizeof(char *));
-    size_t nsets = 0, n = 0, nok = 0, nempty = 0, nerr = 0;
-    int json = 0, c, rc = APP_EXIT_USAGE, curl_up = 0;
-    core_config_t *cfg = NULL;
-    check_row *rows = NULL;
-    ing_fetch_opts_t fo;
-    ing_feed_limits_t lim;
+    char sec[300];
+    r->name = core_config_instance_name(cfg, "feed", i);
+    snprintf(sec, sizeof sec, "feed.%s", r->name);
+    r->url = core_config_str(cfg, sec, "url");
+    if (!r->url[0] ||
+        (strncasecmp(r->url, "http://", 7) != 0 && strncasecmp(r->url, "https://", 8) != 0)) {
+        r->status = "error";
+        snprintf(r->error, sizeof r->error, "config: %s",
+                 r->url[0] ? "only http:// and https:// feeds are supported" : "no url");
+    }
+}
 
-    if (!sets)
-        return APP_EXIT_FAIL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            path = optarg;
-            break;
-        case 's':
-            sets[nsets++] = optarg;
-            break;
-        case 'j':
-            json = 1;
-            break;
-        case 'h':
-            help_check(stdout);
-            rc = APP_EXIT_OK;
-            goto out;
-        default:
-            help_check(stderr);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "finsent feeds check: unexpected argument '%s'\n", argv[optind]);
-        goto out;
-    }
-    rc = APP_EXIT_FAIL;
-    cfg = app_config_build(path, sets, nsets);
-    if (!cfg)
-        goto out;
-    core_log_setup(CORE_LOG_WARN, CORE_LOG_TEXT);
-    n = core_config_instance_count(cfg, "feed");
-    if (n == 0) {
-        fprintf(stderr, "finsent feeds check: no [feed.NAME] sections in the configuration%s\n",
-                path ? "" : " (give one with -c FILE)");
-        goto out;
-    }
-    rows = calloc(n, sizeof *rows);
-    if (!rows) {
-        fprintf(stderr, "finsent feeds check: out of memory\n");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char sec[300];
-        rows[i].name = core_config_instance_name(cfg, "feed", i);
-        snprintf(sec, sizeof sec, "feed.%s", rows[i].name);
-        rows[i].url = core_config_str(cfg, sec, "url");
-        if (!rows[i].url[0] || (strncasecmp(rows[i].url, "http://", 7) != 0 &&
-                                strncasecmp(rows[i].url, "https://", 8) != 0)) {
-            rows[i].status = "error";
-            snprintf(rows[i].error, sizeof rows[i].error, "config: %s",
-                     rows[i].url[0] ? "only http:// and https:// feeds are supported" : "no url");
-        }
-    }
-    ing_fetch_opts_from_config(cfg, &fo);
-    lim.max_items = CHECK_MAX_ITEMS;
-    lim.max_text_bytes = (size_t)core_config_int(cfg, "input", "max_text_bytes");
-    ing_feed_init();
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, "finsent feeds check: libcurl initialisation failed\n");
-        goto out;
-    }
-    curl_up = 1;
-    if (fetch_all(rows, n, &fo, &lim) != 0) {
-        fprintf(stderr, "finsent feeds check: libcurl failed\n");
-        goto out;
-    }
+/* report_rows prints the rows (table or JSON) and the summary line on
+ * stderr. Returns the exit status: 0 when every feed is ok. */
+static int report_rows(check_row *rows, size_t n, int json)
+{
+    size_t nok = 0, nempty = 0, nerr = 0;
     for (size_t i = 0; i < n; i++) {
         if (!rows[i].status) { /* cannot happen: every transfer ends */
             rows[i].status = "error";
@@ -788,7 +665,7 @@ static int cmd_check(int argc, char **argv)
         json_decref(arr);
         if (bad) {
             fprintf(stderr, "finsent feeds check: cannot write the JSON\n");
-            goto out;
+            return APP_EXIT_FAIL;
         }
     } else {
         print_table(rows, n);
@@ -796,7 +673,77 @@ static int cmd_check(int argc, char **argv)
     }
     fprintf(stderr, "finsent feeds check: %zu feed(s): %zu ok, %zu empty, %zu error(s)\n", n, nok,
             nempty, nerr);
-    rc = nok == n ? APP_EXIT_OK : APP_EXIT_FAIL;
+    return nok == n ? APP_EXIT_OK : APP_EXIT_FAIL;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    size_t n = 0;
+    int json = 0, rc, curl_up = 0;
+    core_config_t *cfg = NULL;
+    check_row *rows = NULL;
+    ing_fetch_opts_t fo;
+    ing_feed_limits_t lim;
+    app_args_t args;
+    const app_opt_t opts[] = {
+        APP_CONFIG_ROW(&args, "config file (FINSENT_* variables and --set apply on top)"),
+        APP_SET_ROW("override one key (repeatable)"),
+        APP_FLAG("json", 0, &json,
+                 "print a JSON array of {name, url, status, http, format,\n"
+                 "items, skipped, newest, encoding, content_type,\n"
+                 "effective_url, warning, error} instead of the table"),
+    };
+    const app_cmd_spec_t spec = {
+        .name = "finsent feeds check",
+        .usage = "usage: finsent feeds check [-c CONFIG] [--set S.K=V ...] [--json]\n\n"
+                 "Fetches every [feed.NAME] of the configuration once, as `finsent run` would\n"
+                 "(rss.connect_timeout, rss.timeout, rss.max_redirects, rss.max_body, http and\n"
+                 "https only, every compression, User-Agent finsent/<version>), 16 at a time,\n"
+                 "parses each, and prints one row per feed:\n"
+                 "  NAME STATUS HTTP FORMAT ITEMS NEWEST ENCODING WARNINGS/ERROR\n"
+                 "STATUS is ok (items read), empty (a feed without items) or error (the fetch\n"
+                 "failed, the HTTP status was not 200, or the body is not a feed); NEWEST is the\n"
+                 "newest item's time in UTC.\n\n",
+        .footer = "Exit status 0 when every feed is ok, 1 when any feed is empty or failed (or\n"
+                  "the config is invalid or has no feeds), 2 on bad usage.\n",
+        .opts = opts,
+        .nopts = sizeof opts / sizeof opts[0],
+        .col = 21,
+    };
+
+    if ((rc = app_opts_parse(&spec, argc, argv, &args)) != APP_OPTS_RUN)
+        goto out;
+    rc = APP_EXIT_FAIL;
+    if (!(cfg = app_args_config(&args)))
+        goto out;
+    core_log_setup(CORE_LOG_WARN, CORE_LOG_TEXT);
+    n = core_config_instance_count(cfg, "feed");
+    if (n == 0) {
+        fprintf(stderr, "finsent feeds check: no [feed.NAME] sections in the configuration%s\n",
+                args.config ? "" : " (give one with -c FILE)");
+        goto out;
+    }
+    rows = calloc(n, sizeof *rows);
+    if (!rows) {
+        fprintf(stderr, "finsent feeds check: out of memory\n");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        row_init(&rows[i], cfg, i);
+    ing_fetch_opts_from_config(cfg, &fo);
+    lim.max_items = CHECK_MAX_ITEMS;
+    lim.max_text_bytes = (size_t)core_config_int(cfg, "input", "max_text_bytes");
+    ing_feed_init();
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "finsent feeds check: libcurl initialisation failed\n");
+        goto out;
+    }
+    curl_up = 1;
+    if (fetch_all(rows, n, &fo, &lim) != 0) {
+        fprintf(stderr, "finsent feeds check: libcurl failed\n");
+        goto out;
+    }
+    rc = report_rows(rows, n, json);
 out:
     for (size_t i = 0; rows && i < n; i++)
         row_cleanup(&rows[i]);
@@ -804,7 +751,7 @@ out:
     if (curl_up)
         curl_global_cleanup();
     core_config_free(cfg);
-    free(sets);
+    app_args_cleanup(&args);
     return rc;
 }
 
@@ -829,14 +776,14 @@ static json_t *feed_json(const ing_feed_t *f)
         char when[40];
         if (!j || json_array_append_new(items, j) != 0)
             goto fail;
-        if (it->event_ms)
+        if (it->event_set)
             iso_utc(it->event_ms, when, sizeof when);
         if (json_object_set_new(j, "id", jstr(it->id)) ||
             json_object_set_new(j, "title", jstr(it->title)) ||
             json_object_set_new(j, "text", jstr(it->text)) ||
             json_object_set_new(j, "url", jstr(it->url)) ||
             json_object_set_new(j, "event_ms", json_integer((json_int_t)it->event_ms)) ||
-            json_object_set_new(j, "event_time", it->event_ms ? jstr(when) : json_null()))
+            json_object_set_new(j, "event_time", it->event_set ? jstr(when) : json_null()))
             goto fail;
     }
     if (json_object_set_new(o, "items", items) != 0) {
@@ -852,17 +799,9 @@ fail:
 
 static int cmd_parse(int argc, char **argv)
 {
-    static const struct option opts[] = {{"content-type", required_argument, NULL, 't'},
-                                         {"url", required_argument, NULL, 'u'},
-                                         {"max-items", required_argument, NULL, 'n'},
-                                         {"max-text", required_argument, NULL, 'm'},
-                                         {"pretty", no_argument, NULL, 'p'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     ing_feed_source_t src = {NULL, NULL};
     ing_feed_limits_t lim = {CHECK_MAX_ITEMS, 0};
-    long long v;
-    int c, pretty = 0, rc = APP_EXIT_FAIL;
+    int pretty = 0, rc;
     const char *in;
     char *buf = NULL, err[512] = "";
     size_t len;
@@ -870,49 +809,48 @@ static int cmd_parse(int argc, char **argv)
     json_t *j = NULL;
     core_err_t e;
     core_config_t *defaults = NULL;
+    app_args_t args;
+    const app_opt_t opts[] = {
+        APP_STR("content-type", 0, "TYPE", &src.content_type,
+                "the HTTP Content-Type the bytes came with (its charset\n"
+                "is the first choice of encoding)"),
+        APP_STR("url", 0, "URL", &src.url, "the document's URL (base of relative links)"),
+        APP_SIZE("max-items", 0, "N", 1, 100000000, &lim.max_items, "items kept (default 10000)"),
+        APP_SIZE("max-text", 0, "N", 1, INT_MAX, &lim.max_text_bytes,
+                 "bytes per title/text (default input.max_text_bytes)"),
+        APP_FLAG("pretty", 0, &pretty, "indent the JSON"),
+    };
+    const app_cmd_spec_t spec = {
+        .name = "finsent feeds parse",
+        .usage =
+            "usage: finsent feeds parse FILE [--content-type TYPE] [--url URL]\n"
+            "                            [--max-items N] [--max-text N] [--pretty]\n\n"
+            "Parses FILE (or - for stdin) with the feed parser of `finsent run` and prints\n"
+            "one JSON object:\n"
+            "  {\"format\", \"encoding\", \"title\" (or null), \"recovered\", \"note\", "
+            "\"warning\",\n"
+            "   \"repaired\", \"item_like\", \"skipped\", \"items\": [{\"id\", \"title\", "
+            "\"text\",\n"
+            "   \"url\" (each or null), \"event_ms\" (0: none), \"event_time\" (ISO 8601 UTC,\n"
+            "   or null)}]}\n"
+            "compact on one line unless --pretty.\n\n",
+        .footer = "Exit status 0, 1 when FILE cannot be read or is not a feed (the message on\n"
+                  "stderr names the file and the error), 2 on bad usage.\n",
+        .opts = opts,
+        .nopts = sizeof opts / sizeof opts[0],
+        .col = 23,
+        .min_pos = 1,
+        .max_pos = 1,
+        .too_few = "the feed file is missing",
+        .too_many = "one file at a time",
+    };
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 't':
-            src.content_type = optarg;
-            break;
-        case 'u':
-            src.url = optarg;
-            break;
-        case 'n':
-            if (!parse_count(optarg, 100000000, &v)) {
-                fprintf(stderr, "finsent feeds parse: --max-items: '%s' is not a count\n", optarg);
-                return APP_EXIT_USAGE;
-            }
-            lim.max_items = (size_t)v;
-            break;
-        case 'm':
-            if (!parse_count(optarg, INT_MAX, &v)) {
-                fprintf(stderr, "finsent feeds parse: --max-text: '%s' is not a byte count\n",
-                        optarg);
-                return APP_EXIT_USAGE;
-            }
-            lim.max_text_bytes = (size_t)v;
-            break;
-        case 'p':
-            pretty = 1;
-            break;
-        case 'h':
-            help_parse(stdout);
-            return APP_EXIT_OK;
-        default:
-            help_parse(stderr);
-            return APP_EXIT_USAGE;
-        }
-    }
-    if (optind != argc - 1) {
-        fprintf(stderr, "finsent feeds parse: %s\n",
-                optind >= argc ? "the feed file is missing" : "one file at a time");
-        help_parse(stderr);
-        return APP_EXIT_USAGE;
-    }
-    in = argv[optind];
+    rc = app_opts_parse(&spec, argc, argv, &args);
+    in = args.npos ? args.pos[0] : NULL;
+    app_args_cleanup(&args);
+    if (rc != APP_OPTS_RUN)
+        return rc;
+    rc = APP_EXIT_FAIL;
     if (lim.max_text_bytes == 0) {
         if (core_config_new(&defaults) != CORE_OK) {
             fprintf(stderr, "finsent feeds parse: out of memory\n");

@@ -16,7 +16,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <netinet/in.h>
@@ -30,25 +29,7 @@
 #include <unistd.h>
 
 #include "app/app.h"
-
-static void help(FILE *out)
-{
-    fprintf(out,
-            "usage: finsent kafka-mock [--brokers N] [--port P] [--topic NAME[:PARTITIONS]]...\n\n"
-            "Runs librdkafka's mock Kafka cluster in the foreground until SIGINT/SIGTERM.\n"
-            "SIGUSR1 takes every broker down, SIGUSR2 brings them back (outage tests).\n"
-            "It is NOT durable: everything lives in memory and is gone when it stops.\n"
-            "Use it for demos and tests only, never as a real broker.\n\n"
-            "  --brokers N      number of mock brokers (default 1, at most 16)\n"
-            "  --port P         also accept bootstrap connections on 127.0.0.1:P (a TCP\n"
-            "                   forwarder to the first broker: librdkafka 2.0.2 cannot\n"
-            "                   choose the mock's ports; the brokers themselves stay on\n"
-            "                   ephemeral loopback ports)\n"
-            "  --topic T[:P]    create topic T with P partitions (default 4); repeatable.\n"
-            "                   Other topics are created on first use.\n\n"
-            "The first line on stdout is the bootstrap address (host:port[,host:port...]),\n"
-            "e.g. for: finsent run --set kafka.brokers=$(...)\n");
-}
+#include "app/app_opts.h"
 
 /* ---- the --port forwarder ------------------------------------------------- */
 
@@ -173,81 +154,118 @@ static int start_forwarder(fwd *f, int port, const char *bootstrap)
 
 /* ---- command -------------------------------------------------------------- */
 
+/* topics_check: every --topic is NAME or NAME:PARTITIONS (1..10000).
+ * Returns 0, or -1 after saying which is not. */
+static int topics_check(const app_list_t *topics)
+{
+    for (size_t i = 0; i < topics->n; i++) {
+        const char *t = topics->v[i], *colon = strchr(t, ':');
+        if (colon) {
+            char *end;
+            long p = strtol(colon + 1, &end, 10);
+            if (*end || p < 1 || p > 10000 || colon == t) {
+                fprintf(stderr, "finsent kafka-mock: bad --topic '%s' (want NAME[:PARTITIONS])\n",
+                        t);
+                return -1;
+            }
+        } else if (!t[0]) {
+            fprintf(stderr, "finsent kafka-mock: empty --topic\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* create_topics creates every --topic (NAME[:PARTITIONS], checked by
+ * topics_check; the colon is cut off in place). 0, or -1 after saying
+ * which failed. */
+static int create_topics(rd_kafka_mock_cluster_t *mc, app_list_t *topics, int brokers)
+{
+    for (size_t i = 0; i < topics->n; i++) {
+        char *colon = strchr(topics->v[i], ':');
+        int parts = colon ? atoi(colon + 1) : 4;
+        rd_kafka_resp_err_t e;
+        if (colon)
+            *colon = '\0';
+        e = rd_kafka_mock_topic_create(mc, topics->v[i], parts, brokers < 3 ? brokers : 3);
+        if (e) {
+            fprintf(stderr, "finsent kafka-mock: topic %s: %s\n", topics->v[i],
+                    rd_kafka_err2str(e));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* serve runs until SIGINT or SIGTERM (blocked in set and taken with
+ * sigwait); SIGUSR1 takes every broker down, SIGUSR2 brings them back: an
+ * outage for tests and demos (rd_kafka_mock_broker_set_down/up). */
+static void serve(rd_kafka_mock_cluster_t *mc, int brokers, const sigset_t *set)
+{
+    int sig;
+    for (;;) {
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig != SIGUSR1 && sig != SIGUSR2)
+            break;
+        for (int b = 1; b <= brokers; b++) {
+            if (sig == SIGUSR1)
+                rd_kafka_mock_broker_set_down(mc, b);
+            else
+                rd_kafka_mock_broker_set_up(mc, b);
+        }
+        fprintf(stderr, "finsent kafka-mock: %s: all brokers %s\n",
+                sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2", sig == SIGUSR1 ? "down" : "up");
+    }
+    fprintf(stderr, "finsent kafka-mock: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
 int app_cmd_kafka_mock(int argc, char **argv)
 {
-    static const struct option opts[] = {{"brokers", required_argument, NULL, 'b'},
-                                         {"port", required_argument, NULL, 'p'},
-                                         {"topic", required_argument, NULL, 't'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int brokers = 1, port = 0, c, sig, rc = APP_EXIT_FAIL;
-    char **topics = calloc((size_t)argc + 1, sizeof(char *));
-    size_t ntopics = 0;
+    int brokers = 1, port = 0, rc;
+    app_list_t topics = {0};
     rd_kafka_t *rk = NULL;
     rd_kafka_mock_cluster_t *mc = NULL;
     rd_kafka_conf_t *conf;
     char errstr[256];
     sigset_t set;
     fwd f;
+    app_args_t args;
+    const app_opt_t opts[] = {
+        APP_INT("brokers", 0, "N", 1, 16, &brokers,
+                "number of mock brokers (default 1, at most 16)"),
+        APP_INT("port", 0, "P", 1, 65535, &port,
+                "also accept bootstrap connections on 127.0.0.1:P (a TCP\n"
+                "forwarder to the first broker: librdkafka 2.0.2 cannot\n"
+                "choose the mock's ports; the brokers themselves stay on\n"
+                "ephemeral loopback ports)"),
+        APP_LIST("topic", "T[:P]", &topics,
+                 "create topic T with P partitions (default 4); repeatable.\n"
+                 "Other topics are created on first use."),
+    };
+    const app_cmd_spec_t spec = {
+        .name = "finsent kafka-mock",
+        .usage =
+            "usage: finsent kafka-mock [--brokers N] [--port P] [--topic NAME[:PARTITIONS]]...\n\n"
+            "Runs librdkafka's mock Kafka cluster in the foreground until SIGINT/SIGTERM.\n"
+            "SIGUSR1 takes every broker down, SIGUSR2 brings them back (outage tests).\n"
+            "It is NOT durable: everything lives in memory and is gone when it stops.\n"
+            "Use it for demos and tests only, never as a real broker.\n\n",
+        .footer =
+            "\nThe first line on stdout is the bootstrap address (host:port[,host:port...]),\n"
+            "e.g. for: finsent run --set kafka.brokers=$(...)\n",
+        .opts = opts,
+        .nopts = sizeof opts / sizeof opts[0],
+        .col = 19,
+    };
 
-    if (!topics)
-        return APP_EXIT_FAIL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        char *end;
-        switch (c) {
-        case 'b':
-            brokers = (int)strtol(optarg, &end, 10);
-            if (*end || brokers < 1 || brokers > 16) {
-                fprintf(stderr, "finsent kafka-mock: --brokers wants 1..16, not '%s'\n", optarg);
-                rc = APP_EXIT_USAGE;
-                goto out;
-            }
-            break;
-        case 'p':
-            port = (int)strtol(optarg, &end, 10);
-            if (*end || port < 1 || port > 65535) {
-                fprintf(stderr, "finsent kafka-mock: --port wants 1..65535, not '%s'\n", optarg);
-                rc = APP_EXIT_USAGE;
-                goto out;
-            }
-            break;
-        case 't':
-            topics[ntopics++] = optarg;
-            break;
-        case 'h':
-            help(stdout);
-            rc = APP_EXIT_OK;
-            goto out;
-        default:
-            help(stderr);
-            rc = APP_EXIT_USAGE;
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "finsent kafka-mock: unexpected argument '%s'\n", argv[optind]);
-        rc = APP_EXIT_USAGE;
+    if ((rc = app_opts_parse(&spec, argc, argv, &args)) != APP_OPTS_RUN)
         goto out;
-    }
     /* Validate topics before starting anything. */
-    for (size_t i = 0; i < ntopics; i++) {
-        char *colon = strchr(topics[i], ':');
-        if (colon) {
-            char *end;
-            long p = strtol(colon + 1, &end, 10);
-            if (*end || p < 1 || p > 10000 || colon == topics[i]) {
-                fprintf(stderr, "finsent kafka-mock: bad --topic '%s' (want NAME[:PARTITIONS])\n",
-                        topics[i]);
-                rc = APP_EXIT_USAGE;
-                goto out;
-            }
-        } else if (!topics[i][0]) {
-            fprintf(stderr, "finsent kafka-mock: empty --topic\n");
-            rc = APP_EXIT_USAGE;
-            goto out;
-        }
-    }
+    rc = APP_EXIT_USAGE;
+    if (topics_check(&topics) != 0)
+        goto out;
+    rc = APP_EXIT_FAIL;
 
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -269,18 +287,8 @@ int app_cmd_kafka_mock(int argc, char **argv)
         fprintf(stderr, "finsent kafka-mock: cannot create the mock cluster\n");
         goto out;
     }
-    for (size_t i = 0; i < ntopics; i++) {
-        char *colon = strchr(topics[i], ':');
-        int parts = colon ? atoi(colon + 1) : 4;
-        rd_kafka_resp_err_t e;
-        if (colon)
-            *colon = '\0';
-        e = rd_kafka_mock_topic_create(mc, topics[i], parts, brokers < 3 ? brokers : 3);
-        if (e) {
-            fprintf(stderr, "finsent kafka-mock: topic %s: %s\n", topics[i], rd_kafka_err2str(e));
-            goto out;
-        }
-    }
+    if (create_topics(mc, &topics, brokers) != 0)
+        goto out;
     if (port) {
         if (start_forwarder(&f, port, rd_kafka_mock_cluster_bootstraps(mc)) != 0)
             goto out;
@@ -293,31 +301,16 @@ int app_cmd_kafka_mock(int argc, char **argv)
             "finsent kafka-mock: %d broker(s) at %s%s; in-memory, NOT durable; "
             "SIGINT/SIGTERM to stop\n",
             brokers, rd_kafka_mock_cluster_bootstraps(mc), port ? " (forwarded)" : "");
-    for (size_t i = 0; i < ntopics; i++)
-        fprintf(stderr, "finsent kafka-mock: topic %s\n", topics[i]);
-    /* SIGUSR1 takes every broker down, SIGUSR2 brings them back: an outage
-     * for tests and demos (rd_kafka_mock_broker_set_down/up). */
-    for (;;) {
-        if (sigwait(&set, &sig) != 0)
-            continue;
-        if (sig != SIGUSR1 && sig != SIGUSR2)
-            break;
-        for (int b = 1; b <= brokers; b++) {
-            if (sig == SIGUSR1)
-                rd_kafka_mock_broker_set_down(mc, b);
-            else
-                rd_kafka_mock_broker_set_up(mc, b);
-        }
-        fprintf(stderr, "finsent kafka-mock: %s: all brokers %s\n",
-                sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2", sig == SIGUSR1 ? "down" : "up");
-    }
-    fprintf(stderr, "finsent kafka-mock: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    for (size_t i = 0; i < topics.n; i++)
+        fprintf(stderr, "finsent kafka-mock: topic %s\n", topics.v[i]);
+    serve(mc, brokers, &set);
     rc = APP_EXIT_OK;
 out:
     if (mc)
         rd_kafka_mock_cluster_destroy(mc);
     if (rk)
         rd_kafka_destroy(rk);
-    free(topics);
+    app_list_cleanup(&topics);
+    app_args_cleanup(&args);
     return rc;
 }

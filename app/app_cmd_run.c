@@ -14,7 +14,6 @@
  * the only source is a JSONL file, the daemon stops by itself once every line
  * has been processed.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include "app/app.h"
 #include "app/app_api.h"
 #include "app/app_http.h"
+#include "app/app_opts.h"
 #include "app/app_pipeline.h"
 #include "core/core_log.h"
 #include "core/core_metrics.h"
@@ -31,30 +31,6 @@
 #include "core_version.h"
 
 #define MOD "run"
-
-static void help(FILE *out)
-{
-    fprintf(out,
-            "usage: finsent run [-c FILE] [--set section.key=value ...] [--jsonl FILE|-] [--stdout]\n"
-            "\n"
-            "The daemon: reads items from Kafka (kafka.brokers) and/or a JSONL file or stdin\n"
-            "(input.jsonl), classifies them in batches, counts them in Redis, evaluates the\n"
-            "alert rules, and acknowledges each item to its source once its counts are in Redis.\n"
-            "\n"
-            "  -c, --config FILE  configuration file (see `finsent config --defaults`)\n"
-            "  --set S.K=V        override a key (repeatable); FINSENT_<SECTION>_<KEY> also works\n"
-            "  --jsonl FILE       read input messages from FILE ('-' for stdin); same as\n"
-            "                     --set input.jsonl=FILE. With no Kafka, run exits when done.\n"
-            "  --stdout           also print each tagged item as a JSON line (run.stdout)\n"
-            "\n"
-            "HTTP (http.listen, default 127.0.0.1:9464): the dashboard at /, its read API\n"
-            "/api/rates /api/series /api/alerts /api/recent /api/explain, /metrics\n"
-            "(Prometheus), /healthz. http.ops_listen moves /metrics and /healthz to an address\n"
-            "of their own; http.auth_*_file and http.metrics_auth_*_file require credentials;\n"
-            "http.tls_cert and http.tls_key serve HTTPS (docs/security.md).\n"
-            "Signals: SIGTERM/SIGINT finish in-flight items and exit 0 within run.grace;\n"
-            "SIGHUP reloads the alert rules and feeds.\n");
-}
 
 typedef struct http_ctx {
     core_metrics_t *metrics;
@@ -100,19 +76,103 @@ static int setup_logging(const core_config_t *cfg)
     return 0;
 }
 
+/* wait_for_stop takes the signals in sigs on this (the main) thread until
+ * SIGINT or SIGTERM, or until the input is finished: SIGHUP reloads the
+ * rules and feeds from the configuration of args; every 200 ms the
+ * pipeline's tick runs. */
+static void wait_for_stop(app_pipeline_t *pipe, const sigset_t *sigs, const app_args_t *args)
+{
+    char err[1024];
+    for (;;) {
+        struct timespec ts = {0, 200 * 1000000L};
+        siginfo_t si;
+        int sig = sigtimedwait(sigs, &si, &ts);
+        if (sig == SIGINT || sig == SIGTERM) {
+            CORE_INFO(MOD, "%s: finishing in-flight items", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            return;
+        }
+        if (sig == SIGHUP) {
+            core_config_t *fresh = app_args_config(args);
+            if (!fresh) {
+                CORE_ERROR(MOD, "SIGHUP: the configuration has errors (above); keeping the "
+                                "running one");
+            } else if (app_pipeline_reload(pipe, fresh, err, sizeof err) != CORE_OK) {
+                CORE_ERROR(MOD, "SIGHUP: reload failed: %s; keeping the running configuration",
+                           err);
+                core_config_free(fresh);
+            } else {
+                CORE_INFO(MOD, "SIGHUP: alert rules and feeds reloaded");
+            }
+        }
+        app_pipeline_tick(pipe);
+        if (app_pipeline_finished(pipe)) {
+            CORE_INFO(MOD, "input finished");
+            return;
+        }
+    }
+}
+
+/* stop stops the pipeline within grace ms and says what was left. */
+static void stop(app_pipeline_t *pipe, int64_t grace)
+{
+    int64_t t0 = core_time_mono_ms();
+    size_t dropped = app_pipeline_stop(pipe, grace);
+    if (dropped)
+        CORE_WARN(MOD,
+                  "stopped after %lld ms; %zu items were not acknowledged and will be "
+                  "replayed",
+                  (long long)(core_time_mono_ms() - t0), dropped);
+    else
+        CORE_INFO(MOD, "stopped after %lld ms; every accepted item was acknowledged",
+                  (long long)(core_time_mono_ms() - t0));
+}
+
+/* start_http serves the dashboard, its API, /metrics and /healthz on
+ * http.listen (nothing when it is empty). 0, or -1 after logging why. */
+static int start_http(const core_config_t *cfg, http_ctx *hctx, app_http_t **http, app_api_t **api)
+{
+    char err[1024];
+    if (!core_config_str(cfg, "http", "listen")[0])
+        return 0;
+    if (app_http_new_config(cfg, http, err, sizeof err) != CORE_OK ||
+        app_http_route_area(*http, APP_HTTP_METRICS, "/metrics", serve_metrics, hctx) != CORE_OK ||
+        app_http_route_area(*http, APP_HTTP_HEALTH, "/healthz", serve_health, hctx) != CORE_OK ||
+        app_api_register(*http, cfg, api, err, sizeof err) != CORE_OK ||
+        app_http_start(*http, err, sizeof err) != CORE_OK) {
+        CORE_ERROR(MOD, "cannot start: %s", err);
+        return -1;
+    }
+    if (app_http_ops_port(*http))
+        CORE_INFO(MOD, "HTTP on port %d: dashboard /, /api/*; on port %d: /metrics, /healthz",
+                  app_http_port(*http), app_http_ops_port(*http));
+    else
+        CORE_INFO(MOD, "HTTP on port %d: dashboard /, /api/*, /metrics, /healthz",
+                  app_http_port(*http));
+    return 0;
+}
+
+static const char run_usage[] =
+    "usage: finsent run [-c FILE] [--set section.key=value ...] [--jsonl FILE|-] [--stdout]\n"
+    "\n"
+    "The daemon: reads items from Kafka (kafka.brokers) and/or a JSONL file or stdin\n"
+    "(input.jsonl), classifies them in batches, counts them in Redis, evaluates the\n"
+    "alert rules, and acknowledges each item to its source once its counts are in Redis.\n"
+    "\n";
+
+static const char run_footer[] =
+    "\n"
+    "HTTP (http.listen, default 127.0.0.1:9464): the dashboard at /, its read API\n"
+    "/api/rates /api/series /api/alerts /api/recent /api/explain, /metrics\n"
+    "(Prometheus), /healthz. http.ops_listen moves /metrics and /healthz to an address\n"
+    "of their own; http.auth_*_file and http.metrics_auth_*_file require credentials;\n"
+    "http.tls_cert and http.tls_key serve HTTPS (docs/security.md).\n"
+    "Signals: SIGTERM/SIGINT finish in-flight items and exit 0 within run.grace;\n"
+    "SIGHUP reloads the alert rules and feeds.\n";
+
 int app_cmd_run(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"set", required_argument, NULL, 's'},
-                                         {"jsonl", required_argument, NULL, 'j'},
-                                         {"stdout", no_argument, NULL, 'o'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *path = NULL;
-    char **sets = calloc((size_t)argc + 2, sizeof(char *));
-    char jsonl_set[4200], err[1024];
-    size_t nsets = 0;
-    int c, rc = APP_EXIT_FAIL;
+    char err[1024];
+    int rc;
     core_config_t *cfg = NULL;
     core_metrics_t *metrics = NULL;
     app_pipeline_t *pipe = NULL;
@@ -120,43 +180,30 @@ int app_cmd_run(int argc, char **argv)
     app_api_t *api = NULL;
     http_ctx hctx;
     sigset_t sigs;
-    int64_t grace;
-    const char *listen, *root;
+    const char *root;
+    app_args_t args;
+    const app_opt_t opts[] = {
+        APP_CONFIG_ROW(&args, "configuration file (see `finsent config --defaults`)"),
+        APP_SET_ROW("override a key (repeatable); FINSENT_<SECTION>_<KEY> also works"),
+        APP_KEY("jsonl", "FILE", "input.jsonl", NULL,
+                "read input messages from FILE ('-' for stdin); same as\n"
+                "--set input.jsonl=FILE. With no Kafka, run exits when done."),
+        APP_KEY_FLAG("stdout", "run.stdout",
+                     "also print each tagged item as a JSON line (run.stdout)"),
+    };
+    const app_cmd_spec_t spec = {
+        .name = "finsent run",
+        .usage = run_usage,
+        .footer = run_footer,
+        .opts = opts,
+        .nopts = sizeof opts / sizeof opts[0],
+        .col = 21,
+    };
 
-    if (!sets)
-        return APP_EXIT_FAIL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            path = optarg;
-            break;
-        case 's':
-            sets[nsets++] = optarg;
-            break;
-        case 'j':
-            snprintf(jsonl_set, sizeof jsonl_set, "input.jsonl=%s", optarg);
-            sets[nsets++] = jsonl_set;
-            break;
-        case 'o':
-            sets[nsets++] = "run.stdout=true";
-            break;
-        case 'h':
-            help(stdout);
-            rc = APP_EXIT_OK;
-            goto out;
-        default:
-            help(stderr);
-            rc = APP_EXIT_USAGE;
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "finsent run: unexpected argument '%s'\n", argv[optind]);
-        rc = APP_EXIT_USAGE;
+    if ((rc = app_opts_parse(&spec, argc, argv, &args)) != APP_OPTS_RUN)
         goto out;
-    }
-    if (!(cfg = app_config_build(path, sets, nsets)))
+    rc = APP_EXIT_FAIL;
+    if (!(cfg = app_args_config(&args)))
         goto out;
     /* Every configuration check first (the same as `finsent config -c`), so
      * a bad setting fails here, before a thread, a socket or the model. */
@@ -184,27 +231,10 @@ int app_cmd_run(int argc, char **argv)
         CORE_ERROR(MOD, "cannot start: %s", err);
         goto out;
     }
-    listen = core_config_str(cfg, "http", "listen");
-    if (listen[0]) {
-        hctx.metrics = metrics;
-        hctx.pipeline = pipe;
-        if (app_http_new_config(cfg, &http, err, sizeof err) != CORE_OK ||
-            app_http_route_area(http, APP_HTTP_METRICS, "/metrics", serve_metrics, &hctx) !=
-                CORE_OK ||
-            app_http_route_area(http, APP_HTTP_HEALTH, "/healthz", serve_health, &hctx) !=
-                CORE_OK ||
-            app_api_register(http, cfg, &api, err, sizeof err) != CORE_OK ||
-            app_http_start(http, err, sizeof err) != CORE_OK) {
-            CORE_ERROR(MOD, "cannot start: %s", err);
-            goto out;
-        }
-        if (app_http_ops_port(http))
-            CORE_INFO(MOD, "HTTP on port %d: dashboard /, /api/*; on port %d: /metrics, /healthz",
-                      app_http_port(http), app_http_ops_port(http));
-        else
-            CORE_INFO(MOD, "HTTP on port %d: dashboard /, /api/*, /metrics, /healthz",
-                      app_http_port(http));
-    }
+    hctx.metrics = metrics;
+    hctx.pipeline = pipe;
+    if (start_http(cfg, &hctx, &http, &api) != 0)
+        goto out;
     if (app_pipeline_start(pipe, err, sizeof err) != CORE_OK) {
         CORE_ERROR(MOD, "cannot start: %s", err);
         app_pipeline_stop(pipe, 0);
@@ -212,45 +242,8 @@ int app_cmd_run(int argc, char **argv)
     }
     CORE_INFO(MOD, "finsent %s (%s) running", FINSENT_VERSION, FINSENT_GIT_COMMIT);
 
-    for (;;) {
-        struct timespec ts = {0, 200 * 1000000L};
-        siginfo_t si;
-        int sig = sigtimedwait(&sigs, &si, &ts);
-        if (sig == SIGINT || sig == SIGTERM) {
-            CORE_INFO(MOD, "%s: finishing in-flight items", sig == SIGINT ? "SIGINT" : "SIGTERM");
-            break;
-        }
-        if (sig == SIGHUP) {
-            core_config_t *fresh = app_config_build(path, sets, nsets);
-            if (!fresh) {
-                CORE_ERROR(MOD, "SIGHUP: the configuration has errors (above); keeping the "
-                                "running one");
-            } else if (app_pipeline_reload(pipe, fresh, err, sizeof err) != CORE_OK) {
-                CORE_ERROR(MOD, "SIGHUP: reload failed: %s; keeping the running configuration",
-                           err);
-                core_config_free(fresh);
-            } else {
-                CORE_INFO(MOD, "SIGHUP: alert rules and feeds reloaded");
-            }
-        }
-        app_pipeline_tick(pipe);
-        if (app_pipeline_finished(pipe)) {
-            CORE_INFO(MOD, "input finished");
-            break;
-        }
-    }
-    grace = core_config_int(cfg, "run", "grace");
-    {
-        int64_t t0 = core_time_mono_ms();
-        size_t dropped = app_pipeline_stop(pipe, grace);
-        if (dropped)
-            CORE_WARN(MOD, "stopped after %lld ms; %zu items were not acknowledged and will be "
-                           "replayed",
-                      (long long)(core_time_mono_ms() - t0), dropped);
-        else
-            CORE_INFO(MOD, "stopped after %lld ms; every accepted item was acknowledged",
-                      (long long)(core_time_mono_ms() - t0));
-    }
+    wait_for_stop(pipe, &sigs, &args);
+    stop(pipe, core_config_int(cfg, "run", "grace"));
     rc = APP_EXIT_OK;
 out:
     app_http_free(http);
@@ -258,6 +251,6 @@ out:
     app_pipeline_free(pipe);
     core_metrics_free(metrics);
     core_config_free(cfg);
-    free(sets);
+    app_args_cleanup(&args);
     return rc;
 }

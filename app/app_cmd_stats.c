@@ -3,8 +3,8 @@
  * no daemon is running), as a table ranked by the lower Wilson bound of
  * neg_rate (as the dashboard ranks them) or as JSON. Reads
  * only: nothing in Redis is changed. */
-#include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,26 +14,8 @@
 #include "alerting/alr_read.h"
 #include "alerting/alr_rule.h"
 #include "app/app.h"
+#include "app/app_opts.h"
 #include "core/core_log.h"
-
-static void help(FILE *out)
-{
-    fprintf(out,
-            "usage: finsent stats [-c FILE] [--set S.K=V ...] [--window W] [--min-count N] "
-            "[--json]\n\n"
-            "Print the rolling negative-sentiment rate of every scope (all, topic:*, entity:*)\n"
-            "with items in the window, from the Redis named by [redis], ranked by the evidence for a\n"
-            "high negative share: the lower bound of its Wilson interval at 95%% (LOWER95), so\n"
-            "2 negatives of 2 items rank below 105 of 126.\n\n"
-            "  -c, --config FILE  config file (FINSENT_* variables and --set apply on top)\n"
-            "  --set S.K=V        override one key (repeatable)\n"
-            "  -w, --window W     only this window (one of redis.windows or a rule's window,\n"
-            "                     e.g. 15m); default: every window\n"
-            "  -n, --min-count N  hide rows with fewer than N items (default 1)\n"
-            "  --json             print a JSON array of {scope, window, n, negative, neutral,\n"
-            "                     positive, neg_rate, lower} instead of a table\n"
-            "Exit status 0, 1 when Redis cannot be read, 2 on bad usage.\n");
-}
 
 static double lower95(const alr_rate_t *r)
 {
@@ -94,95 +76,83 @@ static void print_table(const alr_rate_t *rows, size_t n)
         printf("(no items in the window)\n");
 }
 
+/* window_kept: 1 when wmin is one of the reader's windows, else 0 after
+ * listing them. */
+static int window_kept(alr_reader_t *reader, int wmin, const char *window)
+{
+    const int *w;
+    size_t nw = alr_reader_windows(reader, &w);
+    for (size_t i = 0; i < nw; i++)
+        if (w[i] == wmin)
+            return 1;
+    fprintf(stderr, "finsent stats: --window %s is not kept; windows are:", window);
+    for (size_t i = 0; i < nw; i++) {
+        char name[16];
+        alr_window_name(w[i], name, sizeof name);
+        fprintf(stderr, " %s", name);
+    }
+    fprintf(stderr, " (redis.windows and the rules' windows)\n");
+    return 0;
+}
+
 int app_cmd_stats(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"set", required_argument, NULL, 's'},
-                                         {"window", required_argument, NULL, 'w'},
-                                         {"min-count", required_argument, NULL, 'n'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *path = NULL, *window = NULL;
-    char **sets = calloc((size_t)argc + 1, sizeof(char *));
-    size_t nsets = 0, nrows = 0, kept = 0;
-    int json = 0, c, rc = APP_EXIT_USAGE, wmin = 0;
-    long min_count = 1;
+    const char *window = NULL;
+    size_t min_count = 1, nrows = 0, kept = 0;
+    int json = 0, rc, wmin = 0;
     core_config_t *cfg = NULL;
     alr_reader_t *reader = NULL;
     alr_rate_t *rows = NULL;
     char err[512] = "";
     core_err_t e;
+    app_args_t args;
+    const app_opt_t opts[] = {
+        APP_CONFIG_ROW(&args, "config file (FINSENT_* variables and --set apply on top)"),
+        APP_SET_ROW("override one key (repeatable)"),
+        APP_STR("window", 'w', "W", &window,
+                "only this window (one of redis.windows or a rule's window,\n"
+                "e.g. 15m); default: every window"),
+        APP_SIZE("min-count", 'n', "N", 0, LLONG_MAX, &min_count,
+                 "hide rows with fewer than N items (default 1)"),
+        APP_FLAG("json", 0, &json,
+                 "print a JSON array of {scope, window, n, negative, neutral,\n"
+                 "positive, neg_rate, lower} instead of a table"),
+    };
+    const app_cmd_spec_t spec = {
+        .name = "finsent stats",
+        .usage =
+            "usage: finsent stats [-c FILE] [--set S.K=V ...] [--window W] [--min-count N] "
+            "[--json]\n\n"
+            "Print the rolling negative-sentiment rate of every scope (all, topic:*, entity:*)\n"
+            "with items in the window, from the Redis named by [redis], ranked by the evidence "
+            "for a\n"
+            "high negative share: the lower bound of its Wilson interval at 95% (LOWER95), so\n"
+            "2 negatives of 2 items rank below 105 of 126.\n\n",
+        .footer = "Exit status 0, 1 when Redis cannot be read, 2 on bad usage.\n",
+        .opts = opts,
+        .nopts = sizeof opts / sizeof opts[0],
+        .col = 21,
+    };
 
-    if (!sets)
-        return APP_EXIT_FAIL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:w:n:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            path = optarg;
-            break;
-        case 's':
-            sets[nsets++] = optarg;
-            break;
-        case 'w':
-            window = optarg;
-            break;
-        case 'n': {
-            char *end;
-            min_count = strtol(optarg, &end, 10);
-            if (*end || min_count < 0) {
-                fprintf(stderr, "finsent stats: --min-count: '%s' is not a count\n", optarg);
-                goto out;
-            }
-            break;
-        }
-        case 'j':
-            json = 1;
-            break;
-        case 'h':
-            help(stdout);
-            rc = APP_EXIT_OK;
-            goto out;
-        default:
-            help(stderr);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "finsent stats: unexpected argument '%s'\n", argv[optind]);
+    if ((rc = app_opts_parse(&spec, argc, argv, &args)) != APP_OPTS_RUN)
         goto out;
-    }
+    rc = APP_EXIT_USAGE;
     if (window && alr_window_parse(window, &wmin) != CORE_OK) {
         fprintf(stderr, "finsent stats: --window: '%s' is not a window such as 5m, 15m, 1h\n",
                 window);
         goto out;
     }
     rc = APP_EXIT_FAIL;
-    cfg = app_config_build(path, sets, nsets);
-    if (!cfg)
+    if (!(cfg = app_args_config(&args)))
         goto out;
     core_log_setup(CORE_LOG_WARN, CORE_LOG_TEXT);
     if (alr_reader_new(cfg, &reader, err, sizeof err) != CORE_OK) {
         fprintf(stderr, "finsent stats: config error: %s\n", err);
         goto out;
     }
-    if (wmin) {
-        const int *w;
-        size_t nw = alr_reader_windows(reader, &w), i;
-        for (i = 0; i < nw && w[i] != wmin; i++) {
-        }
-        if (i == nw) {
-            fprintf(stderr, "finsent stats: --window %s is not kept; windows are:", window);
-            for (i = 0; i < nw; i++) {
-                char name[16];
-                alr_window_name(w[i], name, sizeof name);
-                fprintf(stderr, " %s", name);
-            }
-            fprintf(stderr, " (redis.windows and the rules' windows)\n");
-            rc = APP_EXIT_USAGE;
-            goto out;
-        }
+    if (wmin && !window_kept(reader, wmin, window)) {
+        rc = APP_EXIT_USAGE;
+        goto out;
     }
     e = alr_read_bucket_rates(reader, wmin, &rows, &nrows, err, sizeof err);
     if (e != CORE_OK) {
@@ -204,6 +174,6 @@ out:
     free(rows);
     alr_reader_free(reader);
     core_config_free(cfg);
-    free(sets);
+    app_args_cleanup(&args);
     return rc;
 }

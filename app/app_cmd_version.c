@@ -1,8 +1,8 @@
 /* finsent version: version, git commit, compiler and detected CPU features. */
 #include <stdio.h>
-#include <string.h>
 
 #include "app/app.h"
+#include "app/app_opts.h"
 #include "classify/cls_blas.h"
 #include "classify/kernels/cls_lowp.h"
 #include "core/core_cpu.h"
@@ -12,17 +12,18 @@ int app_cmd_version(int argc, char **argv)
 {
     core_cpu_features_t f;
     char feats[512], model[64];
+    app_args_t args;
+    const app_cmd_spec_t spec = {
+        .name = "finsent version",
+        .usage = "usage: finsent version\n\nPrints the finsent version, the git commit it was "
+                 "built from, the compiler, the CPU features detected at run time and the "
+                 "OpenBLAS core in use.\n",
+    };
+    int rc = app_opts_parse(&spec, argc, argv, &args);
 
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("usage: finsent version\n\nPrints the finsent version, the git commit it was "
-               "built from, the compiler, the CPU features detected at run time and the "
-               "OpenBLAS core in use.\n");
-        return APP_EXIT_OK;
-    }
-    if (argc > 1) {
-        fprintf(stderr, "finsent version: unexpected argument '%s'\n", argv[1]);
-        return APP_EXIT_USAGE;
-    }
+    app_args_cleanup(&args);
+    if (rc != APP_OPTS_RUN)
+        return rc;
     core_cpu_detect(&f);
     core_cpu_describe(&f, feats, sizeof feats);
     core_cpu_model_name(model, sizeof model);

@@ -90,3 +90,19 @@ void app_classifier_opts(const core_config_t *cfg, cls_classifier_opts_t *o)
     if (cls_precision_parse(core_config_str(cfg, "classify", "precision"), &o->precision) != 0)
         o->precision = CLS_PREC__INVALID; /* cls_classifier_new says what is wrong */
 }
+
+void app_classifier_opts_flags(const core_config_t *cfg, const app_cls_flags_t *f,
+                               cls_classifier_opts_t *o)
+{
+    app_classifier_opts(cfg, o);
+    if (f->model)
+        o->model_dir = f->model;
+    if (f->topic_model)
+        o->topic_model_dir = f->topic_model;
+    if (f->sentiment_model)
+        o->sentiment_model_dir = f->sentiment_model;
+    if (f->batch)
+        o->max_batch = f->batch;
+    if (f->threads)
+        o->threads = f->threads;
+}

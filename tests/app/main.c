@@ -21,6 +21,7 @@ Suite *suite_run_cmd(int with_redis);
 Suite *suite_validate(int with_redis);
 Suite *suite_redis_tls_cmd(int with_redis);
 Suite *suite_http(int with_tls);
+Suite *suite_opts(void);
 
 int main(void)
 {
@@ -28,7 +29,8 @@ int main(void)
     int have_redis = th_redis_binary() != NULL;
     int have_openssl = th_have_program("openssl");
     int have_tls = app_http_tls_supported() && have_openssl;
-    Suite *suites[] = {suite_feeds_cmd(have_python),
+    Suite *suites[] = {suite_opts(),
+                       suite_feeds_cmd(have_python),
                        suite_backtest(),
                        suite_backtest_cmd(have_redis),
                        suite_validate(have_redis),
