@@ -111,7 +111,32 @@ def from_dir(d):
             for name, ln in (("attention.output.LayerNorm", l.aln), ("output.LayerNorm", l.oln)):
                 ln.weight.copy_(g(p + name + ".weight"))
                 ln.bias.copy_(g(p + name + ".bias"))
+        # the multi-task pooler and heads when present with these shapes
+        # (they cost nothing; bench/peer_ort.mjs --check compares labels)
+        for lin, name in ((m.pool, pre + "pooler.dense"), (m.topic, "topic_classifier"),
+                          (m.sent, "sentiment_classifier")):
+            w, b = st.get(name + ".weight"), st.get(name + ".bias")
+            if w is not None and b is not None and w.shape == lin.weight.shape:
+                lin.weight.copy_(w)
+                lin.bias.copy_(b)
     return m, c
+
+
+def encode_texts(model_dir, c, path, limit):
+    """The first column of a TSV (header skipped), at most limit rows,
+    tokenized with models/train/fs_tokenizer.py: a list of id lists."""
+    sys.path.insert(0, os.path.join(ROOT, "models", "train"))
+    import fs_tokenizer
+    tok = fs_tokenizer.Tokenizer.from_file(os.path.join(model_dir, "vocab.txt"),
+                                           any_special_ids=True)
+    texts = []
+    with open(path, encoding="utf-8") as f:
+        next(f)
+        for line in f:
+            texts.append(line.rstrip("\n").split("\t")[0])
+            if len(texts) >= limit:
+                break
+    return [tok.encode(t, c["max_position_embeddings"]) for t in texts]
 
 
 def main():
@@ -143,18 +168,7 @@ def main():
     model.eval()
     batches = []
     if a.texts:
-        sys.path.insert(0, os.path.join(ROOT, "models", "train"))
-        import fs_tokenizer
-        tok = fs_tokenizer.Tokenizer.from_file(os.path.join(a.model, "vocab.txt"),
-                                               any_special_ids=True)
-        texts = []
-        with open(a.texts, encoding="utf-8") as f:
-            next(f)
-            for line in f:
-                texts.append(line.rstrip("\n").split("\t")[0])
-                if len(texts) >= a.limit:
-                    break
-        enc = [tok.encode(t, c["max_position_embeddings"]) for t in texts]
+        enc = encode_texts(a.model, c, a.texts, a.limit)
         for s in range(0, len(enc), a.batch):
             chunk = enc[s:s + a.batch]
             T = max(len(x) for x in chunk)
