@@ -284,6 +284,10 @@ static void attention(cls_bert_t *b, const size_t *lens, int cls_only)
 static void epi_gelu_erf(float *y, size_t ldy, const float *bias, size_t rows, size_t n)
 {
     const cls_kernels_t *k = cls_kernels_get();
+    if (ldy == n) { /* contiguous rows: one call */
+        k->bias_gelu_erf(y, bias, rows, n);
+        return;
+    }
     for (size_t r = 0; r < rows; r++)
         k->bias_gelu_erf(y + r * ldy, bias, 1, n);
 }
@@ -291,6 +295,10 @@ static void epi_gelu_erf(float *y, size_t ldy, const float *bias, size_t rows, s
 static void epi_gelu_tanh(float *y, size_t ldy, const float *bias, size_t rows, size_t n)
 {
     const cls_kernels_t *k = cls_kernels_get();
+    if (ldy == n) { /* contiguous rows: one call */
+        k->bias_gelu_tanh(y, bias, rows, n);
+        return;
+    }
     for (size_t r = 0; r < rows; r++)
         k->bias_gelu_tanh(y + r * ldy, bias, 1, n);
 }
@@ -298,6 +306,10 @@ static void epi_gelu_tanh(float *y, size_t ldy, const float *bias, size_t rows, 
 static void epi_relu(float *y, size_t ldy, const float *bias, size_t rows, size_t n)
 {
     const cls_kernels_t *k = cls_kernels_get();
+    if (ldy == n) { /* contiguous rows: one call */
+        k->bias_relu(y, bias, rows, n);
+        return;
+    }
     for (size_t r = 0; r < rows; r++)
         k->bias_relu(y + r * ldy, bias, 1, n);
 }

@@ -56,40 +56,56 @@ static void pack_a_int8(const float *x, size_t m, size_t k, size_t ldx, void *a,
     cls_lowp_avx512_int8.pack_a(x, m, k, ldx, a, ascale, azp);
 }
 
-/* Moves the 16 x 16 block c (fp32) into y rows [0, rows), columns
- * [j, j + 16) clipped at n, adding the bias. */
-static void put_block(const float *c, float *y, size_t ldy, size_t rows, size_t j, size_t n,
-                      const float *bias)
+/* The finished 32 x 32 (or smaller) block lives in blk, row stride 32
+ * floats, contiguous and in L1: the dequantization (int8), the bias and the
+ * epilogue run there, then each row goes to y once. Working in y directly
+ * is slow: y's rows are 4-12 KiB apart (the hidden or FFN width), so the 32
+ * rows of a block land in one L1 set. */
+#define BLK 32
+
+/* int8: blk = dequantized raw int32 sums (+ bias, given for the block's
+ * columns, when add_bias), for nb 16-column halves. */
+static void dequant_block(const int32_t *raw, float *blk, size_t rows, size_t nb, size_t j0,
+                          const float *ascale, const int32_t *azp, const float *scale,
+                          const int32_t *wsum, const float *bias, int add_bias)
 {
-    __mmask16 mk;
-    __m512 b;
-    if (j >= n)
-        return;
-    mk = j + 16 <= n ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
-    b = bias ? _mm512_maskz_loadu_ps(mk, bias + j) : _mm512_setzero_ps();
-    for (size_t r = 0; r < rows; r++)
-        _mm512_mask_storeu_ps(y + r * ldy + j, mk, _mm512_add_ps(_mm512_loadu_ps(c + r * 16), b));
+    for (size_t h = 0; h < nb; h++) {
+        size_t j = j0 + 16 * h;
+        __m512 sc = _mm512_loadu_ps(scale + j);
+        __m512i ws = _mm512_loadu_si512(wsum + j);
+        __m512 b = add_bias ? _mm512_loadu_ps(bias + 16 * h) : _mm512_setzero_ps();
+        for (size_t r = 0; r < rows; r++) {
+            __m512i v = _mm512_sub_epi32(_mm512_loadu_si512(raw + r * BLK + 16 * h),
+                                         _mm512_mullo_epi32(_mm512_set1_epi32(azp[r]), ws));
+            _mm512_storeu_ps(blk + r * BLK + 16 * h,
+                             _mm512_fmadd_ps(_mm512_cvtepi32_ps(v),
+                                             _mm512_mul_ps(_mm512_set1_ps(ascale[r]), sc), b));
+        }
+    }
 }
 
-static void put_block_int8(const int32_t *c, float *y, size_t ldy, size_t rows, size_t j, size_t n,
-                           const float *bias, const float *ascale, const int32_t *azp,
-                           const float *scale, const int32_t *wsum)
+/* bf16: blk += bias. */
+static void bias_block(float *blk, size_t rows, const float *bias)
 {
-    __mmask16 mk;
-    __m512 b, sc;
-    __m512i ws;
-    if (j >= n)
-        return;
-    mk = j + 16 <= n ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
-    b = bias ? _mm512_maskz_loadu_ps(mk, bias + j) : _mm512_setzero_ps();
-    sc = _mm512_loadu_ps(scale + j);
-    ws = _mm512_loadu_si512(wsum + j);
+    __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
     for (size_t r = 0; r < rows; r++) {
-        __m512i s = _mm512_sub_epi32(_mm512_loadu_si512(c + r * 16),
-                                     _mm512_mullo_epi32(_mm512_set1_epi32(azp[r]), ws));
-        __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
-                                   _mm512_mul_ps(_mm512_set1_ps(ascale[r]), sc), b);
-        _mm512_mask_storeu_ps(y + r * ldy + j, mk, v);
+        _mm512_storeu_ps(blk + r * BLK, _mm512_add_ps(_mm512_loadu_ps(blk + r * BLK), b0));
+        _mm512_storeu_ps(blk + r * BLK + 16,
+                         _mm512_add_ps(_mm512_loadu_ps(blk + r * BLK + 16), b1));
+    }
+}
+
+/* y rows [0, rows), columns [0, ncols) (ncols <= 32) = blk. */
+static void store_block(const float *blk, float *y, size_t ldy, size_t rows, size_t ncols)
+{
+    __mmask16 m0 = ncols >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << ncols) - 1);
+    __mmask16 m1 = ncols >= 32   ? (__mmask16)0xffff
+                   : ncols > 16 ? (__mmask16)((1u << (ncols - 16)) - 1)
+                                : (__mmask16)0;
+    for (size_t r = 0; r < rows; r++) {
+        _mm512_mask_storeu_ps(y + r * ldy, m0, _mm512_loadu_ps(blk + r * BLK));
+        if (m1)
+            _mm512_mask_storeu_ps(y + r * ldy + 16, m1, _mm512_loadu_ps(blk + r * BLK + 16));
     }
 }
 
@@ -141,9 +157,14 @@ static void gemm_any(const void *a, const float *ascale, const int32_t *azp, siz
     size_t esz = i8 ? 1 : 2, lda = w->k_pad * esz, nk = lda / 64, nblocks = w->n_pad / 16;
     size_t wstride = w->k_pad * 16 * esz; /* bytes of one 16-column block */
     size_t chunk = CHUNK_BYTES / lda;
-    _Alignas(64) float c[4][256];
+    /* raw tile results (fp32 or int32), then the fp32 block; the padding
+     * columns of a lone 16-column block are zero */
+    _Alignas(64) float raw[BLK * BLK], blk[BLK * BLK];
+    _Alignas(64) float zbias[BLK] = {0};
+    const float *bz = bias ? bias : zbias;
 
     chunk = chunk < 32 ? 32 : chunk / 32 * 32;
+    memset(raw, 0, sizeof raw);
     config_tiles();
     for (size_t m0 = 0; m0 < m; m0 += chunk) {
         size_t m1 = m0 + chunk < m ? m0 + chunk : m;
@@ -151,37 +172,38 @@ static void gemm_any(const void *a, const float *ascale, const int32_t *azp, siz
             size_t nb = nblocks - nb0 < 2 ? 1 : 2, j0 = nb0 * 16;
             const char *wb = (const char *)w->data + nb0 * wstride;
             size_t ncols = (j0 + nb * 16 < w->n ? j0 + nb * 16 : w->n) - j0;
+            /* a lone last block reads the bias (and int8 scales) of 32
+             * columns: past n_pad they would be out of bounds */
+            _Alignas(64) float bpad[BLK];
+            const float *bj = bz + j0;
+            if (nb == 1 || j0 + BLK > w->n) {
+                memset(bpad, 0, sizeof bpad);
+                memcpy(bpad, bz + j0, ncols * sizeof *bpad);
+                bj = bpad;
+            }
             for (size_t r0 = m0; r0 < m1; r0 += 32) {
                 size_t rows = m1 - r0 < 32 ? m1 - r0 : 32, ma = rows > 16 ? 2 : 1;
                 const char *ar = (const char *)a + r0 * lda;
-                float *yr = y + r0 * ldy;
                 if (i8)
                     block_int8(ar, lda, ma, wb, wstride, nb, nk);
                 else
                     block_bf16(ar, lda, ma, wb, wstride, nb, nk);
-                _tile_stored(0, c[0], 64);
+                _tile_stored(0, raw, BLK * 4);
                 if (nb > 1)
-                    _tile_stored(1, c[1], 64);
+                    _tile_stored(1, raw + 16, BLK * 4);
                 if (ma > 1) {
-                    _tile_stored(2, c[2], 64);
+                    _tile_stored(2, raw + 16 * BLK, BLK * 4);
                     if (nb > 1)
-                        _tile_stored(3, c[3], 64);
+                        _tile_stored(3, raw + 16 * BLK + 16, BLK * 4);
                 }
-                for (size_t h = 0; h < ma; h++) {
-                    size_t hr = h ? rows - 16 : (rows < 16 ? rows : 16);
-                    for (size_t t = 0; t < nb; t++) {
-                        float *yb = yr + h * 16 * ldy;
-                        const float *bb = epi ? NULL : bias;
-                        if (i8)
-                            put_block_int8((const int32_t *)c[2 * h + t], yb, ldy, hr,
-                                           j0 + 16 * t, w->n, bb, ascale + r0 + 16 * h,
-                                           azp + r0 + 16 * h, w->scale, w->wsum);
-                        else
-                            put_block(c[2 * h + t], yb, ldy, hr, j0 + 16 * t, w->n, bb);
-                    }
-                }
+                if (i8)
+                    dequant_block((const int32_t *)raw, blk, rows, nb, j0, ascale + r0,
+                                  azp + r0, w->scale, w->wsum, bj, !epi);
+                else if (!epi)
+                    bias_block(raw, rows, bj);
                 if (epi)
-                    epi(yr + j0, ldy, bias ? bias + j0 : NULL, rows, ncols);
+                    epi(i8 ? blk : raw, BLK, bj, rows, ncols);
+                store_block(i8 ? blk : raw, y + r0 * ldy + j0, ldy, rows, ncols);
             }
         }
     }
