@@ -159,8 +159,9 @@ if [ ! -x "$CHROMIUM" ]; then
   "$ROOT/scripts/setup" >/dev/null 2>&1 || true
 fi
 if [ ! -x "$CHROMIUM" ]; then
-  echo "SKIP: the daemon, API and Grafana-query checks passed, but Chromium is not installed and could not be installed (scripts/setup needs root and the Debian archive); install the 'chromium' package to run the page checks"
-  exit 77
+  # shellcheck source=tests/common/th_skip.sh
+  . "$ROOT/tests/common/th_skip.sh"
+  th_skip chromium "the daemon, API and Grafana-query checks passed, but Chromium is not installed and could not be installed (scripts/setup needs root and the Debian archive); install the 'chromium' package to run the page checks"
 fi
 
 # --- the page -------------------------------------------------------------------
