@@ -369,10 +369,13 @@ START_TEST(classify_command)
     snprintf(errp, sizeof errp, "%s/err.txt", tmp);
     f = fopen(in, "w");
     ck_assert_ptr_nonnull(f);
-    fputs(HEADLINE "\n", f);
-    fputs("{\"id\":\"x1\",\"title\":\"Acme beats estimates\",\"text\":\"Shares rose 5%.\"}\n", f);
-    fputs("{\"id\":\"x2\",\"text\":\"Gold steady\"}\n", f);
-    fclose(f);
+    ck_assert_int_ge(fputs(HEADLINE "\n", f), 0);
+    ck_assert_int_ge(
+        fputs("{\"id\":\"x1\",\"title\":\"Acme beats estimates\",\"text\":\"Shares rose 5%.\"}\n",
+              f),
+        0);
+    ck_assert_int_ge(fputs("{\"id\":\"x2\",\"text\":\"Gold steady\"}\n", f), 0);
+    ck_assert_int_eq(fclose(f), 0);
     snprintf(cmd, sizeof cmd,
              "%s/app/finsent classify --model %s --batch 2 < %s > %s 2> %s && "
              "%s/app/finsent classify --model %s --batch 2 --explain < %s > %s 2>> %s",
