@@ -36,7 +36,10 @@ static int skip_log(void)
     if (skip_fd < 0)
         return -1;
     unlink(path);
-    if (fcntl(skip_fd, F_SETFL, fcntl(skip_fd, F_GETFL) | O_APPEND) != 0) {
+    /* O_APPEND: concurrent test processes never overwrite each other;
+     * FD_CLOEXEC: the servers tests start do not inherit it */
+    if (fcntl(skip_fd, F_SETFL, fcntl(skip_fd, F_GETFL) | O_APPEND) != 0 ||
+        fcntl(skip_fd, F_SETFD, FD_CLOEXEC) != 0) {
         close(skip_fd);
         skip_fd = -1;
     }
