@@ -73,7 +73,6 @@ static int skip_write(const char *need, const char *what, const char *fmt, va_li
 void th_skip_record(const char *need, const char *test, const char *fmt, ...)
 {
     char what[256];
-    const char *tc = tcase_name();
     size_t len = strlen(test);
     va_list ap;
     int rc;
@@ -81,10 +80,7 @@ void th_skip_record(const char *need, const char *test, const char *fmt, ...)
     /* START_TEST(x) defines x_fn: report the name the test was given */
     if (len > 3 && strcmp(test + len - 3, "_fn") == 0)
         len -= 3;
-    if (tc && !(strlen(tc) == len && strncmp(tc, test, len) == 0))
-        snprintf(what, sizeof what, "%s/%.*s", tc, (int)len, test);
-    else
-        snprintf(what, sizeof what, "%.*s", (int)len, test);
+    snprintf(what, sizeof what, "%.*s", (int)len, test);
     va_start(ap, fmt);
     rc = skip_write(need, what, fmt, ap);
     va_end(ap);
