@@ -1,6 +1,6 @@
 /* test_alerting: the alerting suites. The Redis suites need redis-server;
- * without it they are skipped with a message (the pure suites still run). */
-#include <stdio.h>
+ * without it they are reported as skipped (th_skip_suite; the pure suites
+ * still run). */
 
 #include "tests/common/th.h"
 #include "tests/common/th_redis.h"
@@ -18,16 +18,18 @@ Suite *suite_baseline(void);
 Suite *suite_redis_tls(void);
 Suite *suite_windows(void);
 Suite *suite_sentinel(void);
+Suite *suite_read(int with_redis);
 
 int main(void)
 {
-    Suite *s[16];
+    Suite *s[20];
     size_t n = 0;
     s[n++] = suite_keys();
     s[n++] = suite_rule();
     s[n++] = suite_json();
     s[n++] = suite_admin_pure();
     s[n++] = suite_windows();
+    s[n++] = suite_read(th_redis_binary() != NULL);
     if (th_redis_binary()) {
         s[n++] = suite_redis();
         s[n++] = suite_sink();
@@ -39,12 +41,11 @@ int main(void)
         if (th_have_program("openssl"))
             s[n++] = suite_redis_tls();
         else
-            printf("SKIP alr_redis_tls: openssl not found in PATH (install the openssl package)\n");
+            th_skip_suite("openssl", "alr_redis_tls", "openssl not found in PATH");
     } else {
-        printf("SKIP alr_redis, alr_redis_tls, alr_sink, alr_sentinel, alr_follow, alr_cli, alr_baseline, alr_admin: "
-               "redis-server not found "
-               "(/usr/bin/redis-server or "
-               "PATH); install the redis-server package to run them\n");
+        th_skip_suite("redis", "alr_redis, alr_redis_tls, alr_sink, alr_sentinel, alr_follow, "
+                      "alr_cli, alr_baseline, alr_admin, alr_read (against Redis)",
+                      "redis-server not found in PATH");
     }
     return th_main(s, n);
 }

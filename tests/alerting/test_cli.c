@@ -76,10 +76,8 @@ static alr_sink_t *mksink(const th_redis_t *r, const char *extra)
 
 #define NEED_BINARY()                                                                              \
     do {                                                                                           \
-        if (access(finsent_bin(), X_OK) != 0) {                                                    \
-            printf("SKIP %s: %s not built\n", __func__, finsent_bin());                            \
-            return;                                                                                \
-        }                                                                                          \
+        if (access(finsent_bin(), X_OK) != 0)                                                      \
+            TH_SKIP("finsent", "%s not built", finsent_bin());                                     \
     } while (0)
 
 START_TEST(stats_json_and_table)
@@ -170,6 +168,7 @@ START_TEST(alerts_replay_and_follow)
     FILE *f;
     redisContext *c;
     int status = 0;
+    int64_t deadline;
 
     NEED_BINARY();
     ck_assert_int_eq(th_redis_start(&r, TH_REDIS_EPHEMERAL), 0);
@@ -217,16 +216,23 @@ START_TEST(alerts_replay_and_follow)
     }
     ck_assert_int_gt(pid, 0);
     c = th_alr_connect(&r);
-    for (int i = 0; i < 500; i++) {
+    /* wait on conditions (subscribed, then the resolve printed) with a
+     * deadline that a busy machine does not reach */
+    deadline = core_time_mono_ms() + 30000;
+    for (;;) {
         redisReply *rep = redisCommand(c, "PUBSUB NUMSUB finsent:alerts");
-        long long subs = rep->element[1]->integer;
+        long long subs;
+        ck_assert_ptr_nonnull(rep);
+        subs = rep->element[1]->integer;
         freeReplyObject(rep);
         if (subs > 0)
             break;
+        ck_assert_msg(core_time_mono_ms() < deadline, "finsent alerts never subscribed");
         usleep(10000);
     }
     write_items(s, "Earnings", 0, 10, "b"); /* 4/14 < clear: resolves */
-    for (int i = 0; i < 500; i++) {
+    deadline = core_time_mono_ms() + 30000;
+    while (core_time_mono_ms() < deadline) {
         size_t n;
         f = fopen(outfile, "r");
         n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;

@@ -3,12 +3,10 @@
  *
  * The `feeds check` tests need python3 (tests/ingest/feed_server.py), the
  * `backtest` replays and the `run` daemon tests need redis-server. When one
- * is missing its tests are not added, the others run, and the runner exits
- * 77 (ctest's SKIP_RETURN_CODE for this test) instead of 0, so a run
- * without them reports "skipped", never "passed". The HTTPS test needs
- * openssl (to make a certificate) and a libmicrohttpd built with TLS. */
-#include <stdio.h>
-
+ * is missing its tests are not added, the others run, and the left-out
+ * tests are recorded as skipped (th_skip_suite), so the run reports
+ * "skipped", never "passed". The HTTPS test needs openssl (to make a
+ * certificate) and a libmicrohttpd built with TLS. */
 #include "app/app_http.h"
 
 #include "tests/common/th.h"
@@ -37,23 +35,19 @@ int main(void)
                        suite_run_cmd(have_redis),
                        suite_redis_tls_cmd(have_redis && have_openssl),
                        suite_http(have_tls)};
-    int rc = th_main(suites, sizeof suites / sizeof suites[0]);
-    if (rc == 0 && (!have_python || !have_redis || !have_openssl || !have_tls)) {
-        if (!have_openssl)
-            fprintf(stderr, "SKIPPED: openssl not found; the redis.tls tests of finsent run, "
-                            "stats and alerts did not run\n");
-        if (!have_tls)
-            fprintf(stderr, "SKIPPED: %s; the app_http https test did not run\n",
-                    app_http_tls_supported() ? "openssl not found"
-                                             : "libmicrohttpd has no TLS support");
-        if (!have_python)
-            fprintf(stderr,
-                    "SKIPPED: python3 not found; the finsent feeds check tests did not run\n");
-        if (!have_redis)
-            fprintf(stderr, "SKIPPED: redis-server not found (/usr/bin/redis-server or PATH); "
-                            "the finsent backtest replays, the good `finsent run` of "
-                            "the validate suite and the run_cmd daemon tests did not run\n");
-        return 77;
-    }
-    return rc;
+    if (!have_python)
+        th_skip_suite("python3", "feeds_cmd (finsent feeds check)", "python3 not found in PATH");
+    if (!have_redis)
+        th_skip_suite("redis",
+                      "backtest_cmd (the replays), validate (the good `finsent run`), run_cmd "
+                      "(the daemon), redis_tls_cmd",
+                      "redis-server not found in PATH");
+    else if (!have_openssl)
+        th_skip_suite("openssl", "redis_tls_cmd (redis.tls of finsent run, stats, alerts)",
+                      "openssl not found in PATH");
+    if (!app_http_tls_supported())
+        th_skip_suite("mhd-tls", "app_http (the https test)", "libmicrohttpd has no TLS support");
+    else if (!have_openssl)
+        th_skip_suite("openssl", "app_http (the https test)", "openssl not found in PATH");
+    return th_main(suites, sizeof suites / sizeof suites[0]);
 }

@@ -99,7 +99,8 @@ static int backtest(char **out, char **err, const char *const *env, ...)
             if (eq) {
                 char name[128];
                 snprintf(name, sizeof name, "%.*s", (int)(eq - env[i]), env[i]);
-                setenv(name, eq + 1, 1);
+                if (setenv(name, eq + 1, 1) != 0)
+                    _exit(126);
             } else {
                 unsetenv(env[i]);
             }

@@ -515,7 +515,7 @@ static const char *secret_file(const char *name, const char *text)
     char *p = paths[next++ % 8];
     snprintf(p, 600, "%s/%s", DIR_, name);
     ck_assert_int_eq(th_write_file(p, text, strlen(text)), 0);
-    chmod(p, 0600);
+    ck_assert_int_eq(chmod(p, 0600), 0);
     return p;
 }
 
@@ -642,7 +642,7 @@ START_TEST(https)
              "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null",
              key, cert);
     ck_assert_int_eq(system(cmd), 0);
-    chmod(key, 0600);
+    ck_assert_int_eq(chmod(key, 0600), 0);
     snprintf(conf, sizeof conf,
              "tls_cert = %s\ntls_key = %s\nmetrics_auth_token_file = %s\nrequest_timeout = 1s\n",
              cert, key, secret_file("tls.token", "tls-token"));

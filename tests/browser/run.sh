@@ -16,7 +16,7 @@
 #    browser.mjs; installed into tests/browser/node_modules on first use),
 #    or, when playwright cannot be installed, Chromium's own --dump-dom;
 #    screenshots in $OUT (default tests/browser/out/).
-# Exit 0 pass, 1 fail, 77 skip (only when Chromium cannot be installed; the
+# Exit 0 pass, 1 fail, 77 skip (no redis-server; or Chromium cannot be installed: the
 # daemon, API and Grafana-query checks have run and passed by then).
 set -euo pipefail
 
@@ -44,13 +44,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# shellcheck source=tests/common/th_skip.sh
+. "$ROOT/tests/common/th_skip.sh"
+command -v redis-server >/dev/null || th_skip redis "redis-server not found in PATH"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 RPORT=$(free_port)
 HPORT=$(free_port)
 redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
   --logfile "$TMP/redis.log" &
 REDIS_PID=$!
-for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+# Conditions with deadlines (SECONDS), never a fixed sleep: on a busy machine
+# servers start and the daemon ticks later than on a quiet one.
+end=$((SECONDS + 60))
+until redis-cli -p "$RPORT" ping >/dev/null 2>&1 || [ $SECONDS -ge $end ]; do sleep 0.1; done
 redis-cli -p "$RPORT" ping >/dev/null || die "redis-server did not start"
 
 # With the shipped model the rule is a real one (every ticker, 50% negative
@@ -94,7 +100,8 @@ setsid bash -c "(cat '$TMP/stream.jsonl'; sleep 900) | exec '$FINSENT' run -c '$
   > "$TMP/daemon.log" 2>&1 &
 DAEMON_PGID=$!
 BASE="http://127.0.0.1:$HPORT"
-for _ in $(seq 100); do curl -sf "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+end=$((SECONDS + 120))
+until curl -sf "$BASE/healthz" >/dev/null 2>&1 || [ $SECONDS -ge $end ]; do sleep 0.2; done
 curl -sf "$BASE/healthz" >/dev/null || { tail -20 "$TMP/daemon.log"; die "daemon did not come up"; }
 
 # Wait until every line is processed: the newest recent item is the stream's
@@ -106,7 +113,11 @@ for _ in $(seq 360); do
   sleep 0.5
 done
 [ "$ok" = 1 ] || { tail -20 "$TMP/daemon.log"; die "the daemon did not process the $NITEMS items in time"; }
-sleep 2 # the rule evaluation of the last batch
+# The rules see the last batch: two more rule ticks (one whole tick after it).
+ticks() { curl -sf "$BASE/metrics" | awk '$1 == "finsent_redis_tick_seconds_count" {print $2}'; }
+t0=$(ticks); end=$((SECONDS + 120))
+until [ "$(ticks)" -ge $((${t0:-0} + 2)) ] 2>/dev/null || [ $SECONDS -ge $end ]; do sleep 0.2; done
+[ "$(ticks)" -ge $((${t0:-0} + 2)) ] 2>/dev/null || die "no rule tick in 120 s"
 log "daemon processed $NITEMS items (model $(basename "$MODEL"))"
 
 # --- API checks ---------------------------------------------------------------
@@ -159,8 +170,7 @@ if [ ! -x "$CHROMIUM" ]; then
   "$ROOT/scripts/setup" >/dev/null 2>&1 || true
 fi
 if [ ! -x "$CHROMIUM" ]; then
-  echo "SKIP: the daemon, API and Grafana-query checks passed, but Chromium is not installed and could not be installed (scripts/setup needs root and the Debian archive); install the 'chromium' package to run the page checks"
-  exit 77
+  th_skip chromium "the daemon, API and Grafana-query checks passed, but Chromium is not installed and could not be installed (scripts/setup needs root and the Debian archive); install the 'chromium' package to run the page checks"
 fi
 
 # --- the page -------------------------------------------------------------------

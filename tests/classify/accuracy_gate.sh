@@ -7,15 +7,14 @@
 # or when this CPU has only the scalar kernels (minutes per split).
 # usage: accuracy_gate.sh FINSENT SOURCE_DIR
 set -eu
+. "$(dirname "$0")/../common/th_skip.sh"
 finsent=$1
 data=$2/../shared/data
 if [ ! -f "$data/financial_phrasebank/validation.tsv" ]; then
-    echo "accuracy_gate: no labelled data at $data: skipped"
-    exit 77
+    th_skip data "accuracy_gate: no labelled data at $data"
 fi
 if "$finsent" version | grep -q "scalar, slow"; then
-    echo "accuracy_gate: no bf16/int8 SIMD kernels on this CPU: skipped"
-    exit 77
+    th_skip avx512-bf16 "accuracy_gate: no bf16/int8 SIMD kernels on this CPU"
 fi
 files=""
 for d in financial_phrasebank twitter_financial_news_sentiment twitter_financial_news_topic \

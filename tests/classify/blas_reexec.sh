@@ -4,6 +4,7 @@
 # finsent act as if it had fallen back to Prescott, as Debian's 0.3.21 does
 # on CPUs it does not know. usage: blas_reexec.sh FINSENT   (exit 77: skip)
 set -eu
+. "$(dirname "$0")/../common/th_skip.sh"
 fs=$1
 fail() { echo "FAIL: $*"; exit 1; }
 feats=$("$fs" version | sed -n 's/^features: //p')
@@ -13,8 +14,7 @@ if has avx512f avx512bw avx512vl avx512dq; then
 elif has avx2 fma; then
     want=Haswell
 else
-    echo "skip: this CPU has neither AVX-512 nor AVX2 ($feats)"
-    exit 77
+    th_skip avx2 "blas_reexec: this CPU has neither AVX-512 nor AVX2 ($feats)"
 fi
 unset OPENBLAS_CORETYPE FINSENT_BLAS_REEXEC
 

@@ -2,6 +2,9 @@
 #ifndef TESTS_CLASSIFY_SUITES_H
 #define TESTS_CLASSIFY_SUITES_H
 #include <check.h>
+
+#include "classify/kernels/cls_lowp.h"
+
 Suite *suite_wordpiece(void);
 Suite *suite_safetensors(void);
 Suite *suite_kernels(void);
@@ -10,4 +13,8 @@ Suite *suite_bert(void);
 Suite *suite_classifier(void);
 Suite *suite_explain(void);
 Suite *suite_lowp(void);
+
+/* lowp_need: the need (th.h) of a reduced-precision kernel variant:
+ * "avx512-bf16", "avx512-vnni" or "amx" (test_lowp.c). */
+const char *lowp_need(const char *variant, cls_precision_t prec);
 #endif

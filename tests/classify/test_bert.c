@@ -143,11 +143,9 @@ START_TEST(test_parity)
     cls_model_t *m;
     cls_bert_t *b = NULL;
 
-    if (!cls_kernels_named(kname)) {
-        fprintf(stderr, "bert parity: skipping kernels %s: not supported by this CPU\n", kname);
-        return;
-    }
-    setenv("FINSENT_KERNELS", kname, 1); /* fork mode: chosen fresh in this process */
+    if (!cls_kernels_named(kname))
+        TH_SKIP(kname, "%s kernels: not supported by this CPU", kname);
+    ck_assert_int_eq(setenv("FINSENT_KERNELS", kname, 1), 0); /* fork mode: chosen fresh in this process */
     golden_load(name, &g, dir, sizeof dir);
     m = load(dir);
     ck_assert_int_eq(
@@ -188,12 +186,10 @@ START_TEST(test_parity_lowp)
     cls_bert_t *b = NULL;
     cls_bert_packed_t *p = NULL;
 
-    if (!cls_lowp_named(kname, prec)) {
-        fprintf(stderr, "bert parity: skipping %s kernels %s: not supported by this CPU\n",
-                cls_precision_name(prec), kname);
-        return;
-    }
-    setenv("FINSENT_LOWP", kname, 1); /* fork mode: chosen fresh in this process */
+    if (!cls_lowp_named(kname, prec))
+        TH_SKIP(lowp_need(kname, prec), "%s %s kernels: not supported by this CPU", kname,
+                cls_precision_name(prec));
+    ck_assert_int_eq(setenv("FINSENT_LOWP", kname, 1), 0); /* fork mode: chosen fresh in this process */
     golden_load(name, &g, dir, sizeof dir);
     m = load(dir);
     ck_assert_int_eq(cls_bert_pack(m, prec, 0, &p), CORE_OK);

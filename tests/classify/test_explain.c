@@ -7,7 +7,7 @@
  * into several classifier runs changes nothing, long texts are cut at 64
  * words / 1000 bytes and say so, bad input is refused with its error; and
  * `finsent classify --explain` end to end. The model cases are skipped
- * (with a message) when the shipped model is not in the tree.
+ * (TH_SKIP, need "model") when the shipped model is not in the tree.
  */
 #include <check.h>
 #include <jansson.h>
@@ -152,11 +152,7 @@ static int have_model(void)
     char p[1200];
     th_data_path(g_model, sizeof g_model, "../../models/finsent-mini");
     snprintf(p, sizeof p, "%s/model.safetensors", g_model);
-    if (access(p, R_OK) != 0) {
-        printf("SKIP explain: %s not found\n", p);
-        return 0;
-    }
-    return 1;
+    return access(p, R_OK) == 0;
 }
 
 static cls_classifier_t *make(size_t batch, size_t threads)
@@ -198,7 +194,7 @@ START_TEST(negative_headline)
     const char *t = HEADLINE;
 
     if (!have_model())
-        return;
+        TH_SKIP("model", "%s/model.safetensors not found", g_model);
     cl = make(8, 1);
     e = explain(cl, t, strlen(t));
     ck_assert_int_eq(e->sentiment, CORE_SENT_NEGATIVE);
@@ -258,7 +254,7 @@ START_TEST(batch_slices)
     cls_explanation_t *a, *b;
 
     if (!have_model())
-        return;
+        TH_SKIP("model", "%s/model.safetensors not found", g_model);
     one = make(CLS_EXPLAIN_MAX_WORDS + 1, 1);
     sliced = make(3, 2);
     a = explain(one, t, strlen(t));
@@ -291,7 +287,7 @@ START_TEST(long_text_truncated)
     cls_explanation_t *e;
 
     if (!have_model())
-        return;
+        TH_SKIP("model", "%s/model.safetensors not found", g_model);
     for (int i = 0; i < 100; i++)
         p += (size_t)snprintf(text + p, sizeof text - p, "%s ", i % 2 ? "oil" : "falls");
     cl = make(16, 2);
@@ -323,7 +319,7 @@ START_TEST(bad_input)
     cls_explain_opts_t o = {.max_words = CLS_EXPLAIN_WORDS_LIMIT + 1};
 
     if (!have_model())
-        return;
+        TH_SKIP("model", "%s/model.safetensors not found", g_model);
     cl = make(4, 1);
     ck_assert_int_eq(cls_explain(cl, "", 0, NULL, &e, err, sizeof err), CORE_EEMPTY_TEXT);
     ck_assert_ptr_null(e);
@@ -366,17 +362,20 @@ START_TEST(classify_command)
     int lines = 0;
 
     if (!have_model())
-        return;
+        TH_SKIP("model", "%s/model.safetensors not found", g_model);
     snprintf(in, sizeof in, "%s/in.jsonl", tmp);
     snprintf(out1, sizeof out1, "%s/plain.jsonl", tmp);
     snprintf(out2, sizeof out2, "%s/explained.jsonl", tmp);
     snprintf(errp, sizeof errp, "%s/err.txt", tmp);
     f = fopen(in, "w");
     ck_assert_ptr_nonnull(f);
-    fputs(HEADLINE "\n", f);
-    fputs("{\"id\":\"x1\",\"title\":\"Acme beats estimates\",\"text\":\"Shares rose 5%.\"}\n", f);
-    fputs("{\"id\":\"x2\",\"text\":\"Gold steady\"}\n", f);
-    fclose(f);
+    ck_assert_int_ge(fputs(HEADLINE "\n", f), 0);
+    ck_assert_int_ge(
+        fputs("{\"id\":\"x1\",\"title\":\"Acme beats estimates\",\"text\":\"Shares rose 5%.\"}\n",
+              f),
+        0);
+    ck_assert_int_ge(fputs("{\"id\":\"x2\",\"text\":\"Gold steady\"}\n", f), 0);
+    ck_assert_int_eq(fclose(f), 0);
     snprintf(cmd, sizeof cmd,
              "%s/app/finsent classify --model %s --batch 2 < %s > %s 2> %s && "
              "%s/app/finsent classify --model %s --batch 2 --explain < %s > %s 2>> %s",

@@ -2,8 +2,8 @@
  * Tests of classify/kernels: every SIMD variant against the generic scalar
  * reference, on every length 1..67 (all tail sizes of 8 and 16 lanes, with
  * several rows so a tail bug spills into the next row) and on the real model
- * sizes 256, 384, 768, 1024, 3072. Variants this CPU lacks are skipped with
- * a message. Also: the selector and FINSENT_KERNELS, extreme inputs, the
+ * sizes 256, 384, 768, 1024, 3072. Variants this CPU lacks are reported as
+ * skipped (TH_SKIP). Also: the selector and FINSENT_KERNELS, extreme inputs, the
  * GEMM wrapper against a naive product, and attention_head of every variant
  * against generic on query/key/head sizes 1..200 (head = a column slice).
  *
@@ -34,6 +34,7 @@
 #include "classify/cls_blas.h"
 #include "classify/kernels/cls_kernels.h"
 #include "tests/classify/suites.h"
+#include "tests/common/th.h"
 
 static const char *const variants[] = {"avx2", "avx512"};
 static const size_t real_sizes[] = {256, 384, 768, 1024, 3072};
@@ -163,10 +164,8 @@ static void compare(const cls_kernels_t *v, kind_t kind, size_t n)
 START_TEST(test_variant_vs_generic)
 {
     const cls_kernels_t *v = cls_kernels_named(variants[_i]);
-    if (!v) {
-        fprintf(stderr, "kernels: skipping %s: not supported by this CPU\n", variants[_i]);
-        return;
-    }
+    if (!v)
+        TH_SKIP(variants[_i], "%s kernels: not supported by this CPU", variants[_i]);
     ck_assert_str_eq(v->name, variants[_i]);
     for (int kind = 0; kind < K__N; kind++) {
         for (size_t n = 1; n <= 67; n++)
@@ -181,11 +180,8 @@ START_TEST(test_extremes)
 {
     const cls_kernels_t *v = _i == 0 ? &cls_kernels_generic : cls_kernels_named(variants[_i - 1]);
     float x[20], zero[20] = {0};
-    if (!v) {
-        fprintf(stderr, "kernels: skipping %s extremes: not supported by this CPU\n",
-                variants[_i - 1]);
-        return;
-    }
+    if (!v)
+        TH_SKIP(variants[_i - 1], "%s kernels: not supported by this CPU", variants[_i - 1]);
     /* softmax of huge and tiny logits: no overflow, sums to 1 */
     for (int i = 0; i < 20; i++)
         x[i] = i == 3 ? 1000.0f : -1000.0f + (float)i;
@@ -252,7 +248,7 @@ END_TEST
 
 START_TEST(test_selector_forced)
 {
-    setenv("FINSENT_KERNELS", "generic", 1);
+    ck_assert_int_eq(setenv("FINSENT_KERNELS", "generic", 1), 0);
     ck_assert_str_eq(cls_kernels_get()->name, "generic");
     ck_assert_ptr_eq(cls_kernels_get(), cls_kernels_get());
 }
@@ -274,7 +270,7 @@ END_TEST
 
 START_TEST(test_selector_unknown)
 {
-    setenv("FINSENT_KERNELS", "nonsense", 1);
+    ck_assert_int_eq(setenv("FINSENT_KERNELS", "nonsense", 1), 0);
     ck_assert_ptr_nonnull(cls_kernels_get()); /* falls back to the best, with a warning */
     ck_assert_str_ne(cls_kernels_get()->name, "nonsense");
 }
@@ -385,11 +381,8 @@ START_TEST(test_attention_vs_generic)
 {
     static const size_t nqs[] = {1, 3, 17, 128}, nks[] = {1, 5, 33, 128}, ds[] = {32, 64, 80};
     const cls_kernels_t *v = cls_kernels_named(variants[_i]);
-    if (!v) {
-        fprintf(stderr, "kernels: skipping %s attention: not supported by this CPU\n",
-                variants[_i]);
-        return;
-    }
+    if (!v)
+        TH_SKIP(variants[_i], "%s kernels: not supported by this CPU", variants[_i]);
     for (size_t a = 0; a < 4; a++)
         for (size_t b = 0; b < 4; b++)
             for (size_t c = 0; c < 3; c++)
@@ -415,11 +408,8 @@ START_TEST(test_attention_exact)
     const cls_kernels_t *t = _i == 0 ? &cls_kernels_generic : cls_kernels_named(variants[_i - 1]);
     att_case_t a;
     float *out;
-    if (!t) {
-        fprintf(stderr, "kernels: skipping %s attention: not supported by this CPU\n",
-                variants[_i - 1]);
-        return;
-    }
+    if (!t)
+        TH_SKIP(variants[_i - 1], "%s kernels: not supported by this CPU", variants[_i - 1]);
     /* double-precision softmax(scale q k^T) v */
     att_case_init(&a, 6, 11, 24, 2.0f);
     out = malloc(a.nq * a.ld * sizeof(float));
@@ -509,11 +499,11 @@ START_TEST(test_blas_prepare)
 {
     char *argv[] = {(char *)"test_classify", NULL};
     ck_assert_str_ne(cls_blas_corename(), "");
-    setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+    ck_assert_int_eq(setenv("OPENBLAS_CORETYPE", "Haswell", 1), 0);
     unsetenv("FINSENT_BLAS_REEXEC");
     cls_blas_prepare(argv);
     unsetenv("OPENBLAS_CORETYPE");
-    setenv("FINSENT_BLAS_REEXEC", "1", 1);
+    ck_assert_int_eq(setenv("FINSENT_BLAS_REEXEC", "1", 1), 0);
     cls_blas_prepare(argv);
     cls_blas_set_threads(1);
     ck_assert_int_eq(cls_blas_get_threads(), 1);

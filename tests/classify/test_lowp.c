@@ -5,7 +5,8 @@
  * reference on random shapes: ragged m (1..70, not multiples of the 16-row
  * tile), n and k that are not multiples of the 16-column or 32/64-deep k
  * blocks, and the real model sizes. Variants the CPU lacks are reported as
- * skipped on stderr (the generic tests still run).
+ * skipped (TH_SKIP, one test per variant and precision; the generic tests
+ * still run).
  *
  * Tolerances:
  *   bf16 activations and weights: pack_a is exact (round to nearest even,
@@ -29,6 +30,7 @@
 
 #include "classify/kernels/cls_lowp.h"
 #include "tests/classify/suites.h"
+#include "tests/common/th.h"
 
 static unsigned long long rng = 0x9e3779b97f4a7c15ull;
 
@@ -304,44 +306,48 @@ static void compare_variant(const char *name, cls_precision_t prec, size_t m, si
     free(yg);
 }
 
+const char *lowp_need(const char *variant, cls_precision_t prec)
+{
+    if (strcmp(variant, "avx512") == 0)
+        return prec == CLS_PREC_INT8 ? "avx512-vnni" : "avx512-bf16";
+    return variant;
+}
+
+/* The SIMD variants, one loop iteration per variant and precision:
+ * _i = variant * 2 + precision. */
+static const char *const simd_names[] = {"avx512", "amx"};
+#define N_SIMD (2 * 2)
+
 START_TEST(test_variants)
 {
-    static const char *const names[] = {"avx512", "amx"};
     static const size_t ms[] = {1, 2, 7, 16, 17, 31, 32, 33, 70};
     static const size_t nks[][2] = {{16, 32}, {24, 40}, {48, 64}, {80, 100}, {33, 129}, {64, 256}};
-    for (size_t vi = 0; vi < 2; vi++)
-        for (size_t pi = 0; pi < 2; pi++) {
-            if (!cls_lowp_named(names[vi], precs[pi])) {
-                fprintf(stderr, "test_lowp: variant %s %s: not supported by this CPU, skipped\n",
-                        names[vi], cls_precision_name(precs[pi]));
-                continue;
-            }
-            for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
-                for (size_t s = 0; s < sizeof nks / sizeof *nks; s++)
-                    compare_variant(names[vi], precs[pi], ms[mi], nks[s][0], nks[s][1],
-                                    (mi + s) % 2);
-        }
+    const char *name = simd_names[_i / 2];
+    cls_precision_t prec = precs[_i % 2];
+
+    if (!cls_lowp_named(name, prec))
+        TH_SKIP(lowp_need(name, prec), "%s %s kernels: not supported by this CPU", name,
+                cls_precision_name(prec));
+    for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
+        for (size_t s = 0; s < sizeof nks / sizeof *nks; s++)
+            compare_variant(name, prec, ms[mi], nks[s][0], nks[s][1], (mi + s) % 2);
 }
 END_TEST
 
 START_TEST(test_variants_model_sizes)
 {
-    static const char *const names[] = {"avx512", "amx"};
     /* the BERT-base shapes (QKV/attention output, FFN in, FFN out) on a
      * ragged batch, and the mini ones */
     static const size_t shapes[][3] = {{45, 768, 768}, {45, 3072, 768}, {45, 768, 3072},
                                        {29, 256, 256}, {29, 1024, 256}, {29, 256, 1024}};
-    for (size_t vi = 0; vi < 2; vi++)
-        for (size_t pi = 0; pi < 2; pi++) {
-            if (!cls_lowp_named(names[vi], precs[pi])) {
-                fprintf(stderr, "test_lowp: variant %s %s: not supported by this CPU, skipped\n",
-                        names[vi], cls_precision_name(precs[pi]));
-                continue;
-            }
-            for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
-                compare_variant(names[vi], precs[pi], shapes[s][0], shapes[s][1], shapes[s][2],
-                                (int)(s % 2));
-        }
+    const char *name = simd_names[_i / 2];
+    cls_precision_t prec = precs[_i % 2];
+
+    if (!cls_lowp_named(name, prec))
+        TH_SKIP(lowp_need(name, prec), "%s %s kernels: not supported by this CPU", name,
+                cls_precision_name(prec));
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        compare_variant(name, prec, shapes[s][0], shapes[s][1], shapes[s][2], (int)(s % 2));
 }
 END_TEST
 
@@ -382,8 +388,8 @@ Suite *suite_lowp(void)
     tcase_add_test(tc, test_bf16_rounding);
     tcase_add_test(tc, test_pack_layout);
     tcase_add_test(tc, test_generic_vs_exact);
-    tcase_add_test(tc, test_variants);
-    tcase_add_test(tc, test_variants_model_sizes);
+    tcase_add_loop_test(tc, test_variants, 0, N_SIMD);
+    tcase_add_loop_test(tc, test_variants_model_sizes, 0, N_SIMD);
     tcase_add_test(tc, test_int8_extremes);
     suite_add_tcase(s, tc);
     return s;

@@ -7,6 +7,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,21 +17,169 @@
 #include <time.h>
 #include <unistd.h>
 
+/* ---- skips (see th.h) ----------------------------------------------------- */
+
+/* The record: an unlinked temporary file opened O_APPEND, created by the
+ * runner before Check forks, so every test process inherits it. One line
+ * per skip, "need TAB test TAB reason", written with one write(2). */
+static int skip_fd = -1;
+
+static int skip_log(void)
+{
+    char path[512];
+    const char *base = getenv("TMPDIR");
+
+    if (skip_fd >= 0)
+        return skip_fd;
+    snprintf(path, sizeof path, "%s/finsent-skips-XXXXXX", base && *base ? base : "/tmp");
+    skip_fd = mkstemp(path);
+    if (skip_fd < 0)
+        return -1;
+    unlink(path);
+    /* O_APPEND: concurrent test processes never overwrite each other;
+     * FD_CLOEXEC: the servers tests start do not inherit it */
+    if (fcntl(skip_fd, F_SETFL, fcntl(skip_fd, F_GETFL) | O_APPEND) != 0 ||
+        fcntl(skip_fd, F_SETFD, FD_CLOEXEC) != 0) {
+        close(skip_fd);
+        skip_fd = -1;
+    }
+    return skip_fd;
+}
+
+/* put appends s to the line at *n with tabs and newlines made spaces. */
+static void put(char *line, size_t cap, size_t *n, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len && *n + 1 < cap; i++)
+        line[(*n)++] = s[i] == '\t' || s[i] == '\n' || s[i] == '\r' ? ' ' : s[i];
+}
+
+/* skip_write records one skip; 0 on success. */
+static int skip_write(const char *need, const char *what, const char *fmt, va_list ap)
+{
+    char reason[512], line[1024];
+    size_t n = 0;
+    int fd = skip_log();
+
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    put(line, sizeof line - 3, &n, need, strlen(need));
+    line[n++] = '\t';
+    put(line, sizeof line - 3, &n, what, strlen(what));
+    line[n++] = '\t';
+    put(line, sizeof line - 3, &n, reason, strlen(reason));
+    line[n++] = '\n';
+    return fd >= 0 && write(fd, line, n) == (ssize_t)n ? 0 : -1;
+}
+
+void th_skip_record(const char *need, const char *test, const char *fmt, ...)
+{
+    char what[256];
+    size_t len = strlen(test);
+    va_list ap;
+    int rc;
+
+    /* START_TEST(x) defines x_fn: report the name the test was given */
+    if (len > 3 && strcmp(test + len - 3, "_fn") == 0)
+        len -= 3;
+    snprintf(what, sizeof what, "%.*s", (int)len, test);
+    va_start(ap, fmt);
+    rc = skip_write(need, what, fmt, ap);
+    va_end(ap);
+    /* a skip that cannot be recorded must not pass silently */
+    ck_assert_msg(rc == 0, "%s skipped (needs %s) but the skip could not be recorded", what, need);
+}
+
+void th_skip_suite(const char *need, const char *suite, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    int rc;
+
+    snprintf(what, sizeof what, "suite %s", suite);
+    va_start(ap, fmt);
+    rc = skip_write(need, what, fmt, ap);
+    va_end(ap);
+    if (rc != 0) {
+        fprintf(stderr, "th: cannot record the skip of %s: %s\n", what, strerror(errno));
+        exit(1);
+    }
+}
+
+int th_required(const char *need)
+{
+    const char *list = getenv("FINSENT_REQUIRE");
+    size_t len = strlen(need);
+
+    while (list && *list) {
+        const char *comma = strchr(list, ',');
+        size_t n = comma ? (size_t)(comma - list) : strlen(list);
+        if (n == len && strncmp(list, need, n) == 0)
+            return 1;
+        list = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+/* report lists the recorded skips; returns how many there were and, in
+ * *required, how many were for a need FINSENT_REQUIRE lists. */
+static size_t report(size_t *required)
+{
+    char buf[65536];
+    ssize_t len;
+    size_t n = 0;
+
+    *required = 0;
+    if (skip_fd < 0)
+        return 0;
+    len = pread(skip_fd, buf, sizeof buf - 1, 0);
+    if (len <= 0)
+        return 0;
+    buf[len] = '\0';
+    for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char *what = strchr(l, '\t'), *reason = what ? strchr(what + 1, '\t') : NULL;
+        int req;
+        if (!reason)
+            continue;
+        *what++ = '\0';
+        *reason++ = '\0';
+        req = th_required(l);
+        *required += (size_t)req;
+        n++;
+        printf("%s %s: %s [needs %s]\n",
+               req ? "FAILED (skipped, but FINSENT_REQUIRE lists its need):" : "SKIPPED", what,
+               reason, l);
+    }
+    if ((size_t)len == sizeof buf - 1)
+        printf("SKIPPED ...: more skips than th_main lists\n");
+    return n;
+}
+
 int th_main(Suite **suites, size_t n)
 {
-    SRunner *sr;
-    int failed;
+    SRunner *sr = NULL;
+    int failed = 0, run = 0;
+    size_t skipped, required;
 
-    if (n == 0)
-        return 0;
-    sr = srunner_create(suites[0]);
-    for (size_t i = 1; i < n; i++)
-        srunner_add_suite(sr, suites[i]);
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    if (skip_log() < 0) {
+        fprintf(stderr, "th: cannot create the skip record: %s\n", strerror(errno));
+        return 1;
+    }
+    if (n > 0) {
+        sr = srunner_create(suites[0]);
+        for (size_t i = 1; i < n; i++)
+            srunner_add_suite(sr, suites[i]);
+        srunner_set_fork_status(sr, CK_FORK);
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        run = srunner_ntests_run(sr);
+        srunner_free(sr);
+    }
+    skipped = report(&required);
+    printf("th: %d test(s) run, %d failed, %zu skip(s)%s\n", run, failed, skipped,
+           required ? " for a need FINSENT_REQUIRE lists (a failure)" : "");
+    fflush(stdout);
+    if (failed > 0 || required > 0)
+        return 1;
+    return skipped > 0 ? 77 : 0;
 }
 
 int th_free_port(void)
@@ -56,8 +205,7 @@ const char *th_tmpdir(const char *tag)
     static char buf[512];
     const char *base = getenv("TMPDIR");
     snprintf(buf, sizeof buf, "%s/finsent-%s-XXXXXX", base && *base ? base : "/tmp", tag);
-    if (!mkdtemp(buf))
-        return NULL;
+    ck_assert_msg(mkdtemp(buf) != NULL, "th_tmpdir: mkdtemp %s: %s", buf, strerror(errno));
     return buf;
 }
 

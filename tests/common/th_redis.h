@@ -32,8 +32,8 @@ typedef struct th_redis {
     char bin[256];
 } th_redis_t;
 
-/* th_redis_binary: path of redis-server (/usr/bin/redis-server, else from
- * PATH), or NULL when there is none; tests then skip with a message. */
+/* th_redis_binary: "redis-server" when PATH has it, else NULL; the tests
+ * that need it then report themselves skipped (need "redis", th.h). */
 const char *th_redis_binary(void);
 
 /* th_redis_start starts a server (free port, new temp dir) and waits until

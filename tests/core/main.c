@@ -1,6 +1,5 @@
 /* Runner of the core suites (ctest -L core). core_tls needs redis-server
- * and openssl; without them it is skipped with a message. */
-#include <stdio.h>
+ * and openssl; without them it is reported as skipped. */
 
 #include "tests/common/th.h"
 #include "tests/common/th_redis.h"
@@ -12,10 +11,11 @@ int main(void)
                   suite_msg(),   suite_item(),  suite_lines(), suite_log(), suite_watchlist(), suite_utf8(),
                   NULL};
     size_t n = sizeof s / sizeof s[0] - 1;
-    if (th_redis_binary() && th_have_program("openssl"))
-        s[n++] = suite_tls();
+    if (!th_redis_binary())
+        th_skip_suite("redis", "core_tls", "redis-server not found in PATH");
+    else if (!th_have_program("openssl"))
+        th_skip_suite("openssl", "core_tls", "openssl not found in PATH");
     else
-        printf("SKIP core_tls: needs redis-server and openssl (install the redis-server and "
-               "openssl packages)\n");
+        s[n++] = suite_tls();
     return th_main(s, n);
 }

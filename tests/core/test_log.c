@@ -12,11 +12,12 @@ static size_t capture(void (*fn)(void), char *out, size_t cap)
 {
     int fds[2], saved = dup(2);
     ssize_t n;
+    ck_assert_int_ge(saved, 0);
     ck_assert_int_eq(pipe(fds), 0);
-    dup2(fds[1], 2);
+    ck_assert_int_eq(dup2(fds[1], 2), 2);
     close(fds[1]);
     fn();
-    dup2(saved, 2);
+    ck_assert_int_eq(dup2(saved, 2), 2);
     close(saved);
     n = read(fds[0], out, cap - 1);
     close(fds[0]);

@@ -95,7 +95,7 @@ START_TEST(concurrent_updates)
     pthread_t th[4];
     ck_assert_int_eq(core_metrics_new(&m), CORE_OK);
     for (int i = 0; i < 4; i++)
-        pthread_create(&th[i], NULL, hammer, m);
+        ck_assert_int_eq(pthread_create(&th[i], NULL, hammer, m), 0);
     for (int i = 0; i < 4; i++)
         pthread_join(th[i], NULL);
     ck_assert_uint_eq(core_counter_value(core_metrics_counter(m, "hits_total", "", "hits")),

@@ -84,7 +84,7 @@ START_TEST(close_and_drain)
 
     /* close wakes a consumer blocked forever on an empty queue */
     ck_assert_int_eq(core_queue_new(1, &q), CORE_OK);
-    pthread_create(&th, NULL, close_later, q);
+    ck_assert_int_eq(pthread_create(&th, NULL, close_later, q), 0);
     ck_assert_int_eq(core_queue_pop(q, &p, -1), CORE_ECLOSED);
     pthread_join(th, NULL);
     core_queue_free(q);
@@ -92,7 +92,7 @@ START_TEST(close_and_drain)
     /* and a producer blocked forever on a full one */
     ck_assert_int_eq(core_queue_new(1, &q), CORE_OK);
     ck_assert_int_eq(core_queue_push(q, (void *)1, 0), CORE_OK);
-    pthread_create(&th, NULL, close_later, q);
+    ck_assert_int_eq(pthread_create(&th, NULL, close_later, q), 0);
     ck_assert_int_eq(core_queue_push(q, (void *)2, -1), CORE_ECLOSED);
     pthread_join(th, NULL);
     ck_assert_int_eq(core_queue_pop(q, &p, 0), CORE_OK);
@@ -116,12 +116,13 @@ START_TEST(pop_batch_linger)
     void *out[8];
     size_t n;
     pthread_t th;
+    int64_t t0;
 
     ck_assert_int_eq(core_queue_new(16, &q), CORE_OK);
     ck_assert_int_eq(core_queue_pop_batch(q, out, 8, &n, 0, 0), CORE_ETIMEOUT);
     ck_assert_uint_eq(n, 0);
     for (intptr_t i = 1; i <= 10; i++)
-        core_queue_push(q, (void *)i, 0);
+        ck_assert_int_eq(core_queue_push(q, (void *)i, 0), CORE_OK);
     /* size-bound flush */
     ck_assert_int_eq(core_queue_pop_batch(q, out, 8, &n, 0, 1000), CORE_OK);
     ck_assert_uint_eq(n, 8);
@@ -130,13 +131,22 @@ START_TEST(pop_batch_linger)
     /* no linger: returns what is there */
     ck_assert_int_eq(core_queue_pop_batch(q, out, 8, &n, 0, 0), CORE_OK);
     ck_assert_uint_eq(n, 2);
-    /* linger collects elements that arrive after the first */
-    pthread_create(&th, NULL, push_slowly, q);
-    ck_assert_int_eq(core_queue_pop_batch(q, out, 8, &n, 2000, 1000), CORE_OK);
+    /* linger collects elements that arrive after the first: three pushed 5 ms
+     * apart, a batch of three. It returns when the batch is full, so the
+     * 30 s linger is only a deadline for a busy machine (with a batch of 8
+     * and a 1 s linger, a pusher thread descheduled for a second made the
+     * batch end short). */
+    ck_assert_int_eq(pthread_create(&th, NULL, push_slowly, q), 0);
+    ck_assert_int_eq(core_queue_pop_batch(q, out, 3, &n, 30000, 30000), CORE_OK);
     pthread_join(th, NULL);
-    /* all three arrive within the 1 s linger window; the batch is not full so
-     * it only returns at the deadline or when closed, so we got 3 */
     ck_assert_uint_eq(n, 3);
+    ck_assert_ptr_eq(out[2], (void *)3);
+    /* the linger ends at its deadline when the batch does not fill */
+    ck_assert_int_eq(core_queue_push(q, (void *)4, 0), CORE_OK);
+    t0 = core_time_mono_ms();
+    ck_assert_int_eq(core_queue_pop_batch(q, out, 8, &n, 0, 100), CORE_OK);
+    ck_assert_int_ge(core_time_mono_ms() - t0, 95);
+    ck_assert_uint_eq(n, 1);
     core_queue_close(q);
     ck_assert_int_eq(core_queue_pop_batch(q, out, 8, &n, -1, 100), CORE_ECLOSED);
     core_queue_free(q);
@@ -209,11 +219,11 @@ START_TEST(stress_exactly_once)
     ck_assert_ptr_nonnull(st.seen);
     for (int i = 0; i < CONSUMERS; i++) {
         cw[i] = (worker){&st, i};
-        pthread_create(&ct[i], NULL, consumer, &cw[i]);
+        ck_assert_int_eq(pthread_create(&ct[i], NULL, consumer, &cw[i]), 0);
     }
     for (int i = 0; i < PRODUCERS; i++) {
         pw[i] = (worker){&st, i};
-        pthread_create(&pt[i], NULL, producer, &pw[i]);
+        ck_assert_int_eq(pthread_create(&pt[i], NULL, producer, &pw[i]), 0);
     }
     for (int i = 0; i < PRODUCERS; i++)
         pthread_join(pt[i], NULL);

@@ -17,8 +17,9 @@
 #include "app/app_http.h"
 #include "app/app_static.h"
 #include "core/core_time.h"
+#include "tests/alerting/th_dash.h"
 #include "tests/common/th.h"
-#include "tests/dashboard/th_dash.h"
+#include "tests/dashboard/th_http.h"
 
 static th_dash_t D;
 static app_api_t *API;
@@ -56,7 +57,7 @@ static void setup(void)
     snprintf(sub, sizeof sub, "%s/link.txt", WEB);
     ck_assert_int_eq(symlink(SECRET, sub), 0);
 
-    th_dash_start(&D);
+    ck_assert_int_eq(th_dash_start(&D), 0);
     cfg = th_dash_config(&D);
     ck_assert_msg(app_api_new(cfg, WEB, &API, err, sizeof err) == CORE_OK, "%s", err);
     alr_reader_set_clock(app_api_reader(API), th_dash_clock, &D);
@@ -454,7 +455,7 @@ START_TEST(static_pure)
     ck_assert_ptr_null(app_static_content_type("x"));
     ck_assert_ptr_null(app_static_content_type("x.sh"));
     ck_assert_ptr_null(app_static_content_type("dir.js/x"));
-    setenv("FINSENT_WEB_DIR", "/srv/finsent-web", 1);
+    ck_assert_int_eq(setenv("FINSENT_WEB_DIR", "/srv/finsent-web", 1), 0);
     ck_assert_str_eq(app_static_default_root(), "/srv/finsent-web");
     unsetenv("FINSENT_WEB_DIR");
     /* the test binary is not installed: the source tree's web/ */

@@ -5,7 +5,7 @@
  * page too), an unknown id is 404, text= explains any text, bad or missing
  * parameters are 400, a second explanation while one runs is 429 with
  * Retry-After, and Redis away is 503 for id= while text= still works.
- * Skipped (with a message) when the shipped model is not in the tree. */
+ * Reported as skipped (TH_SKIP) when the shipped model is not in the tree. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <hiredis/hiredis.h>
@@ -208,10 +208,8 @@ START_TEST(known_id)
     json_t *o, *words;
     const json_t *w;
 
-    if (!have_model()) {
-        printf("SKIP explain_api: models/finsent-mini not found\n");
-        return;
-    }
+    if (!have_model())
+        TH_SKIP("model", "%s/model.safetensors not found", MODEL);
     o = get_json("/api/explain?id=neg1", 200);
     ck_assert_str_eq(json_string_value(json_object_get(o, "id")), "neg1");
     ck_assert_str_eq(json_string_value(json_object_get(o, "text")), HEADLINE);
@@ -250,7 +248,7 @@ END_TEST
 START_TEST(unknown_id)
 {
     if (!have_model())
-        return;
+        TH_SKIP("model", "%s/model.safetensors not found", MODEL);
     error_is("/api/explain?id=nope", 404, "no item nope in the recent list");
     error_is("/api/explain?id=neg", 404, "no item neg in");
 }
@@ -260,7 +258,7 @@ START_TEST(text_param)
 {
     json_t *o;
     if (!have_model())
-        return;
+        TH_SKIP("model", "%s/model.safetensors not found", MODEL);
     o = get_json("/api/explain?text=Acme%20shares%20plunge%20after%20refinery%20explosion", 200);
     ck_assert(json_is_null(json_object_get(o, "id")));
     ck_assert_str_eq(json_string_value(json_object_get(o, "text")), HEADLINE);
@@ -293,7 +291,7 @@ START_TEST(bad_parameters)
 {
     char *path;
     if (!have_model())
-        return;
+        TH_SKIP("model", "%s/model.safetensors not found", MODEL);
     error_is("/api/explain", 400, "id or text: missing");
     error_is("/api/explain?id=neg1&text=x", 400, "not both");
     error_is("/api/explain?id=", 400, "id: empty");
@@ -318,7 +316,7 @@ START_TEST(busy_is_429)
     app_explain_t *x;
 
     if (!have_model())
-        return;
+        TH_SKIP("model", "%s/model.safetensors not found", MODEL);
     x = app_api_explainer(API);
     ck_assert(app_explain_hold(x));
     get("/api/explain?id=neg1", &r);
@@ -359,7 +357,7 @@ START_TEST(concurrent_explains)
     pthread_t t[2];
     int ok = 0;
     if (!have_model())
-        return;
+        TH_SKIP("model", "%s/model.safetensors not found", MODEL);
     for (int round = 0; round < 3; round++) {
         for (int i = 0; i < 2; i++)
             ck_assert_int_eq(pthread_create(&t[i], NULL, explain_long, NULL), 0);
@@ -379,7 +377,7 @@ START_TEST(redis_away_is_503)
 {
     json_t *o;
     if (!have_model())
-        return;
+        TH_SKIP("model", "%s/model.safetensors not found", MODEL);
     o = get_json("/api/explain?id=neg1", 200);
     json_decref(o);
     th_redis_kill(&R);

@@ -45,7 +45,7 @@ void pipe_start_stopped(pipe_t *p, size_t qcap, int ack)
     ck_assert_int_eq(core_queue_new(qcap, &p->q), CORE_OK);
     pthread_mutex_init(&p->mu, NULL);
     p->ack = ack;
-    pthread_create(&p->thr, NULL, pipe_main, p);
+    ck_assert_int_eq(pthread_create(&p->thr, NULL, pipe_main, p), 0);
 }
 
 void pipe_start(pipe_t *p, size_t qcap, int ack)
@@ -55,7 +55,7 @@ void pipe_start(pipe_t *p, size_t qcap, int ack)
     pthread_mutex_init(&p->mu, NULL);
     p->ack = ack;
     atomic_store(&p->go, 1);
-    pthread_create(&p->thr, NULL, pipe_main, p);
+    ck_assert_int_eq(pthread_create(&p->thr, NULL, pipe_main, p), 0);
 }
 
 size_t pipe_count(pipe_t *p)

@@ -1,8 +1,7 @@
 /* The ingest test runner: one Check suite per ingest module. seen_redis
- * needs redis-server and openssl; without them it is skipped with a
- * message. */
+ * needs redis-server and openssl; without them it is reported as
+ * skipped. */
 #include <stddef.h>
-#include <stdio.h>
 
 #include "tests/common/th.h"
 #include "tests/common/th_redis.h"
@@ -23,10 +22,11 @@ int main(void)
     Suite *suites[] = {suite_jsonl(), suite_ktrack(), suite_feed(), suite_feed_charset(), suite_feed_dialects(),
                        suite_opml(),  suite_seen(),   suite_rss(),    suite_kafka(), NULL};
     size_t n = sizeof suites / sizeof suites[0] - 1;
-    if (th_redis_binary() && th_have_program("openssl"))
-        suites[n++] = suite_seen_redis();
+    if (!th_redis_binary())
+        th_skip_suite("redis", "seen_redis", "redis-server not found in PATH");
+    else if (!th_have_program("openssl"))
+        th_skip_suite("openssl", "seen_redis", "openssl not found in PATH");
     else
-        printf("SKIP seen_redis: needs redis-server and openssl (install the redis-server and "
-               "openssl packages)\n");
+        suites[n++] = suite_seen_redis();
     return th_main(suites, n);
 }

@@ -183,7 +183,7 @@ START_TEST(normal_run_exactly_once)
     kfix_init(&f, 3);
     kfix_topic(&f, "news", 4);
     kfix_produce_n(&f, "news", 0, N);
-    core_metrics_new(&m);
+    ck_assert_int_eq(core_metrics_new(&m), CORE_OK);
     pipe_start(&p, 64, 1);
     core_config_t *cfg = kcfg(&f, "g-normal", NULL);
     ing_kafka_t *k = kstart(cfg, p.q, m);
@@ -526,7 +526,7 @@ START_TEST(bad_messages_dead_lettered)
     good++;
     ck_assert_int_eq(rd_kafka_flush(f.prod, 10000), 0);
 
-    core_metrics_new(&m);
+    ck_assert_int_eq(core_metrics_new(&m), CORE_OK);
     pipe_start(&p, 64, 1);
     core_config_t *cfg = kcfg(&f, "g-dlq", extra);
     ing_kafka_t *k = kstart(cfg, p.q, m);
@@ -710,7 +710,7 @@ START_TEST(backpressure_pauses_and_resumes)
     kfix_init(&f, 1);
     kfix_topic(&f, "news", 4);
     kfix_produce_n(&f, "news", 0, N);
-    core_metrics_new(&m);
+    ck_assert_int_eq(core_metrics_new(&m), CORE_OK);
     pipe_start_stopped(&p, 4, 1);
     /* A short fetch wait makes each pause/resume round (which refetches)
      * quick. */
@@ -885,30 +885,30 @@ START_TEST(config_errors)
     core_config_free(cfg);
 
     ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
-    core_config_set(cfg, "kafka.brokers=127.0.0.1:1", err, sizeof err);
-    core_config_set(cfg, "kafka.enable.auto.commit=true", err, sizeof err);
+    ck_assert_msg(core_config_set(cfg, "kafka.brokers=127.0.0.1:1", err, sizeof err) == CORE_OK, "%s", err);
+    ck_assert_msg(core_config_set(cfg, "kafka.enable.auto.commit=true", err, sizeof err) == CORE_OK, "%s", err);
     ck_assert_int_eq(ing_kafka_new(cfg, NULL, NULL, &k, err, sizeof err), CORE_ECONFIG);
     ck_assert_msg(strstr(err, "enable.auto.commit") && strstr(err, "managed"), "%s", err);
     core_config_free(cfg);
 
     /* rdkafka.NAME reaches dot-less properties: a bad value is refused... */
     ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
-    core_config_set(cfg, "kafka.brokers=127.0.0.1:1", err, sizeof err);
-    core_config_set(cfg, "kafka.rdkafka.acks=some", err, sizeof err);
+    ck_assert_msg(core_config_set(cfg, "kafka.brokers=127.0.0.1:1", err, sizeof err) == CORE_OK, "%s", err);
+    ck_assert_msg(core_config_set(cfg, "kafka.rdkafka.acks=some", err, sizeof err) == CORE_OK, "%s", err);
     ck_assert_int_eq(ing_kafka_new(cfg, NULL, NULL, &k, err, sizeof err), CORE_ECONFIG);
     ck_assert_msg(strstr(err, "acks") && strstr(err, "--set"), "%s", err);
     core_config_free(cfg);
     /* ...and a good one accepted. */
     ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
-    core_config_set(cfg, "kafka.brokers=127.0.0.1:1", err, sizeof err);
-    core_config_set(cfg, "kafka.rdkafka.retries=3", err, sizeof err);
+    ck_assert_msg(core_config_set(cfg, "kafka.brokers=127.0.0.1:1", err, sizeof err) == CORE_OK, "%s", err);
+    ck_assert_msg(core_config_set(cfg, "kafka.rdkafka.retries=3", err, sizeof err) == CORE_OK, "%s", err);
     ck_assert_int_eq(ing_kafka_new(cfg, NULL, NULL, &k, err, sizeof err), CORE_OK);
     ing_kafka_free(k);
     core_config_free(cfg);
 
     ck_assert_int_eq(core_config_new(&cfg), CORE_OK);
-    core_config_set(cfg, "kafka.brokers=127.0.0.1:1", err, sizeof err);
-    core_config_set(cfg, "kafka.topics=", err, sizeof err);
+    ck_assert_msg(core_config_set(cfg, "kafka.brokers=127.0.0.1:1", err, sizeof err) == CORE_OK, "%s", err);
+    ck_assert_msg(core_config_set(cfg, "kafka.topics=", err, sizeof err) == CORE_OK, "%s", err);
     ck_assert_int_eq(ing_kafka_new(cfg, NULL, NULL, &k, err, sizeof err), CORE_ECONFIG);
     ck_assert_msg(strstr(err, "topics"), "%s", err);
     core_config_free(cfg);

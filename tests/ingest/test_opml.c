@@ -105,7 +105,7 @@ static void round_trip(const ing_opml_t *d, const ing_opml_entry_t *e, const cha
     snprintf(path, sizeof path, "%s/imported.conf", dir);
     f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
-    fputs(prefix, f);
+    ck_assert_int_ge(fputs(prefix, f), 0);
     ck_assert_int_eq(ing_opml_write(f, e, d->n), CORE_OK);
     ck_assert_int_eq(fclose(f), 0);
 

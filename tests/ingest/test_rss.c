@@ -173,7 +173,7 @@ START_TEST(formats_and_304)
                 "[feed.rdf]\nurl = http://127.0.0.1:PORT/static/rdf.xml\ninterval = 1s\n"
                 "[feed.atom]\nurl = http://127.0.0.1:PORT/static/atom.xml\ninterval = 1s\n"
                 "source = atomwire\n");
-    core_metrics_new(&m);
+    ck_assert_int_eq(core_metrics_new(&m), CORE_OK);
     pipe_start(&p, 64, 1);
     ing_rss_t *r = rss_start(cfg, p.q, m);
     ck_assert_uint_eq(pipe_wait(&p, 8, 20000), 8);
@@ -215,7 +215,7 @@ START_TEST(charset_base_and_empty)
         "[feed.rel]\nurl = http://127.0.0.1:PORT/typed/dialects/rss_relative.xml\ninterval = 1h\n"
         "[feed.empty]\nurl = http://127.0.0.1:PORT/typed/dialects/zero_items_wrong_ns.xml\n"
         "interval = 1s\n");
-    core_metrics_new(&m);
+    ck_assert_int_eq(core_metrics_new(&m), CORE_OK);
     pipe_start(&p, 64, 0);
     ing_rss_t *r = rss_start(cfg, p.q, m);
     ck_assert_int_ge(wait_metric(m, "finsent_feed_empty_total{feed=\"empty\"}", 2, 20000), 2);
@@ -363,7 +363,7 @@ START_TEST(dedup_across_restart)
     pipe_free(&p);
 
     /* Run 2: the acked ones are not emitted again, the unacked ones are. */
-    core_metrics_new(&m);
+    ck_assert_int_eq(core_metrics_new(&m), CORE_OK);
     pipe_start(&p, 64, 1);
     r = rss_start(cfg, p.q, m);
     ck_assert_uint_eq(pipe_wait(&p, 3, 20000), 3);
@@ -396,7 +396,7 @@ START_TEST(repeats_and_reorders)
     core_config_t *cfg =
         cfg_for("[feed.d]\nurl = http://127.0.0.1:PORT/seq/rss2_dup.xml,rss2_reordered.xml\n"
                 "interval = 1s\n");
-    core_metrics_new(&m);
+    ck_assert_int_eq(core_metrics_new(&m), CORE_OK);
     pipe_start(&p, 64, 1);
     ing_rss_t *r = rss_start(cfg, p.q, m);
     ck_assert_uint_eq(pipe_wait(&p, 3, 20000), 3);
@@ -425,7 +425,7 @@ START_TEST(malformed_documents)
         "[feed.html]\nurl = http://127.0.0.1:PORT/static/not_a_feed.html\ninterval = 1s\n"
         "[feed.bomb]\nurl = http://127.0.0.1:PORT/static/billion_laughs.xml\ninterval = 1s\n"
         "[feed.good]\nurl = http://127.0.0.1:PORT/static/rdf.xml\ninterval = 1s\n");
-    core_metrics_new(&m);
+    ck_assert_int_eq(core_metrics_new(&m), CORE_OK);
     pipe_start(&p, 64, 1);
     ing_rss_t *r = rss_start(cfg, p.q, m);
     ck_assert_int_ge(
@@ -466,7 +466,7 @@ START_TEST(limits_and_isolation)
                 "[feed.loop]\nurl = http://127.0.0.1:PORT/loop\ninterval = 1s\n"
                 "[feed.down]\nurl = http://127.0.0.1:1/nothing\ninterval = 1s\n"
                 "[feed.good]\nurl = http://127.0.0.1:PORT/static/rss2.xml\ninterval = 1s\n");
-    core_metrics_new(&m);
+    ck_assert_int_eq(core_metrics_new(&m), CORE_OK);
     pipe_start(&p, 64, 1);
     ing_rss_t *r = rss_start(cfg, p.q, m);
     ck_assert_uint_eq(pipe_wait(&p, 3, 20000), 3);
@@ -504,7 +504,7 @@ START_TEST(backoff_then_recovery)
     core_config_t *cfg =
         cfg_for("[rss]\nbackoff_max = 1s\n"
                 "[feed.flaky]\nurl = http://127.0.0.1:PORT/flaky/rss2.xml?fail=2\ninterval = 1s\n");
-    core_metrics_new(&m);
+    ck_assert_int_eq(core_metrics_new(&m), CORE_OK);
     pipe_start(&p, 64, 1);
     ing_rss_t *r = rss_start(cfg, p.q, m);
     ck_assert_uint_eq(pipe_wait(&p, 3, 30000), 3);
@@ -531,7 +531,7 @@ START_TEST(retry_after_respected)
     core_config_t *cfg = cfg_for(
         "[rss]\nbackoff_max = 1s\n"
         "[feed.t]\nurl = http://127.0.0.1:PORT/throttle/rss2.xml?n=1&after=3\ninterval = 1s\n");
-    core_metrics_new(&m);
+    ck_assert_int_eq(core_metrics_new(&m), CORE_OK);
     pipe_start(&p, 64, 1);
     ing_rss_t *r = rss_start(cfg, p.q, m);
     ck_assert_int_eq(
@@ -551,7 +551,7 @@ START_TEST(retry_after_respected)
     cfg = cfg_for("[rss]\nbackoff_max = 1s\n[feed.t]\n"
                   "url = http://127.0.0.1:PORT/throttle/rdf.xml?n=1&after=date:4&status=503\n"
                   "interval = 1s\n");
-    core_metrics_new(&m);
+    ck_assert_int_eq(core_metrics_new(&m), CORE_OK);
     pipe_start(&p, 64, 1);
     r = rss_start(cfg, p.q, m);
     ck_assert_int_eq(
@@ -583,7 +583,7 @@ START_TEST(reload_adds_feed)
         cfg_for("[feed.a]\nurl = http://127.0.0.1:PORT/static/rdf.xml\ninterval = 1s\n"
                 "[feed.b]\nurl = http://127.0.0.1:PORT/static/atom.xml\ninterval = 1s\n");
     core_config_t *bad = cfg_for("[feed.c]\nurl = ftp://127.0.0.1/x\n");
-    core_metrics_new(&m);
+    ck_assert_int_eq(core_metrics_new(&m), CORE_OK);
     pipe_start(&p, 64, 1);
     ing_rss_t *r = rss_start(cfg, p.q, m);
     ck_assert_uint_eq(pipe_wait(&p, 2, 20000), 2);
@@ -614,10 +614,8 @@ START_TEST(dedup_in_redis)
     pipe_t p;
     core_metrics_t *m;
 
-    if (!th_redis_binary()) {
-        fprintf(stderr, "dedup_in_redis: no redis-server; skipped\n");
-        return;
-    }
+    if (!th_redis_binary())
+        TH_SKIP("redis", "redis-server not found in PATH");
     ck_assert_int_eq(th_redis_start(&rs, TH_REDIS_EPHEMERAL), 0);
     snprintf(ini, sizeof ini,
              "[redis]\nport = %d\nprefix = t1:\n[rss]\nseen_store = redis\n"
@@ -648,7 +646,7 @@ START_TEST(dedup_in_redis)
     redisFree(c);
 
     /* Restart: nothing emitted again. Then Redis dies: fetching goes on. */
-    core_metrics_new(&m);
+    ck_assert_int_eq(core_metrics_new(&m), CORE_OK);
     pipe_start(&p, 64, 1);
     r = rss_start(cfg, p.q, m);
     ck_assert_int_ge(wait_metric(m, "finsent_rss_fetches_total{feed=\"r2\"}", 2, 20000), 2);

@@ -88,7 +88,7 @@ START_TEST(file_roundtrip)
     /* Saving into a missing directory fails and says where. */
     snprintf(buf, sizeof buf, "%s/no/such/dir/state", dir);
     ck_assert_int_eq(ing_seen_open(buf, DAY, 0, &s, NULL, 0), CORE_OK);
-    ing_seen_commit(s, "f", "x", 1);
+    ck_assert_int_eq(ing_seen_commit(s, "f", "x", 1), CORE_OK);
     ck_assert_int_eq(ing_seen_save(s, 2, err, sizeof err), CORE_EIO);
     ck_assert_msg(strstr(err, "no/such/dir") != NULL, "%s", err);
     ing_seen_free(s);

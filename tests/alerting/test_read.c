@@ -15,7 +15,7 @@
 #include "alerting/alr_read.h"
 #include "core/core_time.h"
 #include "tests/common/th.h"
-#include "tests/dashboard/th_dash.h"
+#include "tests/alerting/th_dash.h"
 
 /* ---- pure ---------------------------------------------------------------- */
 
@@ -140,7 +140,7 @@ static void setup(void)
 {
     core_config_t *cfg;
     char err[512] = "";
-    th_dash_start(&D);
+    ck_assert_int_eq(th_dash_start(&D), 0);
     cfg = th_dash_config(&D);
     ck_assert_msg(alr_reader_new(cfg, &R, err, sizeof err) == CORE_OK, "%s", err);
     alr_reader_set_clock(R, th_dash_clock, &D);
@@ -736,15 +736,19 @@ START_TEST(busy_reader)
 }
 END_TEST
 
-Suite *suite_read(void)
+/* suite_read: the pure cases, and the Redis ones when with_redis. */
+Suite *suite_read(int with_redis)
 {
     Suite *s = suite_create("alr_read");
-    TCase *p = tcase_create("pure"), *r = tcase_create("redis");
+    TCase *p = tcase_create("pure"), *r, *big;
     tcase_add_test(p, scope_normalize);
     tcase_add_test(p, series_plan);
     tcase_add_test(p, item_in_scope);
     tcase_add_test(p, stream_id_ok);
     suite_add_tcase(s, p);
+    if (!with_redis)
+        return s;
+    r = tcase_create("redis");
     tcase_add_checked_fixture(r, setup, teardown);
     tcase_set_timeout(r, 30);
     tcase_add_test(r, lock_is_real);
@@ -761,13 +765,11 @@ Suite *suite_read(void)
     tcase_add_test(r, recent_items);
     tcase_add_test(r, redis_away);
     suite_add_tcase(s, r);
-    {
-        TCase *big = tcase_create("caps");
-        tcase_set_timeout(big, 30);
-        tcase_add_test(big, rates_scope_cap);
-        tcase_add_test(big, busy_reader);
-        tcase_add_test(big, error_reply_mid_pipeline);
-        suite_add_tcase(s, big);
-    }
+    big = tcase_create("caps");
+    tcase_set_timeout(big, 30);
+    tcase_add_test(big, rates_scope_cap);
+    tcase_add_test(big, busy_reader);
+    tcase_add_test(big, error_reply_mid_pipeline);
+    suite_add_tcase(s, big);
     return s;
 }

@@ -1,11 +1,12 @@
 /*
- * th_dash: fixtures shared by the dashboard suites (alr_read, app_api): a
+ * th_dash: the fixture of the dashboard's data, shared by the reader's
+ * suite (tests/alerting/test_read.c, alr_read) and the dashboard's API
+ * suite (tests/dashboard/test_api.c, which builds this file too): a
  * real redis-server filled with known buckets, rate hashes, scope index,
  * alert stream, alert states and recent items written directly with redis
  * commands (not through the pipeline), then locked with an ACL that allows
  * only read commands and refuses KEYS and SCAN, so that every query under
- * test is proved read-only and free of keyspace enumeration. Also a tiny
- * HTTP/1.1 GET client over a socket.
+ * test is proved read-only and free of keyspace enumeration.
  */
 #ifndef TH_DASH_H
 #define TH_DASH_H
@@ -44,18 +45,5 @@ int64_t th_dash_clock(void *ctx);
 /* th_dash_sum: the expected sum of field f (0 n, 1 negative, 2 neutral,
  * 3 positive) of rows [from, to] (minute offsets, inclusive, clamped). */
 int64_t th_dash_sum(int64_t rows[][4], int from, int to, int f);
-
-typedef struct th_http_reply {
-    int status;
-    char content_type[128];
-    char *body; /* malloc'd, NUL-terminated */
-    size_t len;
-} th_http_reply_t;
-
-/* th_http_get sends "METHOD path" to 127.0.0.1:port and reads the whole
- * reply (Connection: close). Returns 0 on success. */
-int th_http_req(int port, const char *method, const char *path, th_http_reply_t *out);
-int th_http_get(int port, const char *path, th_http_reply_t *out);
-void th_http_reply_free(th_http_reply_t *r);
 
 #endif
