@@ -127,18 +127,6 @@ typedef struct cbatch {
     core_tagged_t *t[];    /* (n) owned */
 } cbatch;
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-#include <stdarg.h>
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Latency buckets of the pipeline's histograms: finer than
  * core_metrics_latency_buckets between 50 ms and 2.5 s, where the targets
  * (p99 of 200 ms, 300 ms, 1 s) lie, so a quantile read from them is not
@@ -245,8 +233,8 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
                        1.0);
     }
     if (!cls_classifier_has_sentiment(p->cls)) {
-        set_err(err, errlen, "model %s has no sentiment head; the daemon counts sentiment",
-                opts.model_dir);
+        core_err_set(err, errlen, "model %s has no sentiment head; the daemon counts sentiment",
+                     opts.model_dir);
         rc = CORE_EMODEL;
         goto fail;
     }
@@ -263,7 +251,7 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
         (rc = ing_kafka_new(cfg, p->in_q, metrics, &p->kafka, err, errlen)) != CORE_OK)
         goto fail;
     if (p->kafka_output && !p->kafka) {
-        set_err(err, errlen, "kafka.output_topic is set but kafka.brokers is empty");
+        core_err_set(err, errlen, "kafka.output_topic is set but kafka.brokers is empty");
         rc = CORE_ECONFIG;
         goto fail;
     }
@@ -276,8 +264,9 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
         goto fail;
     }
     if (!p->kafka && !p->jsonl_path && !p->rss) {
-        set_err(err, errlen,
-                "no source configured: set kafka.brokers, input.jsonl or a [feed.NAME] section");
+        core_err_set(
+            err, errlen,
+            "no source configured: set kafka.brokers, input.jsonl or a [feed.NAME] section");
         rc = CORE_ECONFIG;
         goto fail;
     }
@@ -757,10 +746,10 @@ core_err_t app_pipeline_start(app_pipeline_t *p, char *err, size_t errlen)
          * files that do not load do not fix themselves: fail at start,
          * clearly. (At run time a refusal is retried and /healthz is
          * degraded.) */
-        set_err(err, errlen, "%s (check %s)", alr_sink_error(p->sink),
-                core_config_bool(p->cfg, "redis", "tls")
-                    ? "redis.user, redis.password and the redis.tls* settings"
-                    : "redis.user and redis.password");
+        core_err_set(err, errlen, "%s (check %s)", alr_sink_error(p->sink),
+                     core_config_bool(p->cfg, "redis", "tls")
+                         ? "redis.user, redis.password and the redis.tls* settings"
+                         : "redis.user and redis.password");
         return rc;
     }
     if (rc != CORE_OK)
@@ -786,7 +775,7 @@ core_err_t app_pipeline_start(app_pipeline_t *p, char *err, size_t errlen)
     }
     return CORE_OK;
 thread_fail:
-    set_err(err, errlen, "cannot start a thread: %s", strerror(errno));
+    core_err_set(err, errlen, "cannot start a thread: %s", strerror(errno));
     return CORE_EINTERNAL;
 }
 

@@ -107,18 +107,6 @@ struct ing_kafka {
     char err[512];
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static void note_error(ing_kafka_t *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note_error(ing_kafka_t *k, const char *fmt, ...)
 {
@@ -897,7 +885,7 @@ static core_err_t conf_set(rd_kafka_conf_t *conf, const char *key, const char *v
     rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, key, value, why, sizeof why);
     if (r == RD_KAFKA_CONF_OK)
         return CORE_OK;
-    set_err(err, errlen, "[kafka] %s (%s): %s", key, origin, why);
+    core_err_set(err, errlen, "[kafka] %s (%s): %s", key, origin, why);
     return CORE_ECONFIG;
 }
 
@@ -933,10 +921,11 @@ static core_err_t build_conf(ing_kafka_t *k, const core_config_t *cfg, int consu
         core_config_passthrough(cfg, "kafka", i, &key, &value, &origin);
         for (size_t j = 0; j < sizeof managed_props / sizeof managed_props[0]; j++) {
             if (strcmp(key, managed_props[j]) == 0) {
-                set_err(err, errlen,
-                        "[kafka] %s (%s): managed by finsent (use kafka.brokers / kafka.group; "
-                        "offsets are stored on acknowledgement)",
-                        key, origin);
+                core_err_set(
+                    err, errlen,
+                    "[kafka] %s (%s): managed by finsent (use kafka.brokers / kafka.group; "
+                    "offsets are stored on acknowledgement)",
+                    key, origin);
                 rc = CORE_ECONFIG;
                 break;
             }
@@ -992,8 +981,8 @@ core_err_t ing_kafka_check_config(const core_config_t *cfg, char *err, size_t er
     if (rc != CORE_OK)
         return rc;
     if (ntopics == 0) {
-        set_err(err, errlen, "[kafka] topics (%s): no topic to consume",
-                core_config_origin(cfg, "kafka", "topics"));
+        core_err_set(err, errlen, "[kafka] topics (%s): no topic to consume",
+                     core_config_origin(cfg, "kafka", "topics"));
         return CORE_ECONFIG;
     }
     /* The very configurations ing_kafka_new builds, without a handle. */
@@ -1019,7 +1008,7 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
 
     *out = NULL;
     if (!core_config_str(cfg, "kafka", "brokers")[0]) {
-        set_err(err, errlen, "[kafka] brokers is empty: Kafka is not configured");
+        core_err_set(err, errlen, "[kafka] brokers is empty: Kafka is not configured");
         return CORE_EINVAL;
     }
     k = calloc(1, sizeof *k);
@@ -1041,8 +1030,8 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
     if (rc != CORE_OK)
         goto fail;
     if (k->ntopics == 0) {
-        set_err(err, errlen, "[kafka] topics (%s): no topic to consume",
-                core_config_origin(cfg, "kafka", "topics"));
+        core_err_set(err, errlen, "[kafka] topics (%s): no topic to consume",
+                     core_config_origin(cfg, "kafka", "topics"));
         rc = CORE_ECONFIG;
         goto fail;
     }
@@ -1053,7 +1042,7 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
         goto fail;
     k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
     if (!k->rk) {
-        set_err(err, errlen, "[kafka] cannot create consumer: %s", why);
+        core_err_set(err, errlen, "[kafka] cannot create consumer: %s", why);
         rc = CORE_ECONFIG;
         goto fail;
     }
@@ -1077,7 +1066,7 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
                       k->limits.max_message_bytes, k->prod_max);
         k->prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
         if (!k->prod) {
-            set_err(err, errlen, "[kafka] cannot create producer: %s", why);
+            core_err_set(err, errlen, "[kafka] cannot create producer: %s", why);
             rc = CORE_ECONFIG;
             goto fail;
         }
@@ -1098,7 +1087,7 @@ core_err_t ing_kafka_start(ing_kafka_t *k, char *err, size_t errlen)
     rd_kafka_resp_err_t e;
 
     if (k->started || k->stopped) {
-        set_err(err, errlen, "kafka source already started");
+        core_err_set(err, errlen, "kafka source already started");
         return CORE_EINVAL;
     }
     subs = rd_kafka_topic_partition_list_new((int)k->ntopics);
@@ -1107,20 +1096,20 @@ core_err_t ing_kafka_start(ing_kafka_t *k, char *err, size_t errlen)
     e = rd_kafka_subscribe(k->rk, subs);
     rd_kafka_topic_partition_list_destroy(subs);
     if (e) {
-        set_err(err, errlen, "kafka subscribe: %s", rd_kafka_err2str(e));
+        core_err_set(err, errlen, "kafka subscribe: %s", rd_kafka_err2str(e));
         snprintf(k->err, sizeof k->err, "subscribe: %s", rd_kafka_err2str(e));
         return CORE_EKAFKA;
     }
     if (k->prod) {
         if (pthread_create(&k->pthr, NULL, producer_main, k) != 0) {
-            set_err(err, errlen, "cannot start the kafka producer thread");
+            core_err_set(err, errlen, "cannot start the kafka producer thread");
             return CORE_EINTERNAL;
         }
         k->pstarted = 1;
         atomic_store(&k->producing, 1);
     }
     if (pthread_create(&k->thr, NULL, consumer_main, k) != 0) {
-        set_err(err, errlen, "cannot start the kafka consumer thread");
+        core_err_set(err, errlen, "cannot start the kafka consumer thread");
         return CORE_EINTERNAL;
     }
     k->started = 1;
