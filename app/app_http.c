@@ -712,12 +712,7 @@ static void *sweep(void *arg)
         int64_t now;
         unsigned long long report = 0;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += SWEEP_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        ts = core_time_deadline(CLOCK_REALTIME, SWEEP_MS);
         pthread_cond_timedwait(&h->wake, &h->lock, &ts);
         if (h->stopping)
             break;

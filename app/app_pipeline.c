@@ -800,16 +800,10 @@ static void join_by(app_pipeline_t *p, pthread_t th, int64_t deadline)
     struct timespec ts;
     int64_t ms;
     for (;;) {
-        clock_gettime(CLOCK_REALTIME, &ts);
         ms = left_ms(deadline);
         if (ms > 200)
             ms = 200;
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        ts = core_time_deadline(CLOCK_REALTIME, ms);
         if (pthread_timedjoin_np(th, NULL, &ts) == 0)
             return;
         if (left_ms(deadline) == 0)

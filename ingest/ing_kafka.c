@@ -506,14 +506,7 @@ static void wait_acks(ing_kafka_t *k, const rd_kafka_topic_partition_list_t *par
         int64_t wait = deadline_mono - now;
         if (wait > 100)
             wait = 100; /* re-check periodically: dead-letter acks also signal */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += wait / 1000;
-        ts.tv_nsec += (wait % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = core_time_deadline(CLOCK_REALTIME, wait);
         pthread_cond_timedwait(&k->cv, &k->mu, &ts);
     }
     pthread_mutex_unlock(&k->mu);
