@@ -103,8 +103,6 @@ struct ing_kafka {
     core_counter_t *m_items, *m_acked, *m_failed, *m_rebalances, *m_commit_err, *m_dlq,
         *m_dlq_failed, *m_errors, *m_pauses, *m_produced, *m_produce_err;
     core_gauge_t *m_assigned, *m_paused, *m_in_flight;
-
-    char err[512];
 };
 
 static void note_error(ing_kafka_t *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1090,7 +1088,7 @@ core_err_t ing_kafka_start(ing_kafka_t *k, char *err, size_t errlen)
     rd_kafka_topic_partition_list_destroy(subs);
     if (e) {
         core_err_set(err, errlen, "kafka subscribe: %s", rd_kafka_err2str(e));
-        snprintf(k->err, sizeof k->err, "subscribe: %s", rd_kafka_err2str(e));
+        note_error(k, "subscribe: %s", rd_kafka_err2str(e));
         return CORE_EKAFKA;
     }
     if (k->prod) {
@@ -1204,9 +1202,4 @@ core_err_t ing_kafka_produce(ing_kafka_t *k, const char *key, size_t keylen, con
         return CORE_ETOO_LARGE; /* permanent: the caller decides */
     note_error(k, "produce: %s", rd_kafka_err2str(e));
     return CORE_EKAFKA;
-}
-
-const char *ing_kafka_error(const ing_kafka_t *k)
-{
-    return k->err;
 }
