@@ -42,6 +42,8 @@
 #include <jansson.h>
 #include <utf8proc.h>
 
+#include "core/core_hash.h"
+
 #define MAX_VOCAB_TOKENS (1u << 24)
 #define MAX_VOCAB_FILE_BYTES ((size_t)256 << 20)
 /* Word buffer: 2 spare bytes for "##", then up to MAX_WORD_CHARS code points
@@ -117,21 +119,11 @@ static const uint8_t ascii_class[128] = {
     A_LOWER, A_LOWER, A_LOWER, A_PUNCT, A_PUNCT, A_PUNCT, A_PUNCT, A_DROP,
 };
 
-static uint32_t hash_bytes(const char *s, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 static int32_t lookup(const cls_wordpiece_t *wp, const char *s, size_t len)
 {
     if (len > wp->max_tok)
         return -1;
-    uint32_t h = hash_bytes(s, len);
+    uint32_t h = core_fnv32(s, len);
     size_t mask = wp->cap - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         const slot_t *sl = &wp->slots[i];
@@ -596,7 +588,7 @@ static core_err_t parse_vocab(cls_wordpiece_t *wp, size_t len, char *err, size_t
     size_t mask = wp->cap - 1;
     for (size_t id = 0; id < n && rc == CORE_OK; id++) {
         const char *t = d + wp->offs[id];
-        uint32_t h = hash_bytes(t, wp->lens[id]);
+        uint32_t h = core_fnv32(t, wp->lens[id]);
         for (size_t i = h & mask;; i = (i + 1) & mask) {
             slot_t *sl = &wp->slots[i];
             int32_t o = sl->id;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_hash.h"
 #include "core/core_time.h"
 #include "core/core_utf8.h"
 #include "ingest/ing_charset.h"
@@ -276,15 +277,6 @@ core_err_t ing_feed_html_text(const char *html, size_t len, size_t max_bytes, ch
 }
 
 /* ---- items --------------------------------------------------------------- */
-
-static uint64_t fnv1a(uint64_t h, const char *p)
-{
-    for (; p && *p; p++) {
-        h ^= (unsigned char)*p;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
 
 /* How a text construct is read. */
 enum { TXT_DEFAULT = 0, TXT_TEXT, TXT_HTML, TXT_XHTML };
@@ -558,11 +550,11 @@ static core_err_t build_item(const pctx *c, const fields *f, ing_feed_item_t *it
     if (!it->id && it->url)
         it->id = strdup(it->url);
     if (!it->id) {
-        char h[24];
-        uint64_t x = fnv1a(1469598103934665603ULL, it->title);
-        x = fnv1a(x, "\n");
-        x = fnv1a(x, date_text);
-        snprintf(h, sizeof h, "h:%016llx", (unsigned long long)x);
+        char h[CORE_HASH_ID_SIZE];
+        uint64_t x = core_fnv64_str(CORE_FNV64_BASIS, it->title);
+        x = core_fnv64_str(x, "\n");
+        x = core_fnv64_str(x, date_text);
+        core_hash_id(h, x);
         it->id = strdup(h);
     }
     free(date_text);
@@ -898,11 +890,11 @@ static core_err_t json_item(pctx *c, json_t *o, const char *base)
     if (!it.id && it.url)
         it.id = strdup(it.url);
     if (!it.id) {
-        char h[24];
-        uint64_t x = fnv1a(1469598103934665603ULL, it.title);
-        x = fnv1a(x, "\n");
-        x = fnv1a(x, date);
-        snprintf(h, sizeof h, "h:%016llx", (unsigned long long)x);
+        char h[CORE_HASH_ID_SIZE];
+        uint64_t x = core_fnv64_str(CORE_FNV64_BASIS, it.title);
+        x = core_fnv64_str(x, "\n");
+        x = core_fnv64_str(x, date);
+        core_hash_id(h, x);
         it.id = strdup(h);
     }
     if (!it.id) {
