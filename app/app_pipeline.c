@@ -4,6 +4,7 @@
  * Threads and queues:
  *   jsonl thread (optional)  --push-->  in_q (core_item_t *, run.queue_size)
  *   Kafka consumer thread    --push-->  in_q       (ingest/ing_kafka)
+ *   feed poller thread       --push-->  in_q       (ingest/ing_rss)
  *   classify thread: pop_batch(in_q) -> entities -> cls_classifier_tag
  *                    --push--> tagged_q (cbatch *: one classified batch)
  *   redis thread:    pop_batch(tagged_q), several batches -> alr_sink_write
