@@ -218,11 +218,11 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
     if ((rc = core_queue_new(qsize, &p->in_q)) != CORE_OK ||
         (rc = core_queue_new(p->batch * 4 > 256 ? 4 : (256 + p->batch - 1) / p->batch,
                              &p->tagged_q)) != CORE_OK)
-        goto fail;
+        goto out;
 
     app_classifier_opts(cfg, &opts);
     if ((rc = cls_classifier_new(&opts, &p->cls, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
     {
         char labels[128], l1[48], l2[48];
         core_metrics_label(l1, sizeof l1, "precision",
@@ -237,43 +237,43 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
         core_err_set(err, errlen, "model %s has no sentiment head; the daemon counts sentiment",
                      opts.model_dir);
         rc = CORE_EMODEL;
-        goto fail;
+        goto out;
     }
 
     wl = core_config_str(cfg, "entities", "watchlist");
     if (wl[0] && (rc = core_watchlist_load(wl, &p->watchlist, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
 
     if ((rc = alr_sink_new(cfg, metrics, &p->sink, err, errlen)) != CORE_OK ||
         (rc = alr_sink_new(cfg, metrics, &p->tick_sink, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
 
     if (core_config_str(cfg, "kafka", "brokers")[0] &&
         (rc = ing_kafka_new(cfg, p->in_q, metrics, &p->kafka, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
     if (p->kafka_output && !p->kafka) {
         core_err_set(err, errlen, "kafka.output_topic is set but kafka.brokers is empty");
         rc = CORE_ECONFIG;
-        goto fail;
+        goto out;
     }
     if (core_config_instance_count(cfg, "feed") > 0 &&
         (rc = ing_rss_new(cfg, p->in_q, metrics, &p->rss, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
     jsonl = core_config_str(cfg, "input", "jsonl");
     if (jsonl[0] && !(p->jsonl_path = strdup(jsonl))) {
         rc = CORE_ENOMEM;
-        goto fail;
+        goto out;
     }
     if (!p->kafka && !p->jsonl_path && !p->rss) {
         core_err_set(
             err, errlen,
             "no source configured: set kafka.brokers, input.jsonl or a [feed.NAME] section");
         rc = CORE_ECONFIG;
-        goto fail;
+        goto out;
     }
     *out = p;
-    return CORE_OK;
-fail:
+    p = NULL;
+out:
     app_pipeline_free(p);
     return rc;
 }
@@ -984,13 +984,13 @@ core_err_t app_pipeline_reload(app_pipeline_t *p, core_config_t *cfg, char *err,
 
     if ((rc = alr_sink_new(cfg, p->metrics, &sink, err, errlen)) != CORE_OK ||
         (rc = alr_sink_new(cfg, p->metrics, &tick, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
     if (p->rss && (rc = ing_rss_reload(p->rss, cfg, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
     grown = realloc(p->old_cfgs, (p->n_old_cfgs + 1) * sizeof *grown);
     if (!grown) {
         rc = CORE_ENOMEM;
-        goto fail;
+        goto out;
     }
     p->old_cfgs = grown;
     p->old_cfgs[p->n_old_cfgs++] = cfg;
@@ -999,9 +999,9 @@ core_err_t app_pipeline_reload(app_pipeline_t *p, core_config_t *cfg, char *err,
     alr_sink_free(p->next_tick_sink);
     p->next_sink = sink;
     p->next_tick_sink = tick;
+    sink = tick = NULL;
     pthread_mutex_unlock(&p->sink_mu);
-    return CORE_OK;
-fail:
+out:
     alr_sink_free(sink);
     alr_sink_free(tick);
     return rc;

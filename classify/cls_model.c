@@ -340,7 +340,7 @@ static core_err_t id2label(json_t *root, size_t n, const char *dir, char ***out,
     if (o && (!json_is_object(o) || json_object_size(o) != n)) {
         core_err_set(err, errlen, "%s/config.json: 'id2label' must be an object with %zu entries",
                      dir, n);
-        goto fail;
+        goto out;
     }
     for (size_t i = 0; i < n; i++) {
         char key[32], def[32];
@@ -354,16 +354,17 @@ static core_err_t id2label(json_t *root, size_t n, const char *dir, char ***out,
                 "%s/config.json: id2label[\"%s\"] is missing or not a non-empty string under "
                 "64 bytes",
                 dir, key);
-            goto fail;
+            goto out;
         }
         if (!(l[i] = strdup(s))) {
             rc = CORE_ENOMEM;
-            goto fail;
+            goto out;
         }
     }
     *out = l;
-    return CORE_OK;
-fail:
+    l = NULL;
+    rc = CORE_OK;
+out:
     free_labels(l, n);
     return rc;
 }
@@ -689,12 +690,13 @@ core_err_t cls_model_new_random(const cls_bert_config_t *cfg, size_t n_topics, u
     uint64_t s = 0x9e3779b97f4a7c15ull ^ seed;
     size_t H = cfg->hidden, I = cfg->intermediate;
     int ok = 1;
+    core_err_t rc = cfg->hidden % cfg->heads ? CORE_EINVAL : CORE_ENOMEM;
 
     *out = NULL;
     if (!m || !(m->dir = strdup("random")) || !(m->layers = calloc(cfg->layers, sizeof *m->layers)))
-        goto fail;
+        goto out;
     if (cfg->hidden % cfg->heads)
-        goto fail;
+        goto out;
     m->cfg = *cfg;
     m->dtype = "F32";
     m->precisions = 1u << CLS_PREC_FP32 | 1u << CLS_PREC_BF16 | 1u << CLS_PREC_INT8;
@@ -733,18 +735,18 @@ core_err_t cls_model_new_random(const cls_bert_config_t *cfg, size_t n_topics, u
             m->w.pool_b = R(H, 0.1f, 0);
             if (!(m->labels[CLS_HEAD_TOPIC] = calloc(n_topics, sizeof(char *))) ||
                 !(m->labels[CLS_HEAD_SENTIMENT] = calloc(3, sizeof(char *))))
-                goto fail;
+                goto out;
             m->heads[CLS_HEAD_TOPIC].n_labels = n_topics;
             m->heads[CLS_HEAD_SENTIMENT].n_labels = 3;
             for (size_t k = 0; k < n_topics; k++) {
                 char b[16];
                 snprintf(b, sizeof b, "T%zu", k);
                 if (!(m->labels[CLS_HEAD_TOPIC][k] = strdup(b)))
-                    goto fail;
+                    goto out;
             }
             for (int k = 0; k < 3; k++) {
                 if (!(m->labels[CLS_HEAD_SENTIMENT][k] = strdup(sent[k])))
-                    goto fail;
+                    goto out;
                 m->heads[CLS_HEAD_SENTIMENT].order[k] = k;
             }
             for (int k = 0; k < CLS_HEAD__COUNT; k++) {
@@ -759,13 +761,14 @@ core_err_t cls_model_new_random(const cls_bert_config_t *cfg, size_t n_topics, u
     }
 #undef R
     if (!ok)
-        goto fail;
+        goto out;
     snprintf(m->id, sizeof m->id, "random@%08x", seed);
     *out = m;
-    return CORE_OK;
-fail:
+    m = NULL;
+    rc = CORE_OK;
+out:
     cls_model_free(m);
-    return cfg->hidden % cfg->heads ? CORE_EINVAL : CORE_ENOMEM;
+    return rc;
 }
 
 const cls_bert_config_t *cls_model_config(const cls_model_t *m)

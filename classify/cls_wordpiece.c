@@ -654,7 +654,7 @@ core_err_t cls_wordpiece_load_mem(const char *data, size_t len, const cls_wordpi
     wp->blob = malloc(len + 1);
     if (!wp->blob) {
         rc = CORE_ENOMEM;
-        goto done;
+        goto out;
     }
     if (len)
         memcpy(wp->blob, data, len);
@@ -662,17 +662,17 @@ core_err_t cls_wordpiece_load_mem(const char *data, size_t len, const cls_wordpi
     /* A final line end is not an empty last line. */
     rc = parse_vocab(wp, len, err, errlen);
     if (rc != CORE_OK)
-        goto done;
+        goto out;
     rc = finish_load(wp, err, errlen);
     if (rc != CORE_OK)
-        goto done;
+        goto out;
     wp->lower = o.do_lower_case != 0;
     wp->strip = o.strip_accents < 0 ? wp->lower : o.strip_accents != 0;
     wp->cjk = o.tokenize_chinese_chars != 0;
     wp->max_len = o.max_len;
     *out = wp;
     wp = NULL;
-done:
+out:
     if (rc == CORE_ENOMEM)
         core_err_set(err, errlen, "out of memory loading the vocabulary");
     cls_wordpiece_free(wp);
@@ -698,23 +698,23 @@ core_err_t cls_wordpiece_load(const char *vocab_path, const cls_wordpiece_opts_t
     if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
         core_err_set(err, errlen, "%s: not a regular file", vocab_path);
         rc = CORE_EIO;
-        goto done;
+        goto out;
     }
     if ((uint64_t)st.st_size > MAX_VOCAB_FILE_BYTES) {
         core_err_set(err, errlen, "%s: larger than %zu bytes", vocab_path, MAX_VOCAB_FILE_BYTES);
         rc = CORE_ETOO_LARGE;
-        goto done;
+        goto out;
     }
     size_t size = (size_t)st.st_size;
     data = malloc(size + 1);
     if (!data) {
         rc = CORE_ENOMEM;
-        goto done;
+        goto out;
     }
     if (size && fread(data, 1, size, fp) != size) {
         core_err_set(err, errlen, "%s: read error", vocab_path);
         rc = CORE_EIO;
-        goto done;
+        goto out;
     }
     rc = cls_wordpiece_load_mem(data, size, opts, out, err, errlen);
     if (rc != CORE_OK && err && errlen > 0) {
@@ -722,7 +722,7 @@ core_err_t cls_wordpiece_load(const char *vocab_path, const cls_wordpiece_opts_t
         snprintf(tmp, sizeof tmp, "%s", err);
         core_err_set(err, errlen, "%s: %s", vocab_path, tmp);
     }
-done:
+out:
     free(data);
     if (fp)
         fclose(fp);
@@ -767,7 +767,7 @@ core_err_t cls_wordpiece_load_dir(const char *model_dir, size_t max_position_emb
         if (!root || !json_is_object(root)) {
             core_err_set(err, errlen, "%s: %s", path, root ? "not a JSON object" : je.text);
             rc = CORE_EMODEL;
-            goto done;
+            goto out;
         }
         if (json_flag(root, "do_lower_case", 0, &o.do_lower_case) ||
             json_flag(root, "strip_accents", 1, &o.strip_accents) ||
@@ -777,7 +777,7 @@ core_err_t cls_wordpiece_load_dir(const char *model_dir, size_t max_position_emb
                          "strip_accents a boolean or null",
                          path);
             rc = CORE_EMODEL;
-            goto done;
+            goto out;
         }
         json_t *m = json_object_get(root, "model_max_length");
         if (m && !json_is_null(m)) {
@@ -785,7 +785,7 @@ core_err_t cls_wordpiece_load_dir(const char *model_dir, size_t max_position_emb
             if (!(v >= 2.0)) {
                 core_err_set(err, errlen, "%s: model_max_length must be a number >= 2", path);
                 rc = CORE_EMODEL;
-                goto done;
+                goto out;
             }
             /* HF writes 1e30 for "no limit"; the position table caps it. */
             o.max_len = v >= 1e9 ? (size_t)1000000000 : (size_t)v;
@@ -793,7 +793,7 @@ core_err_t cls_wordpiece_load_dir(const char *model_dir, size_t max_position_emb
     } else if (errno != ENOENT) {
         core_err_set(err, errlen, "%s: %s", path, strerror(errno));
         rc = CORE_EIO;
-        goto done;
+        goto out;
     }
     if (max_position_embeddings > 0 && o.max_len > max_position_embeddings)
         o.max_len = max_position_embeddings;
@@ -801,11 +801,11 @@ core_err_t cls_wordpiece_load_dir(const char *model_dir, size_t max_position_emb
         core_err_set(err, errlen, "max_position_embeddings %zu is below 2",
                      max_position_embeddings);
         rc = CORE_EMODEL;
-        goto done;
+        goto out;
     }
     snprintf(path, sizeof path, "%s/vocab.txt", model_dir);
     rc = cls_wordpiece_load(path, &o, out, err, errlen);
-done:
+out:
     json_decref(root);
     return rc;
 }

@@ -184,23 +184,23 @@ core_err_t core_msg_decode(const char *buf, size_t len, const core_msg_limits_t 
     }
     json_decref(root);
     if (rc != CORE_OK)
-        goto fail;
+        goto out;
     if ((!item->text || blank(item->text, strlen(item->text))) &&
         (!item->title || blank(item->title, strlen(item->title)))) {
         core_err_set(err, errlen, "message has no text: 'text' and 'title' are missing or blank");
         rc = CORE_EEMPTY_TEXT;
-        goto fail;
+        goto out;
     }
     tl = (item->text ? strlen(item->text) : 0) + (item->title ? strlen(item->title) : 0);
     if (tl > limits->max_text_bytes) {
         core_err_set(err, errlen, "text of %zu bytes exceeds the limit of %zu bytes", tl,
                      limits->max_text_bytes);
         rc = CORE_ETOO_LARGE;
-        goto fail;
+        goto out;
     }
     *out = item;
-    return CORE_OK;
-fail:
+    item = NULL;
+out:
     core_item_free(item);
     return rc;
 }

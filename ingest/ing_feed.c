@@ -513,7 +513,7 @@ static core_err_t build_item(const pctx *c, const fields *f, ing_feed_item_t *it
         rc = field_text(texts[i], max, d, &it->text);
     }
     if (rc != CORE_OK)
-        goto fail;
+        goto out;
     if (!it->title && !it->text)
         return CORE_OK;
 
@@ -557,15 +557,12 @@ static core_err_t build_item(const pctx *c, const fields *f, ing_feed_item_t *it
         core_hash_id(h, x);
         it->id = strdup(h);
     }
-    free(date_text);
-    if (!it->id) {
+    if (!it->id)
         rc = CORE_ENOMEM;
-        goto fail;
-    }
-    return CORE_OK;
-fail:
-    free(date_text);
-    item_free(it);
+out:
+    free(date_text); /* freed once: before, a failed id strdup freed it twice */
+    if (rc != CORE_OK)
+        item_free(it);
     return rc;
 }
 
@@ -860,7 +857,7 @@ static core_err_t json_item(pctx *c, json_t *o, const char *base)
     if (rc == CORE_OK && !it.text)
         rc = json_text(jstr(o, "content_html"), max, 1, &it.text);
     if (rc != CORE_OK)
-        goto fail;
+        goto out;
     if (!it.title && !it.text) {
         c->feed->skipped++;
         return CORE_OK;
@@ -899,10 +896,11 @@ static core_err_t json_item(pctx *c, json_t *o, const char *base)
     }
     if (!it.id) {
         rc = CORE_ENOMEM;
-        goto fail;
+        goto out;
     }
-    return push(c, &it);
-fail:
+    rc = push(c, &it); /* takes it, on failure too */
+    memset(&it, 0, sizeof it);
+out:
     item_free(&it);
     return rc;
 }
@@ -1025,12 +1023,12 @@ core_err_t ing_feed_parse(const char *buf, size_t len, const ing_feed_limits_t *
 
     if (json) {
         rc = parse_json(&c, cs.text, cs.len, err, errlen);
-        goto done;
+        goto out;
     }
     ctxt = xmlNewParserCtxt();
     if (!ctxt) {
         rc = CORE_ENOMEM;
-        goto done;
+        goto out;
     }
     /* The text is UTF-8 now, whatever the declaration says. */
     doc = xmlCtxtReadMemory(ctxt, cs.text, (int)cs.len, url, "UTF-8",
@@ -1042,7 +1040,7 @@ core_err_t ing_feed_parse(const char *buf, size_t len, const ing_feed_limits_t *
         snprintf(err, errlen, "not XML: %s", xe && xe->message ? xe->message : "no root element");
         trim_nl(err);
         rc = CORE_EPARSE;
-        goto done;
+        goto out;
     }
     if (!ctxt->wellFormed) {
         feed->recovered = 1;
@@ -1051,7 +1049,7 @@ core_err_t ing_feed_parse(const char *buf, size_t len, const ing_feed_limits_t *
         trim_nl(feed->note);
     }
     rc = parse_tree(&c, root, err, errlen);
-done:
+out:
     if (rc == CORE_OK && feed->n == 0 && feed->item_like > 0) {
         size_t wl = strlen(feed->warning);
         snprintf(feed->warning + wl, sizeof feed->warning - wl,

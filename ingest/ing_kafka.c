@@ -1019,23 +1019,23 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
              core_config_str(cfg, "kafka", "output_topic"));
     rc = core_config_split_list(core_config_str(cfg, "kafka", "topics"), &k->topics, &k->ntopics);
     if (rc != CORE_OK)
-        goto fail;
+        goto out;
     if (k->ntopics == 0) {
         core_err_set(err, errlen, "[kafka] topics (%s): no topic to consume",
                      core_config_origin(cfg, "kafka", "topics"));
         rc = CORE_ECONFIG;
-        goto fail;
+        goto out;
     }
     metrics_init(k);
 
     rc = build_conf(k, cfg, 1, &conf, err, errlen);
     if (rc != CORE_OK)
-        goto fail;
+        goto out;
     k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
     if (!k->rk) {
         core_err_set(err, errlen, "[kafka] cannot create consumer: %s", why);
         rc = CORE_ECONFIG;
-        goto fail;
+        goto out;
     }
     conf = NULL; /* owned by k->rk */
     rd_kafka_poll_set_consumer(k->rk);
@@ -1045,7 +1045,7 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
         size_t mmbl = sizeof mmb;
         rc = build_conf(k, cfg, 0, &conf, err, errlen);
         if (rc != CORE_OK)
-            goto fail;
+            goto out;
         k->prod_max = 1000000; /* librdkafka's default */
         if (rd_kafka_conf_get(conf, "message.max.bytes", mmb, &mmbl) == RD_KAFKA_CONF_OK)
             k->prod_max = (size_t)strtoull(mmb, NULL, 10);
@@ -1059,13 +1059,13 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
         if (!k->prod) {
             core_err_set(err, errlen, "[kafka] cannot create producer: %s", why);
             rc = CORE_ECONFIG;
-            goto fail;
+            goto out;
         }
         conf = NULL;
     }
     *out = k;
-    return CORE_OK;
-fail:
+    k = NULL;
+out:
     if (conf)
         rd_kafka_conf_destroy(conf);
     ing_kafka_free(k);

@@ -399,7 +399,7 @@ static core_err_t write_file(ing_seen_t *s, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
         if (fd >= 0)
             close(fd);
-        goto done;
+        goto out;
     }
     fd = -1; /* owned by f */
     fputs("finsent-seen 1\n", f);
@@ -418,17 +418,17 @@ static core_err_t write_file(ing_seen_t *s, char *err, size_t errlen)
         snprintf(err, errlen, "%s: write: %s", tmp, strerror(errno));
         fclose(f);
         unlink(tmp);
-        goto done;
+        goto out;
     }
     if (fclose(f) != 0) {
         snprintf(err, errlen, "%s: close: %s", tmp, strerror(errno));
         unlink(tmp);
-        goto done;
+        goto out;
     }
     if (rename(tmp, s->path) != 0) {
         snprintf(err, errlen, "%s: rename to %s: %s", tmp, s->path, strerror(errno));
         unlink(tmp);
-        goto done;
+        goto out;
     }
     dir = strdup(s->path);
     if (dir) {
@@ -439,7 +439,7 @@ static core_err_t write_file(ing_seen_t *s, char *err, size_t errlen)
         }
     }
     rc = CORE_OK;
-done:
+out:
     free(dir);
     free(tmp);
     return rc;
