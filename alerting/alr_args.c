@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "alerting/alr_keys.h"
+#include "core/core_hash.h"
 
 void alr_args_reset(alr_args_t *a)
 {
@@ -121,18 +122,14 @@ void alr_args_seen_key(alr_args_t *a, const char *prefix, const char *id)
 {
     char rest[48];
     size_t n = strlen(id);
-    uint64_t h1 = 1469598103934665603ULL, h2 = 0x9e3779b97f4a7c15ULL;
+    uint64_t h[2];
 
     if (n <= 128) {
         alr_args_key(a, prefix, "seen", id);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        h1 = (h1 ^ (unsigned char)id[i]) * 1099511628211ULL;
-        h2 = (h2 ^ (unsigned char)id[i]) * 0x100000001b3ULL;
-        h2 ^= h2 >> 29;
-    }
-    snprintf(rest, sizeof rest, "h:%016" PRIx64 "%016" PRIx64, h1, h2);
+    core_hash128(id, n, h);
+    snprintf(rest, sizeof rest, "h:%016" PRIx64 "%016" PRIx64, h[0], h[1]);
     alr_args_key(a, prefix, "seen", rest);
 }
 

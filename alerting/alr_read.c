@@ -271,10 +271,7 @@ static core_err_t begin(alr_reader_t *r, char *err, size_t errlen)
     /* Wait briefly for a query in progress; when Redis is slow, answer
      * "busy" rather than tie up another HTTP thread (the daemon's /metrics
      * and /healthz share them). */
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += (long)LOCK_WAIT_MS * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
+    until = core_time_deadline(CLOCK_REALTIME, LOCK_WAIT_MS);
     if (pthread_mutex_timedlock(&r->mu, &until) != 0) {
         snprintf(err, errlen, "redis: busy with another dashboard query (Redis slow?); retry");
         return CORE_EAGAIN;

@@ -342,26 +342,28 @@ static core_err_t connect_server(alr_redis_t *r)
             rc = CORE_EAUTH;
         }
         if (rc != CORE_OK)
-            goto fail;
+            goto out;
     }
     if (r->o.db != 0) {
         const char *argv[] = {"SELECT", db};
         snprintf(db, sizeof db, "%d", r->o.db);
         rc = simple(r, 2, argv);
         if (rc != CORE_OK)
-            goto fail;
+            goto out;
     }
     /* A TLS 1.3 server refuses a client certificate after the handshake:
      * one round trip (AUTH or SELECT made it already) turns that into a
      * connect error. */
     if (r->tls && !r->o.password[0] && !r->o.user[0] && r->o.db == 0 &&
         (rc = simple(r, 1, (const char *[]){"PING"})) != CORE_OK)
-        goto fail;
-    return CORE_OK;
-fail:
-    if (rc == CORE_ENET && r->tls_rc == CORE_EAUTH)
-        rc = CORE_EAUTH; /* the TLS layer was refused, e.g. our certificate */
-    alr_redis_disconnect(r);
+        goto out;
+    rc = CORE_OK;
+out:
+    if (rc != CORE_OK) {
+        if (rc == CORE_ENET && r->tls_rc == CORE_EAUTH)
+            rc = CORE_EAUTH; /* the TLS layer was refused, e.g. our certificate */
+        alr_redis_disconnect(r);
+    }
     return rc;
 }
 

@@ -5,13 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint32_t hash_str(const char *p)
-{
-    uint32_t h = 2166136261u;
-    for (; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    return h;
-}
+#include "core/core_hash.h"
 
 void alr_scopes_clear(alr_scopes_t *l)
 {
@@ -37,7 +31,7 @@ static core_err_t rehash(alr_scopes_t *l)
     if (!idx)
         return CORE_ENOMEM;
     for (size_t i = 0; i < l->n; i++) {
-        for (h = hash_str(l->v[i]) & (nh - 1); idx[h]; h = (h + 1) & (nh - 1)) {
+        for (h = core_fnv32(l->v[i], strlen(l->v[i])) & (nh - 1); idx[h]; h = (h + 1) & (nh - 1)) {
         }
         idx[h] = (uint32_t)(i + 1);
     }
@@ -53,7 +47,8 @@ core_err_t alr_scopes_add(alr_scopes_t *l, const char *scope)
 
     if (2 * (l->n + 1) >= l->hcap && rehash(l) != CORE_OK)
         return CORE_ENOMEM;
-    for (h = hash_str(scope) & (l->hcap - 1); l->idx[h]; h = (h + 1) & (l->hcap - 1)) {
+    for (h = core_fnv32(scope, strlen(scope)) & (l->hcap - 1); l->idx[h];
+         h = (h + 1) & (l->hcap - 1)) {
         if (strcmp(l->v[l->idx[h] - 1], scope) == 0)
             return CORE_OK;
     }

@@ -352,24 +352,24 @@ core_err_t app_api_new(const core_config_t *cfg, const char *web_root, app_api_t
         return CORE_ENOMEM;
     rc = alr_reader_new(cfg, &api->reader, err, errlen);
     if (rc != CORE_OK)
-        goto fail;
+        goto out;
     rc = app_explain_new(cfg, &api->explain, err, errlen);
     if (rc != CORE_OK)
-        goto fail;
+        goto out;
     if (!web_root)
         web_root = app_static_default_root();
     if (web_root[0]) {
         char serr[512];
         rc = app_static_new(web_root, &api->page, serr, sizeof serr);
         if (rc == CORE_ENOMEM)
-            goto fail;
+            goto out;
         if (rc != CORE_OK)
             CORE_WARN(MOD, "dashboard page not served: %s (set FINSENT_WEB_DIR)", serr);
         rc = CORE_OK;
     }
     *out = api;
-    return CORE_OK;
-fail:
+    api = NULL;
+out:
     app_api_free(api);
     return rc;
 }

@@ -88,7 +88,7 @@ core_err_t app_bt_labels_parse(const char *name, const char *text, size_t len, a
         if (ll >= sizeof buf) {
             snprintf(err, errlen, "%s:%zu: line longer than %zu bytes", name, line, sizeof buf - 1);
             rc = CORE_EPARSE;
-            goto fail;
+            goto out;
         }
         memcpy(buf, text + pos, ll);
         buf[ll] = '\0';
@@ -96,7 +96,7 @@ core_err_t app_bt_labels_parse(const char *name, const char *text, size_t len, a
         if (memchr(buf, '\0', ll)) {
             snprintf(err, errlen, "%s:%zu: a NUL byte in the line", name, line);
             rc = CORE_EPARSE;
-            goto fail;
+            goto out;
         }
         s = trim(buf);
         if (*s == '\0' || *s == '#')
@@ -117,7 +117,7 @@ core_err_t app_bt_labels_parse(const char *name, const char *text, size_t len, a
                      "found %s%d",
                      name, line, nf > 3 ? "more than " : "", nf > 3 ? 3 : nf);
             rc = CORE_EPARSE;
-            goto fail;
+            goto out;
         }
         if (!seen_data && strcmp(f[0], "scope") == 0 && strcmp(f[1], "start") == 0 &&
             strcmp(f[2], "end") == 0) {
@@ -131,7 +131,7 @@ core_err_t app_bt_labels_parse(const char *name, const char *text, size_t len, a
             if (!nvp) {
                 snprintf(err, errlen, "out of memory");
                 rc = CORE_ENOMEM;
-                goto fail;
+                goto out;
             }
             v = nvp;
             cap = nc;
@@ -145,7 +145,7 @@ core_err_t app_bt_labels_parse(const char *name, const char *text, size_t len, a
                 CORE_OK) {
                 snprintf(err, errlen, "%s:%zu: %s", name, line, why);
                 rc = CORE_EPARSE;
-                goto fail;
+                goto out;
             }
             if (!parse_time(f[1], &l->start_ms) || !parse_time(f[2], &l->end_ms)) {
                 int start_bad = !parse_time(f[1], &l->start_ms);
@@ -154,21 +154,21 @@ core_err_t app_bt_labels_parse(const char *name, const char *text, size_t len, a
                          "(2026-11-28T15:10:00Z) nor epoch milliseconds",
                          name, line, start_bad ? "start" : "end", start_bad ? f[1] : f[2]);
                 rc = CORE_EPARSE;
-                goto fail;
+                goto out;
             }
             if (l->end_ms < l->start_ms) {
                 snprintf(err, errlen, "%s:%zu: end '%s' is before start '%s'", name, line, f[2],
                          f[1]);
                 rc = CORE_EPARSE;
-                goto fail;
+                goto out;
             }
         }
         nv++;
     }
     *out = v;
     *n = nv;
-    return CORE_OK;
-fail:
+    v = NULL;
+out:
     free(v);
     return rc;
 }

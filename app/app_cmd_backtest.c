@@ -69,6 +69,7 @@
 #include "app/app_backtest.h"
 #include "app/app_opts.h"
 #include "classify/cls_classifier.h"
+#include "core/core_hash.h"
 #include "core/core_lines.h"
 #include "core/core_log.h"
 #include "core/core_msg.h"
@@ -124,18 +125,6 @@ static void input_free(input_t *in)
         core_item_free(in->v[i].item);
     free(in->v);
     memset(in, 0, sizeof *in);
-}
-
-/* The JSONL source's id for a message without one (ingest/ing_jsonl.c), so
- * a backtest names items as `finsent run --jsonl` would. */
-static uint64_t fnv1a(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
 }
 
 static int by_time(const void *a, const void *b)
@@ -207,9 +196,12 @@ static int read_input(const char *path, const core_config_t *cfg, const core_wat
             e = CORE_EBAD_TIME;
         }
         if (e == CORE_OK && !item->id) {
-            char id[24];
-            int il = snprintf(id, sizeof id, "h:%016llx", (unsigned long long)fnv1a(line, len));
-            e = core_item_set(item, &item->id, id, (size_t)il);
+            /* The JSONL source's id for a message without one
+             * (ingest/ing_jsonl.c), so a backtest names items as
+             * `finsent run --jsonl` would. */
+            char id[CORE_HASH_ID_SIZE];
+            size_t il = core_hash_id(id, core_fnv64(CORE_FNV64_BASIS, line, len));
+            e = core_item_set(item, &item->id, id, il);
         }
         if (e == CORE_OK && !item->source)
             e = core_item_set(item, &item->source, source, strlen(source));

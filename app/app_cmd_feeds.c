@@ -81,12 +81,12 @@ static int read_input(const char *path, size_t max, char **out, size_t *outlen, 
                 ncap = max + 2;
             if (ncap <= cap) {
                 snprintf(err, errlen, "larger than %zu bytes", max);
-                goto done;
+                goto out;
             }
             nb = realloc(buf, ncap);
             if (!nb) {
                 snprintf(err, errlen, "out of memory");
-                goto done;
+                goto out;
             }
             buf = nb;
             cap = ncap;
@@ -95,12 +95,12 @@ static int read_input(const char *path, size_t max, char **out, size_t *outlen, 
         len += n;
         if (len > max) {
             snprintf(err, errlen, "larger than %zu bytes", max);
-            goto done;
+            goto out;
         }
         if (n == 0) {
             if (ferror(f)) {
                 snprintf(err, errlen, "read error: %s", strerror(errno));
-                goto done;
+                goto out;
             }
             break;
         }
@@ -110,7 +110,7 @@ static int read_input(const char *path, size_t max, char **out, size_t *outlen, 
     *outlen = len;
     buf = NULL;
     rc = 0;
-done:
+out:
     free(buf);
     if (f != stdin)
         fclose(f);
@@ -503,7 +503,7 @@ static int fetch_all(check_row *rows, size_t n, const ing_fetch_opts_t *fo,
     int rc = -1;
 
     if (!multi || !hdrs)
-        goto done;
+        goto out;
     while (next < n || active > 0) {
         int running = 0, left;
         CURLMsg *m;
@@ -519,7 +519,7 @@ static int fetch_all(check_row *rows, size_t n, const ing_fetch_opts_t *fo,
             active++;
         }
         if (curl_multi_perform(multi, &running) != CURLM_OK)
-            goto done;
+            goto out;
         while ((m = curl_multi_info_read(multi, &left))) {
             check_row *r = NULL;
             if (m->msg != CURLMSG_DONE)
@@ -532,10 +532,10 @@ static int fetch_all(check_row *rows, size_t n, const ing_fetch_opts_t *fo,
             active--;
         }
         if (active > 0 && curl_multi_poll(multi, NULL, 0, 1000, NULL) != CURLM_OK)
-            goto done;
+            goto out;
     }
     rc = 0;
-done:
+out:
     for (size_t i = 0; i < n; i++) {
         if (rows[i].easy) {
             curl_multi_remove_handle(multi, rows[i].easy);
@@ -759,7 +759,7 @@ out:
 
 static json_t *feed_json(const ing_feed_t *f)
 {
-    json_t *o = json_object(), *items = json_array();
+    json_t *o = json_object(), *items = json_array(), *ret = NULL;
     if (!o || !items || json_object_set_new(o, "format", jstr(ing_feed_kind_name(f->kind))) ||
         json_object_set_new(o, "encoding", jstr(f->encoding)) ||
         json_object_set_new(o, "title", jstr(f->title)) ||
@@ -769,13 +769,13 @@ static json_t *feed_json(const ing_feed_t *f)
         json_object_set_new(o, "repaired", json_integer((json_int_t)f->repaired)) ||
         json_object_set_new(o, "item_like", json_integer((json_int_t)f->item_like)) ||
         json_object_set_new(o, "skipped", json_integer((json_int_t)f->skipped)))
-        goto fail;
+        goto out;
     for (size_t i = 0; i < f->n; i++) {
         const ing_feed_item_t *it = &f->items[i];
         json_t *j = json_object();
         char when[40];
         if (!j || json_array_append_new(items, j) != 0)
-            goto fail;
+            goto out;
         if (it->event_set)
             iso_utc(it->event_ms, when, sizeof when);
         if (json_object_set_new(j, "id", jstr(it->id)) ||
@@ -784,17 +784,19 @@ static json_t *feed_json(const ing_feed_t *f)
             json_object_set_new(j, "url", jstr(it->url)) ||
             json_object_set_new(j, "event_ms", json_integer((json_int_t)it->event_ms)) ||
             json_object_set_new(j, "event_time", it->event_set ? jstr(when) : json_null()))
-            goto fail;
+            goto out;
     }
     if (json_object_set_new(o, "items", items) != 0) {
         items = NULL; /* json_object_set_new released it */
-        goto fail;
+        goto out;
     }
-    return o;
-fail:
+    items = NULL; /* o holds it */
+    ret = o;
+    o = NULL;
+out:
     json_decref(items);
     json_decref(o);
-    return NULL;
+    return ret;
 }
 
 static int cmd_parse(int argc, char **argv)

@@ -14,7 +14,7 @@ const char *app_argv0 = "finsent";
 
 core_config_t *app_config_build(const char *path, char **sets, size_t nsets)
 {
-    core_config_t *cfg = NULL;
+    core_config_t *cfg = NULL, *ret = NULL;
     char err[512];
 
     if (core_config_new(&cfg) != CORE_OK) {
@@ -22,18 +22,20 @@ core_config_t *app_config_build(const char *path, char **sets, size_t nsets)
         return NULL;
     }
     if (path && core_config_load_file(cfg, path, err, sizeof err) != CORE_OK)
-        goto fail;
+        goto out;
     if (core_config_apply_env(cfg, environ, err, sizeof err) != CORE_OK)
-        goto fail;
+        goto out;
     for (size_t i = 0; i < nsets; i++) {
         if (core_config_set(cfg, sets[i], err, sizeof err) != CORE_OK)
-            goto fail;
+            goto out;
     }
-    return cfg;
-fail:
-    fprintf(stderr, "%s: config error: %s\n", app_argv0, err);
+    ret = cfg;
+    cfg = NULL;
+out:
+    if (!ret)
+        fprintf(stderr, "%s: config error: %s\n", app_argv0, err);
     core_config_free(cfg);
-    return NULL;
+    return ret;
 }
 
 const char *app_root_warning(uid_t euid)

@@ -107,7 +107,7 @@ core_err_t app_explain_new(const core_config_t *cfg, app_explain_t **out, char *
     if ((co.model_dir && !x->model) || (co.topic_model_dir && !x->tmodel) ||
         (co.sentiment_model_dir && !x->smodel)) {
         rc = CORE_ENOMEM;
-        goto fail;
+        goto out;
     }
     x->co = co;
     x->co.model_dir = x->model;
@@ -118,10 +118,10 @@ core_err_t app_explain_new(const core_config_t *cfg, app_explain_t **out, char *
     x->co.threads = 1;
     x->co.max_batch = CLS_EXPLAIN_MAX_WORDS + 1;
     if ((rc = alr_explain_reader_new(cfg, &x->reader, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
     *out = x;
-    return CORE_OK;
-fail:
+    x = NULL;
+out:
     app_explain_free(x);
     return rc;
 }

@@ -333,15 +333,15 @@ static core_err_t build(const core_config_t *cfg, const char *listen, app_http_t
     h->main.h = h->ops.h = h;
     h->ops.ops = 1;
     if ((rc = parse_listen("http.listen", listen, &h->main.addr, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
     if (ops[0]) {
         if ((rc = parse_listen("http.ops_listen", ops, &h->ops.addr, err, errlen)) != CORE_OK)
-            goto fail;
+            goto out;
         if (h->ops.addr.sin_port != 0 && h->ops.addr.sin_port == h->main.addr.sin_port) {
             snprintf(err, errlen, "http.ops_listen '%s': the same port as http.listen '%s'", ops,
                      listen);
             rc = CORE_ECONFIG;
-            goto fail;
+            goto out;
         }
         h->has_ops = 1;
     }
@@ -356,7 +356,7 @@ static core_err_t build(const core_config_t *cfg, const char *listen, app_http_t
                 CORE_OK ||
             (rc = read_secret(cfg, secret_keys[a][1], 1, &g->basic, &g->basic_len, err, errlen)) !=
                 CORE_OK)
-            goto fail;
+            goto out;
     }
     if (h->healthz_auth && guard_open(&h->areas[APP_HTTP_METRICS])) {
         snprintf(err, errlen,
@@ -364,13 +364,13 @@ static core_err_t build(const core_config_t *cfg, const char *listen, app_http_t
                  "http.metrics_auth_token_file or http.metrics_auth_basic_file",
                  core_config_origin(cfg, "http", "healthz_auth"));
         rc = CORE_ECONFIG;
-        goto fail;
+        goto out;
     }
     if ((rc = read_tls(h, cfg, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
     *out = h;
-    return CORE_OK;
-fail:
+    h = NULL;
+out:
     app_http_free(h);
     return rc;
 }
@@ -712,12 +712,7 @@ static void *sweep(void *arg)
         int64_t now;
         unsigned long long report = 0;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += SWEEP_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        ts = core_time_deadline(CLOCK_REALTIME, SWEEP_MS);
         pthread_cond_timedwait(&h->wake, &h->lock, &ts);
         if (h->stopping)
             break;

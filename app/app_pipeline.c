@@ -4,6 +4,7 @@
  * Threads and queues:
  *   jsonl thread (optional)  --push-->  in_q (core_item_t *, run.queue_size)
  *   Kafka consumer thread    --push-->  in_q       (ingest/ing_kafka)
+ *   feed poller thread       --push-->  in_q       (ingest/ing_rss)
  *   classify thread: pop_batch(in_q) -> entities -> cls_classifier_tag
  *                    --push--> tagged_q (cbatch *: one classified batch)
  *   redis thread:    pop_batch(tagged_q), several batches -> alr_sink_write
@@ -127,18 +128,6 @@ typedef struct cbatch {
     core_tagged_t *t[];    /* (n) owned */
 } cbatch;
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-#include <stdarg.h>
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Latency buckets of the pipeline's histograms: finer than
  * core_metrics_latency_buckets between 50 ms and 2.5 s, where the targets
  * (p99 of 200 ms, 300 ms, 1 s) lie, so a quantile read from them is not
@@ -229,11 +218,11 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
     if ((rc = core_queue_new(qsize, &p->in_q)) != CORE_OK ||
         (rc = core_queue_new(p->batch * 4 > 256 ? 4 : (256 + p->batch - 1) / p->batch,
                              &p->tagged_q)) != CORE_OK)
-        goto fail;
+        goto out;
 
     app_classifier_opts(cfg, &opts);
     if ((rc = cls_classifier_new(&opts, &p->cls, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
     {
         char labels[128], l1[48], l2[48];
         core_metrics_label(l1, sizeof l1, "precision",
@@ -245,45 +234,46 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
                        1.0);
     }
     if (!cls_classifier_has_sentiment(p->cls)) {
-        set_err(err, errlen, "model %s has no sentiment head; the daemon counts sentiment",
-                opts.model_dir);
+        core_err_set(err, errlen, "model %s has no sentiment head; the daemon counts sentiment",
+                     opts.model_dir);
         rc = CORE_EMODEL;
-        goto fail;
+        goto out;
     }
 
     wl = core_config_str(cfg, "entities", "watchlist");
     if (wl[0] && (rc = core_watchlist_load(wl, &p->watchlist, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
 
     if ((rc = alr_sink_new(cfg, metrics, &p->sink, err, errlen)) != CORE_OK ||
         (rc = alr_sink_new(cfg, metrics, &p->tick_sink, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
 
     if (core_config_str(cfg, "kafka", "brokers")[0] &&
         (rc = ing_kafka_new(cfg, p->in_q, metrics, &p->kafka, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
     if (p->kafka_output && !p->kafka) {
-        set_err(err, errlen, "kafka.output_topic is set but kafka.brokers is empty");
+        core_err_set(err, errlen, "kafka.output_topic is set but kafka.brokers is empty");
         rc = CORE_ECONFIG;
-        goto fail;
+        goto out;
     }
     if (core_config_instance_count(cfg, "feed") > 0 &&
         (rc = ing_rss_new(cfg, p->in_q, metrics, &p->rss, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
     jsonl = core_config_str(cfg, "input", "jsonl");
     if (jsonl[0] && !(p->jsonl_path = strdup(jsonl))) {
         rc = CORE_ENOMEM;
-        goto fail;
+        goto out;
     }
     if (!p->kafka && !p->jsonl_path && !p->rss) {
-        set_err(err, errlen,
-                "no source configured: set kafka.brokers, input.jsonl or a [feed.NAME] section");
+        core_err_set(
+            err, errlen,
+            "no source configured: set kafka.brokers, input.jsonl or a [feed.NAME] section");
         rc = CORE_ECONFIG;
-        goto fail;
+        goto out;
     }
     *out = p;
-    return CORE_OK;
-fail:
+    p = NULL;
+out:
     app_pipeline_free(p);
     return rc;
 }
@@ -757,10 +747,10 @@ core_err_t app_pipeline_start(app_pipeline_t *p, char *err, size_t errlen)
          * files that do not load do not fix themselves: fail at start,
          * clearly. (At run time a refusal is retried and /healthz is
          * degraded.) */
-        set_err(err, errlen, "%s (check %s)", alr_sink_error(p->sink),
-                core_config_bool(p->cfg, "redis", "tls")
-                    ? "redis.user, redis.password and the redis.tls* settings"
-                    : "redis.user and redis.password");
+        core_err_set(err, errlen, "%s (check %s)", alr_sink_error(p->sink),
+                     core_config_bool(p->cfg, "redis", "tls")
+                         ? "redis.user, redis.password and the redis.tls* settings"
+                         : "redis.user and redis.password");
         return rc;
     }
     if (rc != CORE_OK)
@@ -786,7 +776,7 @@ core_err_t app_pipeline_start(app_pipeline_t *p, char *err, size_t errlen)
     }
     return CORE_OK;
 thread_fail:
-    set_err(err, errlen, "cannot start a thread: %s", strerror(errno));
+    core_err_set(err, errlen, "cannot start a thread: %s", strerror(errno));
     return CORE_EINTERNAL;
 }
 
@@ -811,16 +801,10 @@ static void join_by(app_pipeline_t *p, pthread_t th, int64_t deadline)
     struct timespec ts;
     int64_t ms;
     for (;;) {
-        clock_gettime(CLOCK_REALTIME, &ts);
         ms = left_ms(deadline);
         if (ms > 200)
             ms = 200;
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        ts = core_time_deadline(CLOCK_REALTIME, ms);
         if (pthread_timedjoin_np(th, NULL, &ts) == 0)
             return;
         if (left_ms(deadline) == 0)
@@ -1000,13 +984,13 @@ core_err_t app_pipeline_reload(app_pipeline_t *p, core_config_t *cfg, char *err,
 
     if ((rc = alr_sink_new(cfg, p->metrics, &sink, err, errlen)) != CORE_OK ||
         (rc = alr_sink_new(cfg, p->metrics, &tick, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
     if (p->rss && (rc = ing_rss_reload(p->rss, cfg, err, errlen)) != CORE_OK)
-        goto fail;
+        goto out;
     grown = realloc(p->old_cfgs, (p->n_old_cfgs + 1) * sizeof *grown);
     if (!grown) {
         rc = CORE_ENOMEM;
-        goto fail;
+        goto out;
     }
     p->old_cfgs = grown;
     p->old_cfgs[p->n_old_cfgs++] = cfg;
@@ -1015,9 +999,9 @@ core_err_t app_pipeline_reload(app_pipeline_t *p, core_config_t *cfg, char *err,
     alr_sink_free(p->next_tick_sink);
     p->next_sink = sink;
     p->next_tick_sink = tick;
+    sink = tick = NULL;
     pthread_mutex_unlock(&p->sink_mu);
-    return CORE_OK;
-fail:
+out:
     alr_sink_free(sink);
     alr_sink_free(tick);
     return rc;

@@ -1,11 +1,16 @@
 /*
  * app_pipeline: the daemon's pipeline, wiring the subsystems together.
  *
- *   sources (Kafka, JSONL file/stdin) -> in queue -> classify thread
+ *   sources (Kafka, JSONL file/stdin, RSS/Atom feeds of [feed.NAME])
+ *     -> in queue -> classify thread
  *     (batches of classify.batch items or an adaptive wait up to
  *     classify.max_wait, docs/pipeline.md) -> tagged queue
  *     -> Redis thread (alr_sink_write, then stdout JSONL / Kafka output)
  *     -> acknowledgement back to the source
+ *
+ * Beside the item path, a tick thread runs alr_sink_tick every 2 s (idle
+ * scopes decay, rules are evaluated) on a sink and Redis connection of its
+ * own, so a slow tick never delays the counting of items.
  *
  * An item is acknowledged to its source only after alr_sink_write says its
  * counters are in Redis, and, when kafka.output_topic is set, after the
@@ -35,7 +40,8 @@
 typedef struct app_pipeline app_pipeline_t;
 
 /* app_pipeline_new loads the model, the watch-list, the Redis sink and the
- * sources the config names (kafka.brokers non-empty, input.jsonl non-empty).
+ * sources the config names (kafka.brokers non-empty, input.jsonl non-empty,
+ * [feed.NAME] sections).
  * cfg and metrics are borrowed and must outlive the pipeline. */
 core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
                             app_pipeline_t **out, char *err, size_t errlen);
@@ -55,8 +61,10 @@ size_t app_pipeline_stop(app_pipeline_t *p, int64_t grace_ms);
 /* app_pipeline_free: after stop. NULL is a no-op. */
 void app_pipeline_free(app_pipeline_t *p);
 
-/* app_pipeline_health writes a JSON object describing the health of Kafka,
- * Redis and the model into buf; returns 1 when everything is healthy. */
+/* app_pipeline_health writes a JSON object describing the health of the
+ * model, Redis, Kafka, the feeds and the queues into buf; returns 1 when
+ * Redis and (if configured) Kafka are healthy. Failing feeds are listed but
+ * do not make it unhealthy: the other sources go on. */
 int app_pipeline_health(app_pipeline_t *p, char *buf, size_t cap);
 
 /* app_pipeline_reload applies cfg's alert rules and feed list (SIGHUP)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify/cls_blas.h"
 #include "classify/kernels/cls_kernels.h"
 #include "classify/kernels/cls_lowp.h"
 

@@ -7,8 +7,9 @@
  * tokens, so every dense layer (Q, K, V, attention output, FFN in and out,
  * pooler, heads) is one GEMM over real tokens and no work is spent on
  * padding. Attention runs per sequence and per head on that sequence's rows.
- * Post-LN BERT as in models/FORMAT.md; the elementwise work goes through the
- * kernel table (cls_kernels_get), GEMMs through cls_gemm*. Since only the
+ * Post-LN BERT as in models/FORMAT.md; the elementwise work and attention
+ * go through the kernel table (cls_kernels_get), fp32 GEMMs through
+ * cls_gemm_xwt* (cls_blas.h), bf16/int8 ones through cls_lowp. Since only the
  * [CLS] rows of the last layer reach the pooler, that layer computes
  * queries, attention output and FFN for those rows only (keys and values
  * for all): the same results with 1/L less work for L layers.

@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -63,4 +64,20 @@ void cls_blas_set_threads(int n)
 int cls_blas_get_threads(void)
 {
     return openblas_get_num_threads();
+}
+
+void cls_gemm_xwt(const float *x, size_t m, size_t k, const float *w, size_t n, float *y,
+                  size_t ldy)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k, 1.0f,
+                x, (blasint)k, w, (blasint)k, 0.0f, y, (blasint)ldy);
+}
+
+void cls_gemm_xwt_bias(const float *x, size_t m, size_t k, const float *w, size_t n,
+                       const float *bias, float *y, size_t ldy)
+{
+    for (size_t r = 0; r < m; r++)
+        memcpy(y + r * ldy, bias, n * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k, 1.0f,
+                x, (blasint)k, w, (blasint)k, 1.0f, y, (blasint)ldy);
 }

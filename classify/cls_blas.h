@@ -1,6 +1,7 @@
 /*
- * cls_blas: OpenBLAS set-up for the process: the right core type and the
- * thread count.
+ * cls_blas: OpenBLAS for the process: the right core type, the thread
+ * count, and the GEMM wrappers of the fp32 dense layers (the only calls into
+ * cblas; classify/kernels/ knows no BLAS).
  *
  * Why: Debian's OpenBLAS 0.3.21 (DYNAMIC_ARCH) does not recognise recent
  * Xeons and falls back to core "Prescott" (SSE3 kernels), about 6x slower
@@ -11,6 +12,8 @@
  */
 #ifndef CLS_BLAS_H
 #define CLS_BLAS_H
+
+#include <stddef.h>
 
 /* cls_blas_prepare: call first thing in main(), before any thread exists.
  * When OPENBLAS_CORETYPE is unset, FINSENT_BLAS_REEXEC is unset (the loop
@@ -37,5 +40,22 @@ void cls_blas_set_threads(int n);
 
 /* cls_blas_get_threads: OpenBLAS's current thread count. */
 int cls_blas_get_threads(void);
+
+/* GEMM: every fp32 dense layer is Y = X W^T + b with W stored (out, in)
+ * row-major as PyTorch stores it; these are the one entry to cblas_sgemm for
+ * it (CblasTrans on W). Both run on the calling thread with OpenBLAS's
+ * thread count (cls_blas_set_threads): the classifier sets it to 1 and
+ * splits the work between its own workers (cls_classifier.h); only
+ * `finsent bench --workers 1` lets OpenBLAS's pool do it. */
+
+/* cls_gemm_xwt: y (m, n; row stride ldy) = x (m, k) * w^T, w (n, k). */
+void cls_gemm_xwt(const float *x, size_t m, size_t k, const float *w, size_t n, float *y,
+                  size_t ldy);
+
+/* cls_gemm_xwt_bias: y = x w^T + bias (bias (n) broadcast over rows): y is
+ * filled with the bias and the product accumulated onto it (beta = 1), which
+ * costs one pass less than a product followed by a bias add. */
+void cls_gemm_xwt_bias(const float *x, size_t m, size_t k, const float *w, size_t n,
+                       const float *bias, float *y, size_t ldy);
 
 #endif

@@ -12,7 +12,6 @@
 #include "classify/cls_classifier.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,19 +67,6 @@ struct cls_classifier {
     double flops;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static void enc_cleanup(enc_t *e)
 {
     free(e->ids);
@@ -135,8 +121,8 @@ static core_err_t enc_init(enc_t *e, const char *dir, size_t max_batch, size_t m
     if ((rc = cls_wordpiece_load_dir(dir, cfg->max_pos, &e->wp, err, errlen)) != CORE_OK)
         return rc;
     if (cls_wordpiece_vocab_size(e->wp) != cfg->vocab_size) {
-        set_err(err, errlen, "%s: vocab.txt has %zu tokens but the model has %zu embeddings", dir,
-                cls_wordpiece_vocab_size(e->wp), cfg->vocab_size);
+        core_err_set(err, errlen, "%s: vocab.txt has %zu tokens but the model has %zu embeddings",
+                     dir, cls_wordpiece_vocab_size(e->wp), cfg->vocab_size);
         return CORE_EMODEL;
     }
     e->max_seq = cls_wordpiece_max_len(e->wp);
@@ -145,7 +131,7 @@ static core_err_t enc_init(enc_t *e, const char *dir, size_t max_batch, size_t m
     if (e->max_seq > cfg->max_pos)
         e->max_seq = cfg->max_pos;
     if (e->max_seq < 2) {
-        set_err(err, errlen, "%s: max sequence length %zu is too small", dir, e->max_seq);
+        core_err_set(err, errlen, "%s: max sequence length %zu is too small", dir, e->max_seq);
         return CORE_EINVAL;
     }
     if ((rc = cls_wordpiece_ws_new(e->wp, &e->ws)) != CORE_OK)
@@ -233,16 +219,17 @@ static core_err_t choose_precision(cls_classifier_t *c, cls_precision_t want, ch
         return CORE_OK;
     }
     if (want != CLS_PREC_FP32 && want != CLS_PREC_BF16 && want != CLS_PREC_INT8) {
-        set_err(err, errlen,
-                "classifier: unknown precision (classify.precision must be auto, fp32, bf16 or "
-                "int8)");
+        core_err_set(
+            err, errlen,
+            "classifier: unknown precision (classify.precision must be auto, fp32, bf16 or "
+            "int8)");
         return CORE_EINVAL;
     }
     if (!(allowed & (1u << want))) {
-        set_err(err, errlen,
-                "classifier: precision %s is not allowed by the model (config.json "
-                "\"finsent_precisions\")",
-                cls_precision_name(want));
+        core_err_set(err, errlen,
+                     "classifier: precision %s is not allowed by the model (config.json "
+                     "\"finsent_precisions\")",
+                     cls_precision_name(want));
         return CORE_EINVAL;
     }
     c->prec = want;
@@ -297,8 +284,8 @@ core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t *
     *out = NULL;
     if (!td || !*td || !sd || !*sd || o->max_batch == 0 || o->max_batch > 65536 ||
         o->threads > 256) {
-        set_err(err, errlen,
-                "classifier: no model directory, or batch size or threads out of range");
+        core_err_set(err, errlen,
+                     "classifier: no model directory, or batch size or threads out of range");
         return CORE_EINVAL;
     }
     if (!(c = calloc(1, sizeof *c)))
@@ -316,18 +303,18 @@ core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t *
         c->sent_enc = &c->enc[1];
         rc = CORE_EMODEL;
         if (!cls_model_head(c->enc[0].m, CLS_HEAD_TOPIC)) {
-            set_err(err, errlen, "%s: the topic model has no topic head", td);
+            core_err_set(err, errlen, "%s: the topic model has no topic head", td);
             goto out;
         }
         if (!cls_model_head(c->enc[1].m, CLS_HEAD_SENTIMENT)) {
-            set_err(err, errlen, "%s: the sentiment model has no sentiment head", sd);
+            core_err_set(err, errlen, "%s: the sentiment model has no sentiment head", sd);
             goto out;
         }
     } else {
         c->topic_enc = cls_model_head(c->enc[0].m, CLS_HEAD_TOPIC) ? &c->enc[0] : NULL;
         c->sent_enc = cls_model_head(c->enc[0].m, CLS_HEAD_SENTIMENT) ? &c->enc[0] : NULL;
         if (!c->topic_enc && !c->sent_enc) {
-            set_err(err, errlen, "%s: the model has no classification head", td);
+            core_err_set(err, errlen, "%s: the model has no classification head", td);
             rc = CORE_EMODEL;
             goto out;
         }
@@ -336,8 +323,8 @@ core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t *
     if (c->topic_enc) {
         c->topic_head = cls_model_head(c->topic_enc->m, CLS_HEAD_TOPIC);
         if (c->topic_head->n_labels > CORE_TOPICS_MAX) {
-            set_err(err, errlen, "%s: the topic head has %zu labels, at most %d are supported", td,
-                    c->topic_head->n_labels, CORE_TOPICS_MAX);
+            core_err_set(err, errlen, "%s: the topic head has %zu labels, at most %d are supported",
+                         td, c->topic_head->n_labels, CORE_TOPICS_MAX);
             rc = CORE_EMODEL;
             goto out;
         }
@@ -354,8 +341,8 @@ core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t *
     for (int k = 0; k < c->n_enc && c->prec != CLS_PREC_FP32; k++) {
         if ((rc = cls_bert_pack(c->enc[k].m, c->prec, CLS_PACK_DROP_ORIGINALS,
                                 &c->enc[k].packed)) != CORE_OK) {
-            set_err(err, errlen, "%s: cannot pack the weights for %s",
-                    cls_model_dir(c->enc[k].m), cls_precision_name(c->prec));
+            core_err_set(err, errlen, "%s: cannot pack the weights for %s",
+                         cls_model_dir(c->enc[k].m), cls_precision_name(c->prec));
             goto out;
         }
     }
@@ -370,7 +357,7 @@ core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t *
         rc = start_workers(c, threads);
     }
     if (rc != CORE_OK) {
-        set_err(err, errlen, "classifier: cannot start %zu compute threads", o->threads);
+        core_err_set(err, errlen, "classifier: cannot start %zu compute threads", o->threads);
         goto out;
     }
     if (c->n_enc == 2)

@@ -17,7 +17,6 @@
  */
 #include "classify/cls_explain.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,19 +27,6 @@
 #include "core/core_utf8.h"
 
 #define NONE SIZE_MAX
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- words ------------------------------------------------------------- */
 
@@ -226,16 +212,17 @@ core_err_t cls_explain(cls_classifier_t *c, const char *text, size_t len,
     *out = NULL;
     caps(o, &mw, &mb);
     if (!c || (!text && len) || mw > CLS_EXPLAIN_WORDS_LIMIT || mb > CLS_EXPLAIN_BYTES_LIMIT) {
-        set_err(err, errlen, "explain: no classifier, or max_words above %d or max_bytes above %d",
-                CLS_EXPLAIN_WORDS_LIMIT, CLS_EXPLAIN_BYTES_LIMIT);
+        core_err_set(err, errlen,
+                     "explain: no classifier, or max_words above %d or max_bytes above %d",
+                     CLS_EXPLAIN_WORDS_LIMIT, CLS_EXPLAIN_BYTES_LIMIT);
         return CORE_EINVAL;
     }
     if (len == 0) {
-        set_err(err, errlen, "text: empty");
+        core_err_set(err, errlen, "text: empty");
         return CORE_EEMPTY_TEXT;
     }
     if (!core_utf8_valid(text, len, &bad)) {
-        set_err(err, errlen, "text: invalid UTF-8 at byte %zu", bad);
+        core_err_set(err, errlen, "text: invalid UTF-8 at byte %zu", bad);
         return CORE_EUTF8;
     }
     if (!(starts = malloc(mw * sizeof *starts)) || !(wlens = malloc(mw * sizeof *wlens)))
@@ -243,10 +230,10 @@ core_err_t cls_explain(cls_classifier_t *c, const char *text, size_t len,
     n = cls_explain_split(text, len, o, starts, wlens, mw, &truncated);
     if (n == 0) {
         if (truncated) {
-            set_err(err, errlen, "text: the first word is longer than %zu bytes", mb);
+            core_err_set(err, errlen, "text: the first word is longer than %zu bytes", mb);
             rc = CORE_ETOO_LARGE;
         } else {
-            set_err(err, errlen, "text: no words (only spaces)");
+            core_err_set(err, errlen, "text: no words (only spaces)");
             rc = CORE_EEMPTY_TEXT;
         }
         goto out;
@@ -282,7 +269,7 @@ core_err_t cls_explain(cls_classifier_t *c, const char *text, size_t len,
         size_t m = total - k < mbatch ? total - k : mbatch;
         const float *sp, *tp;
         if ((rc = cls_classifier_run(c, texts + k, tl + k, m)) != CORE_OK) {
-            set_err(err, errlen, "explain: classifier: %s", core_strerror(rc));
+            core_err_set(err, errlen, "explain: classifier: %s", core_strerror(rc));
             goto out;
         }
         e->n_batches++;
@@ -308,7 +295,7 @@ core_err_t cls_explain(cls_classifier_t *c, const char *text, size_t len,
     rc = CORE_OK;
 out:
     if (rc == CORE_ENOMEM)
-        set_err(err, errlen, "explain: out of memory");
+        core_err_set(err, errlen, "explain: out of memory");
     cls_explanation_free(e);
     free(starts);
     free(wlens);

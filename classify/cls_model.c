@@ -11,7 +11,6 @@
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,19 +37,6 @@ struct cls_model {
     float **owned; /* converted tensors */
     size_t n_owned, cap_owned;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void free_labels(char **labels, size_t n)
 {
@@ -120,7 +106,7 @@ static core_err_t get(cls_model_t *m, const char *name, size_t d0, size_t d1, co
     float *f;
 
     if (!t) {
-        set_err(err, errlen, "%s/model.safetensors: missing tensor '%s'", m->dir, name);
+        core_err_set(err, errlen, "%s/model.safetensors: missing tensor '%s'", m->dir, name);
         return CORE_EMODEL;
     }
     if (t->ndim != ndim || (uint64_t)t->shape[0] != d0 ||
@@ -132,12 +118,13 @@ static core_err_t get(cls_model_t *m, const char *name, size_t d0, size_t d1, co
                                   (long long)t->shape[i]);
         snprintf(found + (o < sizeof found ? o : sizeof found - 2), 2, "]");
         if (ndim == 2)
-            set_err(err, errlen,
-                    "%s/model.safetensors: tensor '%s' has shape %s, expected [%zu, %zu]", m->dir,
-                    name, found, d0, d1);
+            core_err_set(err, errlen,
+                         "%s/model.safetensors: tensor '%s' has shape %s, expected [%zu, %zu]",
+                         m->dir, name, found, d0, d1);
         else
-            set_err(err, errlen, "%s/model.safetensors: tensor '%s' has shape %s, expected [%zu]",
-                    m->dir, name, found, d0);
+            core_err_set(err, errlen,
+                         "%s/model.safetensors: tensor '%s' has shape %s, expected [%zu]", m->dir,
+                         name, found, d0);
         return CORE_EMODEL;
     }
     if (t->dtype == CLS_DT_F32 && ((uintptr_t)t->data & 3) == 0) {
@@ -145,10 +132,10 @@ static core_err_t get(cls_model_t *m, const char *name, size_t d0, size_t d1, co
         return CORE_OK;
     }
     if (t->dtype != CLS_DT_F32 && t->dtype != CLS_DT_F16 && t->dtype != CLS_DT_BF16) {
-        set_err(err, errlen,
-                "%s/model.safetensors: tensor '%s' has unsupported dtype %s (F32, F16 or BF16 "
-                "expected)",
-                m->dir, name, cls_dtype_name(t->dtype));
+        core_err_set(err, errlen,
+                     "%s/model.safetensors: tensor '%s' has unsupported dtype %s (F32, F16 or BF16 "
+                     "expected)",
+                     m->dir, name, cls_dtype_name(t->dtype));
         return CORE_EMODEL;
     }
     if (!(f = own(m, n)))
@@ -180,13 +167,13 @@ static core_err_t cfg_size(json_t *root, const char *dir, const char *key, size_
             *out = def;
             return CORE_OK;
         }
-        set_err(err, errlen, "%s/config.json: missing '%s'", dir, key);
+        core_err_set(err, errlen, "%s/config.json: missing '%s'", dir, key);
         return CORE_EMODEL;
     }
     if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)lo ||
         json_integer_value(v) > (json_int_t)hi) {
-        set_err(err, errlen, "%s/config.json: '%s' must be an integer in [%zu, %zu]", dir, key, lo,
-                hi);
+        core_err_set(err, errlen, "%s/config.json: '%s' must be an integer in [%zu, %zu]", dir, key,
+                     lo, hi);
         return CORE_EMODEL;
     }
     *out = (size_t)json_integer_value(v);
@@ -205,10 +192,10 @@ static core_err_t parse_precisions(cls_model_t *m, json_t *root, char *err, size
     if (!v)
         return CORE_OK;
     if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 8) {
-        set_err(err, errlen,
-                "%s/config.json: 'finsent_precisions' must be a non-empty array of \"fp32\", "
-                "\"bf16\", \"int8\"",
-                m->dir);
+        core_err_set(err, errlen,
+                     "%s/config.json: 'finsent_precisions' must be a non-empty array of \"fp32\", "
+                     "\"bf16\", \"int8\"",
+                     m->dir);
         return CORE_EMODEL;
     }
     m->precisions = 1u << CLS_PREC_FP32;
@@ -217,10 +204,10 @@ static core_err_t parse_precisions(cls_model_t *m, json_t *root, char *err, size
         cls_precision_t p;
         if (!json_is_string(e) || cls_precision_parse(json_string_value(e), &p) != 0 ||
             p == CLS_PREC_AUTO) {
-            set_err(err, errlen,
-                    "%s/config.json: 'finsent_precisions'[%zu] is not one of \"fp32\", "
-                    "\"bf16\", \"int8\"",
-                    m->dir, i);
+            core_err_set(err, errlen,
+                         "%s/config.json: 'finsent_precisions'[%zu] is not one of \"fp32\", "
+                         "\"bf16\", \"int8\"",
+                         m->dir, i);
             return CORE_EMODEL;
         }
         m->precisions |= 1u << p;
@@ -246,17 +233,17 @@ static core_err_t parse_config(cls_model_t *m, json_t *root, char *err, size_t e
         (rc = cfg_size(root, m->dir, "type_vocab_size", 2, 1, 1024, &c->type_vocab, err, errlen)))
         return rc;
     if (c->hidden % c->heads) {
-        set_err(err, errlen,
-                "%s/config.json: hidden_size %zu is not divisible by num_attention_heads %zu",
-                m->dir, c->hidden, c->heads);
+        core_err_set(err, errlen,
+                     "%s/config.json: hidden_size %zu is not divisible by num_attention_heads %zu",
+                     m->dir, c->hidden, c->heads);
         return CORE_EMODEL;
     }
     c->eps = 1e-12f;
     v = json_object_get(root, "layer_norm_eps");
     if (v) {
         if (!json_is_number(v) || json_number_value(v) <= 0 || json_number_value(v) > 1) {
-            set_err(err, errlen, "%s/config.json: 'layer_norm_eps' must be a number in (0, 1]",
-                    m->dir);
+            core_err_set(err, errlen, "%s/config.json: 'layer_norm_eps' must be a number in (0, 1]",
+                         m->dir);
             return CORE_EMODEL;
         }
         c->eps = (float)json_number_value(v);
@@ -264,7 +251,7 @@ static core_err_t parse_config(cls_model_t *m, json_t *root, char *err, size_t e
     v = json_object_get(root, "hidden_act");
     act = v ? json_string_value(v) : "gelu";
     if (!act) {
-        set_err(err, errlen, "%s/config.json: 'hidden_act' must be a string", m->dir);
+        core_err_set(err, errlen, "%s/config.json: 'hidden_act' must be a string", m->dir);
         return CORE_EMODEL;
     }
     if (strcmp(act, "gelu") == 0)
@@ -275,10 +262,11 @@ static core_err_t parse_config(cls_model_t *m, json_t *root, char *err, size_t e
     else if (strcmp(act, "relu") == 0)
         c->act = CLS_ACT_RELU;
     else {
-        set_err(err, errlen,
-                "%s/config.json: unknown hidden_act '%.40s' (gelu, gelu_new, gelu_pytorch_tanh, "
-                "gelu_fast or relu)",
-                m->dir, act);
+        core_err_set(
+            err, errlen,
+            "%s/config.json: unknown hidden_act '%.40s' (gelu, gelu_new, gelu_pytorch_tanh, "
+            "gelu_fast or relu)",
+            m->dir, act);
         return CORE_EMODEL;
     }
     return parse_precisions(m, root, err, errlen);
@@ -295,7 +283,7 @@ static core_err_t vocab_lines(const char *dir, size_t *out, char *err, size_t er
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
     fp = fopen(path, "rb");
     if (!fp) {
-        set_err(err, errlen, "%s: cannot open", path);
+        core_err_set(err, errlen, "%s: cannot open", path);
         return CORE_ENOT_FOUND;
     }
     while ((got = fread(buf, 1, sizeof buf, fp)) > 0) {
@@ -313,9 +301,10 @@ static core_err_t str_array(json_t *a, size_t n_expected, const char *what, cons
 {
     char **l;
     if (!json_is_array(a) || json_array_size(a) != n_expected) {
-        set_err(err, errlen,
-                "%s/config.json: '%s' must be an array of %zu strings (the head has %zu outputs)",
-                dir, what, n_expected, n_expected);
+        core_err_set(
+            err, errlen,
+            "%s/config.json: '%s' must be an array of %zu strings (the head has %zu outputs)", dir,
+            what, n_expected, n_expected);
         return CORE_EMODEL;
     }
     if (!(l = calloc(n_expected ? n_expected : 1, sizeof *l)))
@@ -323,9 +312,9 @@ static core_err_t str_array(json_t *a, size_t n_expected, const char *what, cons
     for (size_t i = 0; i < n_expected; i++) {
         const char *s = json_string_value(json_array_get(a, i));
         if (!s || !*s || strlen(s) >= 64) {
-            set_err(err, errlen,
-                    "%s/config.json: '%s'[%zu] must be a non-empty string under 64 bytes", dir,
-                    what, i);
+            core_err_set(err, errlen,
+                         "%s/config.json: '%s'[%zu] must be a non-empty string under 64 bytes", dir,
+                         what, i);
             free_labels(l, n_expected);
             return CORE_EMODEL;
         }
@@ -349,9 +338,9 @@ static core_err_t id2label(json_t *root, size_t n, const char *dir, char ***out,
     if (!l)
         return CORE_ENOMEM;
     if (o && (!json_is_object(o) || json_object_size(o) != n)) {
-        set_err(err, errlen, "%s/config.json: 'id2label' must be an object with %zu entries", dir,
-                n);
-        goto fail;
+        core_err_set(err, errlen, "%s/config.json: 'id2label' must be an object with %zu entries",
+                     dir, n);
+        goto out;
     }
     for (size_t i = 0; i < n; i++) {
         char key[32], def[32];
@@ -360,20 +349,22 @@ static core_err_t id2label(json_t *root, size_t n, const char *dir, char ***out,
         snprintf(def, sizeof def, "LABEL_%zu", i);
         s = o ? json_string_value(json_object_get(o, key)) : def;
         if (!s || !*s || strlen(s) >= 64) {
-            set_err(err, errlen,
-                    "%s/config.json: id2label[\"%s\"] is missing or not a non-empty string under "
-                    "64 bytes",
-                    dir, key);
-            goto fail;
+            core_err_set(
+                err, errlen,
+                "%s/config.json: id2label[\"%s\"] is missing or not a non-empty string under "
+                "64 bytes",
+                dir, key);
+            goto out;
         }
         if (!(l[i] = strdup(s))) {
             rc = CORE_ENOMEM;
-            goto fail;
+            goto out;
         }
     }
     *out = l;
-    return CORE_OK;
-fail:
+    l = NULL;
+    rc = CORE_OK;
+out:
     free_labels(l, n);
     return rc;
 }
@@ -410,7 +401,8 @@ static core_err_t head_temperature(cls_model_t *m, json_t *root, cls_head_kind_t
         return CORE_OK;
     t = json_is_number(v) ? json_number_value(v) : -1;
     if (!(t >= 0.01 && t <= 100)) {
-        set_err(err, errlen, "%s/config.json: '%s' must be a number in [0.01, 100]", m->dir, key);
+        core_err_set(err, errlen, "%s/config.json: '%s' must be a number in [0.01, 100]", m->dir,
+                     key);
         return CORE_EMODEL;
     }
     h->inv_temperature = (float)(1.0 / t);
@@ -432,8 +424,8 @@ static core_err_t load_head(cls_model_t *m, json_t *root, cls_head_kind_t kind, 
     if (!t)
         return CORE_OK;
     if (t->ndim != 2 || t->shape[0] < 1 || t->shape[0] > 4096) {
-        set_err(err, errlen, "%s/model.safetensors: tensor '%s' must be 2-D (labels, %zu)", m->dir,
-                wn, m->cfg.hidden);
+        core_err_set(err, errlen, "%s/model.safetensors: tensor '%s' must be 2-D (labels, %zu)",
+                     m->dir, wn, m->cfg.hidden);
         return CORE_EMODEL;
     }
     n = (size_t)t->shape[0];
@@ -467,10 +459,11 @@ static core_err_t load_heads(cls_model_t *m, json_t *root, char *err, size_t err
     if (m->has_head[CLS_HEAD_SENTIMENT] &&
         !sentiment_order(m->labels[CLS_HEAD_SENTIMENT], m->heads[CLS_HEAD_SENTIMENT].n_labels,
                          m->heads[CLS_HEAD_SENTIMENT].order)) {
-        set_err(err, errlen,
-                "%s/config.json: 'sentiment_labels' must be negative, neutral and positive (in any "
-                "order)",
-                m->dir);
+        core_err_set(
+            err, errlen,
+            "%s/config.json: 'sentiment_labels' must be negative, neutral and positive (in any "
+            "order)",
+            m->dir);
         return CORE_EMODEL;
     }
     if (!m->has_head[CLS_HEAD_TOPIC] && !m->has_head[CLS_HEAD_SENTIMENT]) {
@@ -607,12 +600,12 @@ core_err_t cls_model_load(const char *dir, cls_model_t **out, char *err, size_t 
     root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         int missing = strstr(jerr.text, "unable to open") != NULL;
-        set_err(err, errlen, "%s: %s%s", path, missing ? "" : "malformed JSON: ", jerr.text);
+        core_err_set(err, errlen, "%s: %s%s", path, missing ? "" : "malformed JSON: ", jerr.text);
         rc = missing ? CORE_ENOT_FOUND : CORE_EMODEL;
         goto out;
     }
     if (!json_is_object(root)) {
-        set_err(err, errlen, "%s: not a JSON object", path);
+        core_err_set(err, errlen, "%s: not a JSON object", path);
         rc = CORE_EMODEL;
         goto out;
     }
@@ -621,8 +614,8 @@ core_err_t cls_model_load(const char *dir, cls_model_t **out, char *err, size_t 
     if ((rc = vocab_lines(dir, &vlines, err, errlen)) != CORE_OK)
         goto out;
     if (vlines != m->cfg.vocab_size) {
-        set_err(err, errlen, "%s: vocab.txt has %zu lines but config.json vocab_size is %zu", dir,
-                vlines, m->cfg.vocab_size);
+        core_err_set(err, errlen, "%s: vocab.txt has %zu lines but config.json vocab_size is %zu",
+                     dir, vlines, m->cfg.vocab_size);
         rc = CORE_EMODEL;
         goto out;
     }
@@ -631,7 +624,7 @@ core_err_t cls_model_load(const char *dir, cls_model_t **out, char *err, size_t 
         if (rc == CORE_EMODEL && err) {
             char tmp[512];
             snprintf(tmp, sizeof tmp, "%s", err);
-            set_err(err, errlen, "%s: %s", path, tmp);
+            core_err_set(err, errlen, "%s: %s", path, tmp);
         }
         goto out;
     }
@@ -640,10 +633,10 @@ core_err_t cls_model_load(const char *dir, cls_model_t **out, char *err, size_t 
     else if (cls_st_find(m->st, "embeddings.word_embeddings.weight"))
         pre = "";
     else {
-        set_err(err, errlen,
-                "%s: missing tensor 'bert.embeddings.word_embeddings.weight' (or "
-                "'embeddings.word_embeddings.weight')",
-                path);
+        core_err_set(err, errlen,
+                     "%s: missing tensor 'bert.embeddings.word_embeddings.weight' (or "
+                     "'embeddings.word_embeddings.weight')",
+                     path);
         rc = CORE_EMODEL;
         goto out;
     }
@@ -697,12 +690,13 @@ core_err_t cls_model_new_random(const cls_bert_config_t *cfg, size_t n_topics, u
     uint64_t s = 0x9e3779b97f4a7c15ull ^ seed;
     size_t H = cfg->hidden, I = cfg->intermediate;
     int ok = 1;
+    core_err_t rc = cfg->hidden % cfg->heads ? CORE_EINVAL : CORE_ENOMEM;
 
     *out = NULL;
     if (!m || !(m->dir = strdup("random")) || !(m->layers = calloc(cfg->layers, sizeof *m->layers)))
-        goto fail;
+        goto out;
     if (cfg->hidden % cfg->heads)
-        goto fail;
+        goto out;
     m->cfg = *cfg;
     m->dtype = "F32";
     m->precisions = 1u << CLS_PREC_FP32 | 1u << CLS_PREC_BF16 | 1u << CLS_PREC_INT8;
@@ -741,18 +735,18 @@ core_err_t cls_model_new_random(const cls_bert_config_t *cfg, size_t n_topics, u
             m->w.pool_b = R(H, 0.1f, 0);
             if (!(m->labels[CLS_HEAD_TOPIC] = calloc(n_topics, sizeof(char *))) ||
                 !(m->labels[CLS_HEAD_SENTIMENT] = calloc(3, sizeof(char *))))
-                goto fail;
+                goto out;
             m->heads[CLS_HEAD_TOPIC].n_labels = n_topics;
             m->heads[CLS_HEAD_SENTIMENT].n_labels = 3;
             for (size_t k = 0; k < n_topics; k++) {
                 char b[16];
                 snprintf(b, sizeof b, "T%zu", k);
                 if (!(m->labels[CLS_HEAD_TOPIC][k] = strdup(b)))
-                    goto fail;
+                    goto out;
             }
             for (int k = 0; k < 3; k++) {
                 if (!(m->labels[CLS_HEAD_SENTIMENT][k] = strdup(sent[k])))
-                    goto fail;
+                    goto out;
                 m->heads[CLS_HEAD_SENTIMENT].order[k] = k;
             }
             for (int k = 0; k < CLS_HEAD__COUNT; k++) {
@@ -767,13 +761,14 @@ core_err_t cls_model_new_random(const cls_bert_config_t *cfg, size_t n_topics, u
     }
 #undef R
     if (!ok)
-        goto fail;
+        goto out;
     snprintf(m->id, sizeof m->id, "random@%08x", seed);
     *out = m;
-    return CORE_OK;
-fail:
+    m = NULL;
+    rc = CORE_OK;
+out:
     cls_model_free(m);
-    return cfg->hidden % cfg->heads ? CORE_EINVAL : CORE_ENOMEM;
+    return rc;
 }
 
 const cls_bert_config_t *cls_model_config(const cls_model_t *m)

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,19 +58,6 @@ uint64_t cls_st_elems(const cls_st_tensor_t *t)
     return n;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 void cls_st_free(cls_st_t *st)
 {
     if (!st)
@@ -112,18 +98,18 @@ static core_err_t parse_entry(const char *name, json_t *e, cls_st_tensor_t *t, c
     size_t i, es = 0;
 
     if (!json_is_object(e)) {
-        set_err(err, errlen, "safetensors: tensor '%s': entry is not an object", name);
+        core_err_set(err, errlen, "safetensors: tensor '%s': entry is not an object", name);
         return CORE_EMODEL;
     }
     json_object_foreach(e, key, val)
     {
         if (strcmp(key, "dtype") && strcmp(key, "shape") && strcmp(key, "data_offsets")) {
-            set_err(err, errlen, "safetensors: tensor '%s': unknown field '%s'", name, key);
+            core_err_set(err, errlen, "safetensors: tensor '%s': unknown field '%s'", name, key);
             return CORE_EMODEL;
         }
     }
     if (!json_is_string(dt)) {
-        set_err(err, errlen, "safetensors: tensor '%s': missing or non-string dtype", name);
+        core_err_set(err, errlen, "safetensors: tensor '%s': missing or non-string dtype", name);
         return CORE_EMODEL;
     }
     for (i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
@@ -133,48 +119,51 @@ static core_err_t parse_entry(const char *name, json_t *e, cls_st_tensor_t *t, c
             break;
         }
     if (!es) {
-        set_err(err, errlen, "safetensors: tensor '%s': unsupported dtype '%.32s'", name,
-                json_string_value(dt));
+        core_err_set(err, errlen, "safetensors: tensor '%s': unsupported dtype '%.32s'", name,
+                     json_string_value(dt));
         return CORE_EMODEL;
     }
     if (!json_is_array(shape) || json_array_size(shape) > CLS_ST_MAX_DIMS) {
-        set_err(err, errlen, "safetensors: tensor '%s': shape must be an array of at most %d ints",
-                name, CLS_ST_MAX_DIMS);
+        core_err_set(err, errlen,
+                     "safetensors: tensor '%s': shape must be an array of at most %d ints", name,
+                     CLS_ST_MAX_DIMS);
         return CORE_EMODEL;
     }
     t->ndim = (int)json_array_size(shape);
     for (i = 0; i < json_array_size(shape); i++) {
         uint64_t d;
         if (!json_u64(json_array_get(shape, i), &d) || d > ((uint64_t)1 << 40)) {
-            set_err(err, errlen, "safetensors: tensor '%s': bad dimension %zu in shape", name, i);
+            core_err_set(err, errlen, "safetensors: tensor '%s': bad dimension %zu in shape", name,
+                         i);
             return CORE_EMODEL;
         }
         t->shape[i] = (int64_t)d;
         if (d && elems > UINT64_MAX / d) {
-            set_err(err, errlen, "safetensors: tensor '%s': shape overflows", name);
+            core_err_set(err, errlen, "safetensors: tensor '%s': shape overflows", name);
             return CORE_EMODEL;
         }
         elems *= d;
     }
     if (elems > UINT64_MAX / es) {
-        set_err(err, errlen, "safetensors: tensor '%s': shape overflows", name);
+        core_err_set(err, errlen, "safetensors: tensor '%s': shape overflows", name);
         return CORE_EMODEL;
     }
     bytes = elems * es;
     if (!json_is_array(offs) || json_array_size(offs) != 2 ||
         !json_u64(json_array_get(offs, 0), &t->begin) ||
         !json_u64(json_array_get(offs, 1), &t->end) || t->end < t->begin) {
-        set_err(err, errlen,
-                "safetensors: tensor '%s': data_offsets must be [begin, end] with begin <= end",
-                name);
+        core_err_set(
+            err, errlen,
+            "safetensors: tensor '%s': data_offsets must be [begin, end] with begin <= end", name);
         return CORE_EMODEL;
     }
     if (t->end - t->begin != bytes) {
-        set_err(err, errlen,
-                "safetensors: tensor '%s': data_offsets span %llu bytes but dtype %s and shape "
-                "need %llu",
-                name, (unsigned long long)(t->end - t->begin), cls_dtype_name(t->dtype),
-                (unsigned long long)bytes);
+        core_err_set(
+            err, errlen,
+            "safetensors: tensor '%s': data_offsets span %llu bytes but dtype %s and shape "
+            "need %llu",
+            name, (unsigned long long)(t->end - t->begin), cls_dtype_name(t->dtype),
+            (unsigned long long)bytes);
         return CORE_EMODEL;
     }
     return CORE_OK;
@@ -192,30 +181,32 @@ core_err_t cls_st_parse(const void *file, size_t size, cls_st_t **out, char *err
 
     *out = NULL;
     if (size < 8) {
-        set_err(err, errlen, "safetensors: truncated file (%zu bytes, no header length)", size);
+        core_err_set(err, errlen, "safetensors: truncated file (%zu bytes, no header length)",
+                     size);
         return CORE_EMODEL;
     }
     for (int i = 7; i >= 0; i--)
         hlen = (hlen << 8) | p[i];
     if (hlen < 2 || hlen > CLS_ST_MAX_HEADER) {
-        set_err(err, errlen, "safetensors: header length %llu is absurd", (unsigned long long)hlen);
+        core_err_set(err, errlen, "safetensors: header length %llu is absurd",
+                     (unsigned long long)hlen);
         return CORE_EMODEL;
     }
     if (hlen > size - 8) {
-        set_err(err, errlen,
-                "safetensors: truncated file: header of %llu bytes but only %zu bytes follow",
-                (unsigned long long)hlen, size - 8);
+        core_err_set(err, errlen,
+                     "safetensors: truncated file: header of %llu bytes but only %zu bytes follow",
+                     (unsigned long long)hlen, size - 8);
         return CORE_EMODEL;
     }
     dlen = size - 8 - hlen;
     root = json_loadb((const char *)p + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        set_err(err, errlen, "safetensors: malformed header JSON at column %d: %s", jerr.column,
-                jerr.text);
+        core_err_set(err, errlen, "safetensors: malformed header JSON at column %d: %s",
+                     jerr.column, jerr.text);
         return CORE_EMODEL;
     }
     if (!json_is_object(root)) {
-        set_err(err, errlen, "safetensors: header is not a JSON object");
+        core_err_set(err, errlen, "safetensors: header is not a JSON object");
         goto out;
     }
     st = calloc(1, sizeof *st);
@@ -230,14 +221,14 @@ core_err_t cls_st_parse(const void *file, size_t size, cls_st_t **out, char *err
             const char *mk;
             json_t *mv;
             if (!json_is_object(val)) {
-                set_err(err, errlen, "safetensors: __metadata__ is not an object");
+                core_err_set(err, errlen, "safetensors: __metadata__ is not an object");
                 goto out;
             }
             json_object_foreach(val, mk, mv)
             {
                 if (!json_is_string(mv)) {
-                    set_err(err, errlen, "safetensors: __metadata__ value '%s' is not a string",
-                            mk);
+                    core_err_set(err, errlen,
+                                 "safetensors: __metadata__ value '%s' is not a string", mk);
                     goto out;
                 }
             }
@@ -258,31 +249,33 @@ core_err_t cls_st_parse(const void *file, size_t size, cls_st_t **out, char *err
         cls_st_tensor_t *t = &st->t[i];
         uint64_t aligned = (pos + 7) & ~(uint64_t)7;
         if (t->begin < pos) {
-            set_err(err, errlen, "safetensors: tensor '%s' overlaps '%s'", t->name,
-                    st->t[i - 1].name);
+            core_err_set(err, errlen, "safetensors: tensor '%s' overlaps '%s'", t->name,
+                         st->t[i - 1].name);
             goto out;
         }
         if (t->begin != pos && t->begin != aligned) {
-            set_err(err, errlen,
-                    "safetensors: tensor '%s' is not contiguous: it begins at %llu, the previous "
-                    "data ends at %llu",
-                    t->name, (unsigned long long)t->begin, (unsigned long long)pos);
+            core_err_set(
+                err, errlen,
+                "safetensors: tensor '%s' is not contiguous: it begins at %llu, the previous "
+                "data ends at %llu",
+                t->name, (unsigned long long)t->begin, (unsigned long long)pos);
             goto out;
         }
         if (t->end > dlen) {
-            set_err(err, errlen,
-                    "safetensors: tensor '%s' lies outside the file (ends at %llu, data section "
-                    "is %llu bytes): truncated file?",
-                    t->name, (unsigned long long)t->end, (unsigned long long)dlen);
+            core_err_set(
+                err, errlen,
+                "safetensors: tensor '%s' lies outside the file (ends at %llu, data section "
+                "is %llu bytes): truncated file?",
+                t->name, (unsigned long long)t->end, (unsigned long long)dlen);
             goto out;
         }
         t->data = p + 8 + hlen + t->begin;
         pos = t->end;
     }
     if (dlen != pos && dlen != ((pos + 7) & ~(uint64_t)7)) {
-        set_err(err, errlen,
-                "safetensors: %llu bytes of data section are not covered by any tensor",
-                (unsigned long long)(dlen - pos));
+        core_err_set(err, errlen,
+                     "safetensors: %llu bytes of data section are not covered by any tensor",
+                     (unsigned long long)(dlen - pos));
         goto out;
     }
     *out = st;
@@ -305,24 +298,24 @@ core_err_t cls_st_open(const char *path, cls_st_t **out, char *err, size_t errle
     *out = NULL;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        core_err_set(err, errlen, "%s: %s", path, strerror(errno));
         return errno == ENOENT ? CORE_ENOT_FOUND : CORE_EIO;
     }
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        set_err(err, errlen, "%s: not a regular file", path);
+        core_err_set(err, errlen, "%s: not a regular file", path);
         rc = CORE_EIO;
         goto out;
     }
     len = (size_t)sb.st_size;
     if (len == 0) {
-        set_err(err, errlen, "%s: safetensors: truncated file (0 bytes)", path);
+        core_err_set(err, errlen, "%s: safetensors: truncated file (0 bytes)", path);
         rc = CORE_EMODEL;
         goto out;
     }
     map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED) {
         map = NULL;
-        set_err(err, errlen, "%s: mmap: %s", path, strerror(errno));
+        core_err_set(err, errlen, "%s: mmap: %s", path, strerror(errno));
         rc = CORE_EIO;
         goto out;
     }

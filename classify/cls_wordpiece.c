@@ -34,7 +34,6 @@
 #include "classify/cls_wordpiece.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +41,8 @@
 
 #include <jansson.h>
 #include <utf8proc.h>
+
+#include "core/core_hash.h"
 
 #define MAX_VOCAB_TOKENS (1u << 24)
 #define MAX_VOCAB_FILE_BYTES ((size_t)256 << 20)
@@ -118,31 +119,11 @@ static const uint8_t ascii_class[128] = {
     A_LOWER, A_LOWER, A_LOWER, A_PUNCT, A_PUNCT, A_PUNCT, A_PUNCT, A_DROP,
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static uint32_t hash_bytes(const char *s, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 static int32_t lookup(const cls_wordpiece_t *wp, const char *s, size_t len)
 {
     if (len > wp->max_tok)
         return -1;
-    uint32_t h = hash_bytes(s, len);
+    uint32_t h = core_fnv32(s, len);
     size_t mask = wp->cap - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         const slot_t *sl = &wp->slots[i];
@@ -545,7 +526,7 @@ static core_err_t parse_vocab(cls_wordpiece_t *wp, size_t len, char *err, size_t
     size_t n = 0, cap = 1024;
     core_err_t rc = CORE_OK;
     if (len == 0) {
-        set_err(err, errlen, "vocabulary is empty");
+        core_err_set(err, errlen, "vocabulary is empty");
         return CORE_EMODEL;
     }
     wp->offs = malloc(cap * sizeof *wp->offs);
@@ -560,20 +541,20 @@ static core_err_t parse_vocab(cls_wordpiece_t *wp, size_t len, char *err, size_t
         if (tl > 0 && d[p + tl - 1] == '\r')
             tl--;
         if (tl == 0) {
-            set_err(err, errlen, "empty token at line %zu", n + 1);
+            core_err_set(err, errlen, "empty token at line %zu", n + 1);
             return CORE_EMODEL;
         }
         if (tl > CLS_WORDPIECE_MAX_TOKEN_BYTES) {
-            set_err(err, errlen, "line %zu is longer than %d bytes", n + 1,
-                    CLS_WORDPIECE_MAX_TOKEN_BYTES);
+            core_err_set(err, errlen, "line %zu is longer than %d bytes", n + 1,
+                         CLS_WORDPIECE_MAX_TOKEN_BYTES);
             return CORE_ETOO_LARGE;
         }
         if (!valid_token(d + p, tl)) {
-            set_err(err, errlen, "line %zu is not valid UTF-8", n + 1);
+            core_err_set(err, errlen, "line %zu is not valid UTF-8", n + 1);
             return CORE_EMODEL;
         }
         if (n == MAX_VOCAB_TOKENS) {
-            set_err(err, errlen, "more than %u tokens", MAX_VOCAB_TOKENS);
+            core_err_set(err, errlen, "more than %u tokens", MAX_VOCAB_TOKENS);
             return CORE_ETOO_LARGE;
         }
         if (n == cap) {
@@ -607,7 +588,7 @@ static core_err_t parse_vocab(cls_wordpiece_t *wp, size_t len, char *err, size_t
     size_t mask = wp->cap - 1;
     for (size_t id = 0; id < n && rc == CORE_OK; id++) {
         const char *t = d + wp->offs[id];
-        uint32_t h = hash_bytes(t, wp->lens[id]);
+        uint32_t h = core_fnv32(t, wp->lens[id]);
         for (size_t i = h & mask;; i = (i + 1) & mask) {
             slot_t *sl = &wp->slots[i];
             int32_t o = sl->id;
@@ -617,8 +598,8 @@ static core_err_t parse_vocab(cls_wordpiece_t *wp, size_t len, char *err, size_t
             }
             if (sl->hash == h && wp->lens[o] == wp->lens[id] &&
                 memcmp(d + wp->offs[o], t, wp->lens[id]) == 0) {
-                set_err(err, errlen, "duplicate token \"%s\" at lines %d and %zu", t, o + 1,
-                        id + 1);
+                core_err_set(err, errlen, "duplicate token \"%s\" at lines %d and %zu", t, o + 1,
+                             id + 1);
                 rc = CORE_EMODEL;
                 break;
             }
@@ -634,7 +615,7 @@ static core_err_t finish_load(cls_wordpiece_t *wp, char *err, size_t errlen)
     for (int k = 0; k < 4; k++) {
         *dst[k] = lookup(wp, names[k], strlen(names[k]));
         if (*dst[k] < 0) {
-            set_err(err, errlen, "vocabulary has no %s token", names[k]);
+            core_err_set(err, errlen, "vocabulary has no %s token", names[k]);
             return CORE_EMODEL;
         }
     }
@@ -660,11 +641,11 @@ core_err_t cls_wordpiece_load_mem(const char *data, size_t len, const cls_wordpi
     else
         cls_wordpiece_opts_default(&o);
     if (o.max_len < 2) {
-        set_err(err, errlen, "max_len %zu is below 2", o.max_len);
+        core_err_set(err, errlen, "max_len %zu is below 2", o.max_len);
         return CORE_EINVAL;
     }
     if (len > MAX_VOCAB_FILE_BYTES) {
-        set_err(err, errlen, "vocabulary larger than %zu bytes", MAX_VOCAB_FILE_BYTES);
+        core_err_set(err, errlen, "vocabulary larger than %zu bytes", MAX_VOCAB_FILE_BYTES);
         return CORE_ETOO_LARGE;
     }
     wp = calloc(1, sizeof *wp);
@@ -673,7 +654,7 @@ core_err_t cls_wordpiece_load_mem(const char *data, size_t len, const cls_wordpi
     wp->blob = malloc(len + 1);
     if (!wp->blob) {
         rc = CORE_ENOMEM;
-        goto done;
+        goto out;
     }
     if (len)
         memcpy(wp->blob, data, len);
@@ -681,19 +662,19 @@ core_err_t cls_wordpiece_load_mem(const char *data, size_t len, const cls_wordpi
     /* A final line end is not an empty last line. */
     rc = parse_vocab(wp, len, err, errlen);
     if (rc != CORE_OK)
-        goto done;
+        goto out;
     rc = finish_load(wp, err, errlen);
     if (rc != CORE_OK)
-        goto done;
+        goto out;
     wp->lower = o.do_lower_case != 0;
     wp->strip = o.strip_accents < 0 ? wp->lower : o.strip_accents != 0;
     wp->cjk = o.tokenize_chinese_chars != 0;
     wp->max_len = o.max_len;
     *out = wp;
     wp = NULL;
-done:
+out:
     if (rc == CORE_ENOMEM)
-        set_err(err, errlen, "out of memory loading the vocabulary");
+        core_err_set(err, errlen, "out of memory loading the vocabulary");
     cls_wordpiece_free(wp);
     return rc;
 }
@@ -711,37 +692,37 @@ core_err_t cls_wordpiece_load(const char *vocab_path, const cls_wordpiece_opts_t
     fp = fopen(vocab_path, "rb");
     if (!fp) {
         int e = errno;
-        set_err(err, errlen, "%s: %s", vocab_path, strerror(e));
+        core_err_set(err, errlen, "%s: %s", vocab_path, strerror(e));
         return e == ENOENT ? CORE_ENOT_FOUND : CORE_EIO;
     }
     if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s: not a regular file", vocab_path);
+        core_err_set(err, errlen, "%s: not a regular file", vocab_path);
         rc = CORE_EIO;
-        goto done;
+        goto out;
     }
     if ((uint64_t)st.st_size > MAX_VOCAB_FILE_BYTES) {
-        set_err(err, errlen, "%s: larger than %zu bytes", vocab_path, MAX_VOCAB_FILE_BYTES);
+        core_err_set(err, errlen, "%s: larger than %zu bytes", vocab_path, MAX_VOCAB_FILE_BYTES);
         rc = CORE_ETOO_LARGE;
-        goto done;
+        goto out;
     }
     size_t size = (size_t)st.st_size;
     data = malloc(size + 1);
     if (!data) {
         rc = CORE_ENOMEM;
-        goto done;
+        goto out;
     }
     if (size && fread(data, 1, size, fp) != size) {
-        set_err(err, errlen, "%s: read error", vocab_path);
+        core_err_set(err, errlen, "%s: read error", vocab_path);
         rc = CORE_EIO;
-        goto done;
+        goto out;
     }
     rc = cls_wordpiece_load_mem(data, size, opts, out, err, errlen);
     if (rc != CORE_OK && err && errlen > 0) {
         char tmp[256];
         snprintf(tmp, sizeof tmp, "%s", err);
-        set_err(err, errlen, "%s: %s", vocab_path, tmp);
+        core_err_set(err, errlen, "%s: %s", vocab_path, tmp);
     }
-done:
+out:
     free(data);
     if (fp)
         fclose(fp);
@@ -784,44 +765,47 @@ core_err_t cls_wordpiece_load_dir(const char *model_dir, size_t max_position_emb
         root = json_loadf(fp, JSON_DECODE_INT_AS_REAL, &je);
         fclose(fp);
         if (!root || !json_is_object(root)) {
-            set_err(err, errlen, "%s: %s", path, root ? "not a JSON object" : je.text);
+            core_err_set(err, errlen, "%s: %s", path, root ? "not a JSON object" : je.text);
             rc = CORE_EMODEL;
-            goto done;
+            goto out;
         }
         if (json_flag(root, "do_lower_case", 0, &o.do_lower_case) ||
             json_flag(root, "strip_accents", 1, &o.strip_accents) ||
             json_flag(root, "tokenize_chinese_chars", 0, &o.tokenize_chinese_chars)) {
-            set_err(err, errlen, "%s: do_lower_case, tokenize_chinese_chars must be booleans, "
-                    "strip_accents a boolean or null", path);
+            core_err_set(err, errlen,
+                         "%s: do_lower_case, tokenize_chinese_chars must be booleans, "
+                         "strip_accents a boolean or null",
+                         path);
             rc = CORE_EMODEL;
-            goto done;
+            goto out;
         }
         json_t *m = json_object_get(root, "model_max_length");
         if (m && !json_is_null(m)) {
             double v = json_is_number(m) ? json_number_value(m) : -1.0;
             if (!(v >= 2.0)) {
-                set_err(err, errlen, "%s: model_max_length must be a number >= 2", path);
+                core_err_set(err, errlen, "%s: model_max_length must be a number >= 2", path);
                 rc = CORE_EMODEL;
-                goto done;
+                goto out;
             }
             /* HF writes 1e30 for "no limit"; the position table caps it. */
             o.max_len = v >= 1e9 ? (size_t)1000000000 : (size_t)v;
         }
     } else if (errno != ENOENT) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        core_err_set(err, errlen, "%s: %s", path, strerror(errno));
         rc = CORE_EIO;
-        goto done;
+        goto out;
     }
     if (max_position_embeddings > 0 && o.max_len > max_position_embeddings)
         o.max_len = max_position_embeddings;
     if (o.max_len < 2) {
-        set_err(err, errlen, "max_position_embeddings %zu is below 2", max_position_embeddings);
+        core_err_set(err, errlen, "max_position_embeddings %zu is below 2",
+                     max_position_embeddings);
         rc = CORE_EMODEL;
-        goto done;
+        goto out;
     }
     snprintf(path, sizeof path, "%s/vocab.txt", model_dir);
     rc = cls_wordpiece_load(path, &o, out, err, errlen);
-done:
+out:
     json_decref(root);
     return rc;
 }

@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -194,19 +193,6 @@ static int parse_bool(const char *s, int *out)
     return 0;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Parses value for row k into *sl (replacing its string). */
 static core_err_t parse_into(const keydef *k, slot *sl, const char *value, const char *origin,
                              const char *section, char *err, size_t errlen)
@@ -227,8 +213,8 @@ static core_err_t parse_into(const keydef *k, slot *sl, const char *value, const
             errno = 0;
             iv = strtoll(value, &end, 10);
             if (errno || end == value || *end != '\0') {
-                set_err(err, errlen, "%s: [%s] %s: bad integer '%s'", origin, section, k->key,
-                        value);
+                core_err_set(err, errlen, "%s: [%s] %s: bad integer '%s'", origin, section, k->key,
+                             value);
                 return CORE_ECONFIG;
             }
             dv = (double)iv;
@@ -237,32 +223,32 @@ static core_err_t parse_into(const keydef *k, slot *sl, const char *value, const
             errno = 0;
             dv = strtod(value, &end);
             if (errno || end == value || *end != '\0' || !isfinite(dv)) {
-                set_err(err, errlen, "%s: [%s] %s: bad number '%s'", origin, section, k->key,
-                        value);
+                core_err_set(err, errlen, "%s: [%s] %s: bad number '%s'", origin, section, k->key,
+                             value);
                 return CORE_ECONFIG;
             }
             break;
         case T_BOOL:
             if (!parse_bool(value, &b)) {
-                set_err(err, errlen, "%s: [%s] %s: bad boolean '%s' (use true or false)", origin,
-                        section, k->key, value);
+                core_err_set(err, errlen, "%s: [%s] %s: bad boolean '%s' (use true or false)",
+                             origin, section, k->key, value);
                 return CORE_ECONFIG;
             }
             iv = b;
             break;
         case T_DURATION:
             if (core_config_parse_duration(value, &iv) != CORE_OK) {
-                set_err(err, errlen,
-                        "%s: [%s] %s: bad duration '%s' (use e.g. 500ms, 30s, 15m, 2h, 1d)",
-                        origin, section, k->key, value);
+                core_err_set(err, errlen,
+                             "%s: [%s] %s: bad duration '%s' (use e.g. 500ms, 30s, 15m, 2h, 1d)",
+                             origin, section, k->key, value);
                 return CORE_ECONFIG;
             }
             dv = (double)iv;
             break;
         case T_SIZE:
             if (core_config_parse_size(value, &iv) != CORE_OK) {
-                set_err(err, errlen, "%s: [%s] %s: bad size '%s' (use e.g. 4096, 64KiB, 8MiB)",
-                        origin, section, k->key, value);
+                core_err_set(err, errlen, "%s: [%s] %s: bad size '%s' (use e.g. 4096, 64KiB, 8MiB)",
+                             origin, section, k->key, value);
                 return CORE_ECONFIG;
             }
             dv = (double)iv;
@@ -271,9 +257,11 @@ static core_err_t parse_into(const keydef *k, slot *sl, const char *value, const
         if ((k->type == T_INT || k->type == T_DOUBLE || k->type == T_DURATION ||
              k->type == T_SIZE) &&
             (dv < k->min || dv > k->max)) {
-            set_err(err, errlen, "%s: [%s] %s: %s is out of range (%g to %g%s)", origin, section,
-                    k->key, value, k->min, k->max,
-                    k->type == T_DURATION ? " ms" : k->type == T_SIZE ? " bytes" : "");
+            core_err_set(err, errlen, "%s: [%s] %s: %s is out of range (%g to %g%s)", origin,
+                         section, k->key, value, k->min, k->max,
+                         k->type == T_DURATION ? " ms"
+                         : k->type == T_SIZE   ? " bytes"
+                                               : "");
             return CORE_ECONFIG;
         }
     }
@@ -414,20 +402,20 @@ static core_err_t set_one(core_config_t *cfg, const char *section, const char *k
         instance *in;
         core_err_t rc;
         if (kl >= sizeof kind || !is_template_kind(section, kl)) {
-            set_err(err, errlen, "%s: unknown section [%s]", origin, section);
+            core_err_set(err, errlen, "%s: unknown section [%s]", origin, section);
             return CORE_ECONFIG;
         }
         memcpy(kind, section, kl);
         kind[kl] = '\0';
         if (!valid_instance_name(dot + 1)) {
-            set_err(err, errlen, "%s: [%s]: bad %s name '%s' (letters, digits, '_' and '-')",
-                    origin, section, kind, dot + 1);
+            core_err_set(err, errlen, "%s: [%s]: bad %s name '%s' (letters, digits, '_' and '-')",
+                         origin, section, kind, dot + 1);
             return CORE_ECONFIG;
         }
         snprintf(tmpl, sizeof tmpl, "%s.*", kind);
         row = find_row(tmpl, key);
         if (row < 0) {
-            set_err(err, errlen, "%s: [%s] unknown key '%s'", origin, section, key);
+            core_err_set(err, errlen, "%s: [%s] unknown key '%s'", origin, section, key);
             return CORE_ECONFIG;
         }
         in = find_instance(cfg, kind, dot + 1);
@@ -439,15 +427,16 @@ static core_err_t set_one(core_config_t *cfg, const char *section, const char *k
         return rc;
     }
     if (is_template_kind(section, strlen(section)) || !section_known(section)) {
-        set_err(err, errlen, "%s: unknown section [%s]%s", origin, section,
-                is_template_kind(section, strlen(section)) ? " (name it, e.g. [feed.NAME])" : "");
+        core_err_set(err, errlen, "%s: unknown section [%s]%s", origin, section,
+                     is_template_kind(section, strlen(section)) ? " (name it, e.g. [feed.NAME])"
+                                                                : "");
         return CORE_ECONFIG;
     }
     row = find_row(section, key);
     if (row < 0) {
         if (strcmp(section, "kafka") == 0 && strchr(key, '.'))
             return add_passthrough(cfg, section, key, value, origin);
-        set_err(err, errlen, "%s: [%s] unknown key '%s'", origin, section, key);
+        core_err_set(err, errlen, "%s: [%s] unknown key '%s'", origin, section, key);
         return CORE_ECONFIG;
     }
     return parse_into(&keys[row], &cfg->vals[row], value, origin, section, err, errlen);
@@ -565,8 +554,8 @@ static char *reader(char *buf, int size, void *stream)
     if (lc->truncated) {
         /* Report at the handler or the end; stop feeding inih. */
         if (lc->rc == CORE_OK) {
-            set_err(lc->err, lc->errlen, "%s:%d: line longer than %d bytes", lc->name,
-                    lc->line + 1, size - 2);
+            core_err_set(lc->err, lc->errlen, "%s:%d: line longer than %d bytes", lc->name,
+                         lc->line + 1, size - 2);
             lc->rc = CORE_ECONFIG;
         }
         return NULL;
@@ -574,8 +563,8 @@ static char *reader(char *buf, int size, void *stream)
     lc->line++;
     if (section_too_long(buf)) {
         if (lc->rc == CORE_OK) {
-            set_err(lc->err, lc->errlen, "%s:%d: section name longer than %d bytes", lc->name,
-                    lc->line, INI_SECTION_MAX);
+            core_err_set(lc->err, lc->errlen, "%s:%d: section name longer than %d bytes", lc->name,
+                         lc->line, INI_SECTION_MAX);
             lc->rc = CORE_ECONFIG;
         }
         return NULL;
@@ -592,7 +581,7 @@ static int handler(void *user, const char *section, const char *name, const char
         return 0;
     snprintf(origin, sizeof origin, "%s:%d", lc->name, lc->line);
     if (section[0] == '\0') {
-        set_err(lc->err, lc->errlen, "%s: key '%s' is outside any [section]", origin, name);
+        core_err_set(lc->err, lc->errlen, "%s: key '%s' is outside any [section]", origin, name);
         lc->rc = CORE_ECONFIG;
         lc->err_line = lc->line;
         return 0;
@@ -611,12 +600,12 @@ static core_err_t load(load_ctx *lc)
     if (lc->rc != CORE_OK && !(r > 0 && lc->err_line > r))
         return lc->rc;
     if (r > 0) {
-        set_err(lc->err, lc->errlen, "%s:%d: syntax error (expected [section] or key = value)",
-                lc->name, r);
+        core_err_set(lc->err, lc->errlen, "%s:%d: syntax error (expected [section] or key = value)",
+                     lc->name, r);
         return CORE_ECONFIG;
     }
     if (r < 0) {
-        set_err(lc->err, lc->errlen, "%s: cannot parse (out of memory)", lc->name);
+        core_err_set(lc->err, lc->errlen, "%s: cannot parse (out of memory)", lc->name);
         return CORE_ENOMEM;
     }
     return CORE_OK;
@@ -636,7 +625,7 @@ core_err_t core_config_load_file(core_config_t *cfg, const char *path, char *err
         goto not_regular;
     lc.fp = fopen(path, "r");
     if (!lc.fp) {
-        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        core_err_set(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return CORE_EIO;
     }
     if (fstat(fileno(lc.fp), &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -645,15 +634,15 @@ core_err_t core_config_load_file(core_config_t *cfg, const char *path, char *err
     }
     rc = load(&lc);
     if (rc == CORE_OK && ferror(lc.fp)) {
-        set_err(err, errlen, "%s: read error", path);
+        core_err_set(err, errlen, "%s: read error", path);
         rc = CORE_EIO;
     }
     fclose(lc.fp);
     return rc;
 not_regular:
-    set_err(err, errlen, "%s: cannot read: %s", path,
-            S_ISDIR(st.st_mode) ? "is a directory, not a configuration file"
-                                : "not a regular file");
+    core_err_set(err, errlen, "%s: cannot read: %s", path,
+                 S_ISDIR(st.st_mode) ? "is a directory, not a configuration file"
+                                     : "not a regular file");
     return CORE_EIO;
 }
 
@@ -705,19 +694,19 @@ core_err_t core_config_set(core_config_t *cfg, const char *assignment, char *err
     size_t pl;
 
     if (!eq || eq == assignment) {
-        set_err(err, errlen, "--set %s: expected section.key=value", assignment);
+        core_err_set(err, errlen, "--set %s: expected section.key=value", assignment);
         return CORE_ECONFIG;
     }
     pl = (size_t)(eq - assignment);
     if (pl >= sizeof path) {
-        set_err(err, errlen, "--set: key too long");
+        core_err_set(err, errlen, "--set: key too long");
         return CORE_ECONFIG;
     }
     memcpy(path, assignment, pl);
     path[pl] = '\0';
     dot = strchr(path, '.');
     if (!dot || dot == path || dot[1] == '\0') {
-        set_err(err, errlen, "--set %s: expected section.key=value", assignment);
+        core_err_set(err, errlen, "--set %s: expected section.key=value", assignment);
         return CORE_ECONFIG;
     }
     *dot = '\0';
@@ -725,7 +714,7 @@ core_err_t core_config_set(core_config_t *cfg, const char *assignment, char *err
     if (is_template_kind(path, strlen(path))) {
         char *dot2 = strchr(dot + 1, '.');
         if (!dot2 || dot2[1] == '\0') {
-            set_err(err, errlen, "--set %s: expected %s.NAME.key=value", assignment, path);
+            core_err_set(err, errlen, "--set %s: expected %s.NAME.key=value", assignment, path);
             return CORE_ECONFIG;
         }
         *dot2 = '\0';

@@ -11,6 +11,8 @@
 #ifndef CORE_ERROR_H
 #define CORE_ERROR_H
 
+#include <stddef.h>
+
 #define CORE_ERRORS(X)                                                     \
     X(OK, "success")                                                       \
     X(NOMEM, "out of memory")                                              \
@@ -55,5 +57,12 @@ const char *core_strerror(core_err_t err);
 /* core_errname returns the code's short name ("PARSE"), used as a metrics
  * label and in JSON logs. Any thread. */
 const char *core_errname(core_err_t err);
+
+/* core_err_set writes a printf-style message into the caller's error buffer
+ * err of errlen bytes, truncated to fit (NULL or errlen 0: nothing is
+ * written). The one formatted error setter of the tree, for functions that
+ * take (char *err, size_t errlen). Any thread. */
+void core_err_set(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

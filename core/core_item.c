@@ -2,6 +2,7 @@
  * See core_item.h for ownership rules. */
 #include "core/core_item.h"
 
+#include "core/core_hash.h"
 #include "core/core_utf8.h"
 
 #include <ctype.h>
@@ -79,23 +80,20 @@ static core_err_t cap_id(char **id)
 {
     const char *s = *id;
     size_t n = strlen(s), keep = CORE_ITEM_ID_KEEP;
-    uint64_t h1 = 1469598103934665603ULL, h2 = 0x9e3779b97f4a7c15ULL;
+    uint64_t h[2];
     char *out;
 
     if (n <= CORE_ITEM_ID_MAX)
         return CORE_OK;
-    for (size_t i = 0; i < n; i++) {
-        h1 = (h1 ^ (unsigned char)s[i]) * 1099511628211ULL;
-        h2 = (h2 ^ (unsigned char)s[i]) * 0x100000001b3ULL;
-        h2 ^= h2 >> 29;
-    }
+    core_hash128(s, n, h);
     while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
         keep--; /* s[keep] continues a character: cut before it */
     out = malloc(keep + 40);
     if (!out)
         return CORE_ENOMEM;
     memcpy(out, s, keep);
-    snprintf(out + keep, 40, "~h:%016llx%016llx", (unsigned long long)h1, (unsigned long long)h2);
+    snprintf(out + keep, 40, "~h:%016llx%016llx", (unsigned long long)h[0],
+             (unsigned long long)h[1]);
     free(*id);
     *id = out;
     return CORE_OK;

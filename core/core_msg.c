@@ -7,26 +7,12 @@
 #include "core/core_msg.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/core_time.h"
 #include "core/core_utf8.h"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int is_space(char c)
 {
@@ -50,7 +36,7 @@ static core_err_t take_string(json_t *obj, const char *name, core_item_t *item, 
     if (!v || json_is_null(v))
         return CORE_OK;
     if (!json_is_string(v)) {
-        set_err(err, errlen, "field '%s' must be a string", name);
+        core_err_set(err, errlen, "field '%s' must be a string", name);
         return CORE_EBAD_FIELD;
     }
     return core_item_set(item, field, json_string_value(v), json_string_length(v));
@@ -74,7 +60,7 @@ static core_err_t decode_object(json_t *root, core_item_t *item, char *err, size
         char num[32];
         if (json_is_string(v)) {
             if (json_string_length(v) == 0) {
-                set_err(err, errlen, "field 'id' is empty");
+                core_err_set(err, errlen, "field 'id' is empty");
                 rc = CORE_EBAD_FIELD;
                 goto out;
             }
@@ -83,7 +69,7 @@ static core_err_t decode_object(json_t *root, core_item_t *item, char *err, size
             int n = snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
             rc = core_item_set(item, &item->id, num, (size_t)n);
         } else {
-            set_err(err, errlen, "field 'id' must be a string or an integer");
+            core_err_set(err, errlen, "field 'id' must be a string or an integer");
             rc = CORE_EBAD_FIELD;
         }
         if (rc)
@@ -94,7 +80,7 @@ static core_err_t decode_object(json_t *root, core_item_t *item, char *err, size
     if (v && !json_is_null(v)) {
         if (json_is_integer(v)) {
             if (json_integer_value(v) < 0) {
-                set_err(err, errlen, "field 'ts' is a negative epoch");
+                core_err_set(err, errlen, "field 'ts' is a negative epoch");
                 rc = CORE_EBAD_TIME;
                 goto out;
             }
@@ -102,15 +88,15 @@ static core_err_t decode_object(json_t *root, core_item_t *item, char *err, size
             item->event_set = 1; /* 0 too: 1970 is a time, if a useless one */
         } else if (json_is_string(v)) {
             if (core_time_parse_any(json_string_value(v), &item->event_ms) != CORE_OK) {
-                set_err(err, errlen,
-                        "field 'ts' '%.64s' is not RFC 3339, RFC 822 or epoch milliseconds",
-                        json_string_value(v));
+                core_err_set(err, errlen,
+                             "field 'ts' '%.64s' is not RFC 3339, RFC 822 or epoch milliseconds",
+                             json_string_value(v));
                 rc = CORE_EBAD_TIME;
                 goto out;
             }
             item->event_set = 1;
         } else {
-            set_err(err, errlen, "field 'ts' must be a string or an integer");
+            core_err_set(err, errlen, "field 'ts' must be a string or an integer");
             rc = CORE_EBAD_FIELD;
             goto out;
         }
@@ -155,12 +141,12 @@ core_err_t core_msg_decode(const char *buf, size_t len, const core_msg_limits_t 
 
     *out = NULL;
     if (len > limits->max_message_bytes) {
-        set_err(err, errlen, "message of %zu bytes exceeds the limit of %zu bytes", len,
-                limits->max_message_bytes);
+        core_err_set(err, errlen, "message of %zu bytes exceeds the limit of %zu bytes", len,
+                     limits->max_message_bytes);
         return CORE_ETOO_LARGE;
     }
     if (!core_utf8_valid(buf, len, &bad)) {
-        set_err(err, errlen, "invalid UTF-8 at byte %zu", bad);
+        core_err_set(err, errlen, "invalid UTF-8 at byte %zu", bad);
         return CORE_EUTF8;
     }
     if ((rc = core_item_new(&item)) != CORE_OK)
@@ -179,16 +165,16 @@ core_err_t core_msg_decode(const char *buf, size_t len, const core_msg_limits_t 
     } else if (root && json_is_string(root)) {
         rc = core_item_set(item, &item->text, json_string_value(root), json_string_length(root));
     } else if (root) {
-        set_err(err, errlen, "JSON value is %s, not an object",
-                json_is_array(root)    ? "an array"
-                : json_is_number(root) ? "a number"
-                : json_is_null(root)   ? "null"
-                                       : "a boolean");
+        core_err_set(err, errlen, "JSON value is %s, not an object",
+                     json_is_array(root)    ? "an array"
+                     : json_is_number(root) ? "a number"
+                     : json_is_null(root)   ? "null"
+                                            : "a boolean");
         rc = CORE_ENOT_OBJECT;
     } else if (looks_like_object(buf + i, len - i) ||
                (i < len && buf[i] == '"' && nul_string(buf, len))) {
-        set_err(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
-                jerr.text);
+        core_err_set(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+                     jerr.text);
         rc = CORE_EJSON;
     } else {
         size_t e = len;
@@ -198,23 +184,23 @@ core_err_t core_msg_decode(const char *buf, size_t len, const core_msg_limits_t 
     }
     json_decref(root);
     if (rc != CORE_OK)
-        goto fail;
+        goto out;
     if ((!item->text || blank(item->text, strlen(item->text))) &&
         (!item->title || blank(item->title, strlen(item->title)))) {
-        set_err(err, errlen, "message has no text: 'text' and 'title' are missing or blank");
+        core_err_set(err, errlen, "message has no text: 'text' and 'title' are missing or blank");
         rc = CORE_EEMPTY_TEXT;
-        goto fail;
+        goto out;
     }
     tl = (item->text ? strlen(item->text) : 0) + (item->title ? strlen(item->title) : 0);
     if (tl > limits->max_text_bytes) {
-        set_err(err, errlen, "text of %zu bytes exceeds the limit of %zu bytes", tl,
-                limits->max_text_bytes);
+        core_err_set(err, errlen, "text of %zu bytes exceeds the limit of %zu bytes", tl,
+                     limits->max_text_bytes);
         rc = CORE_ETOO_LARGE;
-        goto fail;
+        goto out;
     }
     *out = item;
-    return CORE_OK;
-fail:
+    item = NULL;
+out:
     core_item_free(item);
     return rc;
 }

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/core_time.h"
+
 struct core_queue {
     pthread_mutex_t lock;
     pthread_cond_t not_empty;
@@ -59,19 +61,6 @@ void core_queue_free(core_queue_t *q)
     free(q);
 }
 
-static struct timespec deadline_after(int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 /* Waits on cv until pred holds, the queue closes, or the deadline passes.
  * Returns 0 when it may proceed to check the predicate again, ETIMEDOUT
  * otherwise. Caller holds q->lock. */
@@ -87,7 +76,7 @@ static int wait_on(core_queue_t *q, pthread_cond_t *cv, int timeout_ms,
 
 core_err_t core_queue_push(core_queue_t *q, void *p, int timeout_ms)
 {
-    struct timespec dl = deadline_after(timeout_ms > 0 ? timeout_ms : 0);
+    struct timespec dl = core_time_deadline(CLOCK_MONOTONIC, timeout_ms);
     core_err_t err = CORE_OK;
 
     pthread_mutex_lock(&q->lock);
@@ -131,7 +120,7 @@ core_err_t core_queue_pop(core_queue_t *q, void **out, int timeout_ms)
 core_err_t core_queue_pop_batch(core_queue_t *q, void **out, size_t max, size_t *n,
                                 int first_timeout_ms, int linger_ms)
 {
-    struct timespec dl = deadline_after(first_timeout_ms > 0 ? first_timeout_ms : 0);
+    struct timespec dl = core_time_deadline(CLOCK_MONOTONIC, first_timeout_ms);
     core_err_t err = CORE_OK;
 
     *n = 0;
@@ -147,7 +136,7 @@ core_err_t core_queue_pop_batch(core_queue_t *q, void **out, size_t max, size_t 
         goto out;
     }
     out[(*n)++] = take(q);
-    dl = deadline_after(linger_ms > 0 ? linger_ms : 0);
+    dl = core_time_deadline(CLOCK_MONOTONIC, linger_ms);
     while (*n < max) {
         if (q->count > 0) {
             out[(*n)++] = take(q);

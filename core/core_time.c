@@ -33,6 +33,21 @@ int64_t core_time_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+struct timespec core_time_deadline(clockid_t clock, int64_t ms)
+{
+    struct timespec ts;
+    if (ms < 0)
+        ms = 0;
+    clock_gettime(clock, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
 static int64_t days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "core/core_error.h"
 
@@ -32,6 +33,13 @@ int64_t core_time_mono_ms(void);
 
 /* core_time_mono_ns: monotonic clock in ns, for latency measurements. */
 int64_t core_time_mono_ns(void);
+
+/* core_time_deadline: the time ms milliseconds from now on clock (a
+ * negative ms counts as 0), as the absolute timespec that
+ * pthread_cond_timedwait (CLOCK_REALTIME, or the clock a condition variable
+ * was set to), pthread_mutex_timedlock and pthread_timedjoin_np
+ * (CLOCK_REALTIME) wait for. Any thread. */
+struct timespec core_time_deadline(clockid_t clock, int64_t ms);
 
 /* core_time_from_civil: UTC calendar fields to epoch ms (no range checks). */
 int64_t core_time_from_civil(int year, int month, int day, int hour, int min, int sec);

@@ -124,6 +124,7 @@ static core_err_t ctx_new(const core_tls_opts_t *o, SSL_CTX **out, char *err, si
     const char *section = section_of(o);
     char why[200];
     SSL_CTX *ctx;
+    core_err_t rc = CORE_ECONFIG;
 
     *out = NULL;
     ERR_clear_error();
@@ -141,41 +142,42 @@ static core_err_t ctx_new(const core_tls_opts_t *o, SSL_CTX **out, char *err, si
         ssl_reason(why, sizeof why);
         snprintf(err, errlen, "%s.tls_ca_file %s: cannot load CA certificates: %s", section,
                  o->ca_file, why);
-        goto fail;
+        goto out;
     }
     if (o->ca_dir[0] && SSL_CTX_load_verify_dir(ctx, o->ca_dir) != 1) {
         ssl_reason(why, sizeof why);
         snprintf(err, errlen, "%s.tls_ca_dir %s: cannot use: %s", section, o->ca_dir, why);
-        goto fail;
+        goto out;
     }
     if (!o->ca_file[0] && !o->ca_dir[0] && SSL_CTX_set_default_verify_paths(ctx) != 1) {
         ssl_reason(why, sizeof why);
         snprintf(err, errlen, "TLS: cannot load the system's CA store: %s", why);
-        goto fail;
+        goto out;
     }
     if (o->cert[0] && SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1) {
         ssl_reason(why, sizeof why);
         snprintf(err, errlen, "%s.tls_cert %s: cannot load: %s", section, o->cert, why);
-        goto fail;
+        goto out;
     }
     if (o->key[0] && SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1) {
         ssl_reason(why, sizeof why);
         snprintf(err, errlen,
                  "%s.tls_key %s: cannot load (a key without a passphrase is needed): %s", section,
                  o->key, why);
-        goto fail;
+        goto out;
     }
     if (o->key[0] && SSL_CTX_check_private_key(ctx) != 1) {
         ssl_reason(why, sizeof why);
         snprintf(err, errlen, "%s.tls_key %s does not belong to %s.tls_cert %s: %s", section,
                  o->key, section, o->cert, why);
-        goto fail;
+        goto out;
     }
     *out = ctx;
-    return CORE_OK;
-fail:
+    ctx = NULL;
+    rc = CORE_OK;
+out:
     SSL_CTX_free(ctx);
-    return CORE_ECONFIG;
+    return rc;
 }
 
 core_err_t core_tls_check(const core_tls_opts_t *o, char *err, size_t errlen)
@@ -645,26 +647,25 @@ core_err_t core_tls_connect(const core_tls_opts_t *o, const char *host, int port
     sigpipe_block(&guard);
     rc = ctx_new(o, &t->ctx, err, errlen);
     if (rc != CORE_OK)
-        goto fail;
+        goto out;
     rc = tcp_connect(host, port, deadline, &t->sock, why, sizeof why);
     if (rc != CORE_OK) {
         snprintf(err, errlen, "%s: %s", t->at, why);
-        goto fail;
+        goto out;
     }
     t->ssl = SSL_new(t->ctx);
     if (!t->ssl || SSL_set_fd(t->ssl, t->sock) != 1) {
         snprintf(err, errlen, "TLS: out of memory");
         rc = CORE_ENOMEM;
-        goto fail;
+        goto out;
     }
     if ((rc = set_name(t->ssl, name, err, errlen)) != CORE_OK ||
         (rc = handshake(t, deadline, err, errlen)) != CORE_OK ||
         (rc = start_proxy(t, fd_out, err, errlen)) != CORE_OK)
-        goto fail;
-    sigpipe_restore(&guard);
+        goto out;
     *out = t;
-    return CORE_OK;
-fail:
+    t = NULL;
+out:
     sigpipe_restore(&guard);
     core_tls_free(t);
     return rc;

@@ -101,25 +101,25 @@ core_err_t core_watchlist_parse(const char *name, const char *text, core_watchli
         if (!tab) {
             snprintf(err, errlen, "%s:%d: expected TICKER<TAB>name,alias,...", name, lineno);
             rc = CORE_EPARSE;
-            goto fail;
+            goto out;
         }
         tl = (size_t)(tab - p);
         if (!valid_ticker(p, tl)) {
             snprintf(err, errlen, "%s:%d: bad ticker '%.*s' (1-12 of A-Z 0-9 . -)", name, lineno,
                      (int)(tl > 40 ? 40 : tl), p);
             rc = CORE_EPARSE;
-            goto fail;
+            goto out;
         }
         grown = realloc(wl->tickers, (wl->n_tickers + 1) * sizeof *grown);
         if (!grown) {
             rc = CORE_ENOMEM;
-            goto fail;
+            goto out;
         }
         wl->tickers = grown;
         wl->tickers[wl->n_tickers] = malloc(tl + 1);
         if (!wl->tickers[wl->n_tickers]) {
             rc = CORE_ENOMEM;
-            goto fail;
+            goto out;
         }
         for (size_t i = 0; i < tl; i++)
             wl->tickers[wl->n_tickers][i] = (char)toupper((unsigned char)p[i]);
@@ -138,10 +138,10 @@ core_err_t core_watchlist_parse(const char *name, const char *text, core_watchli
                     snprintf(err, errlen, "%s:%d: name '%.*s' must be 2 to 100 bytes", name,
                              lineno, (int)(e - s > 40 ? 40 : e - s), s);
                     rc = CORE_EPARSE;
-                    goto fail;
+                    goto out;
                 }
                 if ((rc = add_name(wl, s, (size_t)(e - s), wl->n_tickers - 1)) != CORE_OK)
-                    goto fail;
+                    goto out;
             }
             q = comma ? comma + 1 : p + len;
         }
@@ -149,7 +149,7 @@ core_err_t core_watchlist_parse(const char *name, const char *text, core_watchli
             snprintf(err, errlen, "%s:%d: ticker %s has no names", name, lineno,
                      wl->tickers[wl->n_tickers - 1]);
             rc = CORE_EPARSE;
-            goto fail;
+            goto out;
         }
     next:
         if (!eol)
@@ -157,8 +157,8 @@ core_err_t core_watchlist_parse(const char *name, const char *text, core_watchli
         p = eol + 1;
     }
     *out = wl;
-    return CORE_OK;
-fail:
+    wl = NULL;
+out:
     core_watchlist_free(wl);
     return rc;
 }

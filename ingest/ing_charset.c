@@ -347,7 +347,7 @@ core_err_t ing_charset_decode(const char *buf, size_t len, const char *content_t
         rc = try_enc(&bom, buf, len, &b, out, 0);
         if (rc == CONV_INVALID)
             rc = try_enc(&bom, buf, len, &b, out, 1);
-        goto done;
+        goto out;
     }
 
     /* 2-4. declared labels, in order of authority */
@@ -378,14 +378,14 @@ core_err_t ing_charset_decode(const char *buf, size_t len, const char *content_t
                 set_warning(out, "labelled %s (%s) but the bytes are UTF-8", shown, what[i]);
                 out->guessed = 1;
                 rc = try_enc(&UTF8, buf, len, &b, out, 0);
-                goto done;
+                goto out;
             }
         }
         rc = try_enc(&e, buf, len, &b, out, 0);
         if (rc == CONV_OK || rc == CONV_NOMEM) {
             if (i > 0)
                 out->guessed = 1;
-            goto done;
+            goto out;
         }
         set_warning(out, "the bytes are not valid %s (%s)", e.name, what[i]);
         out->guessed = 1;
@@ -396,7 +396,7 @@ core_err_t ing_charset_decode(const char *buf, size_t len, const char *content_t
     if (multi > 0 && bad * 10 <= multi) {
         rc = try_enc(&UTF8, buf, len, &b, out, 1);
         if (rc != CONV_INVALID)
-            goto done;
+            goto out;
     }
     utf8ish = multi > 0 && bad <= 4 * multi;
 
@@ -419,21 +419,21 @@ core_err_t ing_charset_decode(const char *buf, size_t len, const char *content_t
             rc = try_enc(&e, buf, len, &b, out, 0);
             if (rc != CONV_INVALID && rc != CONV_UNKNOWN) {
                 out->guessed = 1;
-                goto done;
+                goto out;
             }
         }
     }
     if (utf8ish) {
         rc = try_enc(&UTF8, buf, len, &b, out, 1);
         if (rc != CONV_INVALID)
-            goto done;
+            goto out;
     }
 
     /* the last resort */
     out->guessed = 1;
     rc = try_enc(&CP1252, buf, len, &b, out, 1);
 
-done:
+out:
     if (rc == CONV_NOMEM || rc != CONV_OK) {
         free(b.p);
         memset(out, 0, sizeof *out);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_hash.h"
 #include "core/core_time.h"
 #include "core/core_utf8.h"
 #include "ingest/ing_charset.h"
@@ -277,15 +278,6 @@ core_err_t ing_feed_html_text(const char *html, size_t len, size_t max_bytes, ch
 
 /* ---- items --------------------------------------------------------------- */
 
-static uint64_t fnv1a(uint64_t h, const char *p)
-{
-    for (; p && *p; p++) {
-        h ^= (unsigned char)*p;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 /* How a text construct is read. */
 enum { TXT_DEFAULT = 0, TXT_TEXT, TXT_HTML, TXT_XHTML };
 
@@ -521,7 +513,7 @@ static core_err_t build_item(const pctx *c, const fields *f, ing_feed_item_t *it
         rc = field_text(texts[i], max, d, &it->text);
     }
     if (rc != CORE_OK)
-        goto fail;
+        goto out;
     if (!it->title && !it->text)
         return CORE_OK;
 
@@ -558,22 +550,19 @@ static core_err_t build_item(const pctx *c, const fields *f, ing_feed_item_t *it
     if (!it->id && it->url)
         it->id = strdup(it->url);
     if (!it->id) {
-        char h[24];
-        uint64_t x = fnv1a(1469598103934665603ULL, it->title);
-        x = fnv1a(x, "\n");
-        x = fnv1a(x, date_text);
-        snprintf(h, sizeof h, "h:%016llx", (unsigned long long)x);
+        char h[CORE_HASH_ID_SIZE];
+        uint64_t x = core_fnv64_str(CORE_FNV64_BASIS, it->title);
+        x = core_fnv64_str(x, "\n");
+        x = core_fnv64_str(x, date_text);
+        core_hash_id(h, x);
         it->id = strdup(h);
     }
-    free(date_text);
-    if (!it->id) {
+    if (!it->id)
         rc = CORE_ENOMEM;
-        goto fail;
-    }
-    return CORE_OK;
-fail:
-    free(date_text);
-    item_free(it);
+out:
+    free(date_text); /* freed once: before, a failed id strdup freed it twice */
+    if (rc != CORE_OK)
+        item_free(it);
     return rc;
 }
 
@@ -868,7 +857,7 @@ static core_err_t json_item(pctx *c, json_t *o, const char *base)
     if (rc == CORE_OK && !it.text)
         rc = json_text(jstr(o, "content_html"), max, 1, &it.text);
     if (rc != CORE_OK)
-        goto fail;
+        goto out;
     if (!it.title && !it.text) {
         c->feed->skipped++;
         return CORE_OK;
@@ -898,19 +887,20 @@ static core_err_t json_item(pctx *c, json_t *o, const char *base)
     if (!it.id && it.url)
         it.id = strdup(it.url);
     if (!it.id) {
-        char h[24];
-        uint64_t x = fnv1a(1469598103934665603ULL, it.title);
-        x = fnv1a(x, "\n");
-        x = fnv1a(x, date);
-        snprintf(h, sizeof h, "h:%016llx", (unsigned long long)x);
+        char h[CORE_HASH_ID_SIZE];
+        uint64_t x = core_fnv64_str(CORE_FNV64_BASIS, it.title);
+        x = core_fnv64_str(x, "\n");
+        x = core_fnv64_str(x, date);
+        core_hash_id(h, x);
         it.id = strdup(h);
     }
     if (!it.id) {
         rc = CORE_ENOMEM;
-        goto fail;
+        goto out;
     }
-    return push(c, &it);
-fail:
+    rc = push(c, &it); /* takes it, on failure too */
+    memset(&it, 0, sizeof it);
+out:
     item_free(&it);
     return rc;
 }
@@ -1033,12 +1023,12 @@ core_err_t ing_feed_parse(const char *buf, size_t len, const ing_feed_limits_t *
 
     if (json) {
         rc = parse_json(&c, cs.text, cs.len, err, errlen);
-        goto done;
+        goto out;
     }
     ctxt = xmlNewParserCtxt();
     if (!ctxt) {
         rc = CORE_ENOMEM;
-        goto done;
+        goto out;
     }
     /* The text is UTF-8 now, whatever the declaration says. */
     doc = xmlCtxtReadMemory(ctxt, cs.text, (int)cs.len, url, "UTF-8",
@@ -1050,7 +1040,7 @@ core_err_t ing_feed_parse(const char *buf, size_t len, const ing_feed_limits_t *
         snprintf(err, errlen, "not XML: %s", xe && xe->message ? xe->message : "no root element");
         trim_nl(err);
         rc = CORE_EPARSE;
-        goto done;
+        goto out;
     }
     if (!ctxt->wellFormed) {
         feed->recovered = 1;
@@ -1059,7 +1049,7 @@ core_err_t ing_feed_parse(const char *buf, size_t len, const ing_feed_limits_t *
         trim_nl(feed->note);
     }
     rc = parse_tree(&c, root, err, errlen);
-done:
+out:
     if (rc == CORE_OK && feed->n == 0 && feed->item_like > 0) {
         size_t wl = strlen(feed->warning);
         snprintf(feed->warning + wl, sizeof feed->warning - wl,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/core_hash.h"
 #include "core/core_lines.h"
 #include "core/core_time.h"
 
@@ -58,16 +59,6 @@ core_err_t ing_jsonl_open(const char *path, const core_msg_limits_t *limits, ing
     return CORE_OK;
 }
 
-static uint64_t fnv1a(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 core_err_t ing_jsonl_next(ing_jsonl_t *s, core_item_t **out, char *err, size_t errlen)
 {
     return ing_jsonl_next_wait(s, -1, out, err, errlen);
@@ -108,9 +99,9 @@ core_err_t ing_jsonl_next_wait(ing_jsonl_t *s, int timeout_ms, core_item_t **out
         return rc;
     }
     if (!(*out)->id) {
-        char id[24];
-        int n = snprintf(id, sizeof id, "h:%016llx", (unsigned long long)fnv1a(line, len));
-        rc = core_item_set((*out), &(*out)->id, id, (size_t)n);
+        char id[CORE_HASH_ID_SIZE];
+        size_t n = core_hash_id(id, core_fnv64(CORE_FNV64_BASIS, line, len));
+        rc = core_item_set((*out), &(*out)->id, id, n);
     }
     if (rc == CORE_OK && !(*out)->source)
         rc = core_item_set((*out), &(*out)->source, s->source, strlen(s->source));

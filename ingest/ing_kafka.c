@@ -103,21 +103,7 @@ struct ing_kafka {
     core_counter_t *m_items, *m_acked, *m_failed, *m_rebalances, *m_commit_err, *m_dlq,
         *m_dlq_failed, *m_errors, *m_pauses, *m_produced, *m_produce_err;
     core_gauge_t *m_assigned, *m_paused, *m_in_flight;
-
-    char err[512];
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void note_error(ing_kafka_t *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note_error(ing_kafka_t *k, const char *fmt, ...)
@@ -518,14 +504,7 @@ static void wait_acks(ing_kafka_t *k, const rd_kafka_topic_partition_list_t *par
         int64_t wait = deadline_mono - now;
         if (wait > 100)
             wait = 100; /* re-check periodically: dead-letter acks also signal */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += wait / 1000;
-        ts.tv_nsec += (wait % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = core_time_deadline(CLOCK_REALTIME, wait);
         pthread_cond_timedwait(&k->cv, &k->mu, &ts);
     }
     pthread_mutex_unlock(&k->mu);
@@ -897,7 +876,7 @@ static core_err_t conf_set(rd_kafka_conf_t *conf, const char *key, const char *v
     rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, key, value, why, sizeof why);
     if (r == RD_KAFKA_CONF_OK)
         return CORE_OK;
-    set_err(err, errlen, "[kafka] %s (%s): %s", key, origin, why);
+    core_err_set(err, errlen, "[kafka] %s (%s): %s", key, origin, why);
     return CORE_ECONFIG;
 }
 
@@ -933,10 +912,11 @@ static core_err_t build_conf(ing_kafka_t *k, const core_config_t *cfg, int consu
         core_config_passthrough(cfg, "kafka", i, &key, &value, &origin);
         for (size_t j = 0; j < sizeof managed_props / sizeof managed_props[0]; j++) {
             if (strcmp(key, managed_props[j]) == 0) {
-                set_err(err, errlen,
-                        "[kafka] %s (%s): managed by finsent (use kafka.brokers / kafka.group; "
-                        "offsets are stored on acknowledgement)",
-                        key, origin);
+                core_err_set(
+                    err, errlen,
+                    "[kafka] %s (%s): managed by finsent (use kafka.brokers / kafka.group; "
+                    "offsets are stored on acknowledgement)",
+                    key, origin);
                 rc = CORE_ECONFIG;
                 break;
             }
@@ -992,8 +972,8 @@ core_err_t ing_kafka_check_config(const core_config_t *cfg, char *err, size_t er
     if (rc != CORE_OK)
         return rc;
     if (ntopics == 0) {
-        set_err(err, errlen, "[kafka] topics (%s): no topic to consume",
-                core_config_origin(cfg, "kafka", "topics"));
+        core_err_set(err, errlen, "[kafka] topics (%s): no topic to consume",
+                     core_config_origin(cfg, "kafka", "topics"));
         return CORE_ECONFIG;
     }
     /* The very configurations ing_kafka_new builds, without a handle. */
@@ -1019,7 +999,7 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
 
     *out = NULL;
     if (!core_config_str(cfg, "kafka", "brokers")[0]) {
-        set_err(err, errlen, "[kafka] brokers is empty: Kafka is not configured");
+        core_err_set(err, errlen, "[kafka] brokers is empty: Kafka is not configured");
         return CORE_EINVAL;
     }
     k = calloc(1, sizeof *k);
@@ -1039,23 +1019,23 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
              core_config_str(cfg, "kafka", "output_topic"));
     rc = core_config_split_list(core_config_str(cfg, "kafka", "topics"), &k->topics, &k->ntopics);
     if (rc != CORE_OK)
-        goto fail;
+        goto out;
     if (k->ntopics == 0) {
-        set_err(err, errlen, "[kafka] topics (%s): no topic to consume",
-                core_config_origin(cfg, "kafka", "topics"));
+        core_err_set(err, errlen, "[kafka] topics (%s): no topic to consume",
+                     core_config_origin(cfg, "kafka", "topics"));
         rc = CORE_ECONFIG;
-        goto fail;
+        goto out;
     }
     metrics_init(k);
 
     rc = build_conf(k, cfg, 1, &conf, err, errlen);
     if (rc != CORE_OK)
-        goto fail;
+        goto out;
     k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
     if (!k->rk) {
-        set_err(err, errlen, "[kafka] cannot create consumer: %s", why);
+        core_err_set(err, errlen, "[kafka] cannot create consumer: %s", why);
         rc = CORE_ECONFIG;
-        goto fail;
+        goto out;
     }
     conf = NULL; /* owned by k->rk */
     rd_kafka_poll_set_consumer(k->rk);
@@ -1065,7 +1045,7 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
         size_t mmbl = sizeof mmb;
         rc = build_conf(k, cfg, 0, &conf, err, errlen);
         if (rc != CORE_OK)
-            goto fail;
+            goto out;
         k->prod_max = 1000000; /* librdkafka's default */
         if (rd_kafka_conf_get(conf, "message.max.bytes", mmb, &mmbl) == RD_KAFKA_CONF_OK)
             k->prod_max = (size_t)strtoull(mmb, NULL, 10);
@@ -1077,15 +1057,15 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
                       k->limits.max_message_bytes, k->prod_max);
         k->prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
         if (!k->prod) {
-            set_err(err, errlen, "[kafka] cannot create producer: %s", why);
+            core_err_set(err, errlen, "[kafka] cannot create producer: %s", why);
             rc = CORE_ECONFIG;
-            goto fail;
+            goto out;
         }
         conf = NULL;
     }
     *out = k;
-    return CORE_OK;
-fail:
+    k = NULL;
+out:
     if (conf)
         rd_kafka_conf_destroy(conf);
     ing_kafka_free(k);
@@ -1098,7 +1078,7 @@ core_err_t ing_kafka_start(ing_kafka_t *k, char *err, size_t errlen)
     rd_kafka_resp_err_t e;
 
     if (k->started || k->stopped) {
-        set_err(err, errlen, "kafka source already started");
+        core_err_set(err, errlen, "kafka source already started");
         return CORE_EINVAL;
     }
     subs = rd_kafka_topic_partition_list_new((int)k->ntopics);
@@ -1107,20 +1087,20 @@ core_err_t ing_kafka_start(ing_kafka_t *k, char *err, size_t errlen)
     e = rd_kafka_subscribe(k->rk, subs);
     rd_kafka_topic_partition_list_destroy(subs);
     if (e) {
-        set_err(err, errlen, "kafka subscribe: %s", rd_kafka_err2str(e));
-        snprintf(k->err, sizeof k->err, "subscribe: %s", rd_kafka_err2str(e));
+        core_err_set(err, errlen, "kafka subscribe: %s", rd_kafka_err2str(e));
+        note_error(k, "subscribe: %s", rd_kafka_err2str(e));
         return CORE_EKAFKA;
     }
     if (k->prod) {
         if (pthread_create(&k->pthr, NULL, producer_main, k) != 0) {
-            set_err(err, errlen, "cannot start the kafka producer thread");
+            core_err_set(err, errlen, "cannot start the kafka producer thread");
             return CORE_EINTERNAL;
         }
         k->pstarted = 1;
         atomic_store(&k->producing, 1);
     }
     if (pthread_create(&k->thr, NULL, consumer_main, k) != 0) {
-        set_err(err, errlen, "cannot start the kafka consumer thread");
+        core_err_set(err, errlen, "cannot start the kafka consumer thread");
         return CORE_EINTERNAL;
     }
     k->started = 1;
@@ -1222,9 +1202,4 @@ core_err_t ing_kafka_produce(ing_kafka_t *k, const char *key, size_t keylen, con
         return CORE_ETOO_LARGE; /* permanent: the caller decides */
     note_error(k, "produce: %s", rd_kafka_err2str(e));
     return CORE_EKAFKA;
-}
-
-const char *ing_kafka_error(const ing_kafka_t *k)
-{
-    return k->err;
 }

@@ -139,7 +139,4 @@ core_err_t ing_kafka_check_config(const core_config_t *cfg, char *err, size_t er
 core_err_t ing_kafka_produce(ing_kafka_t *k, const char *key, size_t keylen, const char *value,
                              size_t len, ing_kafka_delivery_fn cb, void *opaque);
 
-/* ing_kafka_error: the last error text of the handle ("" if none). */
-const char *ing_kafka_error(const ing_kafka_t *k);
-
 #endif

@@ -260,14 +260,14 @@ core_err_t ing_opml_parse(const char *buf, size_t len, ing_opml_t **out, char *e
         else
             snprintf(err, errlen, "not XML: no root element");
         rc = CORE_EPARSE;
-        goto done;
+        goto out;
     }
     if (!is_el(root, "opml")) {
         snprintf(err, errlen, "not OPML: root element <%s>%s%s", (const char *)root->name,
                  root->ns && root->ns->href ? " in namespace " : "",
                  root->ns && root->ns->href ? (const char *)root->ns->href : "");
         rc = CORE_EPARSE;
-        goto done;
+        goto out;
     }
     for (const xmlNode *c = root->children; c; c = c->next) {
         if (!body && is_el(c, "body"))
@@ -282,12 +282,12 @@ core_err_t ing_opml_parse(const char *buf, size_t len, ing_opml_t **out, char *e
             snprintf(err, errlen, "no <body> in <opml> (not well-formed: line %d: %s)",
                      xe ? xe->line : 0, xml_msg(xe, msg, sizeof msg));
         rc = CORE_EPARSE;
-        goto done;
+        goto out;
     }
     doc = calloc(1, sizeof *doc);
     if (!doc) {
         rc = CORE_ENOMEM;
-        goto done;
+        goto out;
     }
     if (!ctxt->wellFormed) {
         doc->recovered = 1;
@@ -299,7 +299,7 @@ core_err_t ing_opml_parse(const char *buf, size_t len, ing_opml_t **out, char *e
             doc->title = text_of(c->children);
             if (!doc->title) {
                 rc = CORE_ENOMEM;
-                goto done;
+                goto out;
             }
             doc->title = collapse(doc->title);
             break;
@@ -307,7 +307,7 @@ core_err_t ing_opml_parse(const char *buf, size_t len, ing_opml_t **out, char *e
     }
     r.doc = doc;
     rc = walk(&r, body, NULL);
-done:
+out:
     if (rc != CORE_OK) {
         ing_opml_free(doc);
         doc = NULL;
@@ -641,13 +641,13 @@ core_err_t ing_opml_plan(const ing_opml_t *doc, const core_config_t *existing,
         char *key;
         if (set_add(&names, strdup(name)) < 0) {
             rc = CORE_ENOMEM;
-            goto done;
+            goto out;
         }
         snprintf(sec, sizeof sec, "feed.%s", name);
         key = url_key(core_config_str(existing, sec, "url"));
         if (key && url_take(&urls, key, -1) < 0) {
             rc = CORE_ENOMEM;
-            goto done;
+            goto out;
         }
     }
     for (size_t i = 0; i < doc->n; i++) {
@@ -673,7 +673,7 @@ core_err_t ing_opml_plan(const ing_opml_t *doc, const core_config_t *existing,
         key = url_key(o->url);
         if (!key) {
             rc = CORE_ENOMEM;
-            goto done;
+            goto out;
         }
         owner = url_owner(&urls, key);
         if (owner >= -1) {
@@ -698,12 +698,12 @@ core_err_t ing_opml_plan(const ing_opml_t *doc, const core_config_t *existing,
         if (pick_name(&names, base, e->name) < 0) {
             free(key);
             rc = CORE_ENOMEM;
-            goto done;
+            goto out;
         }
         rc = prove(e, cerr, sizeof cerr);
         if (rc == CORE_ENOMEM) {
             free(key);
-            goto done;
+            goto out;
         }
         if (rc != CORE_OK) {
             /* The name stays taken: harmless, and keeps the plan simple. */
@@ -716,11 +716,11 @@ core_err_t ing_opml_plan(const ing_opml_t *doc, const core_config_t *existing,
         }
         if (url_take(&urls, key, (long)i) < 0) {
             rc = CORE_ENOMEM;
-            goto done;
+            goto out;
         }
         e->verdict = ING_OPML_IMPORT;
     }
-done:
+out:
     set_free(&names);
     set_free(&urls.keys);
     free(urls.owner);

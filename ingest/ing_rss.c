@@ -784,26 +784,24 @@ core_err_t ing_rss_new(const core_config_t *cfg, core_queue_t *q, core_metrics_t
     r->multi = curl_multi_init();
     if (!r->multi) {
         rc = CORE_ENOMEM;
-        goto fail;
+        goto out;
     }
     rc = ing_seen_open(strcmp(store, "file") == 0 ? state : NULL,
                        core_config_int(cfg, "rss", "seen_ttl"), core_time_now_ms(), &r->seen, err,
                        errlen);
     if (rc != CORE_OK)
-        goto fail;
+        goto out;
     if (strcmp(store, "redis") == 0) {
         rc = ing_seen_redis_new(cfg, &r->seen_redis);
         if (rc != CORE_OK)
-            goto fail;
+            goto out;
     }
     if (ing_seen_load_skipped(r->seen))
         CORE_WARN(MOD, "%s: %zu corrupt line(s) skipped", state, ing_seen_load_skipped(r->seen));
     apply_specs(r, specs, n);
-    specs_free(specs, n);
-    specs = NULL;
     *out = r;
-    return CORE_OK;
-fail:
+    r = NULL;
+out:
     specs_free(specs, n);
     ing_rss_free(r);
     return rc;

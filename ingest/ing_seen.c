@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/core_hash.h"
+
 enum { ST_PENDING = 0, ST_SEEN = 1 };
 
 typedef struct entry {
@@ -35,16 +37,6 @@ struct ing_seen {
     size_t njournal, capjournal;
 };
 
-static uint64_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static char *make_key(const char *feed, const char *id)
 {
     size_t a = strlen(feed), b = strlen(id);
@@ -59,7 +51,7 @@ static char *make_key(const char *feed, const char *id)
 
 static entry **find(ing_seen_t *s, const char *key)
 {
-    entry **pp = &s->tab[hash(key) & (s->cap - 1)];
+    entry **pp = &s->tab[core_fnv64_str(CORE_FNV64_BASIS, key) & (s->cap - 1)];
     while (*pp && strcmp((*pp)->key, key) != 0)
         pp = &(*pp)->next;
     return pp;
@@ -75,7 +67,7 @@ static int grow(ing_seen_t *s)
         entry *e = s->tab[i];
         while (e) {
             entry *next = e->next;
-            size_t b = hash(e->key) & (ncap - 1);
+            size_t b = core_fnv64_str(CORE_FNV64_BASIS, e->key) & (ncap - 1);
             e->next = nt[b];
             nt[b] = e;
             e = next;
@@ -407,7 +399,7 @@ static core_err_t write_file(ing_seen_t *s, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
         if (fd >= 0)
             close(fd);
-        goto done;
+        goto out;
     }
     fd = -1; /* owned by f */
     fputs("finsent-seen 1\n", f);
@@ -426,17 +418,17 @@ static core_err_t write_file(ing_seen_t *s, char *err, size_t errlen)
         snprintf(err, errlen, "%s: write: %s", tmp, strerror(errno));
         fclose(f);
         unlink(tmp);
-        goto done;
+        goto out;
     }
     if (fclose(f) != 0) {
         snprintf(err, errlen, "%s: close: %s", tmp, strerror(errno));
         unlink(tmp);
-        goto done;
+        goto out;
     }
     if (rename(tmp, s->path) != 0) {
         snprintf(err, errlen, "%s: rename to %s: %s", tmp, s->path, strerror(errno));
         unlink(tmp);
-        goto done;
+        goto out;
     }
     dir = strdup(s->path);
     if (dir) {
@@ -447,7 +439,7 @@ static core_err_t write_file(ing_seen_t *s, char *err, size_t errlen)
         }
     }
     rc = CORE_OK;
-done:
+out:
     free(dir);
     free(tmp);
     return rc;

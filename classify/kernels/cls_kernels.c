@@ -1,12 +1,11 @@
 /*
- * cls_kernels: the selector of the kernel table and the GEMM wrapper
- * (see cls_kernels.h). The choice is made once under pthread_once from
- * core_cpu's CPUID reading; FINSENT_KERNELS may force a variant. This is the
- * only file that knows which ISA variants exist.
+ * cls_kernels: the selector of the kernel table (see cls_kernels.h). The
+ * choice is made once under pthread_once from core_cpu's CPUID reading;
+ * FINSENT_KERNELS may force a variant. This is the only file that knows
+ * which ISA variants exist.
  */
 #include "classify/kernels/cls_kernels.h"
 
-#include <cblas.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,28 +63,4 @@ const cls_kernels_t *cls_kernels_get(void)
 {
     pthread_once(&chosen_once, choose);
     return chosen;
-}
-
-void cls_gemm_xwt(const float *x, size_t m, size_t k, const float *w, size_t n, float *y,
-                  size_t ldy)
-{
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k, 1.0f,
-                x, (blasint)k, w, (blasint)k, 0.0f, y, (blasint)ldy);
-}
-
-void cls_gemm_xwt_bias(const float *x, size_t m, size_t k, const float *w, size_t n,
-                       const float *bias, float *y, size_t ldy)
-{
-    for (size_t r = 0; r < m; r++)
-        memcpy(y + r * ldy, bias, n * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k, 1.0f,
-                x, (blasint)k, w, (blasint)k, 1.0f, y, (blasint)ldy);
-}
-
-void cls_gemm(int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
-              const float *b, size_t ldb, float beta, float *c, size_t ldc)
-{
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (blasint)m,
-                (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c,
-                (blasint)ldc);
 }

@@ -1,5 +1,5 @@
 /*
- * cls_kernels: the kernel table of the encoder, and the GEMM wrapper.
+ * cls_kernels: the kernel table of the encoder.
  *
  * Elementwise work (bias add, bias + activation, residual add + LayerNorm,
  * row softmax) and the attention of one head go through one table of
@@ -17,9 +17,8 @@
  * rows of `n` contiguous floats (row stride n); attention_head works on
  * column slices (row stride ld). All are thread-safe (no state).
  *
- * GEMM: every dense layer is Y = X W^T + b with W stored (out, in) row-major
- * as PyTorch stores it; cls_gemm_xwt is the one entry to cblas_sgemm for it
- * (CblasTrans on W), cls_gemm the general form used by attention.
+ * No BLAS here: the fp32 dense layers go through cls_gemm_xwt in
+ * classify/cls_blas.h, the reduced-precision ones through cls_lowp.h.
  */
 #ifndef CLS_KERNELS_H
 #define CLS_KERNELS_H
@@ -68,21 +67,5 @@ const cls_kernels_t *cls_kernels_get(void);
 /* cls_kernels_named returns the table called name if this CPU can run it,
  * else NULL (unknown name or missing instruction set). Any thread. */
 const cls_kernels_t *cls_kernels_named(const char *name);
-
-/* cls_gemm_xwt: y (m, n; row stride ldy) = x (m, k) * w^T, w (n, k). Any
- * thread; OpenBLAS's own threads do the work. */
-void cls_gemm_xwt(const float *x, size_t m, size_t k, const float *w, size_t n, float *y,
-                  size_t ldy);
-
-/* cls_gemm_xwt_bias: y = x w^T + bias (bias (n) broadcast over rows): y is
- * filled with the bias and the product accumulated onto it (beta = 1), which
- * costs one pass less than a product followed by a bias add. */
-void cls_gemm_xwt_bias(const float *x, size_t m, size_t k, const float *w, size_t n,
-                       const float *bias, float *y, size_t ldy);
-
-/* cls_gemm: c (m, n; ldc) = alpha * a (m, k; lda) * op(b) + beta * c, where
- * op(b) is b (k, n; ldb) or, with trans_b, b^T for b (n, k; ldb). */
-void cls_gemm(int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
-              const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
 #endif

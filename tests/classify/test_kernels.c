@@ -3,9 +3,10 @@
  * reference, on every length 1..67 (all tail sizes of 8 and 16 lanes, with
  * several rows so a tail bug spills into the next row) and on the real model
  * sizes 256, 384, 768, 1024, 3072. Variants this CPU lacks are reported as
- * skipped (TH_SKIP). Also: the selector and FINSENT_KERNELS, extreme inputs, the
- * GEMM wrapper against a naive product, and attention_head of every variant
- * against generic on query/key/head sizes 1..200 (head = a column slice).
+ * skipped (TH_SKIP). Also: the selector and FINSENT_KERNELS, extreme inputs,
+ * the GEMM wrappers of cls_blas against a naive product, and attention_head
+ * of every variant against generic on query/key/head sizes 1..200 (head = a
+ * column slice).
  *
  * Tolerances (absolute, plus a relative part where the value is large):
  *   bias_add, bias_relu: exact (same single rounding per element).
@@ -465,30 +466,25 @@ END_TEST
 START_TEST(test_gemm)
 {
     size_t m = 7, k = 13, n = 5;
-    float x[7 * 13], w[5 * 13], y[7 * 6], c[7 * 5];
+    float x[7 * 13], w[5 * 13], b[5], y[7 * 6], yb[7 * 6];
     fill(x, m * k, -1, 1);
     fill(w, n * k, -1, 1);
+    fill(b, n, -1, 1);
     for (size_t i = 0; i < m * 6; i++)
-        y[i] = 99.0f;
-    cls_gemm_xwt(x, m, k, w, n, y, 6); /* ldy 6: column 5 untouched */
+        y[i] = yb[i] = 99.0f;
+    cls_gemm_xwt(x, m, k, w, n, y, 6);          /* ldy 6: column 5 untouched */
+    cls_gemm_xwt_bias(x, m, k, w, n, b, yb, 6); /* the same plus the bias */
     for (size_t i = 0; i < m; i++) {
         for (size_t j = 0; j < n; j++) {
             double s = 0;
             for (size_t q = 0; q < k; q++)
                 s += (double)x[i * k + q] * w[j * k + q];
             ck_assert_double_eq_tol(y[i * 6 + j], s, 1e-5);
+            ck_assert_double_eq_tol(yb[i * 6 + j], s + b[j], 1e-5);
         }
         ck_assert_float_eq(y[i * 6 + 5], 99.0f);
+        ck_assert_float_eq(yb[i * 6 + 5], 99.0f);
     }
-    /* c = 0.5 * x[:, :5] (7x5, lda 13) * w[:5, :5] (5x5, ldb 13), no transpose */
-    cls_gemm(0, m, n, n, 0.5f, x, k, w, k, 0.0f, c, n);
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
-            double s = 0;
-            for (size_t q = 0; q < n; q++)
-                s += (double)x[i * k + q] * w[q * k + j];
-            ck_assert_double_eq_tol(c[i * n + j], 0.5 * s, 1e-5);
-        }
 }
 END_TEST
 

@@ -13,5 +13,6 @@ Suite *suite_lines(void);
 Suite *suite_log(void);
 Suite *suite_watchlist(void);
 Suite *suite_utf8(void);
+Suite *suite_hash(void);
 Suite *suite_tls(void);
 #endif

@@ -1,5 +1,5 @@
 /* Tests of core_time: RFC 3339, RFC 822/1123 with real-world zones, epoch
- * ms, and rejection of everything else. */
+ * ms, rejection of everything else, and deadlines for timed waits. */
 #include <string.h>
 
 #include "core/core_time.h"
@@ -163,6 +163,27 @@ START_TEST(format_roundtrip)
 }
 END_TEST
 
+/* A deadline is now plus ms on the clock asked for, normalised (tv_nsec
+ * below 1e9 however many ms are added), and a negative ms is now. */
+START_TEST(deadline)
+{
+    static const int64_t ms[] = {0, 1, 999, 1000, 1500, 2999, 86400000};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        int64_t before = core_time_mono_ns();
+        struct timespec ts = core_time_deadline(CLOCK_MONOTONIC, ms[i]);
+        int64_t after = core_time_mono_ns(), at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        ck_assert_int_ge(ts.tv_nsec, 0);
+        ck_assert_int_lt(ts.tv_nsec, 1000000000L);
+        ck_assert_int_ge(at, before + ms[i] * 1000000);
+        ck_assert_int_le(at, after + ms[i] * 1000000);
+    }
+    struct timespec a, b = core_time_deadline(CLOCK_REALTIME, -5000);
+    clock_gettime(CLOCK_REALTIME, &a);
+    ck_assert(b.tv_sec < a.tv_sec || (b.tv_sec == a.tv_sec && b.tv_nsec <= a.tv_nsec));
+    ck_assert_int_ge((int64_t)b.tv_sec * 1000 + b.tv_nsec / 1000000, core_time_now_ms() - 1000);
+}
+END_TEST
+
 Suite *suite_time(void)
 {
     Suite *s = suite_create("time");
@@ -173,6 +194,7 @@ Suite *suite_time(void)
     tcase_add_test(tc, rfc822_bad);
     tcase_add_test(tc, epoch_and_any);
     tcase_add_test(tc, format_roundtrip);
+    tcase_add_test(tc, deadline);
     suite_add_tcase(s, tc);
     return s;
 }
