@@ -1,6 +1,8 @@
 /* Tests of core_config: the three layers and their precedence, instance
  * sections, librdkafka pass-through, and every kind of bad input with an
  * error that names the file, line and key. */
+#include <ctype.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +311,75 @@ START_TEST(not_a_regular_file)
 }
 END_TEST
 
+/* Every row's id is its section and key in upper case (a template's kind
+ * for "feed.*" and "rule.*"), so CORE_CFG_<SECTION>_<KEY> names the key it
+ * reads; the enumerators are the rows (core_config_key_name agrees). */
+START_TEST(key_ids_match_the_table)
+{
+    static const struct {
+        const char *id, *section, *key;
+        core_config_key_t row;
+    } rows[] = {
+#define ROW(id, s, k, t, d, mn, mx, h) {#id, s, k, CORE_CFG_##id},
+        CORE_CONFIG_KEYS(ROW)
+#undef ROW
+    };
+    size_t n = sizeof rows / sizeof rows[0];
+
+    ck_assert_uint_eq(n, CORE_CONFIG_NKEYS);
+    for (size_t i = 0; i < n; i++) {
+        char want[128];
+        size_t len = 0;
+        for (const char *p = rows[i].section; *p && *p != '.'; p++)
+            want[len++] = (char)toupper((unsigned char)*p);
+        want[len++] = '_';
+        for (const char *p = rows[i].key; *p; p++)
+            want[len++] = (char)toupper((unsigned char)*p);
+        want[len] = '\0';
+        ck_assert_str_eq(rows[i].id, want);
+        ck_assert_int_eq(rows[i].row, (core_config_key_t)i);
+        ck_assert_str_eq(core_config_key_name(rows[i].row), rows[i].key);
+    }
+}
+END_TEST
+
+/* A getter handed a key it cannot read is a bug: it stops the program in
+ * every build (NDEBUG or not) instead of reading the wrong slot. */
+START_TEST(int_getter_on_string_key_aborts)
+{
+    core_config_t *c = fresh();
+    (void)core_config_int(c, (core_config_int_key_t)CORE_CFG_LOG_LEVEL);
+}
+END_TEST
+
+START_TEST(str_getter_on_bool_key_aborts)
+{
+    core_config_t *c = fresh();
+    (void)core_config_str(c, (core_config_str_key_t)CORE_CFG_REDIS_TLS);
+}
+END_TEST
+
+START_TEST(key_out_of_range_aborts)
+{
+    core_config_t *c = fresh();
+    (void)core_config_origin(c, CORE_CONFIG_NKEYS);
+}
+END_TEST
+
+START_TEST(template_key_without_instance_aborts)
+{
+    core_config_t *c = fresh();
+    (void)core_config_double(c, CORE_CFG_RULE_THRESHOLD);
+}
+END_TEST
+
+START_TEST(fixed_key_with_instance_aborts)
+{
+    core_config_t *c = fresh();
+    (void)core_config_inst_int(c, CORE_CFG_REDIS_PORT, "x");
+}
+END_TEST
+
 Suite *suite_config(void)
 {
     Suite *s = suite_create("config");
@@ -323,6 +394,12 @@ Suite *suite_config(void)
     tcase_add_test(tc, bad_env_and_set);
     tcase_add_test(tc, parse_duration_and_size);
     tcase_add_test(tc, defaults_file_loads_back);
+    tcase_add_test(tc, key_ids_match_the_table);
+    tcase_add_test_raise_signal(tc, int_getter_on_string_key_aborts, SIGABRT);
+    tcase_add_test_raise_signal(tc, str_getter_on_bool_key_aborts, SIGABRT);
+    tcase_add_test_raise_signal(tc, key_out_of_range_aborts, SIGABRT);
+    tcase_add_test_raise_signal(tc, template_key_without_instance_aborts, SIGABRT);
+    tcase_add_test_raise_signal(tc, fixed_key_with_instance_aborts, SIGABRT);
     suite_add_tcase(s, tc);
     return s;
 }
