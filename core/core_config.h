@@ -63,11 +63,12 @@ core_err_t core_config_set(core_config_t *cfg, const char *assignment, char *err
  * LIST), core_config_int_key_t (INT, DURATION in ms, SIZE in bytes),
  * core_config_double_key_t (DOUBLE), core_config_bool_key_t (BOOL). A
  * misspelled key does not compile, and a key handed to the wrong getter is
- * an enum conversion that -Wall -Wextra reports (gcc's -Wenum-conversion,
- * clang's default warnings); a value that reaches a getter anyway (a cast
- * int, a key of the other scope) aborts with a message in every build. The
- * enumerators are the rows of the table, so a key of any type converts to
- * core_config_key_t for the functions that take any key. */
+ * an implicit conversion between enums that -Wenum-conversion reports (in
+ * gcc's -Wextra, on by default in clang; an error in the -Werror build). A
+ * value that reaches a getter anyway (a cast int, a template key without
+ * an instance) aborts with a message in every build. The enumerators are
+ * the rows of the table, so a key of any type converts to core_config_key_t
+ * for the functions that take any key. */
 typedef int core_config_key_t;
 
 enum core_config_row_ {
@@ -112,16 +113,16 @@ enum core_config_row_ {
 #define CORE_CONFIG_KEY_BOOL_(id, s, k, t, d, mn, mx, h)                                           \
     CORE_CONFIG_IF2_(BOOL, CORE_CONFIG_GETTER_##t, id)
 
-typedef enum {
+typedef enum core_config_str_key {
     CORE_CONFIG_KEYS(CORE_CONFIG_KEY_STR_) CORE_CONFIG_STR_END_ = CORE_CONFIG_NKEYS
 } core_config_str_key_t;
-typedef enum {
+typedef enum core_config_int_key {
     CORE_CONFIG_KEYS(CORE_CONFIG_KEY_INT_) CORE_CONFIG_INT_END_ = CORE_CONFIG_NKEYS
 } core_config_int_key_t;
-typedef enum {
+typedef enum core_config_double_key {
     CORE_CONFIG_KEYS(CORE_CONFIG_KEY_DOUBLE_) CORE_CONFIG_DOUBLE_END_ = CORE_CONFIG_NKEYS
 } core_config_double_key_t;
-typedef enum {
+typedef enum core_config_bool_key {
     CORE_CONFIG_KEYS(CORE_CONFIG_KEY_BOOL_) CORE_CONFIG_BOOL_END_ = CORE_CONFIG_NKEYS
 } core_config_bool_key_t;
 
