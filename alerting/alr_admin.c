@@ -127,7 +127,8 @@ core_err_t alr_admin_prefix_probe(const core_config_t *cfg, int *found, char *ke
     *found = 0;
     if (cap)
         key[0] = '\0';
-    if (!alr_admin_glob_escape(core_config_str(cfg, "redis", "prefix"), pattern, sizeof pattern)) {
+    if (!alr_admin_glob_escape(core_config_str(cfg, CORE_CFG_REDIS_PREFIX), pattern,
+                               sizeof pattern)) {
         snprintf(err, errlen, "[redis] prefix: too long");
         return CORE_EINVAL;
     }
@@ -166,7 +167,8 @@ core_err_t alr_admin_prefix_delete(const core_config_t *cfg, uint64_t *deleted, 
 
     if (deleted)
         *deleted = 0;
-    if (!alr_admin_glob_escape(core_config_str(cfg, "redis", "prefix"), pattern, sizeof pattern)) {
+    if (!alr_admin_glob_escape(core_config_str(cfg, CORE_CFG_REDIS_PREFIX), pattern,
+                               sizeof pattern)) {
         snprintf(err, errlen, "[redis] prefix: too long");
         return CORE_EINVAL;
     }

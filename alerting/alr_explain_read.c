@@ -26,7 +26,7 @@ core_err_t alr_explain_reader_new(const core_config_t *cfg, alr_explain_reader_t
                                   size_t errlen)
 {
     alr_explain_reader_t *r = calloc(1, sizeof *r);
-    const char *prefix = core_config_str(cfg, "redis", "prefix");
+    const char *prefix = core_config_str(cfg, CORE_CFG_REDIS_PREFIX);
     alr_redis_opts_t o;
     core_err_t rc;
 
@@ -38,7 +38,7 @@ core_err_t alr_explain_reader_new(const core_config_t *cfg, alr_explain_reader_t
         free(r);
         return CORE_ECONFIG;
     }
-    r->recent_max = (long)core_config_int(cfg, "redis", "recent_max");
+    r->recent_max = (long)core_config_int(cfg, CORE_CFG_REDIS_RECENT_MAX);
     alr_redis_opts_from_config(cfg, &o);
     if (o.connect_timeout_ms > CONNECT_TIMEOUT_CAP_MS)
         o.connect_timeout_ms = CONNECT_TIMEOUT_CAP_MS;

@@ -40,7 +40,7 @@ core_err_t alr_follow_new(const core_config_t *cfg, alr_follow_t **out)
     if (!f)
         return CORE_ENOMEM;
     alr_redis_opts_from_config(cfg, &o);
-    snprintf(f->prefix, sizeof f->prefix, "%s", core_config_str(cfg, "redis", "prefix"));
+    snprintf(f->prefix, sizeof f->prefix, "%s", core_config_str(cfg, CORE_CFG_REDIS_PREFIX));
     rc = alr_redis_new(&o, &f->sub);
     if (rc == CORE_OK)
         rc = alr_redis_new(&o, &f->cmd);

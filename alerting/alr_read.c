@@ -68,13 +68,13 @@ core_err_t alr_reader_new(const core_config_t *cfg, alr_reader_t **out, char *er
         return CORE_ENOMEM;
     }
     r->now = wall_now;
-    if (strlen(core_config_str(cfg, "redis", "prefix")) >= sizeof r->prefix) {
+    if (strlen(core_config_str(cfg, CORE_CFG_REDIS_PREFIX)) >= sizeof r->prefix) {
         snprintf(err, errlen, "[redis] prefix: longer than %zu bytes", sizeof r->prefix - 1);
         rc = CORE_ECONFIG;
         goto out;
     }
-    snprintf(r->prefix, sizeof r->prefix, "%s", core_config_str(cfg, "redis", "prefix"));
-    r->recent_max = (long)core_config_int(cfg, "redis", "recent_max");
+    snprintf(r->prefix, sizeof r->prefix, "%s", core_config_str(cfg, CORE_CFG_REDIS_PREFIX));
+    r->recent_max = (long)core_config_int(cfg, CORE_CFG_REDIS_RECENT_MAX);
     /* The sink's windows, by the sink's rules: the same set or the same
      * error. */
     if ((rc = alr_rules_load(cfg, &rules, &nrules, err, errlen)) != CORE_OK ||

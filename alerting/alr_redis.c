@@ -42,25 +42,25 @@ void alr_redis_opts_from_config(const core_config_t *cfg, alr_redis_opts_t *o)
 {
     const char *sentinels;
     memset(o, 0, sizeof *o);
-    snprintf(o->host, sizeof o->host, "%s", core_config_str(cfg, "redis", "host"));
-    o->port = (int)core_config_int(cfg, "redis", "port");
-    snprintf(o->socket, sizeof o->socket, "%s", core_config_str(cfg, "redis", "socket"));
-    snprintf(o->user, sizeof o->user, "%s", core_config_str(cfg, "redis", "user"));
-    snprintf(o->password, sizeof o->password, "%s", core_config_str(cfg, "redis", "password"));
-    o->db = (int)core_config_int(cfg, "redis", "db");
-    o->connect_timeout_ms = core_config_int(cfg, "redis", "connect_timeout");
-    o->command_timeout_ms = core_config_int(cfg, "redis", "command_timeout");
-    o->reconnect_max_ms = core_config_int(cfg, "redis", "reconnect_max");
-    core_tls_opts_from_config(cfg, "redis", &o->tls);
+    snprintf(o->host, sizeof o->host, "%s", core_config_str(cfg, CORE_CFG_REDIS_HOST));
+    o->port = (int)core_config_int(cfg, CORE_CFG_REDIS_PORT);
+    snprintf(o->socket, sizeof o->socket, "%s", core_config_str(cfg, CORE_CFG_REDIS_SOCKET));
+    snprintf(o->user, sizeof o->user, "%s", core_config_str(cfg, CORE_CFG_REDIS_USER));
+    snprintf(o->password, sizeof o->password, "%s", core_config_str(cfg, CORE_CFG_REDIS_PASSWORD));
+    o->db = (int)core_config_int(cfg, CORE_CFG_REDIS_DB);
+    o->connect_timeout_ms = core_config_int(cfg, CORE_CFG_REDIS_CONNECT_TIMEOUT);
+    o->command_timeout_ms = core_config_int(cfg, CORE_CFG_REDIS_COMMAND_TIMEOUT);
+    o->reconnect_max_ms = core_config_int(cfg, CORE_CFG_REDIS_RECONNECT_MAX);
+    core_tls_opts_from_config(cfg, &o->tls);
     snprintf(o->master_name, sizeof o->master_name, "%s",
-             core_config_str(cfg, "redis", "master_name"));
+             core_config_str(cfg, CORE_CFG_REDIS_MASTER_NAME));
     snprintf(o->sentinel_user, sizeof o->sentinel_user, "%s",
-             core_config_str(cfg, "redis", "sentinel_user"));
+             core_config_str(cfg, CORE_CFG_REDIS_SENTINEL_USER));
     snprintf(o->sentinel_password, sizeof o->sentinel_password, "%s",
-             core_config_str(cfg, "redis", "sentinel_password"));
-    o->wait_replicas = (int)core_config_int(cfg, "redis", "wait_replicas");
-    o->wait_timeout_ms = core_config_int(cfg, "redis", "wait_timeout");
-    sentinels = core_config_str(cfg, "redis", "sentinels");
+             core_config_str(cfg, CORE_CFG_REDIS_SENTINEL_PASSWORD));
+    o->wait_replicas = (int)core_config_int(cfg, CORE_CFG_REDIS_WAIT_REPLICAS);
+    o->wait_timeout_ms = core_config_int(cfg, CORE_CFG_REDIS_WAIT_TIMEOUT);
+    sentinels = core_config_str(cfg, CORE_CFG_REDIS_SENTINELS);
     if (sentinels[0] &&
         core_sentinel_parse_list("redis.sentinels", sentinels, o->sentinels, CORE_SENTINEL_MAX,
                                  &o->nsentinels, o->bad, sizeof o->bad) != CORE_OK) {

@@ -283,37 +283,38 @@ static int valid_name(const char *s)
 static core_err_t baseline_from_config(const core_config_t *cfg, const char *sec, alr_rule_t *r,
                                        char *err, size_t errlen)
 {
-    int64_t base = core_config_int(cfg, sec, "baseline");
-    const char *fb = core_config_str(cfg, sec, "fallback");
+    int64_t base = core_config_inst_int(cfg, CORE_CFG_RULE_BASELINE, r->name);
+    const char *fb = core_config_inst_str(cfg, CORE_CFG_RULE_FALLBACK, r->name);
 
     if (base % 3600000 != 0) {
         snprintf(err, errlen, "[%s] baseline: must be a whole number of hours (%s)", sec,
-                 core_config_origin(cfg, sec, "baseline"));
+                 core_config_inst_origin(cfg, CORE_CFG_RULE_BASELINE, r->name));
         return CORE_ECONFIG;
     }
     r->baseline_h = (int)(base / 3600000);
-    r->baseline_min_count = core_config_int(cfg, sec, "baseline_min_count");
+    r->baseline_min_count = core_config_inst_int(cfg, CORE_CFG_RULE_BASELINE_MIN_COUNT, r->name);
     if (strcmp(fb, "silent") == 0) {
         r->fallback_threshold = 0;
     } else if (strcmp(fb, "threshold") == 0) {
         r->fallback_threshold = 1;
     } else {
         snprintf(err, errlen, "[%s] fallback: '%s' is not silent or threshold (%s)", sec, fb,
-                 core_config_origin(cfg, sec, "fallback"));
+                 core_config_inst_origin(cfg, CORE_CFG_RULE_FALLBACK, r->name));
         return CORE_ECONFIG;
     }
-    r->min_lift = core_config_double(cfg, sec, "min_lift");
-    r->clear_lift = core_config_double(cfg, sec, "clear_lift");
+    r->min_lift = core_config_inst_double(cfg, CORE_CFG_RULE_MIN_LIFT, r->name);
+    r->clear_lift = core_config_inst_double(cfg, CORE_CFG_RULE_CLEAR_LIFT, r->name);
     if (r->clear_lift > r->min_lift) {
         snprintf(err, errlen, "[%s] clear_lift: %g is above min_lift %g (%s)", sec, r->clear_lift,
-                 r->min_lift, core_config_origin(cfg, sec, "clear_lift"));
+                 r->min_lift, core_config_inst_origin(cfg, CORE_CFG_RULE_CLEAR_LIFT, r->name));
         return CORE_ECONFIG;
     }
-    r->min_ratio = core_config_double(cfg, sec, "min_ratio");
-    r->clear_ratio = core_config_double(cfg, sec, "clear_ratio");
+    r->min_ratio = core_config_inst_double(cfg, CORE_CFG_RULE_MIN_RATIO, r->name);
+    r->clear_ratio = core_config_inst_double(cfg, CORE_CFG_RULE_CLEAR_RATIO, r->name);
     if (r->clear_ratio > r->min_ratio) {
         snprintf(err, errlen, "[%s] clear_ratio: %g is above min_ratio %g (%s)", sec,
-                 r->clear_ratio, r->min_ratio, core_config_origin(cfg, sec, "clear_ratio"));
+                 r->clear_ratio, r->min_ratio,
+                 core_config_inst_origin(cfg, CORE_CFG_RULE_CLEAR_RATIO, r->name));
         return CORE_ECONFIG;
     }
     return CORE_OK;
@@ -335,7 +336,7 @@ core_err_t alr_rule_from_config(const core_config_t *cfg, const char *name, alr_
     snprintf(r->name, sizeof r->name, "%s", name);
     snprintf(sec, sizeof sec, "rule.%s", name);
 
-    scope = core_config_str(cfg, sec, "scope");
+    scope = core_config_inst_str(cfg, CORE_CFG_RULE_SCOPE, name);
     if (strcmp(scope, "all") == 0) {
         r->kind = ALR_RSCOPE_ALL;
         snprintf(r->scope, sizeof r->scope, "all");
@@ -352,28 +353,28 @@ core_err_t alr_rule_from_config(const core_config_t *cfg, const char *name, alr_
     } else {
         snprintf(err, errlen,
                  "[%s] scope: '%s' is not all, topic, entity, topic:NAME or entity:TICKER (%s)",
-                 sec, scope, core_config_origin(cfg, sec, "scope"));
+                 sec, scope, core_config_inst_origin(cfg, CORE_CFG_RULE_SCOPE, name));
         return CORE_ECONFIG;
     }
 
-    win = core_config_int(cfg, sec, "window");
+    win = core_config_inst_int(cfg, CORE_CFG_RULE_WINDOW, name);
     if (win <= 0 || win % 60000 != 0) {
         snprintf(err, errlen, "[%s] window: must be a whole number of minutes (%s)", sec,
-                 core_config_origin(cfg, sec, "window"));
+                 core_config_inst_origin(cfg, CORE_CFG_RULE_WINDOW, name));
         return CORE_ECONFIG;
     }
     r->window_min = (int)(win / 60000);
-    r->threshold = core_config_double(cfg, sec, "threshold");
-    r->clear = core_config_double(cfg, sec, "clear");
+    r->threshold = core_config_inst_double(cfg, CORE_CFG_RULE_THRESHOLD, name);
+    r->clear = core_config_inst_double(cfg, CORE_CFG_RULE_CLEAR, name);
     if (r->clear > r->threshold) {
         snprintf(err, errlen, "[%s] clear: %g is above threshold %g (%s)", sec, r->clear,
-                 r->threshold, core_config_origin(cfg, sec, "clear"));
+                 r->threshold, core_config_inst_origin(cfg, CORE_CFG_RULE_CLEAR, name));
         return CORE_ECONFIG;
     }
-    r->min_count = core_config_int(cfg, sec, "min_count");
-    r->for_ms = core_config_int(cfg, sec, "for");
-    r->cooldown_ms = core_config_int(cfg, sec, "cooldown");
-    basis = core_config_str(cfg, sec, "basis");
+    r->min_count = core_config_inst_int(cfg, CORE_CFG_RULE_MIN_COUNT, name);
+    r->for_ms = core_config_inst_int(cfg, CORE_CFG_RULE_FOR, name);
+    r->cooldown_ms = core_config_inst_int(cfg, CORE_CFG_RULE_COOLDOWN, name);
+    basis = core_config_inst_str(cfg, CORE_CFG_RULE_BASIS, name);
     if (strcmp(basis, "rate") == 0) {
         r->basis = ALR_BASIS_RATE;
     } else if (strcmp(basis, "wilson") == 0) {
@@ -384,10 +385,10 @@ core_err_t alr_rule_from_config(const core_config_t *cfg, const char *name, alr_
         r->basis = ALR_BASIS_VOLUME;
     } else {
         snprintf(err, errlen, "[%s] basis: '%s' is not rate, wilson, surge or volume (%s)", sec,
-                 basis, core_config_origin(cfg, sec, "basis"));
+                 basis, core_config_inst_origin(cfg, CORE_CFG_RULE_BASIS, name));
         return CORE_ECONFIG;
     }
-    r->confidence = core_config_double(cfg, sec, "confidence");
+    r->confidence = core_config_inst_double(cfg, CORE_CFG_RULE_CONFIDENCE, name);
     r->z = alr_z_for_confidence(r->confidence);
     if (alr_rule_has_baseline(r))
         return baseline_from_config(cfg, sec, r, err, errlen);

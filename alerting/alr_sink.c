@@ -222,18 +222,18 @@ static void note_primary(alr_sink_t *s)
 static core_err_t read_redis_config(alr_sink_t *s, const core_config_t *cfg, char *err,
                                     size_t errlen)
 {
-    const char *prefix = core_config_str(cfg, "redis", "prefix");
+    const char *prefix = core_config_str(cfg, CORE_CFG_REDIS_PREFIX);
     if (strlen(prefix) >= sizeof s->prefix) {
         snprintf(err, errlen, "[redis] prefix: longer than %zu bytes", sizeof s->prefix - 1);
         return CORE_ECONFIG;
     }
     snprintf(s->prefix, sizeof s->prefix, "%s", prefix);
-    s->retention_ms = core_config_int(cfg, "redis", "retention");
-    s->hourly_retention_ms = core_config_int(cfg, "redis", "hourly_retention");
-    s->seen_ttl_ms = core_config_int(cfg, "redis", "seen_ttl");
-    s->future_skew_ms = core_config_int(cfg, "redis", "future_skew");
-    s->recent_max = (long)core_config_int(cfg, "redis", "recent_max");
-    s->alerts_log_max = (long)core_config_int(cfg, "redis", "alerts_log_max");
+    s->retention_ms = core_config_int(cfg, CORE_CFG_REDIS_RETENTION);
+    s->hourly_retention_ms = core_config_int(cfg, CORE_CFG_REDIS_HOURLY_RETENTION);
+    s->seen_ttl_ms = core_config_int(cfg, CORE_CFG_REDIS_SEEN_TTL);
+    s->future_skew_ms = core_config_int(cfg, CORE_CFG_REDIS_FUTURE_SKEW);
+    s->recent_max = (long)core_config_int(cfg, CORE_CFG_REDIS_RECENT_MAX);
+    s->alerts_log_max = (long)core_config_int(cfg, CORE_CFG_REDIS_ALERTS_LOG_MAX);
     if (s->seen_ttl_ms < s->retention_ms)
         CORE_WARN("alerting", "redis.seen_ttl is shorter than redis.retention: an item replayed "
                               "after seen_ttl would be counted twice");

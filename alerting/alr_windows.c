@@ -35,10 +35,10 @@ static core_err_t add(alr_windows_t *w, int m)
 /* from_list adds the windows of [redis] windows. */
 static core_err_t from_list(const core_config_t *cfg, alr_windows_t *w, char *err, size_t errlen)
 {
-    const char *origin = core_config_origin(cfg, "redis", "windows");
+    const char *origin = core_config_origin(cfg, CORE_CFG_REDIS_WINDOWS);
     char **wl = NULL;
     size_t nwl = 0;
-    core_err_t rc = core_config_split_list(core_config_str(cfg, "redis", "windows"), &wl, &nwl);
+    core_err_t rc = core_config_split_list(core_config_str(cfg, CORE_CFG_REDIS_WINDOWS), &wl, &nwl);
 
     for (size_t i = 0; i < nwl && rc == CORE_OK; i++) {
         int m;
@@ -81,7 +81,7 @@ core_err_t alr_windows_from_config(const core_config_t *cfg, const alr_rule_t *r
     }
     if (w->n == 0) {
         snprintf(err, errlen, "[redis] windows: no window configured (%s)",
-                 core_config_origin(cfg, "redis", "windows"));
+                 core_config_origin(cfg, CORE_CFG_REDIS_WINDOWS));
         return CORE_ECONFIG;
     }
     for (size_t i = 0; i < w->n; i++)

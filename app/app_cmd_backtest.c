@@ -146,10 +146,10 @@ static int read_input(const char *path, const core_config_t *cfg, const core_wat
     FILE *fp = stdin;
     const char *name = strcmp(path, "-") == 0 ? "stdin" : path, *base = strrchr(path, '/');
     char source[300], err[512];
-    int cashtags = core_config_bool(cfg, "entities", "cashtags"), ret = -1;
+    int cashtags = core_config_bool(cfg, CORE_CFG_ENTITIES_CASHTAGS), ret = -1;
 
-    lim.max_message_bytes = (size_t)core_config_int(cfg, "input", "max_message_bytes");
-    lim.max_text_bytes = (size_t)core_config_int(cfg, "input", "max_text_bytes");
+    lim.max_message_bytes = (size_t)core_config_int(cfg, CORE_CFG_INPUT_MAX_MESSAGE_BYTES);
+    lim.max_text_bytes = (size_t)core_config_int(cfg, CORE_CFG_INPUT_MAX_TEXT_BYTES);
     if (strcmp(path, "-") != 0) {
         fp = fopen(path, "r");
         if (!fp) {
@@ -733,7 +733,8 @@ static int set_key(core_config_t *cfg, const char *fmt, ...)
  * buckets per scope on every write made the replay three times slower. */
 static int prepare_redis_keys(core_config_t *cfg, int64_t span_ms, int keep)
 {
-    int64_t need = span_ms + 2 * APP_BT_DAY_MS, ret = core_config_int(cfg, "redis", "retention");
+    int64_t need = span_ms + 2 * APP_BT_DAY_MS,
+            ret = core_config_int(cfg, CORE_CFG_REDIS_RETENTION);
     if (need > MAX_RETENTION_MS)
         need = MAX_RETENTION_MS;
     if (need > ret) {
@@ -741,10 +742,10 @@ static int prepare_redis_keys(core_config_t *cfg, int64_t span_ms, int keep)
         if (set_key(cfg, "redis.retention=%" PRId64 "ms", ret) != 0)
             return -1;
     }
-    if (core_config_int(cfg, "redis", "seen_ttl") < ret &&
+    if (core_config_int(cfg, CORE_CFG_REDIS_SEEN_TTL) < ret &&
         set_key(cfg, "redis.seen_ttl=%" PRId64 "ms", ret) != 0)
         return -1;
-    if (core_config_int(cfg, "redis", "hourly_retention") < need &&
+    if (core_config_int(cfg, CORE_CFG_REDIS_HOURLY_RETENTION) < need &&
         set_key(cfg, "redis.hourly_retention=%" PRId64 "ms", need) != 0)
         return -1;
     if (!keep && set_key(cfg, "redis.windows=") != 0)
@@ -850,9 +851,9 @@ static int use_redis(core_config_t *cfg, const bt_opts_t *o, private_redis_t *pr
                     "'%s' (e.g. '%s'): a backtest would mix its counts and alerts with them. "
                     "Give a fresh prefix, e.g. --set redis.prefix=backtest:, or run without "
                     "--redis-port (a private redis-server)\n",
-                    ME, core_config_str(cfg, "redis", "host"), o->redis_port,
-                    core_config_int(cfg, "redis", "db"), core_config_str(cfg, "redis", "prefix"),
-                    key);
+                    ME, core_config_str(cfg, CORE_CFG_REDIS_HOST), o->redis_port,
+                    core_config_int(cfg, CORE_CFG_REDIS_DB),
+                    core_config_str(cfg, CORE_CFG_REDIS_PREFIX), key);
             return -1;
         }
         return 0;
@@ -888,10 +889,8 @@ static int print_report(const core_config_t *cfg, const bt_opts_t *o, alr_rule_t
     if (!brules)
         goto out;
     for (size_t i = 0; i < nrules; i++) {
-        char sec[80];
-        snprintf(sec, sizeof sec, "rule.%s", rules[i].name);
         brules[i].rule = &rules[i];
-        brules[i].basis = core_config_str(cfg, sec, "basis");
+        brules[i].basis = core_config_inst_str(cfg, CORE_CFG_RULE_BASIS, rules[i].name);
     }
     if (app_bt_report(run, alerts, brules, nrules, labels, nlabels, &report) != CORE_OK)
         goto out;
@@ -952,9 +951,9 @@ int app_cmd_backtest(int argc, char **argv)
     }
     if (o.labels_path && read_labels(o.labels_path, &labels, &nlabels) != 0)
         goto out;
-    if (core_config_str(cfg, "entities", "watchlist")[0] &&
-        core_watchlist_load(core_config_str(cfg, "entities", "watchlist"), &wl, err, sizeof err) !=
-            CORE_OK) {
+    if (core_config_str(cfg, CORE_CFG_ENTITIES_WATCHLIST)[0] &&
+        core_watchlist_load(core_config_str(cfg, CORE_CFG_ENTITIES_WATCHLIST), &wl, err,
+                            sizeof err) != CORE_OK) {
         fprintf(stderr, "%s: %s\n", ME, err);
         goto out;
     }
@@ -1063,11 +1062,11 @@ out:
     }
     if (o.redis_port && wrote && o.keep) {
         fprintf(stderr, "%s: --keep: the replay's keys stay under the prefix '%s'\n", ME,
-                core_config_str(cfg, "redis", "prefix"));
+                core_config_str(cfg, CORE_CFG_REDIS_PREFIX));
     } else if (o.redis_port && wrote) {
         if (alr_admin_prefix_delete(cfg, NULL, err, sizeof err) != CORE_OK)
             fprintf(stderr, "%s: deleting the replay's keys under '%s': %s\n", ME,
-                    core_config_str(cfg, "redis", "prefix"), err);
+                    core_config_str(cfg, CORE_CFG_REDIS_PREFIX), err);
     }
     if (handlers) {
         sigaction(SIGINT, &old_int, NULL);

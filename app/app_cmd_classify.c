@@ -131,9 +131,9 @@ static int classify_stream(cls_classifier_t *cl, const core_config_t *cfg, size_
                            int explain)
 {
     core_msg_limits_t lim = {
-        .max_message_bytes = (size_t)core_config_int(cfg, "input", "max_message_bytes"),
-        .max_text_bytes = (size_t)core_config_int(cfg, "input", "max_text_bytes")};
-    int cashtags = core_config_bool(cfg, "entities", "cashtags"), bad = 0, rc = APP_EXIT_FAIL;
+        .max_message_bytes = (size_t)core_config_int(cfg, CORE_CFG_INPUT_MAX_MESSAGE_BYTES),
+        .max_text_bytes = (size_t)core_config_int(cfg, CORE_CFG_INPUT_MAX_TEXT_BYTES)};
+    int cashtags = core_config_bool(cfg, CORE_CFG_ENTITIES_CASHTAGS), bad = 0, rc = APP_EXIT_FAIL;
     core_tagged_t **pending = calloc(batch, sizeof *pending);
     ing_jsonl_t *src = NULL;
     size_t n = 0;

@@ -630,10 +630,8 @@ static json_t *rows_json(const check_row *rows, size_t n)
  * cannot be fetched decides the row at once. */
 static void row_init(check_row *r, const core_config_t *cfg, size_t i)
 {
-    char sec[300];
     r->name = core_config_instance_name(cfg, "feed", i);
-    snprintf(sec, sizeof sec, "feed.%s", r->name);
-    r->url = core_config_str(cfg, sec, "url");
+    r->url = core_config_inst_str(cfg, CORE_CFG_FEED_URL, r->name);
     if (!r->url[0] ||
         (strncasecmp(r->url, "http://", 7) != 0 && strncasecmp(r->url, "https://", 8) != 0)) {
         r->status = "error";
@@ -732,7 +730,7 @@ static int cmd_check(int argc, char **argv)
         row_init(&rows[i], cfg, i);
     ing_fetch_opts_from_config(cfg, &fo);
     lim.max_items = CHECK_MAX_ITEMS;
-    lim.max_text_bytes = (size_t)core_config_int(cfg, "input", "max_text_bytes");
+    lim.max_text_bytes = (size_t)core_config_int(cfg, CORE_CFG_INPUT_MAX_TEXT_BYTES);
     ing_feed_init();
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "finsent feeds check: libcurl initialisation failed\n");
@@ -858,7 +856,7 @@ static int cmd_parse(int argc, char **argv)
             fprintf(stderr, "finsent feeds parse: out of memory\n");
             return APP_EXIT_FAIL;
         }
-        lim.max_text_bytes = (size_t)core_config_int(defaults, "input", "max_text_bytes");
+        lim.max_text_bytes = (size_t)core_config_int(defaults, CORE_CFG_INPUT_MAX_TEXT_BYTES);
         core_config_free(defaults);
     }
     if (read_input(in, PARSE_MAX_BYTES, &buf, &len, err, sizeof err) != 0) {

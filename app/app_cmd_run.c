@@ -62,14 +62,16 @@ static int setup_logging(const core_config_t *cfg)
 {
     core_log_level_t level;
     core_log_format_t format;
-    if (core_log_parse_level(core_config_str(cfg, "log", "level"), &level) != CORE_OK) {
+    if (core_log_parse_level(core_config_str(cfg, CORE_CFG_LOG_LEVEL), &level) != CORE_OK) {
         fprintf(stderr, "finsent run: log.level '%s' (%s): use debug, info, warn or error\n",
-                core_config_str(cfg, "log", "level"), core_config_origin(cfg, "log", "level"));
+                core_config_str(cfg, CORE_CFG_LOG_LEVEL),
+                core_config_origin(cfg, CORE_CFG_LOG_LEVEL));
         return -1;
     }
-    if (core_log_parse_format(core_config_str(cfg, "log", "format"), &format) != CORE_OK) {
+    if (core_log_parse_format(core_config_str(cfg, CORE_CFG_LOG_FORMAT), &format) != CORE_OK) {
         fprintf(stderr, "finsent run: log.format '%s' (%s): use text or json\n",
-                core_config_str(cfg, "log", "format"), core_config_origin(cfg, "log", "format"));
+                core_config_str(cfg, CORE_CFG_LOG_FORMAT),
+                core_config_origin(cfg, CORE_CFG_LOG_FORMAT));
         return -1;
     }
     core_log_setup(level, format);
@@ -132,7 +134,7 @@ static void stop(app_pipeline_t *pipe, int64_t grace)
 static int start_http(const core_config_t *cfg, http_ctx *hctx, app_http_t **http, app_api_t **api)
 {
     char err[1024];
-    if (!core_config_str(cfg, "http", "listen")[0])
+    if (!core_config_str(cfg, CORE_CFG_HTTP_LISTEN)[0])
         return 0;
     if (app_http_new_config(cfg, http, err, sizeof err) != CORE_OK ||
         app_http_route_area(*http, APP_HTTP_METRICS, "/metrics", serve_metrics, hctx) != CORE_OK ||
@@ -243,7 +245,7 @@ int app_cmd_run(int argc, char **argv)
     CORE_INFO(MOD, "finsent %s (%s) running", FINSENT_VERSION, FINSENT_GIT_COMMIT);
 
     wait_for_stop(pipe, &sigs, &args);
-    stop(pipe, core_config_int(cfg, "run", "grace"));
+    stop(pipe, core_config_int(cfg, CORE_CFG_RUN_GRACE));
     rc = APP_EXIT_OK;
 out:
     app_http_free(http);

@@ -81,15 +81,15 @@ const char *app_default_model_dir(void)
 
 void app_classifier_opts(const core_config_t *cfg, cls_classifier_opts_t *o)
 {
-    const char *model = core_config_str(cfg, "classify", "model");
+    const char *model = core_config_str(cfg, CORE_CFG_CLASSIFY_MODEL);
     memset(o, 0, sizeof *o);
     o->model_dir = model[0] ? model : app_default_model_dir();
-    o->topic_model_dir = core_config_str(cfg, "classify", "topic_model");
-    o->sentiment_model_dir = core_config_str(cfg, "classify", "sentiment_model");
-    o->max_batch = (size_t)core_config_int(cfg, "classify", "batch");
-    o->max_seq = (size_t)core_config_int(cfg, "classify", "max_seq");
-    o->threads = (size_t)core_config_int(cfg, "classify", "threads");
-    if (cls_precision_parse(core_config_str(cfg, "classify", "precision"), &o->precision) != 0)
+    o->topic_model_dir = core_config_str(cfg, CORE_CFG_CLASSIFY_TOPIC_MODEL);
+    o->sentiment_model_dir = core_config_str(cfg, CORE_CFG_CLASSIFY_SENTIMENT_MODEL);
+    o->max_batch = (size_t)core_config_int(cfg, CORE_CFG_CLASSIFY_BATCH);
+    o->max_seq = (size_t)core_config_int(cfg, CORE_CFG_CLASSIFY_MAX_SEQ);
+    o->threads = (size_t)core_config_int(cfg, CORE_CFG_CLASSIFY_THREADS);
+    if (cls_precision_parse(core_config_str(cfg, CORE_CFG_CLASSIFY_PRECISION), &o->precision) != 0)
         o->precision = CLS_PREC__INVALID; /* cls_classifier_new says what is wrong */
 }
 

@@ -155,13 +155,15 @@ static void wipe_free(char *p)
     }
 }
 
-/* read_file reads at most max bytes of path into a NUL-terminated buffer.
- * On error: a message "http.KEY 'PATH' (ORIGIN): ..." in err. */
-static core_err_t read_file(const core_config_t *cfg, const char *key, size_t max, char **out,
-                            size_t *len, char *err, size_t errlen)
+/* read_file reads at most max bytes of the file [http] k names into a
+ * NUL-terminated buffer. On error: a message "http.KEY 'PATH' (ORIGIN): ..."
+ * in err. */
+static core_err_t read_file(const core_config_t *cfg, core_config_str_key_t k, size_t max,
+                            char **out, size_t *len, char *err, size_t errlen)
 {
-    const char *path = core_config_str(cfg, "http", key);
-    const char *origin = core_config_origin(cfg, "http", key);
+    const char *key = core_config_key_name(k);
+    const char *path = core_config_str(cfg, k);
+    const char *origin = core_config_origin(cfg, k);
     FILE *f = NULL;
     struct stat st;
     char *buf = NULL;
@@ -193,7 +195,7 @@ static core_err_t read_file(const core_config_t *cfg, const char *key, size_t ma
         goto out;
     }
     buf[n] = '\0';
-    if ((st.st_mode & 077) && strcmp(key, "tls_cert") != 0) /* a certificate is public */
+    if ((st.st_mode & 077) && k != CORE_CFG_HTTP_TLS_CERT) /* a certificate is public */
         CORE_WARN(MOD, "http.%s '%s': readable by other users (mode %03o); use chmod 600", key,
                   path, (unsigned)(st.st_mode & 0777));
     *out = buf;
@@ -207,14 +209,15 @@ out:
     return rc;
 }
 
-/* read_secret reads a credential file of key (empty key: none): one line,
- * its line end removed. basic: "USER:PASSWORD", USER not empty, valid UTF-8
- * without control characters; else a bearer token: visible ASCII. */
-static core_err_t read_secret(const core_config_t *cfg, const char *key, int basic, char **out,
-                              size_t *out_len, char *err, size_t errlen)
+/* read_secret reads a credential file of key k (empty value: none): one
+ * line, its line end removed. basic: "USER:PASSWORD", USER not empty, valid
+ * UTF-8 without control characters; else a bearer token: visible ASCII. */
+static core_err_t read_secret(const core_config_t *cfg, core_config_str_key_t k, int basic,
+                              char **out, size_t *out_len, char *err, size_t errlen)
 {
-    const char *origin = core_config_origin(cfg, "http", key);
-    const char *path = core_config_str(cfg, "http", key);
+    const char *key = core_config_key_name(k);
+    const char *origin = core_config_origin(cfg, k);
+    const char *path = core_config_str(cfg, k);
     char *s = NULL, *colon;
     size_t n = 0, at;
     core_err_t rc;
@@ -222,7 +225,7 @@ static core_err_t read_secret(const core_config_t *cfg, const char *key, int bas
     *out = NULL;
     if (!path[0])
         return CORE_OK;
-    if ((rc = read_file(cfg, key, SECRET_MAX, &s, &n, err, errlen)) != CORE_OK)
+    if ((rc = read_file(cfg, k, SECRET_MAX, &s, &n, err, errlen)) != CORE_OK)
         return rc;
     while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
         s[--n] = '\0';
@@ -274,8 +277,8 @@ static int guard_open(const guard *g)
 
 static core_err_t read_tls(app_http_t *h, const core_config_t *cfg, char *err, size_t errlen)
 {
-    const char *cert = core_config_str(cfg, "http", "tls_cert");
-    const char *key = core_config_str(cfg, "http", "tls_key");
+    const char *cert = core_config_str(cfg, CORE_CFG_HTTP_TLS_CERT);
+    const char *key = core_config_str(cfg, CORE_CFG_HTTP_TLS_KEY);
     size_t n;
     core_err_t rc;
 
@@ -288,27 +291,29 @@ static core_err_t read_tls(app_http_t *h, const core_config_t *cfg, char *err, s
     if (!app_http_tls_supported()) {
         snprintf(err, errlen,
                  "http.tls_cert (%s): this libmicrohttpd was built without TLS support",
-                 core_config_origin(cfg, "http", "tls_cert"));
+                 core_config_origin(cfg, CORE_CFG_HTTP_TLS_CERT));
         return CORE_EUNSUPPORTED;
     }
-    if ((rc = read_file(cfg, "tls_cert", PEM_MAX, &h->tls_cert, &n, err, errlen)) != CORE_OK ||
-        (rc = read_file(cfg, "tls_key", PEM_MAX, &h->tls_key, &n, err, errlen)) != CORE_OK)
+    if ((rc = read_file(cfg, CORE_CFG_HTTP_TLS_CERT, PEM_MAX, &h->tls_cert, &n, err, errlen)) !=
+            CORE_OK ||
+        (rc = read_file(cfg, CORE_CFG_HTTP_TLS_KEY, PEM_MAX, &h->tls_key, &n, err, errlen)) !=
+            CORE_OK)
         return rc;
     if (!strstr(h->tls_cert, "-----BEGIN CERTIFICATE-----")) {
         snprintf(err, errlen, "http.tls_cert '%s' (%s): no PEM certificate in it", cert,
-                 core_config_origin(cfg, "http", "tls_cert"));
+                 core_config_origin(cfg, CORE_CFG_HTTP_TLS_CERT));
         return CORE_ECONFIG;
     }
     if (!strstr(h->tls_key, "-----BEGIN ") || !strstr(h->tls_key, "PRIVATE KEY-----")) {
         snprintf(err, errlen, "http.tls_key '%s' (%s): no PEM private key in it", key,
-                 core_config_origin(cfg, "http", "tls_key"));
+                 core_config_origin(cfg, CORE_CFG_HTTP_TLS_KEY));
         return CORE_ECONFIG;
     }
     if (strstr(h->tls_key, "ENCRYPTED")) {
         snprintf(err, errlen,
                  "http.tls_key '%s' (%s): the key is encrypted; give an unencrypted key "
                  "(mode 0600)",
-                 key, core_config_origin(cfg, "http", "tls_key"));
+                 key, core_config_origin(cfg, CORE_CFG_HTTP_TLS_KEY));
         return CORE_ECONFIG;
     }
     return CORE_OK;
@@ -317,10 +322,10 @@ static core_err_t read_tls(app_http_t *h, const core_config_t *cfg, char *err, s
 static core_err_t build(const core_config_t *cfg, const char *listen, app_http_t **out, char *err,
                         size_t errlen)
 {
-    static const char *const secret_keys[2][2] = {
-        {"auth_token_file", "auth_basic_file"},
-        {"metrics_auth_token_file", "metrics_auth_basic_file"}};
-    const char *ops = core_config_str(cfg, "http", "ops_listen");
+    static const core_config_str_key_t secret_keys[2][2] = {
+        {CORE_CFG_HTTP_AUTH_TOKEN_FILE, CORE_CFG_HTTP_AUTH_BASIC_FILE},
+        {CORE_CFG_HTTP_METRICS_AUTH_TOKEN_FILE, CORE_CFG_HTTP_METRICS_AUTH_BASIC_FILE}};
+    const char *ops = core_config_str(cfg, CORE_CFG_HTTP_OPS_LISTEN);
     app_http_t *h;
     core_err_t rc;
 
@@ -345,11 +350,11 @@ static core_err_t build(const core_config_t *cfg, const char *listen, app_http_t
         }
         h->has_ops = 1;
     }
-    h->max_conn = (unsigned)core_config_int(cfg, "http", "max_connections");
-    h->per_ip = (unsigned)core_config_int(cfg, "http", "per_ip_connections");
-    h->idle_s = (unsigned)((core_config_int(cfg, "http", "idle_timeout") + 999) / 1000);
-    h->request_timeout_ms = core_config_int(cfg, "http", "request_timeout");
-    h->healthz_auth = core_config_bool(cfg, "http", "healthz_auth");
+    h->max_conn = (unsigned)core_config_int(cfg, CORE_CFG_HTTP_MAX_CONNECTIONS);
+    h->per_ip = (unsigned)core_config_int(cfg, CORE_CFG_HTTP_PER_IP_CONNECTIONS);
+    h->idle_s = (unsigned)((core_config_int(cfg, CORE_CFG_HTTP_IDLE_TIMEOUT) + 999) / 1000);
+    h->request_timeout_ms = core_config_int(cfg, CORE_CFG_HTTP_REQUEST_TIMEOUT);
+    h->healthz_auth = core_config_bool(cfg, CORE_CFG_HTTP_HEALTHZ_AUTH);
     for (int a = 0; a < 2; a++) {
         guard *g = &h->areas[a == 0 ? APP_HTTP_DASHBOARD : APP_HTTP_METRICS];
         if ((rc = read_secret(cfg, secret_keys[a][0], 0, &g->token, &g->token_len, err, errlen)) !=
@@ -362,7 +367,7 @@ static core_err_t build(const core_config_t *cfg, const char *listen, app_http_t
         snprintf(err, errlen,
                  "http.healthz_auth (%s): /healthz takes the /metrics credentials; set "
                  "http.metrics_auth_token_file or http.metrics_auth_basic_file",
-                 core_config_origin(cfg, "http", "healthz_auth"));
+                 core_config_origin(cfg, CORE_CFG_HTTP_HEALTHZ_AUTH));
         rc = CORE_ECONFIG;
         goto out;
     }
@@ -377,7 +382,7 @@ out:
 
 core_err_t app_http_new_config(const core_config_t *cfg, app_http_t **out, char *err, size_t errlen)
 {
-    return build(cfg, core_config_str(cfg, "http", "listen"), out, err, errlen);
+    return build(cfg, core_config_str(cfg, CORE_CFG_HTTP_LISTEN), out, err, errlen);
 }
 
 core_err_t app_http_new(const char *listen, app_http_t **out, char *err, size_t errlen)

@@ -202,19 +202,19 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
     p->metrics = metrics;
     pthread_mutex_init(&p->out_mu, NULL);
     pthread_mutex_init(&p->sink_mu, NULL);
-    p->batch = (size_t)core_config_int(cfg, "classify", "batch");
-    p->max_wait_ms = (int)core_config_int(cfg, "classify", "max_wait");
-    p->adaptive_wait = core_config_bool(cfg, "classify", "adaptive_wait");
-    p->unhealthy_polls = (int)core_config_int(cfg, "rss", "unhealthy_polls");
-    p->cashtags = core_config_bool(cfg, "entities", "cashtags");
-    p->to_stdout = core_config_bool(cfg, "run", "stdout");
-    p->kafka_output = core_config_str(cfg, "kafka", "output_topic")[0] != '\0';
-    p->limits.max_message_bytes = (size_t)core_config_int(cfg, "input", "max_message_bytes");
-    p->limits.max_text_bytes = (size_t)core_config_int(cfg, "input", "max_text_bytes");
+    p->batch = (size_t)core_config_int(cfg, CORE_CFG_CLASSIFY_BATCH);
+    p->max_wait_ms = (int)core_config_int(cfg, CORE_CFG_CLASSIFY_MAX_WAIT);
+    p->adaptive_wait = core_config_bool(cfg, CORE_CFG_CLASSIFY_ADAPTIVE_WAIT);
+    p->unhealthy_polls = (int)core_config_int(cfg, CORE_CFG_RSS_UNHEALTHY_POLLS);
+    p->cashtags = core_config_bool(cfg, CORE_CFG_ENTITIES_CASHTAGS);
+    p->to_stdout = core_config_bool(cfg, CORE_CFG_RUN_STDOUT);
+    p->kafka_output = core_config_str(cfg, CORE_CFG_KAFKA_OUTPUT_TOPIC)[0] != '\0';
+    p->limits.max_message_bytes = (size_t)core_config_int(cfg, CORE_CFG_INPUT_MAX_MESSAGE_BYTES);
+    p->limits.max_text_bytes = (size_t)core_config_int(cfg, CORE_CFG_INPUT_MAX_TEXT_BYTES);
     atomic_store(&p->redis_ok, 1);
     register_metrics(p);
 
-    qsize = (size_t)core_config_int(cfg, "run", "queue_size");
+    qsize = (size_t)core_config_int(cfg, CORE_CFG_RUN_QUEUE_SIZE);
     if ((rc = core_queue_new(qsize, &p->in_q)) != CORE_OK ||
         (rc = core_queue_new(p->batch * 4 > 256 ? 4 : (256 + p->batch - 1) / p->batch,
                              &p->tagged_q)) != CORE_OK)
@@ -240,7 +240,7 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
         goto out;
     }
 
-    wl = core_config_str(cfg, "entities", "watchlist");
+    wl = core_config_str(cfg, CORE_CFG_ENTITIES_WATCHLIST);
     if (wl[0] && (rc = core_watchlist_load(wl, &p->watchlist, err, errlen)) != CORE_OK)
         goto out;
 
@@ -248,7 +248,7 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
         (rc = alr_sink_new(cfg, metrics, &p->tick_sink, err, errlen)) != CORE_OK)
         goto out;
 
-    if (core_config_str(cfg, "kafka", "brokers")[0] &&
+    if (core_config_str(cfg, CORE_CFG_KAFKA_BROKERS)[0] &&
         (rc = ing_kafka_new(cfg, p->in_q, metrics, &p->kafka, err, errlen)) != CORE_OK)
         goto out;
     if (p->kafka_output && !p->kafka) {
@@ -259,7 +259,7 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
     if (core_config_instance_count(cfg, "feed") > 0 &&
         (rc = ing_rss_new(cfg, p->in_q, metrics, &p->rss, err, errlen)) != CORE_OK)
         goto out;
-    jsonl = core_config_str(cfg, "input", "jsonl");
+    jsonl = core_config_str(cfg, CORE_CFG_INPUT_JSONL);
     if (jsonl[0] && !(p->jsonl_path = strdup(jsonl))) {
         rc = CORE_ENOMEM;
         goto out;
@@ -748,7 +748,7 @@ core_err_t app_pipeline_start(app_pipeline_t *p, char *err, size_t errlen)
          * clearly. (At run time a refusal is retried and /healthz is
          * degraded.) */
         core_err_set(err, errlen, "%s (check %s)", alr_sink_error(p->sink),
-                     core_config_bool(p->cfg, "redis", "tls")
+                     core_config_bool(p->cfg, CORE_CFG_REDIS_TLS)
                          ? "redis.user, redis.password and the redis.tls* settings"
                          : "redis.user and redis.password");
         return rc;

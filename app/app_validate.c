@@ -40,14 +40,16 @@ static core_err_t check_logging(const core_config_t *cfg, char *err, size_t errl
     core_log_level_t level;
     core_log_format_t format;
 
-    if (core_log_parse_level(core_config_str(cfg, "log", "level"), &level) != CORE_OK) {
+    if (core_log_parse_level(core_config_str(cfg, CORE_CFG_LOG_LEVEL), &level) != CORE_OK) {
         snprintf(err, errlen, "[log] level (%s): '%s' is not debug, info, warn or error",
-                 core_config_origin(cfg, "log", "level"), core_config_str(cfg, "log", "level"));
+                 core_config_origin(cfg, CORE_CFG_LOG_LEVEL),
+                 core_config_str(cfg, CORE_CFG_LOG_LEVEL));
         return CORE_ECONFIG;
     }
-    if (core_log_parse_format(core_config_str(cfg, "log", "format"), &format) != CORE_OK) {
+    if (core_log_parse_format(core_config_str(cfg, CORE_CFG_LOG_FORMAT), &format) != CORE_OK) {
         snprintf(err, errlen, "[log] format (%s): '%s' is not text or json",
-                 core_config_origin(cfg, "log", "format"), core_config_str(cfg, "log", "format"));
+                 core_config_origin(cfg, CORE_CFG_LOG_FORMAT),
+                 core_config_str(cfg, CORE_CFG_LOG_FORMAT));
         return CORE_ECONFIG;
     }
     return CORE_OK;
@@ -55,21 +57,22 @@ static core_err_t check_logging(const core_config_t *cfg, char *err, size_t errl
 
 /* check_model_dir: dir (the value of [classify] key, or the shipped model
  * when that is empty) must be a directory. */
-static core_err_t check_model_dir(const core_config_t *cfg, const char *key, const char *dir,
-                                  char *err, size_t errlen)
+static core_err_t check_model_dir(const core_config_t *cfg, core_config_str_key_t k,
+                                  const char *dir, char *err, size_t errlen)
 {
+    const char *key = core_config_key_name(k);
     struct stat st;
 
     if (!dir || !dir[0])
         return CORE_OK;
     if (stat(dir, &st) != 0) {
         snprintf(err, errlen, "[classify] %s (%s): model directory %s: %s", key,
-                 core_config_origin(cfg, "classify", key), dir, strerror(errno));
+                 core_config_origin(cfg, k), dir, strerror(errno));
         return CORE_ECONFIG;
     }
     if (!S_ISDIR(st.st_mode)) {
         snprintf(err, errlen, "[classify] %s (%s): model directory %s: not a directory", key,
-                 core_config_origin(cfg, "classify", key), dir);
+                 core_config_origin(cfg, k), dir);
         return CORE_ECONFIG;
     }
     return CORE_OK;
@@ -83,21 +86,22 @@ static core_err_t check_classify(const core_config_t *cfg, char *err, size_t err
     app_classifier_opts(cfg, &o);
     if (o.precision == CLS_PREC__INVALID) {
         snprintf(err, errlen, "[classify] precision (%s): '%s' is not auto, fp32, bf16 or int8",
-                 core_config_origin(cfg, "classify", "precision"),
-                 core_config_str(cfg, "classify", "precision"));
+                 core_config_origin(cfg, CORE_CFG_CLASSIFY_PRECISION),
+                 core_config_str(cfg, CORE_CFG_CLASSIFY_PRECISION));
         return CORE_EINVAL;
     }
-    rc = check_model_dir(cfg, "model", o.model_dir, err, errlen);
+    rc = check_model_dir(cfg, CORE_CFG_CLASSIFY_MODEL, o.model_dir, err, errlen);
     if (rc == CORE_OK)
-        rc = check_model_dir(cfg, "topic_model", o.topic_model_dir, err, errlen);
+        rc = check_model_dir(cfg, CORE_CFG_CLASSIFY_TOPIC_MODEL, o.topic_model_dir, err, errlen);
     if (rc == CORE_OK)
-        rc = check_model_dir(cfg, "sentiment_model", o.sentiment_model_dir, err, errlen);
+        rc = check_model_dir(cfg, CORE_CFG_CLASSIFY_SENTIMENT_MODEL, o.sentiment_model_dir, err,
+                             errlen);
     return rc;
 }
 
 static core_err_t check_watchlist(const core_config_t *cfg, char *err, size_t errlen)
 {
-    const char *path = core_config_str(cfg, "entities", "watchlist");
+    const char *path = core_config_str(cfg, CORE_CFG_ENTITIES_WATCHLIST);
     core_watchlist_t *wl = NULL;
     core_err_t rc;
 
@@ -127,12 +131,13 @@ static core_err_t check_redis_tls(const core_config_t *cfg, char *err, size_t er
     core_tls_opts_t o;
     char why[700];
 
-    core_tls_opts_from_config(cfg, "redis", &o);
-    if (o.enabled && core_config_str(cfg, "redis", "socket")[0]) {
+    core_tls_opts_from_config(cfg, &o);
+    if (o.enabled && core_config_str(cfg, CORE_CFG_REDIS_SOCKET)[0]) {
         snprintf(err, errlen,
                  "[redis] tls (%s): TLS cannot be used with redis.socket (%s), a unix socket: "
                  "unset one of them",
-                 core_config_origin(cfg, "redis", "tls"), core_config_str(cfg, "redis", "socket"));
+                 core_config_origin(cfg, CORE_CFG_REDIS_TLS),
+                 core_config_str(cfg, CORE_CFG_REDIS_SOCKET));
         return CORE_ECONFIG;
     }
     if (core_tls_check(&o, why, sizeof why) != CORE_OK) {
@@ -161,7 +166,7 @@ static core_err_t check_feeds(const core_config_t *cfg, char *err, size_t errlen
  * reading (a FIFO is fine: opened without blocking, then closed). */
 static core_err_t check_jsonl(const core_config_t *cfg, char *err, size_t errlen)
 {
-    const char *path = core_config_str(cfg, "input", "jsonl");
+    const char *path = core_config_str(cfg, CORE_CFG_INPUT_JSONL);
     struct stat st;
     int fd;
 
@@ -170,12 +175,12 @@ static core_err_t check_jsonl(const core_config_t *cfg, char *err, size_t errlen
     fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "[input] jsonl (%s): %s: cannot open: %s",
-                 core_config_origin(cfg, "input", "jsonl"), path, strerror(errno));
+                 core_config_origin(cfg, CORE_CFG_INPUT_JSONL), path, strerror(errno));
         return CORE_ECONFIG;
     }
     if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
         snprintf(err, errlen, "[input] jsonl (%s): %s: is a directory",
-                 core_config_origin(cfg, "input", "jsonl"), path);
+                 core_config_origin(cfg, CORE_CFG_INPUT_JSONL), path);
         close(fd);
         return CORE_ECONFIG;
     }
@@ -187,18 +192,18 @@ static core_err_t check_jsonl(const core_config_t *cfg, char *err, size_t errlen
  * Kafka, the feeds, input.jsonl, and at least one source. */
 static core_err_t check_sources_and_jsonl(const core_config_t *cfg, char *err, size_t errlen)
 {
-    int kafka = core_config_str(cfg, "kafka", "brokers")[0] != '\0';
+    int kafka = core_config_str(cfg, CORE_CFG_KAFKA_BROKERS)[0] != '\0';
     core_err_t rc;
 
-    if (core_config_str(cfg, "kafka", "output_topic")[0] && !kafka) {
+    if (core_config_str(cfg, CORE_CFG_KAFKA_OUTPUT_TOPIC)[0] && !kafka) {
         snprintf(err, errlen, "[kafka] output_topic (%s): set, but kafka.brokers is empty",
-                 core_config_origin(cfg, "kafka", "output_topic"));
+                 core_config_origin(cfg, CORE_CFG_KAFKA_OUTPUT_TOPIC));
         return CORE_ECONFIG;
     }
     if ((rc = check_feeds(cfg, err, errlen)) != CORE_OK ||
         (rc = check_jsonl(cfg, err, errlen)) != CORE_OK)
         return rc;
-    if (!kafka && !core_config_str(cfg, "input", "jsonl")[0] &&
+    if (!kafka && !core_config_str(cfg, CORE_CFG_INPUT_JSONL)[0] &&
         core_config_instance_count(cfg, "feed") == 0) {
         snprintf(err, errlen,
                  "no source configured: set kafka.brokers, input.jsonl or a [feed.NAME] section");
@@ -209,7 +214,7 @@ static core_err_t check_sources_and_jsonl(const core_config_t *cfg, char *err, s
 
 static core_err_t check_http(const core_config_t *cfg, char *err, size_t errlen)
 {
-    const char *listen = core_config_str(cfg, "http", "listen");
+    const char *listen = core_config_str(cfg, CORE_CFG_HTTP_LISTEN);
     app_http_t *http = NULL;
     core_err_t rc;
 

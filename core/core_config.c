@@ -34,11 +34,12 @@ typedef struct keydef {
 } keydef;
 
 static const keydef keys[] = {
-#define KEY_ROW(s, k, t, d, mn, mx, h) {s, k, T_##t, d, mn, mx, h},
+#define KEY_ROW(id, s, k, t, d, mn, mx, h) [CORE_CONFIG_ROW_##id] = {s, k, T_##t, d, mn, mx, h},
     CORE_CONFIG_KEYS(KEY_ROW)
 #undef KEY_ROW
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
+_Static_assert(NKEYS == CORE_CONFIG_NKEYS, "one row per key");
 
 typedef struct slot {
     char *str;
@@ -729,69 +730,121 @@ core_err_t core_config_set(core_config_t *cfg, const char *assignment, char *err
 
 /* ---- reads ------------------------------------------------------------- */
 
-static const slot *lookup(const core_config_t *cfg, const char *section, const char *key,
-                          const keydef **kd)
-{
-    const char *dot = strchr(section, '.');
-    int row;
+/* Bits of the types each getter reads. */
+#define READS_STR (1u << T_STR | 1u << T_LIST)
+#define READS_INT (1u << T_INT | 1u << T_DURATION | 1u << T_SIZE)
+#define READS_DOUBLE (1u << T_DOUBLE)
+#define READS_BOOL (1u << T_BOOL)
+#define READS_ANY 0x7fu
 
-    if (dot) {
-        char tmpl[70], kind[64];
-        size_t kl = (size_t)(dot - section);
-        const instance *in;
-        assert(kl < sizeof kind);
-        memcpy(kind, section, kl);
-        kind[kl] = '\0';
-        snprintf(tmpl, sizeof tmpl, "%s.*", kind);
-        row = find_row(tmpl, key);
-        assert(row >= 0 && "config key not in the table");
-        *kd = &keys[row];
-        in = find_instance(cfg, kind, dot + 1);
-        if (in && in->set[row])
-            return &in->vals[row];
-        return &cfg->vals[row];
-    }
-    row = find_row(section, key);
-    assert(row >= 0 && "config key not in the table");
-    *kd = &keys[row];
-    return &cfg->vals[row];
+/* A getter called with a key it cannot read is a bug in the caller, not
+ * something the configuration can cause: say so and stop, in every build
+ * (an assert compiled out would read out of bounds or the wrong field). */
+static void misuse(const char *getter, int key, const char *why) __attribute__((noreturn));
+
+static void misuse(const char *getter, int key, const char *why)
+{
+    if (key >= 0 && (size_t)key < NKEYS)
+        fprintf(stderr, "core_config: bug: %s(%s.%s): %s\n", getter, keys[key].section,
+                keys[key].key, why);
+    else
+        fprintf(stderr, "core_config: bug: %s(%d): not a config key\n", getter, key);
+    abort();
 }
 
-const char *core_config_str(const core_config_t *cfg, const char *section, const char *key)
+/* Slot of row key for instance name (NULL: a fixed section's key), after
+ * checking that getter may read it. */
+static const slot *lookup(const core_config_t *cfg, int key, const char *name, unsigned reads,
+                          const char *getter)
 {
     const keydef *k;
-    const slot *s = lookup(cfg, section, key, &k);
+    const char *star;
+    const instance *in;
+    char kind[64];
+
+    if (key < 0 || (size_t)key >= NKEYS)
+        misuse(getter, key, "not a config key");
+    k = &keys[key];
+    if (!(reads & 1u << k->type)) {
+        char why[64];
+        snprintf(why, sizeof why, "the key is a %s", type_name(k->type));
+        misuse(getter, key, why);
+    }
+    star = strchr(k->section, '*');
+    if (!name) {
+        if (star)
+            misuse(getter, key, "a template key needs an instance name");
+        return &cfg->vals[key];
+    }
+    if (!star)
+        misuse(getter, key, "not a template key (no instance)");
+    snprintf(kind, sizeof kind, "%.*s", (int)(star - k->section - 1), k->section);
+    in = find_instance(cfg, kind, name);
+    if (in && in->set[key])
+        return &in->vals[key];
+    return &cfg->vals[key];
+}
+
+const char *core_config_str(const core_config_t *cfg, core_config_str_key_t key)
+{
+    const slot *s = lookup(cfg, (int)key, NULL, READS_STR, __func__);
     return s->str ? s->str : "";
 }
 
-int64_t core_config_int(const core_config_t *cfg, const char *section, const char *key)
+int64_t core_config_int(const core_config_t *cfg, core_config_int_key_t key)
 {
-    const keydef *k;
-    const slot *s = lookup(cfg, section, key, &k);
-    assert(k->type == T_INT || k->type == T_DURATION || k->type == T_SIZE);
-    return s->i;
+    return lookup(cfg, (int)key, NULL, READS_INT, __func__)->i;
 }
 
-double core_config_double(const core_config_t *cfg, const char *section, const char *key)
+double core_config_double(const core_config_t *cfg, core_config_double_key_t key)
 {
-    const keydef *k;
-    const slot *s = lookup(cfg, section, key, &k);
-    assert(k->type == T_DOUBLE);
-    return s->d;
+    return lookup(cfg, (int)key, NULL, READS_DOUBLE, __func__)->d;
 }
 
-int core_config_bool(const core_config_t *cfg, const char *section, const char *key)
+int core_config_bool(const core_config_t *cfg, core_config_bool_key_t key)
 {
-    const keydef *k;
-    const slot *s = lookup(cfg, section, key, &k);
-    assert(k->type == T_BOOL);
-    return s->i != 0;
+    return lookup(cfg, (int)key, NULL, READS_BOOL, __func__)->i != 0;
 }
 
-const char *core_config_origin(const core_config_t *cfg, const char *section, const char *key)
+const char *core_config_inst_str(const core_config_t *cfg, core_config_str_key_t key,
+                                 const char *name)
 {
-    const keydef *k;
-    return lookup(cfg, section, key, &k)->origin;
+    const slot *s = lookup(cfg, (int)key, name, READS_STR, __func__);
+    return s->str ? s->str : "";
+}
+
+int64_t core_config_inst_int(const core_config_t *cfg, core_config_int_key_t key, const char *name)
+{
+    return lookup(cfg, (int)key, name, READS_INT, __func__)->i;
+}
+
+double core_config_inst_double(const core_config_t *cfg, core_config_double_key_t key,
+                               const char *name)
+{
+    return lookup(cfg, (int)key, name, READS_DOUBLE, __func__)->d;
+}
+
+int core_config_inst_bool(const core_config_t *cfg, core_config_bool_key_t key, const char *name)
+{
+    return lookup(cfg, (int)key, name, READS_BOOL, __func__)->i != 0;
+}
+
+const char *core_config_origin(const core_config_t *cfg, core_config_key_t key)
+{
+    return lookup(cfg, key, NULL, READS_ANY, __func__)->origin;
+}
+
+const char *core_config_inst_origin(const core_config_t *cfg, core_config_key_t key,
+                                    const char *name)
+{
+    return lookup(cfg, key, name, READS_ANY, __func__)->origin;
+}
+
+const char *core_config_key_name(core_config_key_t key)
+{
+    if (key < 0 || (size_t)key >= NKEYS)
+        misuse(__func__, key, "not a config key");
+    return keys[key].key;
 }
 
 size_t core_config_instance_count(const core_config_t *cfg, const char *kind)

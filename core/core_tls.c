@@ -71,22 +71,21 @@ struct core_tls {
 
 /* ---- options --------------------------------------------------------- */
 
-static void copy_key(const core_config_t *cfg, const char *section, const char *key, char *dst,
-                     size_t cap)
+static void copy_key(const core_config_t *cfg, core_config_str_key_t key, char *dst, size_t cap)
 {
-    snprintf(dst, cap, "%s", core_config_str(cfg, section, key));
+    snprintf(dst, cap, "%s", core_config_str(cfg, key));
 }
 
-void core_tls_opts_from_config(const core_config_t *cfg, const char *section, core_tls_opts_t *o)
+void core_tls_opts_from_config(const core_config_t *cfg, core_tls_opts_t *o)
 {
     memset(o, 0, sizeof *o);
-    o->enabled = core_config_bool(cfg, section, "tls");
-    copy_key(cfg, section, "tls_ca_file", o->ca_file, sizeof o->ca_file);
-    copy_key(cfg, section, "tls_ca_dir", o->ca_dir, sizeof o->ca_dir);
-    copy_key(cfg, section, "tls_cert", o->cert, sizeof o->cert);
-    copy_key(cfg, section, "tls_key", o->key, sizeof o->key);
-    copy_key(cfg, section, "tls_server_name", o->server_name, sizeof o->server_name);
-    snprintf(o->section, sizeof o->section, "%s", section);
+    o->enabled = core_config_bool(cfg, CORE_CFG_REDIS_TLS);
+    copy_key(cfg, CORE_CFG_REDIS_TLS_CA_FILE, o->ca_file, sizeof o->ca_file);
+    copy_key(cfg, CORE_CFG_REDIS_TLS_CA_DIR, o->ca_dir, sizeof o->ca_dir);
+    copy_key(cfg, CORE_CFG_REDIS_TLS_CERT, o->cert, sizeof o->cert);
+    copy_key(cfg, CORE_CFG_REDIS_TLS_KEY, o->key, sizeof o->key);
+    copy_key(cfg, CORE_CFG_REDIS_TLS_SERVER_NAME, o->server_name, sizeof o->server_name);
+    snprintf(o->section, sizeof o->section, "redis");
 }
 
 static const char *section_of(const core_tls_opts_t *o)

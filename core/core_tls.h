@@ -68,9 +68,10 @@ typedef struct core_tls_opts {
 
 typedef struct core_tls core_tls_t;
 
-/* core_tls_opts_from_config fills *o from section's keys tls, tls_ca_file,
- * tls_ca_dir, tls_cert, tls_key and tls_server_name. */
-void core_tls_opts_from_config(const core_config_t *cfg, const char *section, core_tls_opts_t *o);
+/* core_tls_opts_from_config fills *o from [redis]'s keys tls, tls_ca_file,
+ * tls_ca_dir, tls_cert, tls_key and tls_server_name (the one section with
+ * the whole set). */
+void core_tls_opts_from_config(const core_config_t *cfg, core_tls_opts_t *o);
 
 /* core_tls_check: CORE_OK when o can be used: with TLS off, no tls_* path
  * may be set (a CA without tls = true would silently send in plain text);

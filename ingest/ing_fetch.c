@@ -10,10 +10,10 @@
 void ing_fetch_opts_from_config(const core_config_t *cfg, ing_fetch_opts_t *o)
 {
     memset(o, 0, sizeof *o);
-    o->connect_timeout_ms = core_config_int(cfg, "rss", "connect_timeout");
-    o->timeout_ms = core_config_int(cfg, "rss", "timeout");
-    o->max_redirects = (long)core_config_int(cfg, "rss", "max_redirects");
-    o->max_body = core_config_int(cfg, "rss", "max_body");
+    o->connect_timeout_ms = core_config_int(cfg, CORE_CFG_RSS_CONNECT_TIMEOUT);
+    o->timeout_ms = core_config_int(cfg, CORE_CFG_RSS_TIMEOUT);
+    o->max_redirects = (long)core_config_int(cfg, CORE_CFG_RSS_MAX_REDIRECTS);
+    o->max_body = core_config_int(cfg, CORE_CFG_RSS_MAX_BODY);
     snprintf(o->user_agent, sizeof o->user_agent, "finsent/%s", FINSENT_VERSION);
 }
 

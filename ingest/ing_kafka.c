@@ -888,7 +888,7 @@ static core_err_t build_conf(ing_kafka_t *k, const core_config_t *cfg, int consu
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     core_err_t rc;
     size_t n = core_config_passthrough_count(cfg, "kafka");
-    const char *brokers = core_config_str(cfg, "kafka", "brokers");
+    const char *brokers = core_config_str(cfg, CORE_CFG_KAFKA_BROKERS);
 
     *out = NULL;
     if (!conf)
@@ -932,10 +932,10 @@ static core_err_t build_conf(ing_kafka_t *k, const core_config_t *cfg, int consu
     }
     if (rc == CORE_OK)
         rc = conf_set(conf, "bootstrap.servers", brokers,
-                      core_config_origin(cfg, "kafka", "brokers"), err, errlen);
+                      core_config_origin(cfg, CORE_CFG_KAFKA_BROKERS), err, errlen);
     if (rc == CORE_OK && consumer) {
-        rc = conf_set(conf, "group.id", core_config_str(cfg, "kafka", "group"),
-                      core_config_origin(cfg, "kafka", "group"), err, errlen);
+        rc = conf_set(conf, "group.id", core_config_str(cfg, CORE_CFG_KAFKA_GROUP),
+                      core_config_origin(cfg, CORE_CFG_KAFKA_GROUP), err, errlen);
         if (rc == CORE_OK)
             rc = conf_set(conf, "enable.auto.commit", "false", "finsent", err, errlen);
         if (rc == CORE_OK)
@@ -965,15 +965,15 @@ core_err_t ing_kafka_check_config(const core_config_t *cfg, char *err, size_t er
     rd_kafka_conf_t *conf = NULL;
     core_err_t rc;
 
-    if (!core_config_str(cfg, "kafka", "brokers")[0])
+    if (!core_config_str(cfg, CORE_CFG_KAFKA_BROKERS)[0])
         return CORE_OK;
-    rc = core_config_split_list(core_config_str(cfg, "kafka", "topics"), &topics, &ntopics);
+    rc = core_config_split_list(core_config_str(cfg, CORE_CFG_KAFKA_TOPICS), &topics, &ntopics);
     free(topics);
     if (rc != CORE_OK)
         return rc;
     if (ntopics == 0) {
         core_err_set(err, errlen, "[kafka] topics (%s): no topic to consume",
-                     core_config_origin(cfg, "kafka", "topics"));
+                     core_config_origin(cfg, CORE_CFG_KAFKA_TOPICS));
         return CORE_ECONFIG;
     }
     /* The very configurations ing_kafka_new builds, without a handle. */
@@ -981,8 +981,8 @@ core_err_t ing_kafka_check_config(const core_config_t *cfg, char *err, size_t er
     if (conf)
         rd_kafka_conf_destroy(conf);
     conf = NULL;
-    if (rc == CORE_OK && (core_config_str(cfg, "kafka", "dead_letter_topic")[0] ||
-                          core_config_str(cfg, "kafka", "output_topic")[0]))
+    if (rc == CORE_OK && (core_config_str(cfg, CORE_CFG_KAFKA_DEAD_LETTER_TOPIC)[0] ||
+                          core_config_str(cfg, CORE_CFG_KAFKA_OUTPUT_TOPIC)[0]))
         rc = build_conf(NULL, cfg, 0, &conf, err, errlen);
     if (conf)
         rd_kafka_conf_destroy(conf);
@@ -998,7 +998,7 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
     char why[512];
 
     *out = NULL;
-    if (!core_config_str(cfg, "kafka", "brokers")[0]) {
+    if (!core_config_str(cfg, CORE_CFG_KAFKA_BROKERS)[0]) {
         core_err_set(err, errlen, "[kafka] brokers is empty: Kafka is not configured");
         return CORE_EINVAL;
     }
@@ -1009,20 +1009,21 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
     pthread_cond_init(&k->cv, NULL);
     k->q = q;
     k->metrics = metrics;
-    k->limits.max_message_bytes = (size_t)core_config_int(cfg, "kafka", "max_message_bytes");
-    k->limits.max_text_bytes = (size_t)core_config_int(cfg, "input", "max_text_bytes");
-    k->cashtags = core_config_bool(cfg, "entities", "cashtags");
-    k->commit_interval_ms = core_config_int(cfg, "kafka", "commit_interval");
-    k->revoke_timeout_ms = core_config_int(cfg, "kafka", "revoke_timeout");
-    snprintf(k->dlq, sizeof k->dlq, "%s", core_config_str(cfg, "kafka", "dead_letter_topic"));
+    k->limits.max_message_bytes = (size_t)core_config_int(cfg, CORE_CFG_KAFKA_MAX_MESSAGE_BYTES);
+    k->limits.max_text_bytes = (size_t)core_config_int(cfg, CORE_CFG_INPUT_MAX_TEXT_BYTES);
+    k->cashtags = core_config_bool(cfg, CORE_CFG_ENTITIES_CASHTAGS);
+    k->commit_interval_ms = core_config_int(cfg, CORE_CFG_KAFKA_COMMIT_INTERVAL);
+    k->revoke_timeout_ms = core_config_int(cfg, CORE_CFG_KAFKA_REVOKE_TIMEOUT);
+    snprintf(k->dlq, sizeof k->dlq, "%s", core_config_str(cfg, CORE_CFG_KAFKA_DEAD_LETTER_TOPIC));
     snprintf(k->out_topic, sizeof k->out_topic, "%s",
-             core_config_str(cfg, "kafka", "output_topic"));
-    rc = core_config_split_list(core_config_str(cfg, "kafka", "topics"), &k->topics, &k->ntopics);
+             core_config_str(cfg, CORE_CFG_KAFKA_OUTPUT_TOPIC));
+    rc = core_config_split_list(core_config_str(cfg, CORE_CFG_KAFKA_TOPICS), &k->topics,
+                                &k->ntopics);
     if (rc != CORE_OK)
         goto out;
     if (k->ntopics == 0) {
         core_err_set(err, errlen, "[kafka] topics (%s): no topic to consume",
-                     core_config_origin(cfg, "kafka", "topics"));
+                     core_config_origin(cfg, CORE_CFG_KAFKA_TOPICS));
         rc = CORE_ECONFIG;
         goto out;
     }

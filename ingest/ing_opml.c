@@ -531,7 +531,7 @@ static int write_entry(FILE *out, const ing_opml_entry_t *e)
  * not. Returns CORE_OK, CORE_ECONFIG or CORE_ENOMEM. */
 static core_err_t prove(const ing_opml_entry_t *e, char *err, size_t errlen)
 {
-    char *text = NULL, sec[ING_OPML_NAME_MAX + 8];
+    char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
     core_config_t *cfg = NULL;
@@ -547,10 +547,9 @@ static core_err_t prove(const ing_opml_entry_t *e, char *err, size_t errlen)
     if (rc == CORE_OK)
         rc = core_config_load_string(cfg, "section", text, err, errlen);
     if (rc == CORE_OK) {
-        snprintf(sec, sizeof sec, "feed.%s", e->name);
         if (core_config_instance_count(cfg, "feed") != 1 ||
             strcmp(core_config_instance_name(cfg, "feed", 0), e->name) != 0 ||
-            strcmp(core_config_str(cfg, sec, "url"), e->outline->url) != 0) {
+            strcmp(core_config_inst_str(cfg, CORE_CFG_FEED_URL, e->name), e->outline->url) != 0) {
             snprintf(err, errlen, "the URL does not survive a config file");
             rc = CORE_ECONFIG;
         }
@@ -637,14 +636,12 @@ core_err_t ing_opml_plan(const ing_opml_t *doc, const core_config_t *existing,
         return CORE_ENOMEM;
     for (size_t i = 0; i < nexist; i++) {
         const char *name = core_config_instance_name(existing, "feed", i);
-        char sec[300];
         char *key;
         if (set_add(&names, strdup(name)) < 0) {
             rc = CORE_ENOMEM;
             goto out;
         }
-        snprintf(sec, sizeof sec, "feed.%s", name);
-        key = url_key(core_config_str(existing, sec, "url"));
+        key = url_key(core_config_inst_str(existing, CORE_CFG_FEED_URL, name));
         if (key && url_take(&urls, key, -1) < 0) {
             rc = CORE_ENOMEM;
             goto out;

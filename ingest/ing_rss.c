@@ -109,7 +109,7 @@ static core_err_t read_specs(const core_config_t *cfg, feed_spec **out, size_t *
 {
     size_t n = core_config_instance_count(cfg, "feed");
     feed_spec *s = calloc(n ? n : 1, sizeof *s);
-    int64_t def_interval = core_config_int(cfg, "rss", "interval");
+    int64_t def_interval = core_config_int(cfg, CORE_CFG_RSS_INTERVAL);
 
     *out = NULL;
     *nout = 0;
@@ -119,12 +119,13 @@ static core_err_t read_specs(const core_config_t *cfg, feed_spec **out, size_t *
         const char *name = core_config_instance_name(cfg, "feed", i);
         char sec[300], src[300];
         snprintf(sec, sizeof sec, "feed.%s", name);
-        const char *url = core_config_str(cfg, sec, "url");
-        const char *source = core_config_str(cfg, sec, "source");
-        int64_t iv = core_config_int(cfg, sec, "interval");
+        const char *url = core_config_inst_str(cfg, CORE_CFG_FEED_URL, name);
+        const char *source = core_config_inst_str(cfg, CORE_CFG_FEED_SOURCE, name);
+        int64_t iv = core_config_inst_int(cfg, CORE_CFG_FEED_INTERVAL, name);
         if (!url[0] ||
             (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)) {
-            snprintf(err, errlen, "[%s] url (%s): %s", sec, core_config_origin(cfg, sec, "url"),
+            snprintf(err, errlen, "[%s] url (%s): %s", sec,
+                     core_config_inst_origin(cfg, CORE_CFG_FEED_URL, name),
                      url[0] ? "only http:// and https:// feeds are supported" : "missing");
             specs_free(s, n);
             return CORE_ECONFIG;
@@ -737,20 +738,20 @@ core_err_t ing_rss_new(const core_config_t *cfg, core_queue_t *q, core_metrics_t
     feed_spec *specs = NULL;
     size_t n = 0;
     core_err_t rc;
-    const char *state = core_config_str(cfg, "rss", "state_file");
-    const char *store = core_config_str(cfg, "rss", "seen_store");
+    const char *state = core_config_str(cfg, CORE_CFG_RSS_STATE_FILE);
+    const char *store = core_config_str(cfg, CORE_CFG_RSS_SEEN_STORE);
 
     *out = NULL;
     if (strcmp(store, "auto") == 0)
         store = state[0] ? "file" : "redis";
     if (strcmp(store, "redis") != 0 && strcmp(store, "file") != 0 && strcmp(store, "memory") != 0) {
         snprintf(err, errlen, "[rss] seen_store (%s): '%s' is not auto, redis, file or memory",
-                 core_config_origin(cfg, "rss", "seen_store"), store);
+                 core_config_origin(cfg, CORE_CFG_RSS_SEEN_STORE), store);
         return CORE_ECONFIG;
     }
     if (strcmp(store, "file") == 0 && !state[0]) {
         snprintf(err, errlen, "[rss] seen_store (%s): 'file' needs rss.state_file",
-                 core_config_origin(cfg, "rss", "seen_store"));
+                 core_config_origin(cfg, CORE_CFG_RSS_SEEN_STORE));
         return CORE_ECONFIG;
     }
     ing_feed_init();
@@ -770,9 +771,9 @@ core_err_t ing_rss_new(const core_config_t *cfg, core_queue_t *q, core_metrics_t
     r->q = q;
     r->metrics = metrics;
     r->limits.max_items = 10000;
-    r->limits.max_text_bytes = (size_t)core_config_int(cfg, "input", "max_text_bytes");
-    r->cashtags = core_config_bool(cfg, "entities", "cashtags");
-    r->backoff_max_ms = core_config_int(cfg, "rss", "backoff_max");
+    r->limits.max_text_bytes = (size_t)core_config_int(cfg, CORE_CFG_INPUT_MAX_TEXT_BYTES);
+    r->cashtags = core_config_bool(cfg, CORE_CFG_ENTITIES_CASHTAGS);
+    r->backoff_max_ms = core_config_int(cfg, CORE_CFG_RSS_BACKOFF_MAX);
     ing_fetch_opts_from_config(cfg, &r->fetch);
     r->rng = (unsigned)core_time_mono_ns();
     if (metrics) {
@@ -787,8 +788,8 @@ core_err_t ing_rss_new(const core_config_t *cfg, core_queue_t *q, core_metrics_t
         goto out;
     }
     rc = ing_seen_open(strcmp(store, "file") == 0 ? state : NULL,
-                       core_config_int(cfg, "rss", "seen_ttl"), core_time_now_ms(), &r->seen, err,
-                       errlen);
+                       core_config_int(cfg, CORE_CFG_RSS_SEEN_TTL), core_time_now_ms(), &r->seen,
+                       err, errlen);
     if (rc != CORE_OK)
         goto out;
     if (strcmp(store, "redis") == 0) {

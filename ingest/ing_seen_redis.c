@@ -44,22 +44,22 @@ core_err_t ing_seen_redis_new(const core_config_t *cfg, ing_seen_redis_t **out)
     *out = NULL;
     if (!r)
         return CORE_ENOMEM;
-    snprintf(r->host, sizeof r->host, "%s", core_config_str(cfg, "redis", "host"));
-    snprintf(r->sock, sizeof r->sock, "%s", core_config_str(cfg, "redis", "socket"));
-    snprintf(r->user, sizeof r->user, "%s", core_config_str(cfg, "redis", "user"));
-    snprintf(r->password, sizeof r->password, "%s", core_config_str(cfg, "redis", "password"));
-    snprintf(r->prefix, sizeof r->prefix, "%s", core_config_str(cfg, "redis", "prefix"));
-    r->port = (int)core_config_int(cfg, "redis", "port");
-    r->db = (int)core_config_int(cfg, "redis", "db");
-    r->connect_timeout_ms = core_config_int(cfg, "redis", "connect_timeout");
-    r->command_timeout_ms = core_config_int(cfg, "redis", "command_timeout");
-    core_tls_opts_from_config(cfg, "redis", &r->tlso);
-    snprintf(r->master, sizeof r->master, "%s", core_config_str(cfg, "redis", "master_name"));
-    snprintf(r->suser, sizeof r->suser, "%s", core_config_str(cfg, "redis", "sentinel_user"));
+    snprintf(r->host, sizeof r->host, "%s", core_config_str(cfg, CORE_CFG_REDIS_HOST));
+    snprintf(r->sock, sizeof r->sock, "%s", core_config_str(cfg, CORE_CFG_REDIS_SOCKET));
+    snprintf(r->user, sizeof r->user, "%s", core_config_str(cfg, CORE_CFG_REDIS_USER));
+    snprintf(r->password, sizeof r->password, "%s", core_config_str(cfg, CORE_CFG_REDIS_PASSWORD));
+    snprintf(r->prefix, sizeof r->prefix, "%s", core_config_str(cfg, CORE_CFG_REDIS_PREFIX));
+    r->port = (int)core_config_int(cfg, CORE_CFG_REDIS_PORT);
+    r->db = (int)core_config_int(cfg, CORE_CFG_REDIS_DB);
+    r->connect_timeout_ms = core_config_int(cfg, CORE_CFG_REDIS_CONNECT_TIMEOUT);
+    r->command_timeout_ms = core_config_int(cfg, CORE_CFG_REDIS_COMMAND_TIMEOUT);
+    core_tls_opts_from_config(cfg, &r->tlso);
+    snprintf(r->master, sizeof r->master, "%s", core_config_str(cfg, CORE_CFG_REDIS_MASTER_NAME));
+    snprintf(r->suser, sizeof r->suser, "%s", core_config_str(cfg, CORE_CFG_REDIS_SENTINEL_USER));
     snprintf(r->spassword, sizeof r->spassword, "%s",
-             core_config_str(cfg, "redis", "sentinel_password"));
-    if (core_config_str(cfg, "redis", "sentinels")[0] &&
-        core_sentinel_parse_list("redis.sentinels", core_config_str(cfg, "redis", "sentinels"),
+             core_config_str(cfg, CORE_CFG_REDIS_SENTINEL_PASSWORD));
+    if (core_config_str(cfg, CORE_CFG_REDIS_SENTINELS)[0] &&
+        core_sentinel_parse_list("redis.sentinels", core_config_str(cfg, CORE_CFG_REDIS_SENTINELS),
                                  r->sentinels, CORE_SENTINEL_MAX, &r->nsentinels, r->bad,
                                  sizeof r->bad) != CORE_OK)
         r->nsentinels = 0;

@@ -1,6 +1,8 @@
 /* Tests of core_config: the three layers and their precedence, instance
  * sections, librdkafka pass-through, and every kind of bad input with an
  * error that names the file, line and key. */
+#include <ctype.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +23,13 @@ static core_config_t *fresh(void)
 START_TEST(defaults)
 {
     core_config_t *c = fresh();
-    ck_assert_int_eq(core_config_int(c, "classify", "batch"), 32);
-    ck_assert_int_eq(core_config_int(c, "classify", "max_wait"), 50);
-    ck_assert_int_eq(core_config_int(c, "input", "max_message_bytes"), 1048576);
-    ck_assert_str_eq(core_config_str(c, "redis", "prefix"), "finsent:");
-    ck_assert_int_eq(core_config_bool(c, "entities", "cashtags"), 1);
-    ck_assert(core_config_double(c, "rule.x", "threshold") == 0.5);
-    ck_assert_str_eq(core_config_origin(c, "redis", "port"), "default");
+    ck_assert_int_eq(core_config_int(c, CORE_CFG_CLASSIFY_BATCH), 32);
+    ck_assert_int_eq(core_config_int(c, CORE_CFG_CLASSIFY_MAX_WAIT), 50);
+    ck_assert_int_eq(core_config_int(c, CORE_CFG_INPUT_MAX_MESSAGE_BYTES), 1048576);
+    ck_assert_str_eq(core_config_str(c, CORE_CFG_REDIS_PREFIX), "finsent:");
+    ck_assert_int_eq(core_config_bool(c, CORE_CFG_ENTITIES_CASHTAGS), 1);
+    ck_assert(core_config_inst_double(c, CORE_CFG_RULE_THRESHOLD, "x") == 0.5);
+    ck_assert_str_eq(core_config_origin(c, CORE_CFG_REDIS_PORT), "default");
     core_config_free(c);
     core_config_free(NULL);
 }
@@ -51,21 +53,21 @@ START_TEST(file_env_set_precedence)
     size_t n;
 
     ck_assert_int_eq(core_config_load_string(c, "t.conf", ini, err, sizeof err), CORE_OK);
-    ck_assert_int_eq(core_config_int(c, "classify", "batch"), 64);
-    ck_assert_int_eq(core_config_int(c, "classify", "max_wait"), 2000);
-    ck_assert_str_eq(core_config_origin(c, "classify", "batch"), "t.conf:3");
+    ck_assert_int_eq(core_config_int(c, CORE_CFG_CLASSIFY_BATCH), 64);
+    ck_assert_int_eq(core_config_int(c, CORE_CFG_CLASSIFY_MAX_WAIT), 2000);
+    ck_assert_str_eq(core_config_origin(c, CORE_CFG_CLASSIFY_BATCH), "t.conf:3");
     ck_assert_int_eq(core_config_apply_env(c, env, err, sizeof err), CORE_OK);
-    ck_assert_int_eq(core_config_int(c, "classify", "batch"), 16);
-    ck_assert_str_eq(core_config_str(c, "redis", "host"), "redis.local");
-    ck_assert_str_eq(core_config_origin(c, "classify", "batch"),
+    ck_assert_int_eq(core_config_int(c, CORE_CFG_CLASSIFY_BATCH), 16);
+    ck_assert_str_eq(core_config_str(c, CORE_CFG_REDIS_HOST), "redis.local");
+    ck_assert_str_eq(core_config_origin(c, CORE_CFG_CLASSIFY_BATCH),
                      "environment FINSENT_CLASSIFY_BATCH");
     ck_assert_int_eq(core_config_set(c, "classify.batch=8", err, sizeof err), CORE_OK);
-    ck_assert_int_eq(core_config_int(c, "classify", "batch"), 8);
-    ck_assert_str_eq(core_config_origin(c, "classify", "batch"), "--set");
+    ck_assert_int_eq(core_config_int(c, CORE_CFG_CLASSIFY_BATCH), 8);
+    ck_assert_str_eq(core_config_origin(c, CORE_CFG_CLASSIFY_BATCH), "--set");
     /* untouched by env and flags */
-    ck_assert_int_eq(core_config_int(c, "classify", "threads"), 3);
-    ck_assert_int_eq(core_config_int(c, "redis", "port"), 6380);
-    ck_assert_int_eq(core_config_split_list(core_config_str(c, "redis", "windows"), &items, &n),
+    ck_assert_int_eq(core_config_int(c, CORE_CFG_CLASSIFY_THREADS), 3);
+    ck_assert_int_eq(core_config_int(c, CORE_CFG_REDIS_PORT), 6380);
+    ck_assert_int_eq(core_config_split_list(core_config_str(c, CORE_CFG_REDIS_WINDOWS), &items, &n),
                      CORE_OK);
     ck_assert_uint_eq(n, 3);
     ck_assert_str_eq(items[0], "1m");
@@ -91,14 +93,15 @@ START_TEST(instances_and_passthrough)
     ck_assert_str_eq(core_config_instance_name(c, "feed", 0), "reuters");
     ck_assert_str_eq(core_config_instance_name(c, "feed", 1), "ft");
     ck_assert_ptr_null(core_config_instance_name(c, "feed", 2));
-    ck_assert_int_eq(core_config_int(c, "feed.reuters", "interval"), 30000);
-    ck_assert_int_eq(core_config_int(c, "feed.ft", "interval"), 0); /* unset: rss.interval */
-    ck_assert_str_eq(core_config_str(c, "feed.ft", "url"), "http://y/atom");
-    ck_assert(core_config_double(c, "rule.neg_spike", "threshold") == 0.6);
-    ck_assert_str_eq(core_config_str(c, "rule.neg_spike", "basis"), "wilson");
+    ck_assert_int_eq(core_config_inst_int(c, CORE_CFG_FEED_INTERVAL, "reuters"), 30000);
+    /* unset: rss.interval */
+    ck_assert_int_eq(core_config_inst_int(c, CORE_CFG_FEED_INTERVAL, "ft"), 0);
+    ck_assert_str_eq(core_config_inst_str(c, CORE_CFG_FEED_URL, "ft"), "http://y/atom");
+    ck_assert(core_config_inst_double(c, CORE_CFG_RULE_THRESHOLD, "neg_spike") == 0.6);
+    ck_assert_str_eq(core_config_inst_str(c, CORE_CFG_RULE_BASIS, "neg_spike"), "wilson");
     ck_assert_int_eq(core_config_set(c, "rule.neg_spike.threshold=0.7", err, sizeof err),
                      CORE_OK);
-    ck_assert(core_config_double(c, "rule.neg_spike", "threshold") == 0.7);
+    ck_assert(core_config_inst_double(c, CORE_CFG_RULE_THRESHOLD, "neg_spike") == 0.7);
     ck_assert_int_eq(core_config_set(c, "rule.other.window=5m", err, sizeof err), CORE_OK);
     ck_assert_uint_eq(core_config_instance_count(c, "rule"), 2);
     ck_assert_uint_eq(core_config_passthrough_count(c, "kafka"), 1);
@@ -184,8 +187,9 @@ START_TEST(long_section_rejected)
     const char *bad = "[feed.a234567890123456789012345678901234567890abcde]\nurl = http://a/\n"
                       "[feed.a234567890123456789012345678901234567890abcdf]\nurl = http://b/\n";
     ck_assert_msg(core_config_load_string(c, "s.conf", ok, err, sizeof err) == CORE_OK, "%s", err);
-    ck_assert_str_eq(core_config_str(c, "feed.a234567890123456789012345678901234567890abcd", "url"),
-                     "http://a/");
+    ck_assert_str_eq(
+        core_config_inst_str(c, CORE_CFG_FEED_URL, "a234567890123456789012345678901234567890abcd"),
+        "http://a/");
     core_config_free(c);
     c = fresh();
     ck_assert_int_eq(core_config_load_string(c, "s.conf", bad, err, sizeof err), CORE_ECONFIG);
@@ -213,7 +217,7 @@ START_TEST(bad_env_and_set)
     ck_assert_int_eq(core_config_set(c, "redis.db=x", err, sizeof err), CORE_ECONFIG);
     ck_assert_str_eq(err, "--set: [redis] db: bad integer 'x'");
     /* a failed set leaves the old value */
-    ck_assert_int_eq(core_config_int(c, "redis", "db"), 0);
+    ck_assert_int_eq(core_config_int(c, CORE_CFG_REDIS_DB), 0);
     core_config_free(c);
 }
 END_TEST
@@ -269,8 +273,8 @@ START_TEST(defaults_file_loads_back)
     core_config_print_defaults(f);
     fclose(f);
     ck_assert_msg(core_config_load_file(c, path, err, sizeof err) == CORE_OK, "%s", err);
-    ck_assert_str_eq(core_config_str(c, "log", "level"), "info");
-    ck_assert_int_eq(core_config_int(c, "classify", "batch"), 32);
+    ck_assert_str_eq(core_config_str(c, CORE_CFG_LOG_LEVEL), "info");
+    ck_assert_int_eq(core_config_int(c, CORE_CFG_CLASSIFY_BATCH), 32);
     ck_assert_uint_eq(core_config_instance_count(c, "feed"), 0);
     ck_assert_int_eq(core_config_load_file(c, "/nonexistent/x.conf", err, sizeof err), CORE_EIO);
     ck_assert(strstr(err, "/nonexistent/x.conf: cannot open") != NULL);
@@ -307,6 +311,75 @@ START_TEST(not_a_regular_file)
 }
 END_TEST
 
+/* Every row's id is its section and key in upper case (a template's kind
+ * for "feed.*" and "rule.*"), so CORE_CFG_<SECTION>_<KEY> names the key it
+ * reads; the enumerators are the rows (core_config_key_name agrees). */
+START_TEST(key_ids_match_the_table)
+{
+    static const struct {
+        const char *id, *section, *key;
+        core_config_key_t row;
+    } rows[] = {
+#define ROW(id, s, k, t, d, mn, mx, h) {#id, s, k, CORE_CFG_##id},
+        CORE_CONFIG_KEYS(ROW)
+#undef ROW
+    };
+    size_t n = sizeof rows / sizeof rows[0];
+
+    ck_assert_uint_eq(n, CORE_CONFIG_NKEYS);
+    for (size_t i = 0; i < n; i++) {
+        char want[128];
+        size_t len = 0;
+        for (const char *p = rows[i].section; *p && *p != '.'; p++)
+            want[len++] = (char)toupper((unsigned char)*p);
+        want[len++] = '_';
+        for (const char *p = rows[i].key; *p; p++)
+            want[len++] = (char)toupper((unsigned char)*p);
+        want[len] = '\0';
+        ck_assert_str_eq(rows[i].id, want);
+        ck_assert_int_eq(rows[i].row, (core_config_key_t)i);
+        ck_assert_str_eq(core_config_key_name(rows[i].row), rows[i].key);
+    }
+}
+END_TEST
+
+/* A getter handed a key it cannot read is a bug: it stops the program in
+ * every build (NDEBUG or not) instead of reading the wrong slot. */
+START_TEST(int_getter_on_string_key_aborts)
+{
+    core_config_t *c = fresh();
+    (void)core_config_int(c, (core_config_int_key_t)CORE_CFG_LOG_LEVEL);
+}
+END_TEST
+
+START_TEST(str_getter_on_bool_key_aborts)
+{
+    core_config_t *c = fresh();
+    (void)core_config_str(c, (core_config_str_key_t)CORE_CFG_REDIS_TLS);
+}
+END_TEST
+
+START_TEST(key_out_of_range_aborts)
+{
+    core_config_t *c = fresh();
+    (void)core_config_origin(c, CORE_CONFIG_NKEYS);
+}
+END_TEST
+
+START_TEST(template_key_without_instance_aborts)
+{
+    core_config_t *c = fresh();
+    (void)core_config_double(c, CORE_CFG_RULE_THRESHOLD);
+}
+END_TEST
+
+START_TEST(fixed_key_with_instance_aborts)
+{
+    core_config_t *c = fresh();
+    (void)core_config_inst_int(c, CORE_CFG_REDIS_PORT, "x");
+}
+END_TEST
+
 Suite *suite_config(void)
 {
     Suite *s = suite_create("config");
@@ -321,6 +394,12 @@ Suite *suite_config(void)
     tcase_add_test(tc, bad_env_and_set);
     tcase_add_test(tc, parse_duration_and_size);
     tcase_add_test(tc, defaults_file_loads_back);
+    tcase_add_test(tc, key_ids_match_the_table);
+    tcase_add_test_raise_signal(tc, int_getter_on_string_key_aborts, SIGABRT);
+    tcase_add_test_raise_signal(tc, str_getter_on_bool_key_aborts, SIGABRT);
+    tcase_add_test_raise_signal(tc, key_out_of_range_aborts, SIGABRT);
+    tcase_add_test_raise_signal(tc, template_key_without_instance_aborts, SIGABRT);
+    tcase_add_test_raise_signal(tc, fixed_key_with_instance_aborts, SIGABRT);
     suite_add_tcase(s, tc);
     return s;
 }

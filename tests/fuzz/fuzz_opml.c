@@ -37,14 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         core_config_load_string(cfg, "fuzz", text, err, sizeof err) != CORE_OK)
         abort();
     for (size_t i = 0; i < doc->n; i++) {
-        char sec[64];
         if (plan[i].verdict != ING_OPML_IMPORT)
             continue;
         imported++;
         if (strlen(plan[i].name) > ING_OPML_NAME_MAX)
             abort();
-        snprintf(sec, sizeof sec, "feed.%s", plan[i].name);
-        if (strcmp(core_config_str(cfg, sec, "url"), doc->items[i].url) != 0)
+        if (strcmp(core_config_inst_str(cfg, CORE_CFG_FEED_URL, plan[i].name),
+                   doc->items[i].url) != 0)
             abort();
     }
     if (core_config_instance_count(cfg, "feed") != imported)

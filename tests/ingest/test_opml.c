@@ -75,9 +75,7 @@ static core_config_t *config_of(const char *ini)
 
 static const char *feed_url(const core_config_t *cfg, const char *name)
 {
-    char sec[128];
-    snprintf(sec, sizeof sec, "feed.%s", name);
-    return core_config_str(cfg, sec, "url");
+    return core_config_inst_str(cfg, CORE_CFG_FEED_URL, name);
 }
 
 static size_t count_verdict(const ing_opml_entry_t *e, size_t n, ing_opml_verdict_t v)
