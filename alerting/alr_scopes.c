@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_alloc.h"
+
 static uint32_t hash_str(const char *p)
 {
     uint32_t h = 2166136261u;
@@ -22,8 +24,8 @@ void alr_scopes_clear(alr_scopes_t *l)
 
 void alr_scopes_free(alr_scopes_t *l)
 {
-    free(l->v);
-    free(l->idx);
+    core_free(l->v);
+    core_free(l->idx);
     memset(l, 0, sizeof *l);
 }
 
@@ -32,7 +34,7 @@ void alr_scopes_free(alr_scopes_t *l)
 static core_err_t rehash(alr_scopes_t *l)
 {
     size_t nh = l->hcap ? l->hcap * 2 : 128, h;
-    uint32_t *idx = calloc(nh, sizeof *idx);
+    uint32_t *idx = core_calloc(nh, sizeof *idx);
 
     if (!idx)
         return CORE_ENOMEM;
@@ -41,7 +43,7 @@ static core_err_t rehash(alr_scopes_t *l)
         }
         idx[h] = (uint32_t)(i + 1);
     }
-    free(l->idx);
+    core_free(l->idx);
     l->idx = idx;
     l->hcap = nh;
     return CORE_OK;
@@ -59,7 +61,7 @@ core_err_t alr_scopes_add(alr_scopes_t *l, const char *scope)
     }
     if (l->n == l->cap) {
         size_t nc = l->cap ? l->cap * 2 : 64;
-        void *p = realloc(l->v, nc * sizeof *l->v);
+        void *p = core_realloc(l->v, nc * sizeof *l->v);
         if (!p)
             return CORE_ENOMEM;
         l->v = p;

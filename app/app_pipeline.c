@@ -36,6 +36,7 @@
 #include "alerting/alr_sink.h"
 #include "app/app.h"
 #include "classify/cls_classifier.h"
+#include "core/core_alloc.h"
 #include "core/core_item.h"
 #include "core/core_log.h"
 #include "core/core_msg.h"
@@ -200,7 +201,7 @@ static void register_metrics(app_pipeline_t *p)
 core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
                             app_pipeline_t **out, char *err, size_t errlen)
 {
-    app_pipeline_t *p = calloc(1, sizeof *p);
+    app_pipeline_t *p = core_calloc(1, sizeof *p);
     cls_classifier_opts_t opts = {0};
     const char *wl, *jsonl;
     core_err_t rc;
@@ -271,7 +272,7 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
         (rc = ing_rss_new(cfg, p->in_q, metrics, &p->rss, err, errlen)) != CORE_OK)
         goto fail;
     jsonl = core_config_str(cfg, "input", "jsonl");
-    if (jsonl[0] && !(p->jsonl_path = strdup(jsonl))) {
+    if (jsonl[0] && !(p->jsonl_path = core_strdup(jsonl))) {
         rc = CORE_ENOMEM;
         goto fail;
     }
@@ -436,7 +437,7 @@ static void note_busy(app_pipeline_t *p, int64_t busy_ns, int64_t idle_ns)
 static void *classify_main(void *arg)
 {
     app_pipeline_t *p = arg;
-    core_item_t **items = calloc(p->batch, sizeof *items);
+    core_item_t **items = core_calloc(p->batch, sizeof *items);
     int64_t idle_from = core_time_mono_ns();
 
     if (!items) {
@@ -462,7 +463,7 @@ static void *classify_main(void *arg)
         }
         t0 = core_time_mono_ns();
         observe_wait(p, items, n, call_ms, core_time_now_ms());
-        cb = malloc(sizeof *cb + n * sizeof cb->t[0]);
+        cb = core_malloc(sizeof *cb + n * sizeof cb->t[0]);
         if (!cb) {
             CORE_ERROR(MOD, "out of memory for a batch of %zu; replayed later", n);
             for (size_t i = 0; i < n; i++)
@@ -499,7 +500,7 @@ static void *classify_main(void *arg)
                        core_strerror(rc));
             for (size_t i = 0; i < k; i++)
                 drop_tagged(p, cb->t[i]);
-            free(cb);
+            core_free(cb);
             continue;
         }
         core_counter_add(p->m_classified, k);
@@ -507,7 +508,7 @@ static void *classify_main(void *arg)
             core_histogram_observe(p->m_stage[STAGE_CLASSIFY],
                                    (double)(cb->classified_ns - t0) / 1e9);
         if (k == 0) {
-            free(cb);
+            core_free(cb);
             continue;
         }
         atomic_fetch_add(&p->tagged_items, (long)k);
@@ -515,10 +516,10 @@ static void *classify_main(void *arg)
             atomic_fetch_sub(&p->tagged_items, (long)k);
             for (size_t i = 0; i < k; i++)
                 drop_tagged(p, cb->t[i]); /* closed early: hard stop */
-            free(cb);
+            core_free(cb);
         }
     }
-    free(items);
+    core_free(items);
     core_queue_close(p->tagged_q);
     return NULL;
 }
@@ -568,7 +569,7 @@ static void on_delivered(void *opaque, core_err_t status, const char *errstr)
         atomic_fetch_add(&d->p->dropped, 1);
     }
     core_tagged_free(d->t);
-    free(d);
+    core_free(d);
 }
 
 static void emit(app_pipeline_t *p, core_tagged_t *t, int64_t now, int64_t written_ns)
@@ -594,7 +595,7 @@ static void emit(app_pipeline_t *p, core_tagged_t *t, int64_t now, int64_t writt
         pthread_mutex_unlock(&p->out_mu);
     }
     if (p->kafka_output) {
-        delivery *d = malloc(sizeof *d);
+        delivery *d = core_malloc(sizeof *d);
         core_err_t rc = CORE_ENOMEM;
         if (d) {
             d->p = p;
@@ -605,19 +606,19 @@ static void emit(app_pipeline_t *p, core_tagged_t *t, int64_t now, int64_t writt
                 usleep(10000);
         }
         if (rc == CORE_ETOO_LARGE) {
-            free(d);
+            core_free(d);
             output_too_large(p, t, "the producer's message.max.bytes");
             core_tagged_free(t);
         } else if (rc != CORE_OK) {
             CORE_ERROR(MOD, "output of item %s failed: %s; not acknowledged", it->id,
                        core_strerror(rc));
-            free(d);
+            core_free(d);
             drop_tagged(p, t);
         }
-        free(json);
+        core_free(json);
         return;
     }
-    free(json);
+    core_free(json);
     ack_item(p, t->item, CORE_OK);
     core_counter_add(p->m_out, 1);
     core_histogram_observe(p->m_stage[STAGE_ACK], (double)(core_time_mono_ns() - written_ns) / 1e9);
@@ -628,8 +629,8 @@ static void *redis_main(void *arg)
 {
     app_pipeline_t *p = arg;
     size_t max_rec = p->batch < REDIS_BATCH ? REDIS_BATCH / p->batch : 1;
-    cbatch **recs = calloc(max_rec, sizeof *recs);
-    core_tagged_t **batch = calloc(max_rec * p->batch, sizeof *batch);
+    cbatch **recs = core_calloc(max_rec, sizeof *recs);
+    core_tagged_t **batch = core_calloc(max_rec * p->batch, sizeof *batch);
 
     if (!recs || !batch) {
         /* Nothing can be written: what comes is dropped unacknowledged
@@ -653,7 +654,7 @@ static void *redis_main(void *arg)
                 core_histogram_observe(p->m_stage[STAGE_HANDOFF],
                                        (double)(taken_ns - recs[r]->classified_ns) / 1e9);
             }
-            free(recs[r]);
+            core_free(recs[r]);
         }
         atomic_fetch_sub(&p->tagged_items, (long)n);
 
@@ -703,10 +704,10 @@ static void *redis_main(void *arg)
         for (size_t i = 0; i < ((cbatch *)r)->n; i++)
             drop_tagged(p, ((cbatch *)r)->t[i]);
         atomic_fetch_sub(&p->tagged_items, (long)((cbatch *)r)->n);
-        free(r);
+        core_free(r);
     }
-    free(recs);
-    free(batch);
+    core_free(recs);
+    core_free(batch);
     return NULL;
 }
 
@@ -890,15 +891,15 @@ void app_pipeline_free(app_pipeline_t *p)
     alr_sink_free(p->next_tick_sink);
     for (size_t i = 0; i < p->n_old_cfgs; i++)
         core_config_free(p->old_cfgs[i]);
-    free(p->old_cfgs);
+    core_free(p->old_cfgs);
     pthread_mutex_destroy(&p->sink_mu);
     cls_classifier_free(p->cls);
     core_watchlist_free(p->watchlist);
     core_queue_free(p->in_q);
     core_queue_free(p->tagged_q);
-    free(p->jsonl_path);
+    core_free(p->jsonl_path);
     pthread_mutex_destroy(&p->out_mu);
-    free(p);
+    core_free(p);
 }
 
 void app_pipeline_tick(app_pipeline_t *p)
@@ -916,7 +917,7 @@ static json_t *rss_health(app_pipeline_t *p)
 {
     size_t cap = ing_rss_health(p->rss, NULL, 0), nf = 0, bad = 0, empty = 0, listed = 0,
            more = 0;
-    ing_rss_feed_health_t *fh = cap ? calloc(cap, sizeof *fh) : NULL;
+    ing_rss_feed_health_t *fh = cap ? core_calloc(cap, sizeof *fh) : NULL;
     json_t *att = json_array();
 
     if (fh) { /* the list may have changed in between (reload): take what fits */
@@ -942,7 +943,7 @@ static json_t *rss_health(app_pipeline_t *p)
                                failing ? fh[i].last_error : "the document yields no item"));
         }
     }
-    free(fh);
+    core_free(fh);
     return json_pack("{s:I,s:I,s:I,s:o,s:I}", "feeds", (json_int_t)nf, "failing", (json_int_t)bad,
                      "empty", (json_int_t)empty, "attention", att, "more", (json_int_t)more);
 }
@@ -987,7 +988,7 @@ int app_pipeline_health(app_pipeline_t *p, char *buf, size_t cap)
     json_object_set_new(o, "status", json_string(redis && kafka_ok ? "ok" : "degraded"));
     s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     snprintf(buf, cap, "%s\n", s ? s : "{\"status\":\"degraded\"}");
-    free(s);
+    core_free(s);
     json_decref(o);
     return redis && kafka_ok;
 }
@@ -1003,7 +1004,7 @@ core_err_t app_pipeline_reload(app_pipeline_t *p, core_config_t *cfg, char *err,
         goto fail;
     if (p->rss && (rc = ing_rss_reload(p->rss, cfg, err, errlen)) != CORE_OK)
         goto fail;
-    grown = realloc(p->old_cfgs, (p->n_old_cfgs + 1) * sizeof *grown);
+    grown = core_realloc(p->old_cfgs, (p->n_old_cfgs + 1) * sizeof *grown);
     if (!grown) {
         rc = CORE_ENOMEM;
         goto fail;

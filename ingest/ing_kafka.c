@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/core_alloc.h"
 #include "core/core_item.h"
 #include "core/core_log.h"
 #include "core/core_msg.h"
@@ -190,12 +191,12 @@ static kpart *part_find(ing_kafka_t *k, const char *topic, int32_t partition, in
             return p;
     if (!create)
         return NULL;
-    p = calloc(1, sizeof *p);
+    p = core_calloc(1, sizeof *p);
     if (!p)
         return NULL;
-    p->topic = strdup(topic);
+    p->topic = core_strdup(topic);
     if (!p->topic) {
-        free(p);
+        core_free(p);
         return NULL;
     }
     p->partition = partition;
@@ -324,7 +325,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                                                                      : CORE_EKAFKA,
                   m->err ? rd_kafka_err2str(m->err) : "");
     }
-    free(r);
+    core_free(r);
 }
 
 /* ---- offsets ------------------------------------------------------------- */
@@ -425,7 +426,7 @@ static void set_paused(ing_kafka_t *k, int pause)
 
 static void hold(ing_kafka_t *k, core_item_t *item, kpart *p)
 {
-    held *h = malloc(sizeof *h);
+    held *h = core_malloc(sizeof *h);
     if (!h) {
         /* Cannot keep it: give the message up for redelivery by leaving its
          * offset pending; the partition blocks at it until revocation/stop. */
@@ -462,7 +463,7 @@ static void drop_held(ing_kafka_t *k, const rd_kafka_topic_partition_list_t *onl
             pthread_mutex_lock(&k->mu);
             abandon_locked(k, h->p);
             pthread_mutex_unlock(&k->mu);
-            free(h);
+            core_free(h);
             k->nheld--;
         } else {
             k->hold_tail = h;
@@ -487,7 +488,7 @@ static void push_held(ing_kafka_t *k)
         k->hold_head = h->next;
         if (!k->hold_head)
             k->hold_tail = NULL;
-        free(h);
+        core_free(h);
         k->nheld--;
     }
 }
@@ -646,10 +647,10 @@ static void dead_letter(ing_kafka_t *k, kpart *p, const rd_kafka_message_t *m, c
 
     if (!k->dlq[0] || !k->prod)
         goto ack;
-    r = calloc(1, sizeof *r);
+    r = core_calloc(1, sizeof *r);
     hdrs = rd_kafka_headers_new(5);
     if (!r || !hdrs) {
-        free(r);
+        core_free(r);
         if (hdrs)
             rd_kafka_headers_destroy(hdrs);
         goto ack;
@@ -676,7 +677,7 @@ static void dead_letter(ing_kafka_t *k, kpart *p, const rd_kafka_message_t *m, c
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return; /* the delivery report acks the offset; hdrs now owned by librdkafka */
     rd_kafka_headers_destroy(hdrs);
-    free(r);
+    core_free(r);
     core_counter_add(k->m_dlq_failed, 1);
     CORE_ERROR(MOD, "dead-letter produce of %s [%d] @%lld failed: %s", p->topic, (int)p->partition,
                (long long)m->offset, rd_kafka_err2str(e));
@@ -988,7 +989,7 @@ core_err_t ing_kafka_check_config(const core_config_t *cfg, char *err, size_t er
     if (!core_config_str(cfg, "kafka", "brokers")[0])
         return CORE_OK;
     rc = core_config_split_list(core_config_str(cfg, "kafka", "topics"), &topics, &ntopics);
-    free(topics);
+    core_free(topics);
     if (rc != CORE_OK)
         return rc;
     if (ntopics == 0) {
@@ -1022,7 +1023,7 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
         set_err(err, errlen, "[kafka] brokers is empty: Kafka is not configured");
         return CORE_EINVAL;
     }
-    k = calloc(1, sizeof *k);
+    k = core_calloc(1, sizeof *k);
     if (!k)
         return CORE_ENOMEM;
     pthread_mutex_init(&k->mu, NULL);
@@ -1169,13 +1170,13 @@ void ing_kafka_free(ing_kafka_t *k)
         kpart *p = k->parts;
         k->parts = p->next;
         ing_ktrack_cleanup(&p->track);
-        free(p->topic);
-        free(p);
+        core_free(p->topic);
+        core_free(p);
     }
-    free(k->topics);
+    core_free(k->topics);
     pthread_cond_destroy(&k->cv);
     pthread_mutex_destroy(&k->mu);
-    free(k);
+    core_free(k);
 }
 
 void ing_kafka_health(ing_kafka_t *k, ing_kafka_health_t *h)
@@ -1204,7 +1205,7 @@ core_err_t ing_kafka_produce(ing_kafka_t *k, const char *key, size_t keylen, con
         return CORE_EINVAL;
     if (!atomic_load(&k->producing))
         return CORE_ECLOSED;
-    r = calloc(1, sizeof *r);
+    r = core_calloc(1, sizeof *r);
     if (!r)
         return CORE_ENOMEM;
     r->cb = cb;
@@ -1215,7 +1216,7 @@ core_err_t ing_kafka_produce(ing_kafka_t *k, const char *key, size_t keylen, con
         RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return CORE_OK;
-    free(r);
+    core_free(r);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         return CORE_EFULL;
     if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_alloc.h"
+
 void ing_ktrack_init(ing_ktrack_t *t)
 {
     memset(t, 0, sizeof *t);
@@ -12,8 +14,8 @@ void ing_ktrack_init(ing_ktrack_t *t)
 
 void ing_ktrack_cleanup(ing_ktrack_t *t)
 {
-    free(t->off);
-    free(t->acked);
+    core_free(t->off);
+    core_free(t->acked);
     ing_ktrack_init(t);
 }
 
@@ -25,20 +27,20 @@ static size_t slot(const ing_ktrack_t *t, size_t i)
 static core_err_t grow(ing_ktrack_t *t)
 {
     size_t ncap = t->cap ? t->cap * 2 : 64;
-    int64_t *off = malloc(ncap * sizeof *off);
-    unsigned char *acked = malloc(ncap);
+    int64_t *off = core_malloc(ncap * sizeof *off);
+    unsigned char *acked = core_malloc(ncap);
 
     if (!off || !acked) {
-        free(off);
-        free(acked);
+        core_free(off);
+        core_free(acked);
         return CORE_ENOMEM;
     }
     for (size_t i = 0; i < t->n; i++) {
         off[i] = t->off[slot(t, i)];
         acked[i] = t->acked[slot(t, i)];
     }
-    free(t->off);
-    free(t->acked);
+    core_free(t->off);
+    core_free(t->acked);
     t->off = off;
     t->acked = acked;
     t->cap = ncap;
