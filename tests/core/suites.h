@@ -14,4 +14,5 @@ Suite *suite_log(void);
 Suite *suite_watchlist(void);
 Suite *suite_utf8(void);
 Suite *suite_tls(void);
+Suite *suite_alloc(void);
 #endif
