@@ -718,6 +718,15 @@ static void handle_message(ing_kafka_t *k, rd_kafka_message_t *m)
     pthread_mutex_unlock(&k->mu);
     if (p)
         p->consumed = 1; /* librdkafka now has an application position for it */
+    if (rc == CORE_ENOMEM) {
+        /* Not tracked: the tracker stores no offset past it from now on, so
+         * it is redelivered after a restart or rebalance. */
+        CORE_ERROR(MOD,
+                   "%s [%d] @%lld: out of memory tracking the offset; it will be "
+                   "redelivered",
+                   topic, (int)m->partition, (long long)m->offset);
+        return;
+    }
     if (rc != CORE_OK) {
         /* Not ours (a message of a partition being revoked) or a duplicate
          * delivery: skipping it loses nothing, its offset is not stored. */
@@ -735,6 +744,16 @@ static void handle_message(ing_kafka_t *k, rd_kafka_message_t *m)
                  m->len, k->limits.max_message_bytes);
     } else {
         rc = core_msg_decode(m->payload, m->len, &k->limits, now, &item, why, sizeof why);
+        if (rc == CORE_ENOMEM) {
+            /* Not the message's fault: never dead-lettered; its offset stays
+             * pending, so it comes back after a restart. */
+            CORE_ERROR(MOD, "%s [%d] @%lld: %s", topic, (int)m->partition, (long long)m->offset,
+                       core_strerror(rc));
+            pthread_mutex_lock(&k->mu);
+            abandon_locked(k, p);
+            pthread_mutex_unlock(&k->mu);
+            return;
+        }
         if (rc != CORE_OK)
             reason = core_errname(rc);
     }

@@ -10,6 +10,7 @@ void ing_ktrack_init(ing_ktrack_t *t)
 {
     memset(t, 0, sizeof *t);
     t->store_pos = -1;
+    t->hole = -1;
 }
 
 void ing_ktrack_cleanup(ing_ktrack_t *t)
@@ -58,8 +59,11 @@ core_err_t ing_ktrack_add(ing_ktrack_t *t, int64_t offset)
         return CORE_EINVAL;
     if (t->n == t->cap) {
         core_err_t rc = grow(t);
-        if (rc != CORE_OK)
+        if (rc != CORE_OK) {
+            if (t->hole < 0)
+                t->hole = offset;
             return rc;
+        }
     }
     size_t s = slot(t, t->n);
     t->off[s] = offset;
@@ -84,6 +88,8 @@ int ing_ktrack_ack(ing_ktrack_t *t, int64_t offset)
     t->acked[slot(t, lo)] = 1;
     while (t->n > 0 && t->acked[t->head]) {
         t->store_pos = t->off[t->head] + 1;
+        if (t->hole >= 0 && t->store_pos > t->hole)
+            t->store_pos = t->hole;
         t->head = (t->head + 1) % t->cap;
         t->n--;
     }
@@ -103,4 +109,5 @@ void ing_ktrack_clear(ing_ktrack_t *t)
     t->head = 0;
     t->n = 0;
     t->store_pos = -1;
+    t->hole = -1;
 }
