@@ -10,4 +10,5 @@ Suite *suite_bert(void);
 Suite *suite_classifier(void);
 Suite *suite_explain(void);
 Suite *suite_lowp(void);
+Suite *suite_classifier_oom(void);
 #endif
