@@ -22,6 +22,7 @@ Suite *suite_validate(int with_redis);
 Suite *suite_redis_tls_cmd(int with_redis);
 Suite *suite_http(int with_tls);
 Suite *suite_opts(void);
+Suite *suite_pipeline_oom(int with_redis);
 
 int main(void)
 {
@@ -36,7 +37,8 @@ int main(void)
                        suite_validate(have_redis),
                        suite_run_cmd(have_redis),
                        suite_redis_tls_cmd(have_redis && have_openssl),
-                       suite_http(have_tls)};
+                       suite_http(have_tls),
+                       suite_pipeline_oom(have_redis)};
     int rc = th_main(suites, sizeof suites / sizeof suites[0]);
     if (rc == 0 && (!have_python || !have_redis || !have_openssl || !have_tls)) {
         if (!have_openssl)
