@@ -487,7 +487,7 @@ static void *classify_main(void *arg)
             k++;
         }
         cb->n = k;
-        rc = cls_classifier_tag(p->cls, cb->t, k);
+        rc = k > 0 ? cls_classifier_tag(p->cls, cb->t, k) : CORE_OK; /* none left: no error */
         cb->classified_ns = core_time_mono_ns();
         note_busy(p, cb->classified_ns - t0, t0 - idle_from);
         idle_from = cb->classified_ns;
@@ -696,10 +696,16 @@ static void *redis_main(void *arg)
             }
         }
     }
-    /* Drain whatever a hard stop left behind, unacknowledged. */
+    /* Drain what is left, unacknowledged: nothing after a normal stop;
+     * after out of memory above, everything the classify thread still
+     * pushes, until it closes the queue (freed and counted as dropped, not
+     * left in the queue, and the stages do not block). */
     for (;;) {
         void *r;
-        if (core_queue_pop(p->tagged_q, &r, 0) != CORE_OK)
+        core_err_t e = core_queue_pop(p->tagged_q, &r, 250);
+        if (e == CORE_ETIMEOUT)
+            continue;
+        if (e != CORE_OK)
             break;
         for (size_t i = 0; i < ((cbatch *)r)->n; i++)
             drop_tagged(p, ((cbatch *)r)->t[i]);
