@@ -1,7 +1,8 @@
 /*
  * core_alloc: see core_alloc.h. With FINSENT_ALLOC_HOOK each allocation pays
- * one relaxed atomic increment and one predictable branch before calling
- * libc; without it this file is empty and the wrappers are inline.
+ * one relaxed atomic load and one predictable branch before calling libc
+ * while the hook is disarmed (an atomic increment more while armed);
+ * without it this file is empty and the wrappers are inline.
  */
 #include "core/core_alloc.h"
 
@@ -14,13 +15,17 @@ static atomic_int sticky;    /* CORE_ALLOC_STICKY */
 static atomic_long count;    /* allocations since core_alloc_fail_at */
 static atomic_long failures; /* allocations failed since core_alloc_fail_at */
 
-/* should_fail counts one allocation and says whether the hook fails it. */
+/* should_fail counts one allocation and says whether the hook fails it.
+ * Disarmed (the daemon, most tests) it costs one relaxed load and one
+ * predictable branch: no counting, so threads share no written line. */
 static int should_fail(void)
 {
-    long at = atomic_load_explicit(&fail_at, memory_order_relaxed);
-    long c = atomic_fetch_add_explicit(&count, 1, memory_order_relaxed) + 1;
+    long at = atomic_load_explicit(&fail_at, memory_order_relaxed), c;
 
-    if (__builtin_expect(at == 0 || c < at, 1))
+    if (__builtin_expect(at == 0, 1))
+        return 0;
+    c = atomic_fetch_add_explicit(&count, 1, memory_order_relaxed) + 1;
+    if (c < at)
         return 0;
     if (c > at && !atomic_load_explicit(&sticky, memory_order_relaxed))
         return 0;

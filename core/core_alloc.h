@@ -47,7 +47,8 @@ typedef enum core_alloc_mode {
  * >= 1); n == 0 disarms it. Resets the counts below. Any thread. */
 void core_alloc_fail_at(long n, core_alloc_mode_t mode);
 
-/* core_alloc_count: allocations attempted since core_alloc_fail_at. */
+/* core_alloc_count: allocations attempted since core_alloc_fail_at armed
+ * the hook (disarmed, nothing is counted: arm it at a large n to count). */
 long core_alloc_count(void);
 
 /* core_alloc_failures: allocations the hook failed since core_alloc_fail_at. */

@@ -35,11 +35,17 @@ START_TEST(hook_fails_the_nth)
     ck_assert_ptr_null(core_aligned_alloc(64, 64));
     ck_assert_int_eq(core_alloc_failures(), 3);
 
-    core_alloc_fail_at(0, CORE_ALLOC_ONCE); /* disarmed */
+    core_alloc_fail_at(0, CORE_ALLOC_ONCE); /* disarmed: nothing fails or counts */
     s = core_strdup("abc");
     ck_assert_str_eq(s, "abc");
     ck_assert_int_eq(core_alloc_failures(), 0);
+    ck_assert_int_eq(core_alloc_count(), 0);
+    core_free(s);
+
+    core_alloc_fail_at(1000, CORE_ALLOC_ONCE); /* armed far away: counts */
+    s = core_strdup("abc");
     ck_assert_int_eq(core_alloc_count(), 1);
+    core_alloc_fail_at(0, CORE_ALLOC_ONCE);
     core_free(s);
 }
 END_TEST
