@@ -24,6 +24,7 @@
 
 #include "alerting/alr_json.h"
 #include "alerting/alr_sink_int.h"
+#include "core/core_alloc.h"
 #include "core/core_log.h"
 
 /* KEYS: hourly roll-ups of one scope, oldest first.
@@ -186,9 +187,9 @@ static void store_base(const alr_sink_t *s, size_t i, const redisReply *rep, con
 static core_err_t baselines(alr_sink_t *s, const alr_scopes_t *sc, int64_t now, uint64_t *base)
 {
     core_err_t rc = CORE_OK;
-    unsigned char *asked = calloc(sc->n ? sc->n : 1, 1);
-    int64_t(*rg)[2] = calloc(s->nrules, sizeof *rg);
-    size_t *ridx = calloc(s->nrules, sizeof *ridx);
+    unsigned char *asked = core_calloc(sc->n ? sc->n : 1, 1);
+    int64_t(*rg)[2] = core_calloc(s->nrules, sizeof *rg);
+    size_t *ridx = core_calloc(s->nrules, sizeof *ridx);
 
     if (!asked || !rg || !ridx) {
         rc = CORE_ENOMEM;
@@ -220,9 +221,9 @@ static core_err_t baselines(alr_sink_t *s, const alr_scopes_t *sc, int64_t now, 
         freeReplyObject(rep);
     }
 out:
-    free(asked);
-    free(rg);
-    free(ridx);
+    core_free(asked);
+    core_free(rg);
+    core_free(ridx);
     return rc;
 }
 
@@ -241,7 +242,7 @@ static core_err_t collect_pairs(round_t *rd)
                 continue;
             if (rd->np == cap) {
                 size_t nc = cap ? cap * 2 : 16;
-                if (!(p = realloc(rd->pv, nc * sizeof *p)))
+                if (!(p = core_realloc(rd->pv, nc * sizeof *p)))
                     return CORE_ENOMEM;
                 rd->pv = p;
                 cap = nc;
@@ -436,7 +437,7 @@ static core_err_t append_alert(alr_sink_t *s, const pair_t *p, const char *scope
     alr_args_key(a, s->prefix, "alerts", NULL);
     alr_args_key(a, s->prefix, "alerts", scope);
     alr_args_str(a, id);
-    free(json);
+    core_free(json);
     return alr_args_send(a, s->r);
 }
 
@@ -500,7 +501,7 @@ core_err_t alr_alert_evaluate(alr_sink_t *s, const alr_scopes_t *sc, const uint6
     if (sc->n == 0 || s->nrules == 0)
         return CORE_OK;
     if (s->nbase_rules > 0) {
-        if (!(base = calloc(sc->n * s->nrules * 3, sizeof *base)))
+        if (!(base = core_calloc(sc->n * s->nrules * 3, sizeof *base)))
             return CORE_ENOMEM;
         rd.base = base;
         if ((rc = baselines(s, sc, now, base)) != CORE_OK)
@@ -518,7 +519,7 @@ out:
         if (rd.pv[p].samples)
             freeReplyObject(rd.pv[p].samples);
     }
-    free(rd.pv);
-    free(base);
+    core_free(rd.pv);
+    core_free(base);
     return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "alerting/alr_keys.h"
 #include "core/core_hash.h"
+#include "core/core_alloc.h"
 
 void alr_args_reset(alr_args_t *a)
 {
@@ -19,10 +20,10 @@ void alr_args_reset(alr_args_t *a)
 
 void alr_args_free(alr_args_t *a)
 {
-    free(a->pool);
-    free(a->off);
-    free(a->len);
-    free(a->argv);
+    core_free(a->pool);
+    core_free(a->off);
+    core_free(a->len);
+    core_free(a->argv);
     memset(a, 0, sizeof *a);
 }
 
@@ -36,13 +37,13 @@ static core_err_t grow_slots(alr_args_t *a)
 
     if (a->argc < a->argcap)
         return CORE_OK;
-    if (!(off = realloc(a->off, (size_t)nc * sizeof *off)))
+    if (!(off = core_realloc(a->off, (size_t)nc * sizeof *off)))
         return CORE_ENOMEM;
     a->off = off;
-    if (!(len = realloc(a->len, (size_t)nc * sizeof *len)))
+    if (!(len = core_realloc(a->len, (size_t)nc * sizeof *len)))
         return CORE_ENOMEM;
     a->len = len;
-    if (!(argv = realloc(a->argv, (size_t)nc * sizeof *argv)))
+    if (!(argv = core_realloc(a->argv, (size_t)nc * sizeof *argv)))
         return CORE_ENOMEM;
     a->argv = argv;
     a->argcap = nc;
@@ -59,7 +60,7 @@ static core_err_t grow_pool(alr_args_t *a, size_t n)
         return CORE_OK;
     while (nc < a->used + n + 1)
         nc *= 2;
-    if (!(p = realloc(a->pool, nc)))
+    if (!(p = core_realloc(a->pool, nc)))
         return CORE_ENOMEM;
     a->pool = p;
     a->cap = nc;

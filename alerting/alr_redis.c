@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/core_alloc.h"
 #include "core/core_log.h"
 
 #define BACKOFF_START_MS 100
@@ -86,7 +87,7 @@ core_err_t alr_redis_opts_check(const alr_redis_opts_t *o, char *err, size_t err
 
 core_err_t alr_redis_new(const alr_redis_opts_t *o, alr_redis_t **out)
 {
-    alr_redis_t *r = calloc(1, sizeof *r);
+    alr_redis_t *r = core_calloc(1, sizeof *r);
     *out = NULL;
     if (!r)
         return CORE_ENOMEM;
@@ -115,7 +116,7 @@ void alr_redis_free(alr_redis_t *r)
         return;
     alr_redis_disconnect(r);
     pthread_mutex_destroy(&r->mu);
-    free(r);
+    core_free(r);
 }
 
 void alr_redis_disconnect(alr_redis_t *r)

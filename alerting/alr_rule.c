@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_alloc.h"
+
 static const char *const state_names[] = {"inactive", "pending", "firing", "resolved"};
 
 const char *alr_state_name(alr_state_t s)
@@ -406,7 +408,7 @@ core_err_t alr_rules_load(const core_config_t *cfg, alr_rule_t **rules, size_t *
     *n = 0;
     if (count == 0)
         return CORE_OK;
-    v = calloc(count, sizeof *v);
+    v = core_calloc(count, sizeof *v);
     if (!v)
         return CORE_ENOMEM;
     for (size_t i = 0; i < count; i++) {
@@ -419,6 +421,6 @@ core_err_t alr_rules_load(const core_config_t *cfg, alr_rule_t **rules, size_t *
     *n = count;
     v = NULL;
 out:
-    free(v);
+    core_free(v);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_alloc.h"
 #include "core/core_hash.h"
 
 void alr_scopes_clear(alr_scopes_t *l)
@@ -16,8 +17,8 @@ void alr_scopes_clear(alr_scopes_t *l)
 
 void alr_scopes_free(alr_scopes_t *l)
 {
-    free(l->v);
-    free(l->idx);
+    core_free(l->v);
+    core_free(l->idx);
     memset(l, 0, sizeof *l);
 }
 
@@ -26,7 +27,7 @@ void alr_scopes_free(alr_scopes_t *l)
 static core_err_t rehash(alr_scopes_t *l)
 {
     size_t nh = l->hcap ? l->hcap * 2 : 128, h;
-    uint32_t *idx = calloc(nh, sizeof *idx);
+    uint32_t *idx = core_calloc(nh, sizeof *idx);
 
     if (!idx)
         return CORE_ENOMEM;
@@ -35,7 +36,7 @@ static core_err_t rehash(alr_scopes_t *l)
         }
         idx[h] = (uint32_t)(i + 1);
     }
-    free(l->idx);
+    core_free(l->idx);
     l->idx = idx;
     l->hcap = nh;
     return CORE_OK;
@@ -54,7 +55,7 @@ core_err_t alr_scopes_add(alr_scopes_t *l, const char *scope)
     }
     if (l->n == l->cap) {
         size_t nc = l->cap ? l->cap * 2 : 64;
-        void *p = realloc(l->v, nc * sizeof *l->v);
+        void *p = core_realloc(l->v, nc * sizeof *l->v);
         if (!p)
             return CORE_ENOMEM;
         l->v = p;

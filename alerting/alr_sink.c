@@ -35,6 +35,7 @@
 
 #include "alerting/alr_json.h"
 #include "alerting/alr_sink_int.h"
+#include "core/core_alloc.h"
 #include "core/core_log.h"
 #include "core/core_time.h"
 
@@ -279,7 +280,7 @@ static void make_instance_id(alr_sink_t *s)
 core_err_t alr_sink_new(const core_config_t *cfg, core_metrics_t *metrics, alr_sink_t **out,
                         char *err, size_t errlen)
 {
-    alr_sink_t *s = calloc(1, sizeof *s);
+    alr_sink_t *s = core_calloc(1, sizeof *s);
     alr_redis_opts_t o;
     core_err_t rc;
 
@@ -319,11 +320,11 @@ void alr_sink_free(alr_sink_t *s)
     if (!s)
         return;
     alr_redis_free(s->r);
-    free(s->rules);
+    core_free(s->rules);
     alr_args_free(&s->a);
     alr_scopes_free(&s->touched);
     alr_scopes_free(&s->pending);
-    free(s);
+    core_free(s);
 }
 
 void alr_sink_set_clock(alr_sink_t *s, int64_t (*now)(void *ctx), void *ctx)
@@ -455,7 +456,7 @@ static core_err_t append_count(alr_sink_t *s, const core_tagged_t *t, int64_t ev
     alr_args_i64(a, (hour + 1) * 3600000 + s->hourly_retention_ms);
     for (size_t i = 0; i < ns; i++)
         alr_args_str(a, sc[i]);
-    free(json);
+    core_free(json);
     return alr_args_send(a, s->r);
 }
 
@@ -673,12 +674,12 @@ static core_err_t refresh_and_evaluate(alr_sink_t *s, const alr_scopes_t *sc, in
         return CORE_OK;
     if ((rc = ensure(s)) != CORE_OK)
         return rc;
-    if (!(cnt = calloc(sc->n * s->win.n * 4, sizeof *cnt)))
+    if (!(cnt = core_calloc(sc->n * s->win.n * 4, sizeof *cnt)))
         return CORE_ENOMEM;
     rc = refresh(s, sc, now, 1, cnt);
     if (rc == CORE_OK)
         rc = alr_alert_evaluate(s, sc, cnt, now, fired, resolved);
-    free(cnt);
+    core_free(cnt);
     return rc;
 }
 
@@ -730,9 +731,9 @@ core_err_t alr_sink_write(alr_sink_t *s, core_tagged_t *const *items, size_t n,
     memset(res, 0, offsetof(alr_write_result_t, outcomes));
     if (n == 0)
         return alr_redis_stopped(s->r) ? CORE_ECLOSED : CORE_OK;
-    out = malloc(n * sizeof *out);
-    ev = calloc(n, sizeof *ev);
-    done = calloc(n, 1);
+    out = core_malloc(n * sizeof *out);
+    ev = core_calloc(n, sizeof *ev);
+    done = core_calloc(n, 1);
     if (!out || !ev || !done) {
         rc = CORE_ENOMEM;
         goto out;
@@ -755,9 +756,9 @@ core_err_t alr_sink_write(alr_sink_t *s, core_tagged_t *const *items, size_t n,
         core_counter_add(s->m_out[out[i]], 1);
     }
 out:
-    free(out);
-    free(ev);
-    free(done);
+    core_free(out);
+    core_free(ev);
+    core_free(done);
     return rc;
 }
 
@@ -858,7 +859,7 @@ static core_err_t prune_stale(alr_sink_t *s, const alr_scopes_t *stale)
         s->pruned = 1;
         return CORE_OK;
     }
-    argv = calloc(stale->n + 2, sizeof *argv);
+    argv = core_calloc(stale->n + 2, sizeof *argv);
     if (!argv)
         return CORE_ENOMEM;
     alr_key(k, sizeof k, s->prefix, "alerts:active", NULL);
@@ -867,7 +868,7 @@ static core_err_t prune_stale(alr_sink_t *s, const alr_scopes_t *stale)
     for (size_t i = 0; i < stale->n; i++)
         argv[2 + i] = stale->v[i];
     rc = alr_redis_cmd(s->r, &rep, (int)stale->n + 2, argv, NULL);
-    free(argv);
+    core_free(argv);
     if (rc == CORE_OK) {
         CORE_INFO("alerting",
                   "removed %zu active alert(s) of rules no longer configured from %salerts:active "

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alerting/alr_keys.h"
+#include "core/core_alloc.h"
 
 int alr_windows_index(const alr_windows_t *w, int minutes)
 {
@@ -55,7 +56,7 @@ static core_err_t from_list(const core_config_t *cfg, alr_windows_t *w, char *er
             rc = CORE_ECONFIG;
         }
     }
-    free(wl); /* one allocation */
+    core_free(wl); /* one allocation */
     return rc;
 }
 

@@ -37,6 +37,7 @@
 #include "alerting/alr_sink.h"
 #include "app/app.h"
 #include "classify/cls_classifier.h"
+#include "core/core_alloc.h"
 #include "core/core_item.h"
 #include "core/core_log.h"
 #include "core/core_msg.h"
@@ -189,7 +190,7 @@ static void register_metrics(app_pipeline_t *p)
 core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
                             app_pipeline_t **out, char *err, size_t errlen)
 {
-    app_pipeline_t *p = calloc(1, sizeof *p);
+    app_pipeline_t *p = core_calloc(1, sizeof *p);
     cls_classifier_opts_t opts = {0};
     const char *wl, *jsonl;
     core_err_t rc;
@@ -260,7 +261,7 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
         (rc = ing_rss_new(cfg, p->in_q, metrics, &p->rss, err, errlen)) != CORE_OK)
         goto out;
     jsonl = core_config_str(cfg, CORE_CFG_INPUT_JSONL);
-    if (jsonl[0] && !(p->jsonl_path = strdup(jsonl))) {
+    if (jsonl[0] && !(p->jsonl_path = core_strdup(jsonl))) {
         rc = CORE_ENOMEM;
         goto out;
     }
@@ -426,7 +427,7 @@ static void note_busy(app_pipeline_t *p, int64_t busy_ns, int64_t idle_ns)
 static void *classify_main(void *arg)
 {
     app_pipeline_t *p = arg;
-    core_item_t **items = calloc(p->batch, sizeof *items);
+    core_item_t **items = core_calloc(p->batch, sizeof *items);
     int64_t idle_from = core_time_mono_ns();
 
     if (!items) {
@@ -452,7 +453,7 @@ static void *classify_main(void *arg)
         }
         t0 = core_time_mono_ns();
         observe_wait(p, items, n, call_ms, core_time_now_ms());
-        cb = malloc(sizeof *cb + n * sizeof cb->t[0]);
+        cb = core_malloc(sizeof *cb + n * sizeof cb->t[0]);
         if (!cb) {
             CORE_ERROR(MOD, "out of memory for a batch of %zu; replayed later", n);
             for (size_t i = 0; i < n; i++)
@@ -476,7 +477,7 @@ static void *classify_main(void *arg)
             k++;
         }
         cb->n = k;
-        rc = cls_classifier_tag(p->cls, cb->t, k);
+        rc = k > 0 ? cls_classifier_tag(p->cls, cb->t, k) : CORE_OK; /* none left: no error */
         cb->classified_ns = core_time_mono_ns();
         note_busy(p, cb->classified_ns - t0, t0 - idle_from);
         idle_from = cb->classified_ns;
@@ -489,7 +490,7 @@ static void *classify_main(void *arg)
                        core_strerror(rc));
             for (size_t i = 0; i < k; i++)
                 drop_tagged(p, cb->t[i]);
-            free(cb);
+            core_free(cb);
             continue;
         }
         core_counter_add(p->m_classified, k);
@@ -497,7 +498,7 @@ static void *classify_main(void *arg)
             core_histogram_observe(p->m_stage[STAGE_CLASSIFY],
                                    (double)(cb->classified_ns - t0) / 1e9);
         if (k == 0) {
-            free(cb);
+            core_free(cb);
             continue;
         }
         atomic_fetch_add(&p->tagged_items, (long)k);
@@ -505,10 +506,10 @@ static void *classify_main(void *arg)
             atomic_fetch_sub(&p->tagged_items, (long)k);
             for (size_t i = 0; i < k; i++)
                 drop_tagged(p, cb->t[i]); /* closed early: hard stop */
-            free(cb);
+            core_free(cb);
         }
     }
-    free(items);
+    core_free(items);
     core_queue_close(p->tagged_q);
     return NULL;
 }
@@ -558,7 +559,7 @@ static void on_delivered(void *opaque, core_err_t status, const char *errstr)
         atomic_fetch_add(&d->p->dropped, 1);
     }
     core_tagged_free(d->t);
-    free(d);
+    core_free(d);
 }
 
 static void emit(app_pipeline_t *p, core_tagged_t *t, int64_t now, int64_t written_ns)
@@ -584,7 +585,7 @@ static void emit(app_pipeline_t *p, core_tagged_t *t, int64_t now, int64_t writt
         pthread_mutex_unlock(&p->out_mu);
     }
     if (p->kafka_output) {
-        delivery *d = malloc(sizeof *d);
+        delivery *d = core_malloc(sizeof *d);
         core_err_t rc = CORE_ENOMEM;
         if (d) {
             d->p = p;
@@ -595,19 +596,19 @@ static void emit(app_pipeline_t *p, core_tagged_t *t, int64_t now, int64_t writt
                 usleep(10000);
         }
         if (rc == CORE_ETOO_LARGE) {
-            free(d);
+            core_free(d);
             output_too_large(p, t, "the producer's message.max.bytes");
             core_tagged_free(t);
         } else if (rc != CORE_OK) {
             CORE_ERROR(MOD, "output of item %s failed: %s; not acknowledged", it->id,
                        core_strerror(rc));
-            free(d);
+            core_free(d);
             drop_tagged(p, t);
         }
-        free(json);
+        core_free(json);
         return;
     }
-    free(json);
+    core_free(json);
     ack_item(p, t->item, CORE_OK);
     core_counter_add(p->m_out, 1);
     core_histogram_observe(p->m_stage[STAGE_ACK], (double)(core_time_mono_ns() - written_ns) / 1e9);
@@ -618,8 +619,8 @@ static void *redis_main(void *arg)
 {
     app_pipeline_t *p = arg;
     size_t max_rec = p->batch < REDIS_BATCH ? REDIS_BATCH / p->batch : 1;
-    cbatch **recs = calloc(max_rec, sizeof *recs);
-    core_tagged_t **batch = calloc(max_rec * p->batch, sizeof *batch);
+    cbatch **recs = core_calloc(max_rec, sizeof *recs);
+    core_tagged_t **batch = core_calloc(max_rec * p->batch, sizeof *batch);
 
     if (!recs || !batch) {
         /* Nothing can be written: what comes is dropped unacknowledged
@@ -643,7 +644,7 @@ static void *redis_main(void *arg)
                 core_histogram_observe(p->m_stage[STAGE_HANDOFF],
                                        (double)(taken_ns - recs[r]->classified_ns) / 1e9);
             }
-            free(recs[r]);
+            core_free(recs[r]);
         }
         atomic_fetch_sub(&p->tagged_items, (long)n);
 
@@ -685,18 +686,24 @@ static void *redis_main(void *arg)
             }
         }
     }
-    /* Drain whatever a hard stop left behind, unacknowledged. */
+    /* Drain what is left, unacknowledged: nothing after a normal stop;
+     * after out of memory above, everything the classify thread still
+     * pushes, until it closes the queue (freed and counted as dropped, not
+     * left in the queue, and the stages do not block). */
     for (;;) {
         void *r;
-        if (core_queue_pop(p->tagged_q, &r, 0) != CORE_OK)
+        core_err_t e = core_queue_pop(p->tagged_q, &r, 250);
+        if (e == CORE_ETIMEOUT)
+            continue;
+        if (e != CORE_OK)
             break;
         for (size_t i = 0; i < ((cbatch *)r)->n; i++)
             drop_tagged(p, ((cbatch *)r)->t[i]);
         atomic_fetch_sub(&p->tagged_items, (long)((cbatch *)r)->n);
-        free(r);
+        core_free(r);
     }
-    free(recs);
-    free(batch);
+    core_free(recs);
+    core_free(batch);
     return NULL;
 }
 
@@ -874,15 +881,15 @@ void app_pipeline_free(app_pipeline_t *p)
     alr_sink_free(p->next_tick_sink);
     for (size_t i = 0; i < p->n_old_cfgs; i++)
         core_config_free(p->old_cfgs[i]);
-    free(p->old_cfgs);
+    core_free(p->old_cfgs);
     pthread_mutex_destroy(&p->sink_mu);
     cls_classifier_free(p->cls);
     core_watchlist_free(p->watchlist);
     core_queue_free(p->in_q);
     core_queue_free(p->tagged_q);
-    free(p->jsonl_path);
+    core_free(p->jsonl_path);
     pthread_mutex_destroy(&p->out_mu);
-    free(p);
+    core_free(p);
 }
 
 void app_pipeline_tick(app_pipeline_t *p)
@@ -900,7 +907,7 @@ static json_t *rss_health(app_pipeline_t *p)
 {
     size_t cap = ing_rss_health(p->rss, NULL, 0), nf = 0, bad = 0, empty = 0, listed = 0,
            more = 0;
-    ing_rss_feed_health_t *fh = cap ? calloc(cap, sizeof *fh) : NULL;
+    ing_rss_feed_health_t *fh = cap ? core_calloc(cap, sizeof *fh) : NULL;
     json_t *att = json_array();
 
     if (fh) { /* the list may have changed in between (reload): take what fits */
@@ -926,7 +933,7 @@ static json_t *rss_health(app_pipeline_t *p)
                                failing ? fh[i].last_error : "the document yields no item"));
         }
     }
-    free(fh);
+    core_free(fh);
     return json_pack("{s:I,s:I,s:I,s:o,s:I}", "feeds", (json_int_t)nf, "failing", (json_int_t)bad,
                      "empty", (json_int_t)empty, "attention", att, "more", (json_int_t)more);
 }
@@ -971,7 +978,7 @@ int app_pipeline_health(app_pipeline_t *p, char *buf, size_t cap)
     json_object_set_new(o, "status", json_string(redis && kafka_ok ? "ok" : "degraded"));
     s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     snprintf(buf, cap, "%s\n", s ? s : "{\"status\":\"degraded\"}");
-    free(s);
+    core_free(s);
     json_decref(o);
     return redis && kafka_ok;
 }
@@ -987,7 +994,7 @@ core_err_t app_pipeline_reload(app_pipeline_t *p, core_config_t *cfg, char *err,
         goto out;
     if (p->rss && (rc = ing_rss_reload(p->rss, cfg, err, errlen)) != CORE_OK)
         goto out;
-    grown = realloc(p->old_cfgs, (p->n_old_cfgs + 1) * sizeof *grown);
+    grown = core_realloc(p->old_cfgs, (p->n_old_cfgs + 1) * sizeof *grown);
     if (!grown) {
         rc = CORE_ENOMEM;
         goto out;

@@ -20,6 +20,7 @@
 #include "classify/cls_blas.h"
 #include "classify/kernels/cls_kernels.h"
 #include "classify/kernels/cls_lowp.h"
+#include "core/core_alloc.h"
 
 /* Below this many multiply-adds a layer is not worth waking the team (a
  * wake-up costs tens of microseconds); FINSENT_TEAM_MIN_MACS overrides it
@@ -65,26 +66,26 @@ void cls_bert_free(cls_bert_t *b)
 {
     if (!b)
         return;
-    free(b->x);
-    free(b->t);
-    free(b->q);
-    free(b->kk);
-    free(b->v);
-    free(b->ctx);
-    free(b->u);
-    free(b->s);
-    free(b->cls);
-    free(b->pooled);
+    core_free(b->x);
+    core_free(b->t);
+    core_free(b->q);
+    core_free(b->kk);
+    core_free(b->v);
+    core_free(b->ctx);
+    core_free(b->u);
+    core_free(b->s);
+    core_free(b->cls);
+    core_free(b->pooled);
     for (int h = 0; h < CLS_HEAD__COUNT; h++) {
-        free(b->logits[h]);
-        free(b->probs[h]);
+        core_free(b->logits[h]);
+        core_free(b->probs[h]);
     }
-    free(b->off);
-    free(b->stride);
-    free(b->abuf);
-    free(b->ascale);
-    free(b->azp);
-    free(b);
+    core_free(b->off);
+    core_free(b->stride);
+    core_free(b->abuf);
+    core_free(b->ascale);
+    core_free(b->azp);
+    core_free(b);
 }
 
 void cls_bert_packed_free(cls_bert_packed_t *p)
@@ -100,8 +101,8 @@ void cls_bert_packed_free(cls_bert_packed_t *p)
         cls_wpack_free(pl->i);
         cls_wpack_free(pl->o);
     }
-    free(p->layer);
-    free(p);
+    core_free(p->layer);
+    core_free(p);
 }
 
 size_t cls_bert_packed_bytes(const cls_bert_packed_t *p)
@@ -132,8 +133,9 @@ core_err_t cls_bert_pack(const cls_model_t *m, cls_precision_t prec, unsigned fl
     *out = NULL;
     if (prec != CLS_PREC_BF16 && prec != CLS_PREC_INT8)
         return CORE_EINVAL;
-    if (!(p = calloc(1, sizeof *p)) || !(p->layer = calloc(c->layers, sizeof *p->layer))) {
-        free(p);
+    if (!(p = core_calloc(1, sizeof *p)) ||
+        !(p->layer = core_calloc(c->layers, sizeof *p->layer))) {
+        core_free(p);
         return CORE_ENOMEM;
     }
     p->prec = prec;
@@ -168,7 +170,7 @@ core_err_t cls_bert_pack(const cls_model_t *m, cls_precision_t prec, unsigned fl
 
 static float *fbuf(size_t n, int *ok)
 {
-    float *p = malloc((n ? n : 1) * sizeof(float));
+    float *p = core_malloc((n ? n : 1) * sizeof(float));
     if (!p)
         *ok = 0;
     return p;
@@ -189,7 +191,7 @@ core_err_t cls_bert_new_packed(const cls_model_t *m, const cls_bert_packed_t *p,
     *out = NULL;
     if (max_batch == 0 || max_seq < 2 || max_seq > c->max_pos || max_batch > (1u << 20))
         return CORE_EINVAL;
-    if (!(b = calloc(1, sizeof *b)))
+    if (!(b = core_calloc(1, sizeof *b)))
         return CORE_ENOMEM;
     b->m = m;
     b->k = cls_kernels_get();
@@ -221,14 +223,14 @@ core_err_t cls_bert_new_packed(const cls_model_t *m, const cls_bert_packed_t *p,
         size_t bytes = cls_lowp_abytes(p->prec, b->max_rows, kmax);
         b->p = p;
         b->lk = cls_lowp_get(p->prec);
-        b->abuf = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        b->abuf = core_aligned_alloc(64, (bytes + 63) / 64 * 64);
         b->ascale = fbuf(b->max_rows + CLS_LOWP_MBLOCK, &ok);
-        b->azp = malloc((b->max_rows + CLS_LOWP_MBLOCK) * sizeof *b->azp);
+        b->azp = core_malloc((b->max_rows + CLS_LOWP_MBLOCK) * sizeof *b->azp);
         if (!b->abuf || !b->azp)
             ok = 0;
     }
-    b->off = malloc(max_batch * sizeof *b->off);
-    b->stride = malloc(max_batch * sizeof *b->stride);
+    b->off = core_malloc(max_batch * sizeof *b->off);
+    b->stride = core_malloc(max_batch * sizeof *b->stride);
     if (!ok || !b->off || !b->stride) {
         cls_bert_free(b);
         return CORE_ENOMEM;

@@ -20,6 +20,7 @@
 #include "classify/cls_blas.h"
 #include "classify/cls_model.h"
 #include "classify/cls_wordpiece.h"
+#include "core/core_alloc.h"
 
 typedef struct enc {
     cls_model_t *m;
@@ -69,9 +70,9 @@ struct cls_classifier {
 
 static void enc_cleanup(enc_t *e)
 {
-    free(e->ids);
-    free(e->lens);
-    free(e->off);
+    core_free(e->ids);
+    core_free(e->lens);
+    core_free(e->off);
     cls_wordpiece_ws_free(e->ws);
     cls_wordpiece_free(e->wp);
     cls_bert_packed_free(e->packed);
@@ -95,7 +96,7 @@ void cls_classifier_free(cls_classifier_t *c)
         cls_bert_free(c->w[i].bert[0]);
         cls_bert_free(c->w[i].bert[1]);
     }
-    free(c->w);
+    core_free(c->w);
     if (c->sync_ok) {
         pthread_mutex_destroy(&c->mu);
         pthread_cond_destroy(&c->go);
@@ -103,10 +104,10 @@ void cls_classifier_free(cls_classifier_t *c)
     }
     for (int i = 0; i < 2; i++)
         enc_cleanup(&c->enc[i]);
-    free(c->topic_probs);
-    free(c->sent_probs);
-    free(c->join);
-    free(c);
+    core_free(c->topic_probs);
+    core_free(c->sent_probs);
+    core_free(c->join);
+    core_free(c);
 }
 
 static core_err_t enc_init(enc_t *e, const char *dir, size_t max_batch, size_t max_seq, char *err,
@@ -136,9 +137,9 @@ static core_err_t enc_init(enc_t *e, const char *dir, size_t max_batch, size_t m
     }
     if ((rc = cls_wordpiece_ws_new(e->wp, &e->ws)) != CORE_OK)
         return rc;
-    if (!(e->ids = malloc(max_batch * e->max_seq * sizeof *e->ids)) ||
-        !(e->lens = malloc(max_batch * sizeof *e->lens)) ||
-        !(e->off = malloc(max_batch * sizeof *e->off)))
+    if (!(e->ids = core_malloc(max_batch * e->max_seq * sizeof *e->ids)) ||
+        !(e->lens = core_malloc(max_batch * sizeof *e->lens)) ||
+        !(e->off = core_malloc(max_batch * sizeof *e->off)))
         return CORE_ENOMEM;
     return CORE_OK;
 }
@@ -240,7 +241,7 @@ static core_err_t start_workers(cls_classifier_t *c, size_t threads)
 {
     c->n_workers = threads;
     c->per_worker = (c->max_batch + threads - 1) / threads;
-    if (!(c->w = calloc(threads, sizeof *c->w)))
+    if (!(c->w = core_calloc(threads, sizeof *c->w)))
         return CORE_ENOMEM;
     for (size_t i = 0; i < threads; i++) {
         c->w[i].c = c;
@@ -288,7 +289,7 @@ core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t *
                      "classifier: no model directory, or batch size or threads out of range");
         return CORE_EINVAL;
     }
-    if (!(c = calloc(1, sizeof *c)))
+    if (!(c = core_calloc(1, sizeof *c)))
         goto out;
     c->max_batch = o->max_batch;
     c->padded = o->padded;
@@ -328,12 +329,12 @@ core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t *
             rc = CORE_EMODEL;
             goto out;
         }
-        if (!(c->topic_probs = malloc(o->max_batch * c->topic_head->n_labels * sizeof(float))))
+        if (!(c->topic_probs = core_malloc(o->max_batch * c->topic_head->n_labels * sizeof(float))))
             goto out;
     }
     if (c->sent_enc) {
         c->sent_head = cls_model_head(c->sent_enc->m, CLS_HEAD_SENTIMENT);
-        if (!(c->sent_probs = malloc(o->max_batch * 3 * sizeof(float))))
+        if (!(c->sent_probs = core_malloc(o->max_batch * 3 * sizeof(float))))
             goto out;
     }
     if ((rc = choose_precision(c, o->precision, err, errlen)) != CORE_OK)
@@ -501,7 +502,7 @@ core_err_t cls_classifier_tag(cls_classifier_t *c, core_tagged_t *const *items, 
         const char *ti = it->title ? it->title : "", *tx = it->text ? it->text : "";
         size_t tl = strlen(ti), xl = strlen(tx), need = tl + xl + 2;
         if (need > c->join_cap) {
-            char *g = realloc(c->join, need);
+            char *g = core_realloc(c->join, need);
             if (!g)
                 return CORE_ENOMEM;
             c->join = g;

@@ -21,6 +21,7 @@
 
 #include "classify/cls_safetensors.h"
 #include "classify/kernels/cls_lowp.h"
+#include "core/core_alloc.h"
 
 struct cls_model {
     char *dir;
@@ -43,8 +44,8 @@ static void free_labels(char **labels, size_t n)
     if (!labels)
         return;
     for (size_t i = 0; i < n; i++)
-        free(labels[i]);
-    free(labels);
+        core_free(labels[i]);
+    core_free(labels);
 }
 
 void cls_model_free(cls_model_t *m)
@@ -54,12 +55,12 @@ void cls_model_free(cls_model_t *m)
     for (int k = 0; k < CLS_HEAD__COUNT; k++)
         free_labels(m->labels[k], m->heads[k].n_labels);
     for (size_t i = 0; i < m->n_owned; i++)
-        free(m->owned[i]);
-    free(m->owned);
-    free(m->layers);
+        core_free(m->owned[i]);
+    core_free(m->owned);
+    core_free(m->layers);
     cls_st_free(m->st);
-    free(m->dir);
-    free(m);
+    core_free(m->dir);
+    core_free(m);
 }
 
 static float *own(cls_model_t *m, size_t n)
@@ -67,13 +68,13 @@ static float *own(cls_model_t *m, size_t n)
     float *p;
     if (m->n_owned == m->cap_owned) {
         size_t cap = m->cap_owned ? 2 * m->cap_owned : 64;
-        float **g = realloc(m->owned, cap * sizeof *g);
+        float **g = core_realloc(m->owned, cap * sizeof *g);
         if (!g)
             return NULL;
         m->owned = g;
         m->cap_owned = cap;
     }
-    p = malloc(n ? n * sizeof(float) : sizeof(float));
+    p = core_malloc(n ? n * sizeof(float) : sizeof(float));
     if (p)
         m->owned[m->n_owned++] = p;
     return p;
@@ -307,7 +308,7 @@ static core_err_t str_array(json_t *a, size_t n_expected, const char *what, cons
             what, n_expected, n_expected);
         return CORE_EMODEL;
     }
-    if (!(l = calloc(n_expected ? n_expected : 1, sizeof *l)))
+    if (!(l = core_calloc(n_expected ? n_expected : 1, sizeof *l)))
         return CORE_ENOMEM;
     for (size_t i = 0; i < n_expected; i++) {
         const char *s = json_string_value(json_array_get(a, i));
@@ -318,7 +319,7 @@ static core_err_t str_array(json_t *a, size_t n_expected, const char *what, cons
             free_labels(l, n_expected);
             return CORE_EMODEL;
         }
-        if (!(l[i] = strdup(s))) {
+        if (!(l[i] = core_strdup(s))) {
             free_labels(l, n_expected);
             return CORE_ENOMEM;
         }
@@ -332,7 +333,7 @@ static core_err_t id2label(json_t *root, size_t n, const char *dir, char ***out,
                            size_t errlen)
 {
     json_t *o = json_object_get(root, "id2label");
-    char **l = calloc(n ? n : 1, sizeof *l);
+    char **l = core_calloc(n ? n : 1, sizeof *l);
     core_err_t rc = CORE_EMODEL;
 
     if (!l)
@@ -356,7 +357,7 @@ static core_err_t id2label(json_t *root, size_t n, const char *dir, char ***out,
                 dir, key);
             goto out;
         }
-        if (!(l[i] = strdup(s))) {
+        if (!(l[i] = core_strdup(s))) {
             rc = CORE_ENOMEM;
             goto out;
         }
@@ -507,7 +508,7 @@ static core_err_t load_encoder(cls_model_t *m, const char *pre, char *err, size_
     GET(m->w.type_emb, c->type_vocab, H, "%sembeddings.token_type_embeddings.weight", pre);
     GET(m->w.emb_ln_g, H, 0, "%sembeddings.LayerNorm.weight", pre);
     GET(m->w.emb_ln_b, H, 0, "%sembeddings.LayerNorm.bias", pre);
-    if (!(m->layers = calloc(c->layers, sizeof *m->layers)))
+    if (!(m->layers = core_calloc(c->layers, sizeof *m->layers)))
         return CORE_ENOMEM;
     m->w.layer = m->layers;
     for (size_t i = 0; i < c->layers; i++) {
@@ -594,7 +595,7 @@ core_err_t cls_model_load(const char *dir, cls_model_t **out, char *err, size_t 
     core_err_t rc = CORE_ENOMEM;
 
     *out = NULL;
-    if (!(m = calloc(1, sizeof *m)) || !(m->dir = strdup(dir)))
+    if (!(m = core_calloc(1, sizeof *m)) || !(m->dir = core_strdup(dir)))
         goto out;
     snprintf(path, sizeof path, "%s/config.json", dir);
     root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
@@ -686,14 +687,15 @@ static const float *rnd_tensor(cls_model_t *m, uint64_t *s, size_t n, float scal
 core_err_t cls_model_new_random(const cls_bert_config_t *cfg, size_t n_topics, unsigned seed,
                                 cls_model_t **out)
 {
-    cls_model_t *m = calloc(1, sizeof *m);
+    cls_model_t *m = core_calloc(1, sizeof *m);
     uint64_t s = 0x9e3779b97f4a7c15ull ^ seed;
     size_t H = cfg->hidden, I = cfg->intermediate;
     int ok = 1;
     core_err_t rc = cfg->hidden % cfg->heads ? CORE_EINVAL : CORE_ENOMEM;
 
     *out = NULL;
-    if (!m || !(m->dir = strdup("random")) || !(m->layers = calloc(cfg->layers, sizeof *m->layers)))
+    if (!m || !(m->dir = core_strdup("random")) ||
+        !(m->layers = core_calloc(cfg->layers, sizeof *m->layers)))
         goto out;
     if (cfg->hidden % cfg->heads)
         goto out;
@@ -733,19 +735,19 @@ core_err_t cls_model_new_random(const cls_bert_config_t *cfg, size_t n_topics, u
             static const char *const sent[3] = {"negative", "neutral", "positive"};
             m->w.pool_w = R(H * H, 1.0f / sqrtf((float)H), 0);
             m->w.pool_b = R(H, 0.1f, 0);
-            if (!(m->labels[CLS_HEAD_TOPIC] = calloc(n_topics, sizeof(char *))) ||
-                !(m->labels[CLS_HEAD_SENTIMENT] = calloc(3, sizeof(char *))))
+            if (!(m->labels[CLS_HEAD_TOPIC] = core_calloc(n_topics, sizeof(char *))) ||
+                !(m->labels[CLS_HEAD_SENTIMENT] = core_calloc(3, sizeof(char *))))
                 goto out;
             m->heads[CLS_HEAD_TOPIC].n_labels = n_topics;
             m->heads[CLS_HEAD_SENTIMENT].n_labels = 3;
             for (size_t k = 0; k < n_topics; k++) {
                 char b[16];
                 snprintf(b, sizeof b, "T%zu", k);
-                if (!(m->labels[CLS_HEAD_TOPIC][k] = strdup(b)))
+                if (!(m->labels[CLS_HEAD_TOPIC][k] = core_strdup(b)))
                     goto out;
             }
             for (int k = 0; k < 3; k++) {
-                if (!(m->labels[CLS_HEAD_SENTIMENT][k] = strdup(sent[k])))
+                if (!(m->labels[CLS_HEAD_SENTIMENT][k] = core_strdup(sent[k])))
                     goto out;
                 m->heads[CLS_HEAD_SENTIMENT].order[k] = k;
             }

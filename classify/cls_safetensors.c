@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/core_alloc.h"
+
 struct cls_st {
     cls_st_tensor_t *t; /* sorted by begin */
     size_t n;
@@ -63,11 +65,11 @@ void cls_st_free(cls_st_t *st)
     if (!st)
         return;
     for (size_t i = 0; i < st->n; i++)
-        free((char *)st->t[i].name);
-    free(st->t);
+        core_free((char *)st->t[i].name);
+    core_free(st->t);
     if (st->map)
         munmap(st->map, st->map_len);
-    free(st);
+    core_free(st);
 }
 
 static int by_begin(const void *a, const void *b)
@@ -209,8 +211,8 @@ core_err_t cls_st_parse(const void *file, size_t size, cls_st_t **out, char *err
         core_err_set(err, errlen, "safetensors: header is not a JSON object");
         goto out;
     }
-    st = calloc(1, sizeof *st);
-    if (!st || !(st->t = calloc(json_object_size(root) + 1, sizeof *st->t))) {
+    st = core_calloc(1, sizeof *st);
+    if (!st || !(st->t = core_calloc(json_object_size(root) + 1, sizeof *st->t))) {
         rc = CORE_ENOMEM;
         goto out;
     }
@@ -237,7 +239,7 @@ core_err_t cls_st_parse(const void *file, size_t size, cls_st_t **out, char *err
         t = &st->t[st->n];
         if (parse_entry(key, val, t, err, errlen) != CORE_OK)
             goto out;
-        if (!(t->name = strdup(key))) {
+        if (!(t->name = core_strdup(key))) {
             rc = CORE_ENOMEM;
             goto out;
         }

@@ -42,6 +42,7 @@
 #include <jansson.h>
 #include <utf8proc.h>
 
+#include "core/core_alloc.h"
 #include "core/core_hash.h"
 
 #define MAX_VOCAB_TOKENS (1u << 24)
@@ -496,11 +497,11 @@ void cls_wordpiece_free(cls_wordpiece_t *wp)
 {
     if (!wp)
         return;
-    free(wp->blob);
-    free(wp->offs);
-    free(wp->lens);
-    free(wp->slots);
-    free(wp);
+    core_free(wp->blob);
+    core_free(wp->offs);
+    core_free(wp->lens);
+    core_free(wp->slots);
+    core_free(wp);
 }
 
 /* valid_token: strict UTF-8 without NUL bytes. */
@@ -529,8 +530,8 @@ static core_err_t parse_vocab(cls_wordpiece_t *wp, size_t len, char *err, size_t
         core_err_set(err, errlen, "vocabulary is empty");
         return CORE_EMODEL;
     }
-    wp->offs = malloc(cap * sizeof *wp->offs);
-    wp->lens = malloc(cap * sizeof *wp->lens);
+    wp->offs = core_malloc(cap * sizeof *wp->offs);
+    wp->lens = core_malloc(cap * sizeof *wp->lens);
     if (!wp->offs || !wp->lens)
         return CORE_ENOMEM;
     size_t p = 0;
@@ -559,10 +560,10 @@ static core_err_t parse_vocab(cls_wordpiece_t *wp, size_t len, char *err, size_t
         }
         if (n == cap) {
             cap *= 2;
-            uint32_t *o = realloc(wp->offs, cap * sizeof *o);
+            uint32_t *o = core_realloc(wp->offs, cap * sizeof *o);
             if (o)
                 wp->offs = o;
-            uint16_t *l = realloc(wp->lens, cap * sizeof *l);
+            uint16_t *l = core_realloc(wp->lens, cap * sizeof *l);
             if (l)
                 wp->lens = l;
             if (!o || !l)
@@ -580,7 +581,7 @@ static core_err_t parse_vocab(cls_wordpiece_t *wp, size_t len, char *err, size_t
     wp->cap = 16;
     while (wp->cap < 2 * n)
         wp->cap *= 2;
-    wp->slots = malloc(wp->cap * sizeof *wp->slots);
+    wp->slots = core_malloc(wp->cap * sizeof *wp->slots);
     if (!wp->slots)
         return CORE_ENOMEM;
     for (size_t i = 0; i < wp->cap; i++)
@@ -648,10 +649,10 @@ core_err_t cls_wordpiece_load_mem(const char *data, size_t len, const cls_wordpi
         core_err_set(err, errlen, "vocabulary larger than %zu bytes", MAX_VOCAB_FILE_BYTES);
         return CORE_ETOO_LARGE;
     }
-    wp = calloc(1, sizeof *wp);
+    wp = core_calloc(1, sizeof *wp);
     if (!wp)
         return CORE_ENOMEM;
-    wp->blob = malloc(len + 1);
+    wp->blob = core_malloc(len + 1);
     if (!wp->blob) {
         rc = CORE_ENOMEM;
         goto out;
@@ -706,7 +707,7 @@ core_err_t cls_wordpiece_load(const char *vocab_path, const cls_wordpiece_opts_t
         goto out;
     }
     size_t size = (size_t)st.st_size;
-    data = malloc(size + 1);
+    data = core_malloc(size + 1);
     if (!data) {
         rc = CORE_ENOMEM;
         goto out;
@@ -723,7 +724,7 @@ core_err_t cls_wordpiece_load(const char *vocab_path, const cls_wordpiece_opts_t
         core_err_set(err, errlen, "%s: %s", vocab_path, tmp);
     }
 out:
-    free(data);
+    core_free(data);
     if (fp)
         fclose(fp);
     return rc;
@@ -814,13 +815,13 @@ core_err_t cls_wordpiece_ws_new(const cls_wordpiece_t *wp, cls_wordpiece_ws_t **
 {
     if (!out)
         return CORE_EINVAL;
-    *out = calloc(1, sizeof **out);
+    *out = core_calloc(1, sizeof **out);
     return *out ? CORE_OK : CORE_ENOMEM;
 }
 
 void cls_wordpiece_ws_free(cls_wordpiece_ws_t *ws)
 {
-    free(ws);
+    core_free(ws);
 }
 
 size_t cls_wordpiece_vocab_size(const cls_wordpiece_t *wp)

@@ -2,6 +2,7 @@
  * See core_item.h for ownership rules. */
 #include "core/core_item.h"
 
+#include "core/core_alloc.h"
 #include "core/core_hash.h"
 #include "core/core_utf8.h"
 
@@ -22,7 +23,7 @@ const char *core_sentiment_name(core_sentiment_t s)
 
 core_err_t core_item_new(core_item_t **out)
 {
-    *out = calloc(1, sizeof(core_item_t));
+    *out = core_calloc(1, sizeof(core_item_t));
     return *out ? CORE_OK : CORE_ENOMEM;
 }
 
@@ -30,23 +31,23 @@ void core_item_free(core_item_t *item)
 {
     if (!item)
         return;
-    free(item->id);
-    free(item->source);
-    free(item->title);
-    free(item->text);
-    free(item->url);
-    free(item->lang);
+    core_free(item->id);
+    core_free(item->source);
+    core_free(item->title);
+    core_free(item->text);
+    core_free(item->url);
+    core_free(item->lang);
     for (size_t i = 0; i < item->n_entities; i++)
-        free(item->entities[i]);
-    free(item->entities);
-    free(item);
+        core_free(item->entities[i]);
+    core_free(item->entities);
+    core_free(item);
 }
 
 /* escape_id copies s with every byte that is not part of valid UTF-8, and
  * NUL, written as %XX. */
 static char *escape_id(const char *s, size_t len, size_t *nbad)
 {
-    char *d = malloc(len * 3 + 1);
+    char *d = core_malloc(len * 3 + 1);
     size_t o = 0, i = 0;
     *nbad = 0;
     if (!d)
@@ -88,13 +89,13 @@ static core_err_t cap_id(char **id)
     core_hash128(s, n, h);
     while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
         keep--; /* s[keep] continues a character: cut before it */
-    out = malloc(keep + 40);
+    out = core_malloc(keep + 40);
     if (!out)
         return CORE_ENOMEM;
     memcpy(out, s, keep);
     snprintf(out + keep, 40, "~h:%016llx%016llx", (unsigned long long)h[0],
              (unsigned long long)h[1]);
-    free(*id);
+    core_free(*id);
     *id = out;
     return CORE_OK;
 }
@@ -105,7 +106,7 @@ core_err_t core_item_set(core_item_t *item, char **field, const char *s, size_t 
     size_t nbad = 0;
 
     if (core_utf8_valid(s, len, NULL) && !memchr(s, '\0', len)) {
-        copy = malloc(len + 1);
+        copy = core_malloc(len + 1);
         if (!copy)
             return CORE_ENOMEM;
         memcpy(copy, s, len);
@@ -118,13 +119,13 @@ core_err_t core_item_set(core_item_t *item, char **field, const char *s, size_t 
     }
     if (field == &item->id && strlen(copy) > CORE_ITEM_ID_MAX) {
         if (cap_id(&copy) != CORE_OK) {
-            free(copy);
+            core_free(copy);
             return CORE_ENOMEM;
         }
         item->id_hashed = 1;
     }
     item->utf8_repaired += (unsigned)nbad;
-    free(*field);
+    core_free(*field);
     *field = copy;
     return CORE_OK;
 }
@@ -139,15 +140,15 @@ core_err_t core_item_add_entity(core_item_t *item, const char *ticker, size_t le
         if (strlen(item->entities[i]) == len && strncasecmp(item->entities[i], ticker, len) == 0)
             return CORE_OK;
     }
-    copy = malloc(len + 1);
+    copy = core_malloc(len + 1);
     if (!copy)
         return CORE_ENOMEM;
     for (size_t i = 0; i < len; i++)
         copy[i] = (char)toupper((unsigned char)ticker[i]);
     copy[len] = '\0';
-    grown = realloc(item->entities, (item->n_entities + 1) * sizeof(char *));
+    grown = core_realloc(item->entities, (item->n_entities + 1) * sizeof(char *));
     if (!grown) {
-        free(copy);
+        core_free(copy);
         return CORE_ENOMEM;
     }
     item->entities = grown;
@@ -202,7 +203,7 @@ void core_item_ack(core_item_t *item, core_err_t status)
 
 core_err_t core_tagged_new(core_item_t *item, core_tagged_t **out)
 {
-    core_tagged_t *t = calloc(1, sizeof *t);
+    core_tagged_t *t = core_calloc(1, sizeof *t);
     if (!t)
         return CORE_ENOMEM;
     t->item = item;
@@ -216,5 +217,5 @@ void core_tagged_free(core_tagged_t *t)
     if (!t)
         return;
     core_item_free(t->item);
-    free(t);
+    core_free(t);
 }

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_alloc.h"
+
 typedef enum { M_COUNTER, M_GAUGE, M_HISTOGRAM } mtype;
 
 struct core_metric {
@@ -56,7 +58,7 @@ static double bitsd(uint64_t u)
 
 core_err_t core_metrics_new(core_metrics_t **out)
 {
-    core_metrics_t *m = calloc(1, sizeof *m);
+    core_metrics_t *m = core_calloc(1, sizeof *m);
     *out = NULL;
     if (!m)
         return CORE_ENOMEM;
@@ -69,12 +71,12 @@ static void metric_free(struct core_metric *x)
 {
     if (!x)
         return;
-    free(x->name);
-    free(x->labels);
-    free(x->help);
-    free(x->bounds);
-    free((void *)x->buckets);
-    free(x);
+    core_free(x->name);
+    core_free(x->labels);
+    core_free(x->help);
+    core_free(x->bounds);
+    core_free((void *)x->buckets);
+    core_free(x);
 }
 
 void core_metrics_free(core_metrics_t *m)
@@ -83,9 +85,9 @@ void core_metrics_free(core_metrics_t *m)
         return;
     for (size_t i = 0; i < m->n; i++)
         metric_free(m->all[i]);
-    free(m->all);
+    core_free(m->all);
     pthread_mutex_destroy(&m->lock);
-    free(m);
+    core_free(m);
 }
 
 static int valid_name(const char *s)
@@ -125,22 +127,22 @@ static struct core_metric *reg(core_metrics_t *m, mtype type, const char *name,
     }
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 32;
-        struct core_metric **grown = realloc(m->all, cap * sizeof *grown);
+        struct core_metric **grown = core_realloc(m->all, cap * sizeof *grown);
         if (!grown)
             goto out;
         m->all = grown;
         m->cap = cap;
     }
-    x = calloc(1, sizeof *x);
+    x = core_calloc(1, sizeof *x);
     if (!x)
         goto out;
     x->type = type;
-    x->name = strdup(name);
-    x->labels = strdup(labels);
-    x->help = strdup(help ? help : "");
+    x->name = core_strdup(name);
+    x->labels = core_strdup(labels);
+    x->help = core_strdup(help ? help : "");
     if (type == M_HISTOGRAM) {
-        x->bounds = malloc((nb ? nb : 1) * sizeof(double));
-        x->buckets = calloc(nb + 1, sizeof(uint64_t));
+        x->bounds = core_malloc((nb ? nb : 1) * sizeof(double));
+        x->buckets = core_calloc(nb + 1, sizeof(uint64_t));
         if (x->bounds)
             memcpy(x->bounds, bounds, nb * sizeof(double));
         x->nbounds = nb;
@@ -286,7 +288,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
             return;
         }
         size_t cap = (b->cap + (size_t)n + 1) * 2;
-        char *grown = realloc(b->p, cap);
+        char *grown = core_realloc(b->p, cap);
         if (!grown) {
             b->oom = 1;
             return;
@@ -309,15 +311,15 @@ core_err_t core_metrics_render(core_metrics_t *m, char **out, size_t *len)
 
     *out = NULL;
     b.cap = 4096;
-    b.p = malloc(b.cap);
+    b.p = core_malloc(b.cap);
     if (!b.p)
         return CORE_ENOMEM;
     b.p[0] = '\0';
     pthread_mutex_lock(&m->lock);
-    done = calloc(m->n ? m->n : 1, 1);
+    done = core_calloc(m->n ? m->n : 1, 1);
     if (!done) {
         pthread_mutex_unlock(&m->lock);
-        free(b.p);
+        core_free(b.p);
         return CORE_ENOMEM;
     }
     for (size_t i = 0; i < m->n; i++) {
@@ -360,9 +362,9 @@ core_err_t core_metrics_render(core_metrics_t *m, char **out, size_t *len)
         }
     }
     pthread_mutex_unlock(&m->lock);
-    free(done);
+    core_free(done);
     if (b.oom) {
-        free(b.p);
+        core_free(b.p);
         return CORE_ENOMEM;
     }
     *out = b.p;

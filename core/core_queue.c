@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/core_alloc.h"
 #include "core/core_time.h"
 
 struct core_queue {
@@ -31,12 +32,12 @@ core_err_t core_queue_new(size_t capacity, core_queue_t **out)
     *out = NULL;
     if (capacity == 0)
         return CORE_EINVAL;
-    q = calloc(1, sizeof *q);
+    q = core_calloc(1, sizeof *q);
     if (!q)
         return CORE_ENOMEM;
-    q->slots = calloc(capacity, sizeof(void *));
+    q->slots = core_calloc(capacity, sizeof(void *));
     if (!q->slots) {
-        free(q);
+        core_free(q);
         return CORE_ENOMEM;
     }
     q->cap = capacity;
@@ -57,8 +58,8 @@ void core_queue_free(core_queue_t *q)
     pthread_mutex_destroy(&q->lock);
     pthread_cond_destroy(&q->not_empty);
     pthread_cond_destroy(&q->not_full);
-    free(q->slots);
-    free(q);
+    core_free(q->slots);
+    core_free(q);
 }
 
 /* Waits on cv until pred holds, the queue closes, or the deadline passes.

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_alloc.h"
+
 /* seq_len returns the length of the valid sequence at s (1..4), or 0 when
  * the bytes there are invalid; *bad then gets the length of the maximal
  * invalid subpart (at least 1). */
@@ -88,7 +90,7 @@ core_err_t core_utf8_repair(const char *s, size_t len, char **out, size_t *outle
     /* Worst case: every byte becomes a 3-byte U+FFFD. */
     if (len > (((size_t)-1) - 1) / 3)
         return CORE_ENOMEM;
-    d = malloc(ok == len ? len + 1 : len * 3 + 1);
+    d = core_malloc(ok == len ? len + 1 : len * 3 + 1);
     if (!d)
         return CORE_ENOMEM;
     memcpy(d, s, ok);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_alloc.h"
+
 typedef struct wl_name {
     char *lower;
     size_t len;
@@ -31,12 +33,12 @@ void core_watchlist_free(core_watchlist_t *wl)
     if (!wl)
         return;
     for (size_t i = 0; i < wl->n_tickers; i++)
-        free(wl->tickers[i]);
+        core_free(wl->tickers[i]);
     for (size_t i = 0; i < wl->n_names; i++)
-        free(wl->names[i].lower);
-    free(wl->tickers);
-    free(wl->names);
-    free(wl);
+        core_free(wl->names[i].lower);
+    core_free(wl->tickers);
+    core_free(wl->names);
+    core_free(wl);
 }
 
 size_t core_watchlist_count(const core_watchlist_t *wl)
@@ -58,12 +60,12 @@ static int valid_ticker(const char *s, size_t n)
 
 static core_err_t add_name(core_watchlist_t *wl, const char *s, size_t n, size_t ticker)
 {
-    wl_name *grown = realloc(wl->names, (wl->n_names + 1) * sizeof *grown);
+    wl_name *grown = core_realloc(wl->names, (wl->n_names + 1) * sizeof *grown);
     char *lower;
     if (!grown)
         return CORE_ENOMEM;
     wl->names = grown;
-    lower = malloc(n + 1);
+    lower = core_malloc(n + 1);
     if (!lower)
         return CORE_ENOMEM;
     for (size_t i = 0; i < n; i++)
@@ -76,7 +78,7 @@ static core_err_t add_name(core_watchlist_t *wl, const char *s, size_t n, size_t
 core_err_t core_watchlist_parse(const char *name, const char *text, core_watchlist_t **out,
                                 char *err, size_t errlen)
 {
-    core_watchlist_t *wl = calloc(1, sizeof *wl);
+    core_watchlist_t *wl = core_calloc(1, sizeof *wl);
     core_err_t rc = CORE_OK;
     const char *p = text;
     int lineno = 0;
@@ -110,13 +112,13 @@ core_err_t core_watchlist_parse(const char *name, const char *text, core_watchli
             rc = CORE_EPARSE;
             goto out;
         }
-        grown = realloc(wl->tickers, (wl->n_tickers + 1) * sizeof *grown);
+        grown = core_realloc(wl->tickers, (wl->n_tickers + 1) * sizeof *grown);
         if (!grown) {
             rc = CORE_ENOMEM;
             goto out;
         }
         wl->tickers = grown;
-        wl->tickers[wl->n_tickers] = malloc(tl + 1);
+        wl->tickers[wl->n_tickers] = core_malloc(tl + 1);
         if (!wl->tickers[wl->n_tickers]) {
             rc = CORE_ENOMEM;
             goto out;
@@ -181,14 +183,14 @@ core_err_t core_watchlist_load(const char *path, core_watchlist_t **out, char *e
         fclose(f);
         return CORE_EIO;
     }
-    text = malloc((size_t)size + 1);
+    text = core_malloc((size_t)size + 1);
     if (!text) {
         fclose(f);
         return CORE_ENOMEM;
     }
     if (fread(text, 1, (size_t)size, f) != (size_t)size) {
         snprintf(err, errlen, "%s: read error", path);
-        free(text);
+        core_free(text);
         fclose(f);
         return CORE_EIO;
     }
@@ -196,11 +198,11 @@ core_err_t core_watchlist_load(const char *path, core_watchlist_t **out, char *e
     text[size] = '\0';
     if (memchr(text, '\0', (size_t)size)) {
         snprintf(err, errlen, "%s: contains a NUL byte", path);
-        free(text);
+        core_free(text);
         return CORE_EPARSE;
     }
     rc = core_watchlist_parse(path, text, out, err, errlen);
-    free(text);
+    core_free(text);
     return rc;
 }
 
@@ -212,7 +214,7 @@ static core_err_t match_in(const core_watchlist_t *wl, core_item_t *item, const 
 
     if (n == 0)
         return CORE_OK;
-    if (n >= sizeof stackbuf && !(low = malloc(n + 1)))
+    if (n >= sizeof stackbuf && !(low = core_malloc(n + 1)))
         return CORE_ENOMEM;
     for (size_t i = 0; i < n; i++)
         low[i] = (char)tolower((unsigned char)s[i]);
@@ -232,7 +234,7 @@ static core_err_t match_in(const core_watchlist_t *wl, core_item_t *item, const 
         }
     }
     if (low != stackbuf)
-        free(low);
+        core_free(low);
     return rc;
 }
 

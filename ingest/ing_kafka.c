@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/core_alloc.h"
 #include "core/core_item.h"
 #include "core/core_log.h"
 #include "core/core_msg.h"
@@ -176,12 +177,12 @@ static kpart *part_find(ing_kafka_t *k, const char *topic, int32_t partition, in
             return p;
     if (!create)
         return NULL;
-    p = calloc(1, sizeof *p);
+    p = core_calloc(1, sizeof *p);
     if (!p)
         return NULL;
-    p->topic = strdup(topic);
+    p->topic = core_strdup(topic);
     if (!p->topic) {
-        free(p);
+        core_free(p);
         return NULL;
     }
     p->partition = partition;
@@ -310,7 +311,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                                                                      : CORE_EKAFKA,
                   m->err ? rd_kafka_err2str(m->err) : "");
     }
-    free(r);
+    core_free(r);
 }
 
 /* ---- offsets ------------------------------------------------------------- */
@@ -411,7 +412,7 @@ static void set_paused(ing_kafka_t *k, int pause)
 
 static void hold(ing_kafka_t *k, core_item_t *item, kpart *p)
 {
-    held *h = malloc(sizeof *h);
+    held *h = core_malloc(sizeof *h);
     if (!h) {
         /* Cannot keep it: give the message up for redelivery by leaving its
          * offset pending; the partition blocks at it until revocation/stop. */
@@ -448,7 +449,7 @@ static void drop_held(ing_kafka_t *k, const rd_kafka_topic_partition_list_t *onl
             pthread_mutex_lock(&k->mu);
             abandon_locked(k, h->p);
             pthread_mutex_unlock(&k->mu);
-            free(h);
+            core_free(h);
             k->nheld--;
         } else {
             k->hold_tail = h;
@@ -473,7 +474,7 @@ static void push_held(ing_kafka_t *k)
         k->hold_head = h->next;
         if (!k->hold_head)
             k->hold_tail = NULL;
-        free(h);
+        core_free(h);
         k->nheld--;
     }
 }
@@ -625,10 +626,10 @@ static void dead_letter(ing_kafka_t *k, kpart *p, const rd_kafka_message_t *m, c
 
     if (!k->dlq[0] || !k->prod)
         goto ack;
-    r = calloc(1, sizeof *r);
+    r = core_calloc(1, sizeof *r);
     hdrs = rd_kafka_headers_new(5);
     if (!r || !hdrs) {
-        free(r);
+        core_free(r);
         if (hdrs)
             rd_kafka_headers_destroy(hdrs);
         goto ack;
@@ -655,7 +656,7 @@ static void dead_letter(ing_kafka_t *k, kpart *p, const rd_kafka_message_t *m, c
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return; /* the delivery report acks the offset; hdrs now owned by librdkafka */
     rd_kafka_headers_destroy(hdrs);
-    free(r);
+    core_free(r);
     core_counter_add(k->m_dlq_failed, 1);
     CORE_ERROR(MOD, "dead-letter produce of %s [%d] @%lld failed: %s", p->topic, (int)p->partition,
                (long long)m->offset, rd_kafka_err2str(e));
@@ -696,6 +697,15 @@ static void handle_message(ing_kafka_t *k, rd_kafka_message_t *m)
     pthread_mutex_unlock(&k->mu);
     if (p)
         p->consumed = 1; /* librdkafka now has an application position for it */
+    if (rc == CORE_ENOMEM) {
+        /* Not tracked: the tracker stores no offset past it from now on, so
+         * it is redelivered after a restart or rebalance. */
+        CORE_ERROR(MOD,
+                   "%s [%d] @%lld: out of memory tracking the offset; it will be "
+                   "redelivered",
+                   topic, (int)m->partition, (long long)m->offset);
+        return;
+    }
     if (rc != CORE_OK) {
         /* Not ours (a message of a partition being revoked) or a duplicate
          * delivery: skipping it loses nothing, its offset is not stored. */
@@ -713,6 +723,16 @@ static void handle_message(ing_kafka_t *k, rd_kafka_message_t *m)
                  m->len, k->limits.max_message_bytes);
     } else {
         rc = core_msg_decode(m->payload, m->len, &k->limits, now, &item, why, sizeof why);
+        if (rc == CORE_ENOMEM) {
+            /* Not the message's fault: never dead-lettered; its offset stays
+             * pending, so it comes back after a restart. */
+            CORE_ERROR(MOD, "%s [%d] @%lld: %s", topic, (int)m->partition, (long long)m->offset,
+                       core_strerror(rc));
+            pthread_mutex_lock(&k->mu);
+            abandon_locked(k, p);
+            pthread_mutex_unlock(&k->mu);
+            return;
+        }
         if (rc != CORE_OK)
             reason = core_errname(rc);
     }
@@ -968,7 +988,7 @@ core_err_t ing_kafka_check_config(const core_config_t *cfg, char *err, size_t er
     if (!core_config_str(cfg, CORE_CFG_KAFKA_BROKERS)[0])
         return CORE_OK;
     rc = core_config_split_list(core_config_str(cfg, CORE_CFG_KAFKA_TOPICS), &topics, &ntopics);
-    free(topics);
+    core_free(topics);
     if (rc != CORE_OK)
         return rc;
     if (ntopics == 0) {
@@ -1002,7 +1022,7 @@ core_err_t ing_kafka_new(const core_config_t *cfg, core_queue_t *q, core_metrics
         core_err_set(err, errlen, "[kafka] brokers is empty: Kafka is not configured");
         return CORE_EINVAL;
     }
-    k = calloc(1, sizeof *k);
+    k = core_calloc(1, sizeof *k);
     if (!k)
         return CORE_ENOMEM;
     pthread_mutex_init(&k->mu, NULL);
@@ -1150,13 +1170,13 @@ void ing_kafka_free(ing_kafka_t *k)
         kpart *p = k->parts;
         k->parts = p->next;
         ing_ktrack_cleanup(&p->track);
-        free(p->topic);
-        free(p);
+        core_free(p->topic);
+        core_free(p);
     }
-    free(k->topics);
+    core_free(k->topics);
     pthread_cond_destroy(&k->cv);
     pthread_mutex_destroy(&k->mu);
-    free(k);
+    core_free(k);
 }
 
 void ing_kafka_health(ing_kafka_t *k, ing_kafka_health_t *h)
@@ -1185,7 +1205,7 @@ core_err_t ing_kafka_produce(ing_kafka_t *k, const char *key, size_t keylen, con
         return CORE_EINVAL;
     if (!atomic_load(&k->producing))
         return CORE_ECLOSED;
-    r = calloc(1, sizeof *r);
+    r = core_calloc(1, sizeof *r);
     if (!r)
         return CORE_ENOMEM;
     r->cb = cb;
@@ -1196,7 +1216,7 @@ core_err_t ing_kafka_produce(ing_kafka_t *k, const char *key, size_t keylen, con
         RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return CORE_OK;
-    free(r);
+    core_free(r);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         return CORE_EFULL;
     if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)

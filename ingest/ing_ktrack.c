@@ -4,16 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_alloc.h"
+
 void ing_ktrack_init(ing_ktrack_t *t)
 {
     memset(t, 0, sizeof *t);
     t->store_pos = -1;
+    t->hole = -1;
 }
 
 void ing_ktrack_cleanup(ing_ktrack_t *t)
 {
-    free(t->off);
-    free(t->acked);
+    core_free(t->off);
+    core_free(t->acked);
     ing_ktrack_init(t);
 }
 
@@ -25,20 +28,20 @@ static size_t slot(const ing_ktrack_t *t, size_t i)
 static core_err_t grow(ing_ktrack_t *t)
 {
     size_t ncap = t->cap ? t->cap * 2 : 64;
-    int64_t *off = malloc(ncap * sizeof *off);
-    unsigned char *acked = malloc(ncap);
+    int64_t *off = core_malloc(ncap * sizeof *off);
+    unsigned char *acked = core_malloc(ncap);
 
     if (!off || !acked) {
-        free(off);
-        free(acked);
+        core_free(off);
+        core_free(acked);
         return CORE_ENOMEM;
     }
     for (size_t i = 0; i < t->n; i++) {
         off[i] = t->off[slot(t, i)];
         acked[i] = t->acked[slot(t, i)];
     }
-    free(t->off);
-    free(t->acked);
+    core_free(t->off);
+    core_free(t->acked);
     t->off = off;
     t->acked = acked;
     t->cap = ncap;
@@ -56,8 +59,11 @@ core_err_t ing_ktrack_add(ing_ktrack_t *t, int64_t offset)
         return CORE_EINVAL;
     if (t->n == t->cap) {
         core_err_t rc = grow(t);
-        if (rc != CORE_OK)
+        if (rc != CORE_OK) {
+            if (t->hole < 0)
+                t->hole = offset;
             return rc;
+        }
     }
     size_t s = slot(t, t->n);
     t->off[s] = offset;
@@ -82,6 +88,8 @@ int ing_ktrack_ack(ing_ktrack_t *t, int64_t offset)
     t->acked[slot(t, lo)] = 1;
     while (t->n > 0 && t->acked[t->head]) {
         t->store_pos = t->off[t->head] + 1;
+        if (t->hole >= 0 && t->store_pos > t->hole)
+            t->store_pos = t->hole;
         t->head = (t->head + 1) % t->cap;
         t->n--;
     }
@@ -101,4 +109,5 @@ void ing_ktrack_clear(ing_ktrack_t *t)
     t->head = 0;
     t->n = 0;
     t->store_pos = -1;
+    t->hole = -1;
 }

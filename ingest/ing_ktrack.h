@@ -28,6 +28,7 @@ typedef struct ing_ktrack {
     unsigned char *acked;
     size_t head, n, cap;
     int64_t store_pos; /* next offset to store (committed offset); -1: nothing to store */
+    int64_t hole;      /* lowest offset ing_ktrack_add could not record; -1: none */
 } ing_ktrack_t;
 
 /* ing_ktrack_init makes an empty tracker (no allocation yet). */
@@ -37,7 +38,10 @@ void ing_ktrack_init(ing_ktrack_t *t);
 void ing_ktrack_cleanup(ing_ktrack_t *t);
 
 /* ing_ktrack_add records offset as pending. Offsets must be added in
- * strictly increasing order: CORE_EINVAL otherwise (nothing recorded). */
+ * strictly increasing order: CORE_EINVAL otherwise (nothing recorded).
+ * CORE_ENOMEM: not recorded, and store_pos never passes it from then on
+ * (until ing_ktrack_clear), so the message is redelivered after a restart
+ * rather than committed past. */
 core_err_t ing_ktrack_add(ing_ktrack_t *t, int64_t offset);
 
 /* ing_ktrack_ack marks offset acknowledged and advances store_pos over the

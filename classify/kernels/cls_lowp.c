@@ -15,6 +15,7 @@
 #include <unistd.h>
 #endif
 
+#include "core/core_alloc.h"
 #include "core/core_cpu.h"
 
 static const char *const prec_names[] = {"fp32", "bf16", "int8", "auto"};
@@ -88,10 +89,10 @@ void cls_wpack_free(cls_wpack_t *p)
 {
     if (!p)
         return;
-    free(p->data);
-    free(p->scale);
-    free(p->wsum);
-    free(p);
+    core_free(p->data);
+    core_free(p->scale);
+    core_free(p->wsum);
+    core_free(p);
 }
 
 size_t cls_wpack_bytes(const cls_wpack_t *p)
@@ -144,7 +145,7 @@ core_err_t cls_wpack_new(cls_precision_t prec, const float *w, size_t n, size_t 
     *out = NULL;
     if ((prec != CLS_PREC_BF16 && prec != CLS_PREC_INT8) || n == 0 || k == 0 || !w)
         return CORE_EINVAL;
-    if (!(p = calloc(1, sizeof *p)))
+    if (!(p = core_calloc(1, sizeof *p)))
         return CORE_ENOMEM;
     p->prec = prec;
     p->n = n;
@@ -152,14 +153,14 @@ core_err_t cls_wpack_new(cls_precision_t prec, const float *w, size_t n, size_t 
     p->n_pad = round_up(n, CLS_LOWP_NBLOCK);
     p->k_pad = cls_lowp_kpad(prec, k);
     bytes = p->n_pad * p->k_pad * (prec == CLS_PREC_INT8 ? 1 : 2);
-    if (!(p->data = aligned_alloc(64, round_up(bytes, 64)))) {
+    if (!(p->data = core_aligned_alloc(64, round_up(bytes, 64)))) {
         cls_wpack_free(p);
         return CORE_ENOMEM;
     }
     memset(p->data, 0, bytes);
     if (prec == CLS_PREC_INT8) {
-        p->scale = calloc(p->n_pad, sizeof *p->scale);
-        p->wsum = calloc(p->n_pad, sizeof *p->wsum);
+        p->scale = core_calloc(p->n_pad, sizeof *p->scale);
+        p->wsum = core_calloc(p->n_pad, sizeof *p->wsum);
         if (!p->scale || !p->wsum) {
             cls_wpack_free(p);
             return CORE_ENOMEM;

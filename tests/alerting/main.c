@@ -19,6 +19,7 @@ Suite *suite_redis_tls(void);
 Suite *suite_windows(void);
 Suite *suite_sentinel(void);
 Suite *suite_read(int with_redis);
+Suite *suite_sink_oom(void);
 
 int main(void)
 {
@@ -38,6 +39,7 @@ int main(void)
         s[n++] = suite_admin();
         s[n++] = suite_baseline();
         s[n++] = suite_sentinel();
+        s[n++] = suite_sink_oom();
         if (th_have_program("openssl"))
             s[n++] = suite_redis_tls();
         else

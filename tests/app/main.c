@@ -20,6 +20,7 @@ Suite *suite_validate(int with_redis);
 Suite *suite_redis_tls_cmd(int with_redis);
 Suite *suite_http(int with_tls);
 Suite *suite_opts(void);
+Suite *suite_pipeline_oom(int with_redis);
 
 int main(void)
 {
@@ -34,7 +35,8 @@ int main(void)
                        suite_validate(have_redis),
                        suite_run_cmd(have_redis),
                        suite_redis_tls_cmd(have_redis && have_openssl),
-                       suite_http(have_tls)};
+                       suite_http(have_tls),
+                       suite_pipeline_oom(have_redis)};
     if (!have_python)
         th_skip_suite("python3", "feeds_cmd (finsent feeds check)", "python3 not found in PATH");
     if (!have_redis)

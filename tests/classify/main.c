@@ -13,6 +13,7 @@ int main(void)
         suite_bert(),
         suite_classifier(),
         suite_explain(),
+        suite_classifier_oom(),
     };
     return th_main(s, sizeof s / sizeof s[0]);
 }

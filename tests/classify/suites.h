@@ -13,6 +13,7 @@ Suite *suite_bert(void);
 Suite *suite_classifier(void);
 Suite *suite_explain(void);
 Suite *suite_lowp(void);
+Suite *suite_classifier_oom(void);
 
 /* lowp_need: the need (th.h) of a reduced-precision kernel variant:
  * "avx512-bf16", "avx512-vnni" or "amx" (test_lowp.c). */

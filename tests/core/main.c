@@ -10,6 +10,7 @@ int main(void)
     Suite *s[] = {suite_error(), suite_time(),  suite_queue(), suite_config(), suite_metrics(),
                   suite_msg(),   suite_item(),  suite_lines(), suite_log(), suite_watchlist(), suite_utf8(),
                   suite_hash(),
+                  suite_alloc(),
                   NULL};
     size_t n = sizeof s / sizeof s[0] - 1;
     if (!th_redis_binary())

@@ -15,4 +15,5 @@ Suite *suite_watchlist(void);
 Suite *suite_utf8(void);
 Suite *suite_hash(void);
 Suite *suite_tls(void);
+Suite *suite_alloc(void);
 #endif

@@ -9,6 +9,7 @@
 Suite *suite_jsonl(void);
 Suite *suite_ktrack(void);
 Suite *suite_kafka(void);
+Suite *suite_kafka_oom(void);
 Suite *suite_feed(void);
 Suite *suite_feed_charset(void);
 Suite *suite_feed_dialects(void);
@@ -20,7 +21,7 @@ Suite *suite_seen_redis(void);
 int main(void)
 {
     Suite *suites[] = {suite_jsonl(), suite_ktrack(), suite_feed(), suite_feed_charset(), suite_feed_dialects(),
-                       suite_opml(),  suite_seen(),   suite_rss(),    suite_kafka(), NULL};
+                       suite_opml(),  suite_seen(),   suite_rss(),    suite_kafka(), suite_kafka_oom(), NULL};
     size_t n = sizeof suites / sizeof suites[0] - 1;
     if (!th_redis_binary())
         th_skip_suite("redis", "seen_redis", "redis-server not found in PATH");
