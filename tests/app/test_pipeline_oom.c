@@ -145,9 +145,10 @@ START_TEST(pipeline_every_allocation_fails_cleanly)
         ck_assert_msg(hget(c, key, "n") == K, "N=%ld: %lld counts after the replay", n,
                       hget(c, key, "n"));
     }
-    printf("alloc-fail app_pipeline run (%d items, batches of 4): %ld allocations, each failed "
-           "once; never acknowledged uncounted, exact after the replay\n",
-           K, n - 1);
+    printf("alloc-fail app_pipeline run (%d items, batches of 4): runs with allocation N = 1..%ld "
+           "failed (the order across threads varies from run to run), N = %ld met none; never "
+           "acknowledged uncounted, exact after the replay\n",
+           K, n - 1, n);
     core_config_free(cfg);
     redisFree(c);
     th_redis_stop(&r);
