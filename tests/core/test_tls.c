@@ -327,6 +327,12 @@ START_TEST(no_fd_or_thread_left)
     int fds, threads, fd;
 
     start(&r, "no");
+    /* One connection first: what the first one starts for good (OpenSSL's
+     * init, ThreadSanitizer's background thread) is not a leak. */
+    fd = connect_ok(&good, "127.0.0.1", r.port, &t);
+    ping(fd);
+    core_tls_free(t);
+    close(fd);
     fds = count_dir("/proc/self/fd");
     threads = count_dir("/proc/self/task");
     for (int i = 0; i < 20; i++) {
