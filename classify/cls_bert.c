@@ -283,38 +283,34 @@ static void attention(cls_bert_t *b, const size_t *lens, int cls_only)
 }
 
 /* Epilogues of the reduced-precision GEMMs: the fp32 kernel table's bias +
- * activation on each row of a finished tile (see cls_lowp.h). */
-static void epi_gelu_erf(float *y, size_t ldy, const float *bias, size_t rows, size_t n)
+ * activation on the rows of a finished tile (see cls_lowp.h); contiguous
+ * rows go in one call. */
+typedef void (*bias_act_fn)(float *y, const float *b, size_t rows, size_t n);
+
+static void epi_rows(bias_act_fn f, float *y, size_t ldy, const float *bias, size_t rows,
+                     size_t n)
 {
-    const cls_kernels_t *k = cls_kernels_get();
-    if (ldy == n) { /* contiguous rows: one call */
-        k->bias_gelu_erf(y, bias, rows, n);
+    if (ldy == n) {
+        f(y, bias, rows, n);
         return;
     }
     for (size_t r = 0; r < rows; r++)
-        k->bias_gelu_erf(y + r * ldy, bias, 1, n);
+        f(y + r * ldy, bias, 1, n);
+}
+
+static void epi_gelu_erf(float *y, size_t ldy, const float *bias, size_t rows, size_t n)
+{
+    epi_rows(cls_kernels_get()->bias_gelu_erf, y, ldy, bias, rows, n);
 }
 
 static void epi_gelu_tanh(float *y, size_t ldy, const float *bias, size_t rows, size_t n)
 {
-    const cls_kernels_t *k = cls_kernels_get();
-    if (ldy == n) { /* contiguous rows: one call */
-        k->bias_gelu_tanh(y, bias, rows, n);
-        return;
-    }
-    for (size_t r = 0; r < rows; r++)
-        k->bias_gelu_tanh(y + r * ldy, bias, 1, n);
+    epi_rows(cls_kernels_get()->bias_gelu_tanh, y, ldy, bias, rows, n);
 }
 
 static void epi_relu(float *y, size_t ldy, const float *bias, size_t rows, size_t n)
 {
-    const cls_kernels_t *k = cls_kernels_get();
-    if (ldy == n) { /* contiguous rows: one call */
-        k->bias_relu(y, bias, rows, n);
-        return;
-    }
-    for (size_t r = 0; r < rows; r++)
-        k->bias_relu(y + r * ldy, bias, 1, n);
+    epi_rows(cls_kernels_get()->bias_relu, y, ldy, bias, rows, n);
 }
 
 static cls_lowp_epi_fn act_epilogue(cls_act_t act)
