@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import sys
 import time
@@ -155,16 +156,44 @@ def parse_args():
     ap.add_argument("--disc-weight", type=float, default=50.0, help="electra: weight of the discriminator loss")
     ap.add_argument("--init", default=None,
                     help="start the encoder from an exported model directory or an encoder.pt (its vocabulary must be --vocab)")
+    ap.add_argument("--grow-layers", type=int, default=0,
+                    help="with --init: a deeper encoder of this many layers, its layers copied from the "
+                         "--init encoder's stacked in order (layer j from layer j mod L; Gong et al. 2019)")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast for forward passes")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--workers", type=int, default=2, help="processes for tokenizing the text")
     return ap.parse_args()
 
 
+def grow_layers(sd, cfg, n, log):
+    """(state dict, config) of an encoder of n layers whose layer j is a copy
+    of layer j mod L of the given L-layer encoder (progressive stacking)."""
+    L = cfg["num_hidden_layers"]
+    if n < L:
+        raise SystemExit("pretrain: --grow-layers %d is fewer than the --init encoder's %d" % (n, L))
+    out = {}
+    pat = re.compile(r"^encoder\.layer\.(\d+)\.(.*)$")
+    for k, v in sd.items():
+        m = pat.match(k)
+        if not m:
+            out[k] = v
+            continue
+        i, rest = int(m.group(1)), m.group(2)
+        for j in range(i, n, L):
+            out["encoder.layer.%d.%s" % (j, rest)] = v.clone()
+    cfg = dict(cfg, num_hidden_layers=n)
+    log("pretrain: encoder grown from %d to %d layers (layer j = layer j mod %d)" % (L, n, L))
+    return out, cfg
+
+
 def build_model(a, tok, log):
     """(model, config): the ELECTRA or MLM model, its encoder from --init when
     given; seeds torch before the weights are drawn."""
     init_sd = load_init(a.init, log) if a.init else None
+    if a.grow_layers and init_sd is None:
+        raise SystemExit("pretrain: --grow-layers needs --init")
+    if init_sd is not None and a.grow_layers:
+        init_sd = grow_layers(init_sd[0], init_sd[1], a.grow_layers, log)
     if init_sd is not None:
         cfg = init_sd[1]
     else:
