@@ -1,0 +1,187 @@
+/*
+ * bench/bench_lowp.c: the reduced-precision GEMMs alone (classify/kernels/
+ * cls_lowp.h), one thread, on the encoder's shapes: y (m, n) = x W^T + b
+ * for the packed weights of W (n, k). Prints GOP/s (2 m n k per call) per
+ * kernel variant, precision and shape, and the activation packing (pack_a)
+ * separately. Variants are timed interleaved, round by round, and the
+ * median round is reported, so a ratio between two variants on a shared
+ * machine compares like with like.
+ *
+ * usage: bench_lowp [--prec bf16,int8] [--variants amx,avx512,generic]
+ *                   [--m 1024] [--shapes 768x768,3072x768,768x3072]
+ *                   [--rounds 7] [--ms 150] [--gelu]
+ * Shapes are n x k. A variant this CPU lacks is skipped with a message.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "classify/kernels/cls_lowp.h"
+
+#define MAX_ITEMS 8
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static size_t split(char *s, char **out, size_t cap)
+{
+    size_t n = 0;
+    for (char *t = strtok(s, ","); t && n < cap; t = strtok(NULL, ","))
+        out[n++] = t;
+    return n;
+}
+
+/* An elementwise epilogue (bias + erf GELU, scalar) to time a GEMM with
+ * one; the engine's own is vectorized, so this is an upper bound. */
+static void epi_gelu(float *y, size_t ldy, const float *b, size_t rows, size_t n)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < n; j++) {
+            float v = y[r * ldy + j] + b[j];
+            y[r * ldy + j] = 0.5f * v * (1.0f + erff(v * 0.70710678f));
+        }
+}
+
+typedef struct job {
+    const cls_lowp_kernels_t *k;
+    cls_wpack_t *w;
+    size_t m, n, kk;
+    double gemm_s[64], pack_s[64];
+} job_t;
+
+/* seconds per call of gemm and of pack_a, each repeated for about ms. */
+static void time_one(job_t *j, const float *x, void *a, float *as, int32_t *az, const float *bias,
+                     float *y, cls_lowp_epi_fn epi, double ms, size_t round)
+{
+    double t0 = now(), t;
+    size_t reps = 0;
+    do {
+        j->k->pack_a(x, j->m, j->kk, j->kk, a, as, az);
+        reps++;
+    } while ((t = now()) - t0 < ms * 1e-3 / 4);
+    j->pack_s[round] = (t - t0) / (double)reps;
+    j->k->pack_a(x, j->m, j->kk, j->kk, a, as, az);
+    reps = 0;
+    t0 = now();
+    do {
+        j->k->gemm(a, as, az, j->m, j->w, bias, epi, y, j->n);
+        reps++;
+    } while ((t = now()) - t0 < ms * 1e-3);
+    j->gemm_s[round] = (t - t0) / (double)reps;
+}
+
+int main(int argc, char **argv)
+{
+    char precs[64] = "bf16,int8", variants[64] = "amx,avx512", shapes[256] = "768x768,3072x768,768x3072";
+    size_t m = 1024, rounds = 7;
+    double ms = 150;
+    int gelu = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--gelu") == 0) {
+            gelu = 1;
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "bench_lowp: %s needs a value\n", argv[i]);
+            return 2;
+        }
+        if (strcmp(argv[i], "--prec") == 0)
+            snprintf(precs, sizeof precs, "%s", v);
+        else if (strcmp(argv[i], "--variants") == 0)
+            snprintf(variants, sizeof variants, "%s", v);
+        else if (strcmp(argv[i], "--shapes") == 0)
+            snprintf(shapes, sizeof shapes, "%s", v);
+        else if (strcmp(argv[i], "--m") == 0)
+            m = (size_t)strtoul(v, NULL, 10);
+        else if (strcmp(argv[i], "--rounds") == 0)
+            rounds = (size_t)strtoul(v, NULL, 10);
+        else if (strcmp(argv[i], "--ms") == 0)
+            ms = strtod(v, NULL);
+        else {
+            fprintf(stderr, "bench_lowp: unknown option %s\n", argv[i]);
+            return 2;
+        }
+        i++;
+    }
+    if (m == 0 || rounds == 0 || rounds > 64 || !(ms > 0)) {
+        fprintf(stderr, "bench_lowp: --m, --rounds (1-64) and --ms must be positive\n");
+        return 2;
+    }
+    char *pv[MAX_ITEMS], *vv[MAX_ITEMS], *sv[MAX_ITEMS];
+    size_t np = split(precs, pv, MAX_ITEMS), nv = split(variants, vv, MAX_ITEMS),
+           ns = split(shapes, sv, MAX_ITEMS);
+    srand(1);
+    for (size_t si = 0; si < ns; si++) {
+        size_t n = 0, kk = 0;
+        if (sscanf(sv[si], "%zux%zu", &n, &kk) != 2 || n == 0 || kk == 0) {
+            fprintf(stderr, "bench_lowp: bad shape %s (want NxK)\n", sv[si]);
+            return 2;
+        }
+        float *w = malloc(n * kk * sizeof *w), *x = malloc(m * kk * sizeof *x);
+        float *bias = calloc(n + 32, sizeof *bias), *y = malloc(m * n * sizeof *y);
+        if (!w || !x || !bias || !y)
+            return 1;
+        for (size_t i = 0; i < n * kk; i++)
+            w[i] = ((float)rand() / (float)RAND_MAX - 0.5f) * 0.1f;
+        for (size_t i = 0; i < m * kk; i++)
+            x[i] = ((float)rand() / (float)RAND_MAX - 0.5f) * 4.0f;
+        for (size_t pi = 0; pi < np; pi++) {
+            cls_precision_t prec;
+            if (cls_precision_parse(pv[pi], &prec) != 0 ||
+                (prec != CLS_PREC_BF16 && prec != CLS_PREC_INT8)) {
+                fprintf(stderr, "bench_lowp: precision %s: bf16 or int8\n", pv[pi]);
+                return 2;
+            }
+            cls_wpack_t *wp;
+            if (cls_wpack_new(prec, w, n, kk, &wp) != CORE_OK)
+                return 1;
+            void *a = aligned_alloc(64, (cls_lowp_abytes(prec, m, kk) + 63) / 64 * 64);
+            float *as = malloc((m + 16) * sizeof *as);
+            int32_t *az = malloc((m + 16) * sizeof *az);
+            job_t jobs[MAX_ITEMS];
+            size_t nj = 0;
+            for (size_t vi = 0; vi < nv; vi++) {
+                const cls_lowp_kernels_t *k = cls_lowp_named(vv[vi], prec);
+                if (!k) {
+                    printf("skip %s %s: not run by this CPU\n", vv[vi], pv[pi]);
+                    continue;
+                }
+                jobs[nj++] = (job_t){.k = k, .w = wp, .m = m, .n = n, .kk = kk};
+            }
+            for (size_t r = 0; r < rounds; r++)
+                for (size_t ji = 0; ji < nj; ji++)
+                    time_one(&jobs[ji], x, a, as, az, bias, y, gelu ? epi_gelu : NULL, ms, r);
+            for (size_t ji = 0; ji < nj; ji++) {
+                qsort(jobs[ji].gemm_s, rounds, sizeof(double), cmp_double);
+                qsort(jobs[ji].pack_s, rounds, sizeof(double), cmp_double);
+                double g = jobs[ji].gemm_s[rounds / 2], p = jobs[ji].pack_s[rounds / 2];
+                printf("%-8s %-5s m %zu n %zu k %zu%s  gemm %8.1f GOP/s (%.3f ms)  pack_a %.3f ms\n",
+                       jobs[ji].k->name, pv[pi], m, n, kk, gelu ? " gelu" : "",
+                       2.0 * (double)m * (double)n * (double)kk / g * 1e-9, g * 1e3, p * 1e3);
+            }
+            free(a);
+            free(as);
+            free(az);
+            cls_wpack_free(wp);
+        }
+        free(w);
+        free(x);
+        free(bias);
+        free(y);
+    }
+    return 0;
+}
