@@ -596,7 +596,7 @@ cls_precision_t cls_classifier_precision(const cls_classifier_t *c)
 const char *cls_classifier_kernels(const cls_classifier_t *c)
 {
     const cls_lowp_kernels_t *k = cls_lowp_get(c->prec);
-    return k ? k->name : "openblas";
+    return k && c->prec != CLS_PREC_FP32 ? k->name : "openblas";
 }
 
 size_t cls_classifier_packed_bytes(const cls_classifier_t *c)
