@@ -251,7 +251,10 @@ static int load_model(bench_t *b)
     cls_precision_parse(b->precision, &b->prec); /* checked by the option table */
     if (b->prec == CLS_PREC_AUTO)
         b->prec = cls_lowp_auto(cls_model_precisions(b->m));
-    if (b->prec != CLS_PREC_FP32 && cls_bert_pack(b->m, b->prec, 0, &b->packed) != CORE_OK) {
+    /* as the classifier: fp32 packs too when it runs on our own GEMM, and
+     * the originals' pages go back to the kernel (the bench never runs them) */
+    if ((b->prec != CLS_PREC_FP32 || cls_lowp_fp32_own()) &&
+        cls_bert_pack(b->m, b->prec, CLS_PACK_DROP_ORIGINALS, &b->packed) != CORE_OK) {
         fprintf(stderr, "finsent bench: cannot pack the weights for %s\n",
                 cls_precision_name(b->prec));
         return -1;
@@ -403,9 +406,15 @@ static double run_round(bench_t *b, int padded)
     return ok ? dt : -1.0;
 }
 
+/* The dense layers' GEMM: the precision's kernels; at fp32 "openblas" or
+ * "own avx512" / "own generic" (FINSENT_FP32_GEMM). */
 static const char *gemm_name(const bench_t *b)
 {
-    return b->prec == CLS_PREC_FP32 ? "openblas" : cls_lowp_get(b->prec)->name;
+    if (b->prec != CLS_PREC_FP32)
+        return cls_lowp_get(b->prec)->name;
+    if (!cls_lowp_fp32_own())
+        return "openblas";
+    return cls_lowp_native(CLS_PREC_FP32) ? "own avx512" : "own generic";
 }
 
 /* measure runs --warmup and --runs rounds (packed, or padded) and prints

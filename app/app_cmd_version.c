@@ -1,5 +1,6 @@
 /* finsent version: version, git commit, compiler and detected CPU features. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "app/app.h"
 #include "app/app_opts.h"
@@ -17,7 +18,7 @@ int app_cmd_version(int argc, char **argv)
         .name = "finsent version",
         .usage = "usage: finsent version\n\nPrints the finsent version, the git commit it was "
                  "built from, the compiler, the CPU features detected at run time and the "
-                 "OpenBLAS core in use.\n",
+                 "OpenBLAS core in use, and the GEMM of each precision.\n",
     };
     int rc = app_opts_parse(&spec, argc, argv, &args);
 
@@ -40,8 +41,14 @@ int app_cmd_version(int argc, char **argv)
     printf("features: %s\n", feats[0] ? feats : "(none detected)");
     printf("blas:     OpenBLAS core %s (%s)\n", cls_blas_corename(), cls_blas_core_origin());
     {
-        const cls_lowp_kernels_t *b = cls_lowp_get(CLS_PREC_BF16), *i = cls_lowp_get(CLS_PREC_INT8);
-        printf("gemm:     fp32 openblas, bf16 %s%s, int8 %s%s; precision auto = %s\n", b->name,
+        const cls_lowp_kernels_t *b = cls_lowp_get(CLS_PREC_BF16), *i = cls_lowp_get(CLS_PREC_INT8),
+                                 *fk = cls_lowp_get(CLS_PREC_FP32);
+        const char *fenv = getenv("FINSENT_FP32_GEMM");
+        printf("gemm:     fp32 %s%s%s (%s%s), bf16 %s%s, int8 %s%s; precision auto = %s\n",
+               cls_lowp_fp32_own() ? "own " : "openblas", cls_lowp_fp32_own() ? fk->name : "",
+               cls_lowp_fp32_own() && !cls_lowp_native(CLS_PREC_FP32) ? ", scalar reference" : "",
+               fenv && *fenv ? "FINSENT_FP32_GEMM=" : "default; FINSENT_FP32_GEMM=own|blas",
+               fenv && *fenv ? fenv : "", b->name,
                cls_lowp_native(CLS_PREC_BF16) ? "" : " (scalar, slow)", i->name,
                cls_lowp_native(CLS_PREC_INT8) ? "" : " (scalar, slow)",
                cls_precision_name(cls_lowp_auto(~0u)));

@@ -27,7 +27,7 @@
  * (the tests set 1 so that tiny models use the team too). */
 #define TEAM_MIN_MACS (1u << 20)
 
-/* The dense weights of one encoder layer packed for a reduced precision. */
+/* The dense weights of one encoder layer packed for a precision's kernels. */
 typedef struct packed_layer {
     cls_wpack_t *q, *k, *v, *ao, *i, *o;
 } packed_layer_t;
@@ -36,14 +36,17 @@ struct cls_bert_packed {
     cls_precision_t prec;
     size_t layers;
     packed_layer_t *layer;
+    /* fp32 only (reduced precision keeps them on OpenBLAS): the pooler and
+     * the heads, so that no fp32 product is left to OpenBLAS */
+    cls_wpack_t *pool, *head[CLS_HEAD__COUNT];
 };
 
 struct cls_bert {
     const cls_model_t *m;
     const cls_kernels_t *k;
-    const cls_bert_packed_t *p;   /* NULL: fp32 through cls_gemm_xwt */
+    const cls_bert_packed_t *p;   /* NULL: fp32 through cls_gemm_xwt (OpenBLAS) */
     const cls_lowp_kernels_t *lk; /* p's kernels */
-    void *abuf;                   /* packed activations (max_rows, max K) */
+    void *abuf;                   /* packed activations (max_rows, max K); NULL at fp32 */
     float *ascale;                /* int8: per-row scales (max_rows) */
     int32_t *azp;                 /* int8: per-row zero points (max_rows) */
     cls_bert_team_fn team_run;    /* NULL: every dense layer on the calling thread */
@@ -102,6 +105,9 @@ void cls_bert_packed_free(cls_bert_packed_t *p)
         cls_wpack_free(pl->o);
     }
     core_free(p->layer);
+    cls_wpack_free(p->pool);
+    for (int h = 0; h < CLS_HEAD__COUNT; h++)
+        cls_wpack_free(p->head[h]);
     core_free(p);
 }
 
@@ -113,6 +119,11 @@ size_t cls_bert_packed_bytes(const cls_bert_packed_t *p)
         n += cls_wpack_bytes(pl->q) + cls_wpack_bytes(pl->k) + cls_wpack_bytes(pl->v) +
              cls_wpack_bytes(pl->ao) + cls_wpack_bytes(pl->i) + cls_wpack_bytes(pl->o);
     }
+    if (p && p->pool)
+        n += cls_wpack_bytes(p->pool);
+    for (int h = 0; p && h < CLS_HEAD__COUNT; h++)
+        if (p->head[h])
+            n += cls_wpack_bytes(p->head[h]);
     return n;
 }
 
@@ -131,7 +142,7 @@ core_err_t cls_bert_pack(const cls_model_t *m, cls_precision_t prec, unsigned fl
     size_t H = c->hidden, I = c->intermediate;
 
     *out = NULL;
-    if (prec != CLS_PREC_BF16 && prec != CLS_PREC_INT8)
+    if (prec != CLS_PREC_BF16 && prec != CLS_PREC_INT8 && prec != CLS_PREC_FP32)
         return CORE_EINVAL;
     if (!(p = core_calloc(1, sizeof *p)) ||
         !(p->layer = core_calloc(c->layers, sizeof *p->layer))) {
@@ -159,6 +170,18 @@ core_err_t cls_bert_pack(const cls_model_t *m, cls_precision_t prec, unsigned fl
             cls_model_drop_pages(m, lw->i_w, I * H);
             cls_model_drop_pages(m, lw->o_w, H * I);
         }
+    }
+    if (rc == CORE_OK && prec == CLS_PREC_FP32 && w->pool_w) {
+        rc = cls_wpack_new(prec, w->pool_w, H, H, &p->pool);
+        for (int h = 0; h < CLS_HEAD__COUNT && rc == CORE_OK; h++) {
+            const cls_head_t *hd = cls_model_head(m, (cls_head_kind_t)h);
+            if (hd)
+                rc = cls_wpack_new(prec, hd->w, hd->n_labels, H, &p->head[h]);
+            if (hd && rc == CORE_OK && (flags & CLS_PACK_DROP_ORIGINALS))
+                cls_model_drop_pages(m, hd->w, hd->n_labels * H);
+        }
+        if (rc == CORE_OK && (flags & CLS_PACK_DROP_ORIGINALS))
+            cls_model_drop_pages(m, w->pool_w, H * H);
     }
     if (rc != CORE_OK) {
         cls_bert_packed_free(p);
@@ -223,11 +246,13 @@ core_err_t cls_bert_new_packed(const cls_model_t *m, const cls_bert_packed_t *p,
         size_t bytes = cls_lowp_abytes(p->prec, b->max_rows, kmax);
         b->p = p;
         b->lk = cls_lowp_get(p->prec);
-        b->abuf = core_aligned_alloc(64, (bytes + 63) / 64 * 64);
-        b->ascale = fbuf(b->max_rows + CLS_LOWP_MBLOCK, &ok);
-        b->azp = core_malloc((b->max_rows + CLS_LOWP_MBLOCK) * sizeof *b->azp);
-        if (!b->abuf || !b->azp)
-            ok = 0;
+        if (b->lk->pack_a) { /* fp32 reads its input rows as they are */
+            b->abuf = core_aligned_alloc(64, (bytes + 63) / 64 * 64);
+            b->ascale = fbuf(b->max_rows + CLS_LOWP_MBLOCK, &ok);
+            b->azp = core_malloc((b->max_rows + CLS_LOWP_MBLOCK) * sizeof *b->azp);
+            if (!b->abuf || !b->azp)
+                ok = 0;
+        }
     }
     b->off = core_malloc(max_batch * sizeof *b->off);
     b->stride = core_malloc(max_batch * sizeof *b->stride);
@@ -320,15 +345,17 @@ static cls_lowp_epi_fn act_epilogue(cls_act_t act)
 }
 
 /* The reduced-precision dense layers read their input from b->abuf:
- * lp_pack converts x (rows, k) once (Q, K and V share one conversion). */
+ * lp_pack converts x (rows, k) once (Q, K and V share one conversion). The
+ * packed fp32 GEMM reads x itself. */
 static void lp_pack(cls_bert_t *b, const float *x, size_t rows, size_t k)
 {
-    b->lk->pack_a(x, rows, k, k, b->abuf, b->ascale, b->azp);
+    if (b->lk->pack_a)
+        b->lk->pack_a(x, rows, k, k, b->abuf, b->ascale, b->azp);
 }
 
-/* One dense layer y (rows, n) = act(x W^T + bias): from b->abuf and the
- * packed weights wp when the encoder is packed, else x and w through
- * OpenBLAS. With a team, the output columns are split into parts of whole
+/* One dense layer y (rows, n) = act(x W^T + bias): from b->abuf (fp32: x)
+ * and the packed weights wp when the encoder is packed, else x and w
+ * through OpenBLAS. With a team, the output columns are split into parts of whole
  * 16-column blocks, one per thread; each element is computed exactly as
  * without one. act: 0 none, else the model's activation. */
 typedef struct dense_job {
@@ -352,7 +379,8 @@ static void dense_part(void *arg, size_t part, size_t nparts)
         return;
     if (j->wp) {
         cls_wpack_t view = *j->wp;
-        size_t esz = view.prec == CLS_PREC_INT8 ? 1 : 2;
+        size_t esz = view.prec == CLS_PREC_INT8 ? 1 : view.prec == CLS_PREC_FP32 ? 4 : 2;
+        const void *a = view.prec == CLS_PREC_FP32 ? (const void *)j->x : b->abuf;
         view.data = (char *)view.data + b0 * 16 * view.k_pad * esz;
         view.n = j1 - j0;
         view.n_pad = (b1 - b0) * 16;
@@ -360,7 +388,7 @@ static void dense_part(void *arg, size_t part, size_t nparts)
             view.scale += j0;
             view.wsum += j0;
         }
-        b->lk->gemm(b->abuf, b->ascale, b->azp, j->rows, &view, j->bias + j0,
+        b->lk->gemm(a, b->ascale, b->azp, j->rows, &view, j->bias + j0,
                     j->act ? act_epilogue(act) : NULL, j->y + j0, j->n);
         return;
     }
@@ -382,6 +410,17 @@ static void dense(cls_bert_t *b, const float *x, size_t rows, size_t k, const fl
         b->team_run(b->team, dense_part, &j);
     else
         dense_part(&j, 0, 1);
+}
+
+/* y (m, n) = x (m, k) W^T for the pooler and the heads: our own GEMM on
+ * the packed wp (fp32), else OpenBLAS on w. */
+static void gemm_xwt(cls_bert_t *b, const float *x, size_t m, size_t k, const float *w,
+                     const cls_wpack_t *wp, size_t n, float *y)
+{
+    if (wp)
+        b->lk->gemm(x, NULL, NULL, m, wp, NULL, NULL, y, n);
+    else
+        cls_gemm_xwt(x, m, k, w, n, y, n);
 }
 
 void cls_bert_set_team(cls_bert_t *b, cls_bert_team_fn run, void *team, size_t parts)
@@ -457,13 +496,14 @@ core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, s
     }
     if (w->pool_w) {
         /* the last layer left the [CLS] rows in b->cls */
-        cls_gemm_xwt(b->cls, n, H, w->pool_w, H, b->pooled, H);
+        gemm_xwt(b, b->cls, n, H, w->pool_w, b->p ? b->p->pool : NULL, H, b->pooled);
         k->bias_tanh(b->pooled, w->pool_b, n, H);
         for (int h = 0; h < CLS_HEAD__COUNT; h++) {
             const cls_head_t *hd = cls_model_head(b->m, (cls_head_kind_t)h);
             if (!hd)
                 continue;
-            cls_gemm_xwt(b->pooled, n, H, hd->w, hd->n_labels, b->logits[h], hd->n_labels);
+            gemm_xwt(b, b->pooled, n, H, hd->w, b->p ? b->p->head[h] : NULL, hd->n_labels,
+                     b->logits[h]);
             k->bias_add(b->logits[h], hd->b, n, hd->n_labels);
             if (hd->inv_temperature != 1.0f) {
                 const float *lg = b->logits[h];

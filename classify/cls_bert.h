@@ -9,7 +9,8 @@
  * padding. Attention runs per sequence and per head on that sequence's rows.
  * Post-LN BERT as in models/FORMAT.md; the elementwise work and attention
  * go through the kernel table (cls_kernels_get), fp32 GEMMs through
- * cls_gemm_xwt* (cls_blas.h), bf16/int8 ones through cls_lowp. Since only the
+ * cls_gemm_xwt* (cls_blas.h, OpenBLAS) or, with weights packed for fp32,
+ * our own GEMM (cls_lowp), bf16/int8 ones through cls_lowp. Since only the
  * [CLS] rows of the last layer reach the pooler, that layer computes
  * queries, attention output and FFN for those rows only (keys and values
  * for all): the same results with 1/L less work for L layers.
@@ -20,7 +21,8 @@
  * else, row by row), an item's result does not depend on the other items of
  * its batch or their order. (OpenBLAS may choose a different blocking for a
  * different number of rows, which can move the last bit of a float; the
- * tests bound that at 1e-5.)
+ * tests bound that at 1e-5. The packed kernels sum every output in the same
+ * order whatever the row count: bit for bit.)
  *
  * Padded mode (bench only): every sequence is given the length of the
  * longest, padded with [PAD] (id 0) and its keys masked, which is what a
@@ -42,15 +44,17 @@
 
 typedef struct cls_bert cls_bert_t;
 
-/* Reduced precision. cls_bert_pack packs the dense weights of every
- * encoder layer of m (Q, K, V, attention output, FFN in and out) once for
- * prec (CLS_PREC_BF16 or CLS_PREC_INT8; cls_lowp.h has the layouts); the
- * result is immutable and shared by any number of encoders of m (borrowed:
- * it must outlive them). The embeddings, LayerNorms, attention itself, the
- * pooler and the heads stay fp32. flags CLS_PACK_DROP_ORIGINALS: the
- * caller will never run m at fp32, so each layer's fp32 weights are handed
- * back to the kernel as soon as the layer is packed
- * (cls_model_drop_pages), which keeps the peak memory near the fp32
+/* Packed weights. cls_bert_pack packs the dense weights of every encoder
+ * layer of m (Q, K, V, attention output, FFN in and out) once for prec
+ * (CLS_PREC_BF16, CLS_PREC_INT8, or CLS_PREC_FP32 for our own fp32 GEMM
+ * instead of OpenBLAS; cls_lowp.h has the layouts); the result is immutable
+ * and shared by any number of encoders of m (borrowed: it must outlive
+ * them). The embeddings, LayerNorms and attention itself stay fp32; the
+ * pooler and the heads stay fp32 on OpenBLAS at bf16/int8 and are packed too
+ * at fp32. flags CLS_PACK_DROP_ORIGINALS: the caller will never run m on
+ * OpenBLAS, so each layer's fp32 weights (at fp32 also the pooler's and the
+ * heads') are handed back to the kernel as soon as they are packed
+ * (cls_model_drop_pages), which keeps the peak memory near the unpacked
  * engine's. CORE_EINVAL for another precision, CORE_ENOMEM. */
 typedef struct cls_bert_packed cls_bert_packed_t;
 #define CLS_PACK_DROP_ORIGINALS 1u
@@ -67,7 +71,7 @@ cls_precision_t cls_bert_packed_precision(const cls_bert_packed_t *p);
 core_err_t cls_bert_new(const cls_model_t *m, size_t max_batch, size_t max_seq, cls_bert_t **out);
 /* cls_bert_new_packed: the same, running the dense layers on the packed
  * weights p (from cls_bert_pack of the same model) with the kernels
- * cls_lowp_get(precision) chose; p NULL is cls_bert_new. */
+ * cls_lowp_get(precision) chose; p NULL is cls_bert_new (fp32 on OpenBLAS). */
 core_err_t cls_bert_new_packed(const cls_model_t *m, const cls_bert_packed_t *p, size_t max_batch,
                                size_t max_seq, cls_bert_t **out);
 
@@ -89,8 +93,8 @@ core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, s
  * every i in [0, parts) (i = 0 on the calling thread is fine) and return
  * when all are done. run NULL: no team. The results are identical with and
  * without a team (each element is computed the same way), except that
- * OpenBLAS may block an fp32 product of fewer columns differently (last
- * bits). */
+ * OpenBLAS (fp32 unpacked) may block a product of fewer columns differently
+ * (last bits). */
 typedef void (*cls_bert_part_fn)(void *arg, size_t part, size_t parts);
 typedef void (*cls_bert_team_fn)(void *team, cls_bert_part_fn fn, void *arg);
 void cls_bert_set_team(cls_bert_t *b, cls_bert_team_fn run, void *team, size_t parts);

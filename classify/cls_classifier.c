@@ -30,7 +30,7 @@ typedef struct enc {
     size_t *lens; /* (max_batch) */
     size_t *off;  /* (max_batch) start of item i in ids */
     size_t max_seq, used;
-    cls_bert_packed_t *packed; /* NULL at fp32 */
+    cls_bert_packed_t *packed; /* NULL at fp32 on OpenBLAS */
 } enc_t;
 
 typedef struct worker {
@@ -339,7 +339,8 @@ core_err_t cls_classifier_new(const cls_classifier_opts_t *o, cls_classifier_t *
     }
     if ((rc = choose_precision(c, o->precision, err, errlen)) != CORE_OK)
         goto out;
-    for (int k = 0; k < c->n_enc && c->prec != CLS_PREC_FP32; k++) {
+    /* fp32 packs too when it runs on our own GEMM (not OpenBLAS) */
+    for (int k = 0; k < c->n_enc && (c->prec != CLS_PREC_FP32 || cls_lowp_fp32_own()); k++) {
         if ((rc = cls_bert_pack(c->enc[k].m, c->prec, CLS_PACK_DROP_ORIGINALS,
                                 &c->enc[k].packed)) != CORE_OK) {
             core_err_set(err, errlen, "%s: cannot pack the weights for %s",
@@ -595,7 +596,10 @@ cls_precision_t cls_classifier_precision(const cls_classifier_t *c)
 
 const char *cls_classifier_kernels(const cls_classifier_t *c)
 {
-    const cls_lowp_kernels_t *k = cls_lowp_get(c->prec);
+    const cls_lowp_kernels_t *k;
+    if (c->prec == CLS_PREC_FP32)
+        return cls_lowp_fp32_gemm();
+    k = cls_lowp_get(c->prec);
     return k ? k->name : "openblas";
 }
 

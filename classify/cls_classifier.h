@@ -81,9 +81,10 @@ const char *cls_classifier_model_id(const cls_classifier_t *c);
 /* cls_classifier_max_batch: the most texts one run takes (opts.max_batch). */
 size_t cls_classifier_max_batch(const cls_classifier_t *c);
 /* cls_classifier_precision: the precision the dense layers run at (AUTO
- * resolved); cls_classifier_kernels: their kernels ("openblas" at fp32,
- * else "amx", "avx512" or "generic"); cls_classifier_packed_bytes: memory
- * of the packed weights (0 at fp32). */
+ * resolved); cls_classifier_kernels: their kernels ("amx", "avx512" or
+ * "generic"; at fp32 "openblas" or our own GEMM's "avx512" or "generic",
+ * cls_lowp_fp32_own); cls_classifier_packed_bytes: memory of the packed
+ * weights (0 at fp32 on OpenBLAS). */
 cls_precision_t cls_classifier_precision(const cls_classifier_t *c);
 const char *cls_classifier_kernels(const cls_classifier_t *c);
 size_t cls_classifier_packed_bytes(const cls_classifier_t *c);

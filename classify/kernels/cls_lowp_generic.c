@@ -1,8 +1,9 @@
 /*
- * cls_lowp_generic: the scalar reference of the reduced-precision kernels
- * (cls_lowp.h). Plain C on the packed layouts: bf16 products summed in fp32
- * in k order, int8 products summed exactly in int32. Every SIMD variant is
- * tested against these; they also run on any CPU.
+ * cls_lowp_generic: the scalar reference of the packed kernels (cls_lowp.h).
+ * Plain C on the packed layouts: bf16 products summed in fp32 in k order,
+ * int8 products summed exactly in int32, fp32 fused multiply-adds in k
+ * order. Every SIMD variant is tested against these; they also run on any
+ * CPU.
  */
 #include <math.h>
 #include <string.h>
@@ -105,7 +106,37 @@ static void gemm_int8(const void *a, const float *ascale, const int32_t *azp, si
     }
 }
 
+/* fp32: each output is fmaf(x[k], w[k], acc) in k order from 0, then +
+ * bias: one rounding per step, as the FMA of the SIMD variant does, so the
+ * variants must agree with this bit for bit (fmaf is the FMA instruction
+ * where the CPU has one, else libm's exact emulation). a is the input
+ * itself, (m, k) row stride k. */
+static void gemm_fp32(const void *a, const float *ascale, const int32_t *azp, size_t m,
+                      const cls_wpack_t *w, const float *bias, cls_lowp_epi_fn epi, float *y,
+                      size_t ldy)
+{
+    const float *A = a, *W = w->data;
+    size_t k = w->k;
+    (void)ascale;
+    (void)azp;
+    for (size_t r = 0; r < m; r++) {
+        const float *ar = A + r * k;
+        for (size_t j = 0; j < w->n; j++) {
+            const float *wj = W + (j / 16) * k * 16 + j % 16;
+            float acc = 0.0f;
+            for (size_t kk = 0; kk < k; kk++)
+                acc = fmaf(ar[kk], wj[kk * 16], acc);
+            y[r * ldy + j] = acc;
+        }
+        if (epi)
+            epi(y + r * ldy, ldy, bias, 1, w->n);
+        else
+            finish_row(y + r * ldy, bias, w->n);
+    }
+}
+
 const cls_lowp_kernels_t cls_lowp_generic_bf16 = {"generic", CLS_PREC_BF16, pack_a_bf16,
                                                   gemm_bf16};
 const cls_lowp_kernels_t cls_lowp_generic_int8 = {"generic", CLS_PREC_INT8, pack_a_int8,
                                                   gemm_int8};
+const cls_lowp_kernels_t cls_lowp_generic_fp32 = {"generic", CLS_PREC_FP32, NULL, gemm_fp32};

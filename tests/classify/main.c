@@ -9,6 +9,7 @@ int main(void)
         suite_safetensors(),
         suite_kernels(),
         suite_lowp(),
+        suite_lowp_fp32(),
         suite_model(),
         suite_bert(),
         suite_classifier(),

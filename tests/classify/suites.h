@@ -13,9 +13,10 @@ Suite *suite_bert(void);
 Suite *suite_classifier(void);
 Suite *suite_explain(void);
 Suite *suite_lowp(void);
+Suite *suite_lowp_fp32(void);
 Suite *suite_classifier_oom(void);
 
-/* lowp_need: the need (th.h) of a reduced-precision kernel variant:
- * "avx512-bf16", "avx512-vnni" or "amx" (test_lowp.c). */
+/* lowp_need: the need (th.h) of a packed kernel variant: "avx512-bf16",
+ * "avx512-vnni", "avx512" (fp32) or "amx" (test_lowp.c). */
 const char *lowp_need(const char *variant, cls_precision_t prec);
 #endif

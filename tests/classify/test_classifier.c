@@ -114,12 +114,14 @@ END_TEST
 
 /* A batch smaller than the thread count runs as a team (each dense
  * layer's columns split between the threads): single items with 3
- * threads give what 1 thread gives, at each precision (reduced precision:
- * bit for bit, every element is computed the same way; fp32: OpenBLAS may
- * block a narrower product differently, last bits). _i: fp32, bf16, int8. */
+ * threads give what 1 thread gives, at each precision (packed kernels, our
+ * own fp32 GEMM included: bit for bit, every element is computed the same
+ * way; fp32 on OpenBLAS: it may block a narrower product differently, last
+ * bits). _i: fp32 OpenBLAS, fp32 own, bf16, int8. */
 START_TEST(test_team_equals_single_thread)
 {
-    static const cls_precision_t precs[] = {CLS_PREC_FP32, CLS_PREC_BF16, CLS_PREC_INT8};
+    static const cls_precision_t precs[] = {CLS_PREC_FP32, CLS_PREC_FP32, CLS_PREC_BF16,
+                                            CLS_PREC_INT8};
     json_t *g = expected("mt_l2_h64_f32"), *texts = json_object_get(g, "texts");
     size_t n = json_array_size(texts);
     char a[1024], err[512] = "";
@@ -127,6 +129,7 @@ START_TEST(test_team_equals_single_thread)
     double tol = _i == 0 ? 1e-6 : 0.0;
 
     setenv("FINSENT_TEAM_MIN_MACS", "1", 1); /* fork mode: this process only */
+    setenv("FINSENT_FP32_GEMM", _i == 0 ? "blas" : "own", 1);
     for (int k = 0; k < 2; k++) {
         cls_classifier_opts_t o = {0};
         o.model_dir = dir_of("mt_l2_h64_f32", a, sizeof a);
@@ -135,6 +138,12 @@ START_TEST(test_team_equals_single_thread)
         o.precision = precs[_i];
         ck_assert_msg(cls_classifier_new(&o, &cl[k], err, sizeof err) == CORE_OK, "%s", err);
         ck_assert_int_eq(cls_classifier_precision(cl[k]), precs[_i]);
+        if (_i < 2) {
+            ck_assert_str_eq(cls_classifier_kernels(cl[k]),
+                             _i == 0 ? "openblas" : cls_lowp_get(CLS_PREC_FP32)->name);
+            ck_assert(_i == 0 ? cls_classifier_packed_bytes(cl[k]) == 0
+                              : cls_classifier_packed_bytes(cl[k]) > 0);
+        }
     }
     for (size_t i = 0; i < n; i++) {
         const char *t = json_string_value(json_array_get(texts, i));
@@ -455,7 +464,7 @@ Suite *suite_classifier(void)
     Suite *s = suite_create("classifier");
     TCase *tc = tcase_create("classifier");
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, test_team_equals_single_thread, 0, 3);
+    tcase_add_loop_test(tc, test_team_equals_single_thread, 0, 4);
     tcase_add_loop_test(tc, test_one_model, 0, 3);
     tcase_add_loop_test(tc, test_two_models_and_order, 0, 2);
     tcase_add_test(tc, test_tag);

@@ -77,11 +77,15 @@ START_TEST(test_names)
     ck_assert_int_eq(cls_precision_parse("", &p), -1);
     ck_assert_int_eq(cls_precision_parse(NULL, &p), -1);
     ck_assert_str_eq(cls_precision_name(CLS_PREC_INT8), "int8");
-    ck_assert_ptr_null(cls_lowp_get(CLS_PREC_FP32));
+    ck_assert_ptr_null(cls_lowp_get(CLS_PREC_AUTO));
     ck_assert_ptr_nonnull(cls_lowp_get(CLS_PREC_BF16));
     ck_assert_ptr_nonnull(cls_lowp_named("generic", CLS_PREC_INT8));
     ck_assert_ptr_null(cls_lowp_named("nonesuch", CLS_PREC_INT8));
-    ck_assert_ptr_null(cls_lowp_named("generic", CLS_PREC_FP32));
+    ck_assert_ptr_null(cls_lowp_named("generic", CLS_PREC_AUTO));
+    /* fp32: our own packed GEMM (test_lowp_fp32.c); no AMX variant */
+    ck_assert_ptr_nonnull(cls_lowp_get(CLS_PREC_FP32));
+    ck_assert_ptr_nonnull(cls_lowp_named("generic", CLS_PREC_FP32));
+    ck_assert_ptr_null(cls_lowp_named("amx", CLS_PREC_FP32));
     /* fp32 is always what auto falls back to */
     ck_assert_int_eq(cls_lowp_auto(1u << CLS_PREC_FP32), CLS_PREC_FP32);
 }
@@ -106,7 +110,7 @@ START_TEST(test_pack_layout)
     float *w = rnd(n * k, -1.0f, 1.0f);
     cls_wpack_t *p;
 
-    ck_assert_int_eq(cls_wpack_new(CLS_PREC_FP32, w, n, k, &p), CORE_EINVAL);
+    ck_assert_int_eq(cls_wpack_new(CLS_PREC_AUTO, w, n, k, &p), CORE_EINVAL);
     ck_assert_int_eq(cls_wpack_new(CLS_PREC_BF16, w, 0, k, &p), CORE_EINVAL);
     ck_assert_int_eq(cls_wpack_new(CLS_PREC_BF16, w, n, k, &p), CORE_OK);
     ck_assert_uint_eq(p->n_pad, 48);
@@ -309,7 +313,9 @@ static void compare_variant(const char *name, cls_precision_t prec, size_t m, si
 const char *lowp_need(const char *variant, cls_precision_t prec)
 {
     if (strcmp(variant, "avx512") == 0)
-        return prec == CLS_PREC_INT8 ? "avx512-vnni" : "avx512-bf16";
+        return prec == CLS_PREC_INT8   ? "avx512-vnni"
+               : prec == CLS_PREC_FP32 ? "avx512"
+                                       : "avx512-bf16";
     return variant;
 }
 
