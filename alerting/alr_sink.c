@@ -335,7 +335,7 @@ void alr_sink_set_clock(alr_sink_t *s, int64_t (*now)(void *ctx), void *ctx)
 
 void alr_sink_set_refresh_interval(alr_sink_t *s, int64_t ms)
 {
-    s->refresh_ms = ms < 0 ? 0 : ms;
+    s->refresh_ms = ms < 0 ? ALR_SINK_REFRESH_NEVER : ms;
 }
 
 void alr_sink_cancel(alr_sink_t *s)
@@ -691,6 +691,8 @@ static void refresh_counted(alr_sink_t *s, core_tagged_t *const *items, size_t n
 {
     core_err_t rc = CORE_OK;
 
+    if (s->refresh_ms == ALR_SINK_REFRESH_NEVER)
+        return;
     for (size_t i = 0; i < n && rc == CORE_OK; i++) {
         char sc[ITEM_SCOPES_MAX][ALR_SCOPE_MAX];
         size_t ns;

@@ -106,7 +106,11 @@ void alr_sink_free(alr_sink_t *s);
 void alr_sink_set_clock(alr_sink_t *s, int64_t (*now)(void *ctx), void *ctx);
 
 /* alr_sink_set_refresh_interval sets the shortest interval between two
- * rate refreshes made by writes (0: after every write). Call before use. */
+ * rate refreshes made by writes (0: after every write;
+ * ALR_SINK_REFRESH_NEVER: writes never refresh, and leave every scope they
+ * count into to the tick of some sink, which finds it in the dirty set).
+ * Call before use. */
+#define ALR_SINK_REFRESH_NEVER (-1)
 void alr_sink_set_refresh_interval(alr_sink_t *s, int64_t ms);
 
 /* alr_sink_connect tries once to connect and load the scripts (a start-up

@@ -11,7 +11,10 @@
  *                    -> outputs -> ack
  *   tick thread:     alr_sink_tick every 2 s (idle scopes decay, rules) on a
  *                    sink and connection of its own, so a slow tick never
- *                    delays the counting of items
+ *                    delays the counting of items; woken sooner (at most
+ *                    every ALR_SINK_REFRESH_MS) after writes: the rates of
+ *                    the scopes counted into are refreshed there, never in
+ *                    the Redis thread's write path
  * Ownership follows the pointer: a queue push hands the item over. The only
  * way out of the pipeline for an item is core_item_ack + free (processed), or
  * free without ack (shutdown past the grace period: replayed later).
@@ -105,6 +108,7 @@ struct app_pipeline {
     pthread_t classify_th, redis_th, jsonl_th, tick_th;
     int classify_started, redis_started, jsonl_started, tick_started;
     atomic_int tick_stop;
+    atomic_int tick_wanted; /* the Redis thread counted items since the last tick */
     atomic_int stop_sources; /* jsonl: stop reading */
     atomic_int jsonl_done;
     atomic_int redis_ok;     /* last Redis write or tick succeeded */
@@ -248,6 +252,7 @@ core_err_t app_pipeline_new(const core_config_t *cfg, core_metrics_t *metrics,
     if ((rc = alr_sink_new(cfg, metrics, &p->sink, err, errlen)) != CORE_OK ||
         (rc = alr_sink_new(cfg, metrics, &p->tick_sink, err, errlen)) != CORE_OK)
         goto out;
+    alr_sink_set_refresh_interval(p->sink, ALR_SINK_REFRESH_NEVER);
 
     if (core_config_str(cfg, CORE_CFG_KAFKA_BROKERS)[0] &&
         (rc = ing_kafka_new(cfg, p->in_q, metrics, &p->kafka, err, errlen)) != CORE_OK)
@@ -679,6 +684,7 @@ static void *redis_main(void *arg)
                 continue;
             }
             atomic_store(&p->redis_ok, 1);
+            atomic_store(&p->tick_wanted, 1);
             int64_t now = core_time_now_ms(), written_ns = core_time_mono_ns();
             for (size_t i = 0; i < n; i++) {
                 core_histogram_observe(p->m_stage[STAGE_REDIS], (double)(written_ns - t0) / 1e9);
@@ -710,14 +716,24 @@ static void *redis_main(void *arg)
 static void *tick_main(void *arg)
 {
     app_pipeline_t *p = arg;
+    int64_t last = core_time_mono_ms();
 
     while (!atomic_load(&p->tick_stop)) {
         alr_sink_t *old = NULL;
         int64_t t0;
         core_err_t rc;
 
-        for (int waited = 0; waited < TICK_MS && !atomic_load(&p->tick_stop); waited += 100)
-            usleep(100000);
+        /* every TICK_MS, or sooner once items were counted and the refresh
+         * interval has passed (the write path leaves the rates to us) */
+        while (!atomic_load(&p->tick_stop)) {
+            int64_t since = core_time_mono_ms() - last;
+            if (since >= TICK_MS ||
+                (since >= ALR_SINK_REFRESH_MS && atomic_load(&p->tick_wanted)))
+                break;
+            usleep(50000);
+        }
+        last = core_time_mono_ms();
+        atomic_store(&p->tick_wanted, 0);
         if (atomic_load(&p->tick_stop))
             break;
         pthread_mutex_lock(&p->sink_mu);
@@ -992,6 +1008,7 @@ core_err_t app_pipeline_reload(app_pipeline_t *p, core_config_t *cfg, char *err,
     if ((rc = alr_sink_new(cfg, p->metrics, &sink, err, errlen)) != CORE_OK ||
         (rc = alr_sink_new(cfg, p->metrics, &tick, err, errlen)) != CORE_OK)
         goto out;
+    alr_sink_set_refresh_interval(sink, ALR_SINK_REFRESH_NEVER);
     if (p->rss && (rc = ing_rss_reload(p->rss, cfg, err, errlen)) != CORE_OK)
         goto out;
     grown = core_realloc(p->old_cfgs, (p->n_old_cfgs + 1) * sizeof *grown);

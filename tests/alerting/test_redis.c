@@ -84,6 +84,62 @@ START_TEST(tcp_socket_auth_db)
 }
 END_TEST
 
+/* The daemon's write path never refreshes (ALR_SINK_REFRESH_NEVER): the
+ * write counts and leaves the rates and rules to a tick, which finds the
+ * counted scopes in the dirty set from its own sink and connection, as the
+ * tick thread does. */
+START_TEST(refresh_never_leaves_it_to_the_tick)
+{
+    th_redis_t r;
+    th_clock_t clk = {TH_T0};
+    redisContext *c;
+    alr_sink_t *w = NULL, *t = NULL;
+    alr_write_result_t res = {0};
+    core_config_t *cfg;
+    char err[512] = "";
+    core_tagged_t *it[30];
+    size_t fired = 0, resolved = 0;
+
+    ck_assert_int_eq(th_redis_start(&r, TH_REDIS_EPHEMERAL), 0);
+    c = th_alr_connect(&r);
+    cfg = th_alr_config(&r, "[rule.neg]\nscope = all\nwindow = 5m\nthreshold = 0.5\n"
+                            "clear = 0.3\nmin_count = 20\n");
+    ck_assert_msg(alr_sink_new(cfg, NULL, &w, err, sizeof err) == CORE_OK, "%s", err);
+    ck_assert_msg(alr_sink_new(cfg, NULL, &t, err, sizeof err) == CORE_OK, "%s", err);
+    core_config_free(cfg);
+    alr_sink_set_clock(w, th_clock_now, &clk);
+    alr_sink_set_clock(t, th_clock_now, &clk);
+    alr_sink_set_refresh_interval(w, ALR_SINK_REFRESH_NEVER);
+    for (int i = 0; i < 30; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "never-%d", i);
+        it[i] = th_alr_item(id, "Markets", 0, TH_T0, NULL);
+    }
+    ck_assert_int_eq(alr_sink_write(w, it, 30, &res), CORE_OK);
+    ck_assert_uint_eq(res.counted, 30);
+    ck_assert_uint_eq(res.fired, 0);
+    ck_assert_int_eq(th_alr_int(c, "EXISTS finsent:rate:all:5m"), 0);
+    ck_assert_int_eq(th_alr_int(c, "SISMEMBER finsent:scopes:dirty all"), 1);
+    ck_assert_int_eq(alr_sink_tick(t, &fired, &resolved), CORE_OK);
+    ck_assert_int_eq(th_alr_hget(c, "finsent:rate:all:5m", "n"), 30);
+    ck_assert_uint_eq(fired, 1);
+    /* a replay is a duplicate and changes nothing: the next tick neither
+     * fires again nor moves the rate */
+    ck_assert_int_eq(alr_sink_write(w, it, 30, &res), CORE_OK);
+    ck_assert_uint_eq(res.duplicate, 30);
+    ck_assert_int_eq(alr_sink_tick(t, &fired, &resolved), CORE_OK);
+    ck_assert_uint_eq(fired, 0);
+    ck_assert_uint_eq(resolved, 0);
+    ck_assert_int_eq(th_alr_hget(c, "finsent:rate:all:5m", "n"), 30);
+    for (int i = 0; i < 30; i++)
+        core_tagged_free(it[i]);
+    alr_sink_free(w);
+    alr_sink_free(t);
+    redisFree(c);
+    th_redis_stop(&r);
+}
+END_TEST
+
 /* ACL users: the daemon's least-privilege user (docs/redis.md) counts,
  * evaluates and publishes; the dashboard's read-only user reads rates and
  * cannot write; wrong credentials are CORE_EAUTH at once, with the server's
@@ -282,6 +338,7 @@ Suite *suite_redis(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, tcp_socket_auth_db);
     tcase_add_test(tc, acl_users);
+    tcase_add_test(tc, refresh_never_leaves_it_to_the_tick);
     tcase_add_test(tc, refused_and_stop);
     tcase_add_test(tc, sink_over_unix_socket_with_db);
     tcase_add_test(tc, harness_persistence_modes);
