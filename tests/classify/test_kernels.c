@@ -43,18 +43,10 @@ static const size_t real_sizes[] = {256, 384, 768, 1024, 3072};
 
 static unsigned long long rng = 88172645463325252ull;
 
-static float urand(float lo, float hi)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return lo + (hi - lo) * (float)((rng >> 40) & 0xffffff) / 16777216.0f;
-}
-
 static void fill(float *p, size_t n, float lo, float hi)
 {
     for (size_t i = 0; i < n; i++)
-        p[i] = urand(lo, hi);
+        p[i] = th_urand(&rng, lo, hi);
 }
 
 typedef enum {

@@ -34,23 +34,6 @@
 
 static unsigned long long rng = 0x9e3779b97f4a7c15ull;
 
-static float urand(float lo, float hi)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return lo + (hi - lo) * (float)((rng >> 40) & 0xffffff) / 16777216.0f;
-}
-
-static float *rnd(size_t n, float lo, float hi)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    ck_assert_ptr_nonnull(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = urand(lo, hi);
-    return p;
-}
-
 static void *abuf(cls_precision_t prec, size_t m, size_t k)
 {
     size_t b = cls_lowp_abytes(prec, m, k);
@@ -107,7 +90,7 @@ END_TEST
 START_TEST(test_pack_layout)
 {
     size_t n = 37, k = 70;
-    float *w = rnd(n * k, -1.0f, 1.0f);
+    float *w = th_urand_new(&rng, n * k, -1.0f, 1.0f);
     cls_wpack_t *p;
 
     ck_assert_int_eq(cls_wpack_new(CLS_PREC_AUTO, w, n, k, &p), CORE_EINVAL);
@@ -206,8 +189,9 @@ START_TEST(test_generic_vs_exact)
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (size_t pi = 0; pi < 2; pi++) {
             size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
-            float *x = rnd(m * k, -2.0f, 3.0f), *w = rnd(n * k, -0.5f, 0.5f),
-                  *b = rnd(n, -1.0f, 1.0f);
+            float *x = th_urand_new(&rng, m * k, -2.0f, 3.0f),
+                  *w = th_urand_new(&rng, n * k, -0.5f, 0.5f),
+                  *b = th_urand_new(&rng, n, -1.0f, 1.0f);
             double *ye = malloc(m * n * sizeof *ye), *mag = malloc(m * n * sizeof *mag);
             const cls_lowp_kernels_t *g = cls_lowp_named("generic", precs[pi]);
             float *y = run(g, x, w, b, m, n, k, NULL);
@@ -263,7 +247,8 @@ static void compare_variant(const char *name, cls_precision_t prec, size_t m, si
 {
     const cls_lowp_kernels_t *v = cls_lowp_named(name, prec),
                              *g = cls_lowp_named("generic", prec);
-    float *x = rnd(m * k, -3.0f, 2.0f), *w = rnd(n * k, -0.3f, 0.3f), *b = rnd(n, -1.0f, 1.0f);
+    float *x = th_urand_new(&rng, m * k, -3.0f, 2.0f), *w = th_urand_new(&rng, n * k, -0.3f, 0.3f),
+          *b = th_urand_new(&rng, n, -1.0f, 1.0f);
     float *yv, *yg;
     double *ye = malloc(m * n * sizeof *ye), *mag = malloc(m * n * sizeof *mag);
 
@@ -362,7 +347,8 @@ START_TEST(test_int8_extremes)
     /* rows that are all zero, all negative, all positive, constant, with
      * one huge outlier: the zero point keeps 0 exact, nothing overflows */
     size_t m = 6, n = 16, k = 64;
-    float *x = calloc(m * k, sizeof *x), *w = rnd(n * k, -1.0f, 1.0f), *b = calloc(n, sizeof *b);
+    float *x = calloc(m * k, sizeof *x), *w = th_urand_new(&rng, n * k, -1.0f, 1.0f),
+          *b = calloc(n, sizeof *b);
     const cls_lowp_kernels_t *g = cls_lowp_named("generic", CLS_PREC_INT8);
     float *y;
     for (size_t kk = 0; kk < k; kk++) {

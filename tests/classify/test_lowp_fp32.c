@@ -40,23 +40,6 @@
 
 static unsigned long long rng = 0x243f6a8885a308d3ull;
 
-static float urand(float lo, float hi)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return lo + (hi - lo) * (float)((rng >> 40) & 0xffffff) / 16777216.0f;
-}
-
-static float *rnd(size_t n, float lo, float hi)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    ck_assert_ptr_nonnull(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = urand(lo, hi);
-    return p;
-}
-
 /* The epilogues: a checkable affine one, and the model's erf-GELU through
  * the kernel table, as cls_bert passes it (rows of a tile, row stride ldy). */
 static void epi_affine(float *y, size_t ldy, const float *b, size_t rows, size_t n)
@@ -144,7 +127,7 @@ static double *magnitudes(const float *x, const float *w, const float *b, size_t
 START_TEST(test_fp32_pack_layout)
 {
     size_t n = 37, k = 70;
-    float *w = rnd(n * k, -1.0f, 1.0f);
+    float *w = th_urand_new(&rng, n * k, -1.0f, 1.0f);
     const float *d;
     cls_wpack_t *p;
 
@@ -179,7 +162,8 @@ START_TEST(test_fp32_generic_vs_exact)
     ck_assert_str_eq(g->name, "generic");
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
-        float *x = rnd(m * k, -2.0f, 3.0f), *w = rnd(n * k, -0.5f, 0.5f), *b = rnd(n, -1.0f, 1.0f);
+        float *x = th_urand_new(&rng, m * k, -2.0f, 3.0f),
+              *w = th_urand_new(&rng, n * k, -0.5f, 0.5f), *b = th_urand_new(&rng, n, -1.0f, 1.0f);
         double *ye = malloc(m * n * sizeof *ye), *mag;
         float *y = run(g, x, w, b, m, n, k, EPI_NONE);
         mag = magnitudes(x, w, b, m, n, k, ye);
@@ -204,7 +188,8 @@ static void same_as_generic(size_t m, size_t n, size_t k, int with_bias, int epi
 {
     const cls_lowp_kernels_t *v = cls_lowp_named("avx512", CLS_PREC_FP32),
                              *g = cls_lowp_named("generic", CLS_PREC_FP32);
-    float *x = rnd(m * k, -3.0f, 2.0f), *w = rnd(n * k, -0.3f, 0.3f), *b = rnd(n, -1.0f, 1.0f);
+    float *x = th_urand_new(&rng, m * k, -3.0f, 2.0f), *w = th_urand_new(&rng, n * k, -0.3f, 0.3f),
+          *b = th_urand_new(&rng, n, -1.0f, 1.0f);
     float *yv, *yg;
     if (!with_bias && epi == EPI_GELU)
         epi = EPI_AFFINE; /* the kernel table's GELU takes a bias (cls_bert always has one) */
@@ -295,8 +280,9 @@ START_TEST(test_fp32_vs_openblas)
                 /* no bias; bias; bias + GELU */
                 size_t m = ms[mi], n = nks[s][0], k = nks[s][1];
                 int with_bias = variant > 0, epi = variant == 2 ? EPI_GELU : EPI_NONE;
-                float *x = rnd(m * k, -2.0f, 2.0f), *w = rnd(n * k, -0.2f, 0.2f),
-                      *b = rnd(n, -1.0f, 1.0f);
+                float *x = th_urand_new(&rng, m * k, -2.0f, 2.0f),
+                      *w = th_urand_new(&rng, n * k, -0.2f, 0.2f),
+                      *b = th_urand_new(&rng, n, -1.0f, 1.0f);
                 float *yo = run(v, x, w, with_bias ? b : NULL, m, n, k, epi),
                       *yb = run_blas(x, w, with_bias ? b : NULL, m, n, k, epi);
                 double *mag = magnitudes(x, w, with_bias ? b : NULL, m, n, k, NULL);

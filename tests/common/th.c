@@ -182,6 +182,25 @@ int th_main(Suite **suites, size_t n)
     return skipped > 0 ? 77 : 0;
 }
 
+float th_urand(unsigned long long *state, float lo, float hi)
+{
+    unsigned long long x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    return lo + (hi - lo) * (float)((x >> 40) & 0xffffff) / 16777216.0f;
+}
+
+float *th_urand_new(unsigned long long *state, size_t n, float lo, float hi)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = th_urand(state, lo, hi);
+    return p;
+}
+
 int th_free_port(void)
 {
     struct sockaddr_in a;

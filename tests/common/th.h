@@ -62,6 +62,14 @@ void th_skip_suite(const char *need, const char *suite, const char *fmt, ...)
  * i.e. this machine is declared to have it and a skip for it is a failure. */
 int th_required(const char *need);
 
+/* th_urand: a float uniform in [lo, hi) from the xorshift64 generator
+ * whose state is *state (nonzero; each test file keeps its own, so its
+ * inputs do not depend on which other tests ran). */
+float th_urand(unsigned long long *state, float lo, float hi);
+/* th_urand_new: n such floats in a malloc'd array (asserts on failure; one
+ * element when n is 0). */
+float *th_urand_new(unsigned long long *state, size_t n, float lo, float hi);
+
 /* th_free_port returns a TCP port on 127.0.0.1 that was free a moment ago. */
 int th_free_port(void);
 
