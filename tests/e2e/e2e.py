@@ -836,14 +836,16 @@ def scenario_auth(args, env):
     took = time.time() - t0
     out = p.stderr.decode() + p.stdout.decode()
     assert p.returncode != 0, "run started with a wrong password"
-    assert "AUTH as finsent refused" in out and "WRONGPASS" in out, out[-2000:]
+    assert "AUTH as finsent refused" in out and "WRONGPASS" in out, \
+        "exit %d: %s" % (p.returncode, out[-2000:])
     assert took < 20, "took %.1f s to give up" % took
     env.config("[redis]\nuser = finsent\npassword = s3cret\n")
     env.start_daemon()
     status, h = env.health()  # Kafka may still be joining: only Redis matters here
     assert h["redis"]["ok"], h
     env.procs["run"].send_signal(signal.SIGTERM)
-    assert env.procs["run"].wait(timeout=60) == 0
+    rc = env.procs["run"].wait(timeout=60)
+    assert rc == 0, "exit %d after SIGTERM:\n%s" % (rc, env.tail("run.log"))
     log("OK: refused in %.1f s; the ACL user runs" % took)
 
 
