@@ -8,9 +8,11 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -201,22 +203,58 @@ float *th_urand_new(unsigned long long *state, size_t n, float lo, float hi)
     return p;
 }
 
-int th_free_port(void)
+/* Ports come from below the kernel's ephemeral range (32768 and up by
+ * default), so no outgoing connection takes one between the probe and the
+ * server's bind, and each is reserved by an flock on
+ * $TMPDIR/finsent-test-ports/<port> held until this process exits: ctest
+ * runs tests in parallel, and tests/e2e/e2e.py takes the same locks. */
+#define PORT_LO 20000
+#define PORT_HI 32000
+
+/* port_bindable: 1 when 127.0.0.1:port can be bound now. */
+static int port_bindable(int port)
 {
     struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
 
     if (fd < 0)
-        return -1;
+        return 0;
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
+    a.sin_port = htons((uint16_t)port);
+    ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
     close(fd);
-    return port;
+    return ok;
+}
+
+int th_free_port(void)
+{
+    const char *base = getenv("TMPDIR");
+    char dir[512], path[600];
+    static unsigned long long state;
+
+    if (!state) /* a child forked by Check goes on from its parent's state */
+        state = (unsigned long long)getpid() * 0x9E3779B97F4A7C15ull ^
+                (unsigned long long)time(NULL) ^ 1;
+
+    snprintf(dir, sizeof dir, "%s/finsent-test-ports", base && *base ? base : "/tmp");
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return -1;
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        int port, fd;
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        port = PORT_LO + (int)(state % (PORT_HI - PORT_LO));
+        snprintf(path, sizeof path, "%s/%d", dir, port);
+        if ((fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0666)) < 0)
+            return -1;
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0 || !port_bindable(port)) {
+            close(fd);
+            continue;
+        }
+        return port; /* fd stays open: the reservation lasts until exit */
+    }
+    return -1;
 }
 
 const char *th_tmpdir(const char *tag)

@@ -70,7 +70,9 @@ float th_urand(unsigned long long *state, float lo, float hi);
  * element when n is 0). */
 float *th_urand_new(unsigned long long *state, size_t n, float lo, float hi);
 
-/* th_free_port returns a TCP port on 127.0.0.1 that was free a moment ago. */
+/* th_free_port returns a TCP port on 127.0.0.1 that is free now, below the
+ * ephemeral range, and reserved for this process (and its forks) until it
+ * exits; -1 when none is found. */
 int th_free_port(void);
 
 /* th_tmpdir makes a fresh directory under $TMPDIR (or /tmp) and returns its

@@ -75,20 +75,55 @@ def skip_status():
     return 77 if SKIPPED else 0
 
 
+# Ports for the servers a scenario starts. ctest runs scenarios (and the C
+# tests, tests/common/th.c) in parallel, and a port the kernel hands out for
+# bind(0) is free only at that moment: another test, or an outgoing
+# connection, can take it before our server binds it, and then wait_port
+# finds someone else's server. So ports come from below the kernel's
+# ephemeral range (no outgoing connection uses them) and each is reserved
+# for this process's lifetime by an flock on PORT_DIR/<port>, which the C
+# tests take too.
+PORT_DIR = os.path.join(tempfile.gettempdir(), "finsent-test-ports")
+PORT_LO, PORT_HI = 20000, 32000
+_port_locks = []
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A TCP port on 127.0.0.1, free now and reserved for this process."""
+    import fcntl
+    os.makedirs(PORT_DIR, exist_ok=True)
+    rnd = random.Random(os.getpid() ^ time.time_ns())
+    for _ in range(1000):
+        port = rnd.randrange(PORT_LO, PORT_HI)
+        fd = os.open(os.path.join(PORT_DIR, str(port)), os.O_CREAT | os.O_RDWR, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            os.close(fd)
+            continue
+        finally:
+            s.close()
+        _port_locks.append(fd)
+        return port
+    raise RuntimeError("no free port in %d..%d" % (PORT_LO, PORT_HI))
 
 
-def wait_port(port, timeout=10.0):
+def wait_port(port, timeout=10.0, proc=None):
+    """True once port accepts connections; False after timeout, or as soon
+    as proc (the server meant to listen there) has exited."""
     end = time.time() + timeout
     while time.time() < end:
+        if proc is not None and proc.poll() is not None:
+            return False
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
+            return proc is None or proc.poll() is None
         except OSError:
             time.sleep(0.05)
     return False
@@ -184,8 +219,8 @@ class Env:
              "--save", ""],
             stdout=open(os.path.join(self.dir, "redis.log"), "a"), stderr=subprocess.STDOUT)
         self.procs["redis"] = p
-        if not wait_port(self.redis_port):
-            raise RuntimeError("redis-server did not start")
+        if not wait_port(self.redis_port, proc=p):
+            raise RuntimeError("redis-server did not start:\n" + self.tail("redis.log"))
         # After a restart Redis answers LOADING until the AOF is replayed.
         end = time.time() + 60
         while True:
@@ -257,7 +292,7 @@ cooldown = 30m
         p = subprocess.Popen([self.args.finsent, "run", "-c", os.path.join(self.dir, "finsent.conf")],
                              stdout=logf, stderr=subprocess.STDOUT)
         self.procs["run"] = p
-        if not wait_port(self.http_port, 120):
+        if not wait_port(self.http_port, 120, proc=p):
             raise RuntimeError("finsent run did not start:\n" + self.tail("run.log"))
         return p
 
@@ -700,7 +735,7 @@ def scenario_feeds(args, env):
     env.procs["feeds"] = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "tests", "ingest", "feed_server.py"), str(fport), data],
         stdout=open(os.path.join(env.dir, "feeds.log"), "w"), stderr=subprocess.STDOUT)
-    if not wait_port(fport):
+    if not wait_port(fport, proc=env.procs["feeds"]):
         raise RuntimeError("feed_server.py did not start")
     base = "http://127.0.0.1:%d" % fport
     with open(os.path.join(env.dir, "finsent.conf"), "w") as f:
@@ -857,7 +892,7 @@ def start_server(env, name, port, *extra):
                          stdout=open(os.path.join(env.dir, name + ".log"), "a"),
                          stderr=subprocess.STDOUT)
     env.procs[name] = p
-    if not wait_port(port):
+    if not wait_port(port, proc=p):
         raise RuntimeError("%s did not start" % name)
     return p
 
@@ -913,7 +948,7 @@ def scenario_failover(args, env, wait=True):
         env.procs["sentinel%d" % i] = subprocess.Popen(
             ["redis-server", conf, "--sentinel"],
             stdout=open(os.path.join(env.dir, "sentinel%d.log" % i), "w"), stderr=subprocess.STDOUT)
-        assert wait_port(sp), "sentinel %d did not start" % i
+        assert wait_port(sp, proc=env.procs["sentinel%d" % i]), "sentinel %d did not start" % i
     env.start_kafka()
     env.config("[redis]\nsentinels = %s\nmaster_name = e2e\nreconnect_max = 500ms\n%s"
                % (",".join("127.0.0.1:%d" % p for p in sports),
