@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -266,6 +267,45 @@ const char *th_tmpdir(const char *tag)
     return buf;
 }
 
+/* Servers th_spawn started and th_kill has not reaped, with the process
+ * that started each: at exit (a failed assertion ends a forked Check test
+ * by exit(), before its cleanup) a process kills the ones it started, and
+ * not those a forked test inherited from its parent. */
+#define SPAWNED_MAX 64
+static struct {
+    pid_t pid, owner;
+} spawned[SPAWNED_MAX];
+
+static void kill_spawned(void)
+{
+    for (int i = 0; i < SPAWNED_MAX; i++)
+        /* waitpid 0: still our running child (not one reaped elsewhere,
+         * whose pid may now be someone else's) */
+        if (spawned[i].pid > 0 && spawned[i].owner == getpid() &&
+            waitpid(spawned[i].pid, NULL, WNOHANG) == 0) {
+            kill(-spawned[i].pid, SIGKILL);
+            kill(spawned[i].pid, SIGKILL);
+            waitpid(spawned[i].pid, NULL, 0);
+            spawned[i].pid = 0;
+        }
+}
+
+static void note_spawned(pid_t pid)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static int registered;
+    pthread_mutex_lock(&mu);
+    if (!registered)
+        registered = atexit(kill_spawned) == 0;
+    for (int i = 0; i < SPAWNED_MAX; i++)
+        if (spawned[i].pid <= 0) {
+            spawned[i].pid = pid;
+            spawned[i].owner = getpid();
+            break;
+        }
+    pthread_mutex_unlock(&mu);
+}
+
 pid_t th_spawn(char *const argv[], const char *log_path)
 {
     pid_t pid = fork();
@@ -286,6 +326,7 @@ pid_t th_spawn(char *const argv[], const char *log_path)
         _exit(127);
     }
     setpgid(pid, pid);
+    note_spawned(pid);
     return pid;
 }
 
@@ -296,6 +337,9 @@ void th_kill(pid_t pid, int sig)
     kill(-pid, sig);
     kill(pid, sig);
     waitpid(pid, NULL, 0);
+    for (int i = 0; i < SPAWNED_MAX; i++)
+        if (spawned[i].pid == pid)
+            spawned[i].pid = 0;
 }
 
 int th_wait_port(int port, int timeout_ms)

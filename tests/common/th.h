@@ -82,7 +82,8 @@ const char *th_tmpdir(const char *tag);
 
 /* th_spawn starts argv[0] (searched in PATH) with argv, stdout/stderr to
  * log_path (or inherited when NULL), in a new process group. Returns the pid
- * or -1. */
+ * or -1. What th_kill has not reaped is killed when the process that
+ * started it exits (a failed assertion leaves no server behind). */
 pid_t th_spawn(char *const argv[], const char *log_path);
 
 /* th_kill sends sig to the child's process group and reaps it. */
