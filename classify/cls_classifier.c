@@ -5,13 +5,20 @@
  * threads are `threads` workers (the caller's thread is worker 0, the others
  * are pthreads that sleep on a condition variable between batches, never
  * spinning); each worker has its own cls_bert_t per encoder sized for
- * ceil(max_batch / threads) items and runs a contiguous share of the batch,
- * with OpenBLAS single-threaded. Packing makes every item independent of its
- * batch neighbours, so splitting a batch never changes a result.
+ * ceil(max_batch / threads) items, with OpenBLAS single-threaded. A batch is
+ * cut into chunks of contiguous items with about equal token counts
+ * (chunks_per_worker per worker, each at most ceil(max_batch / threads)
+ * items), and the workers take chunks from a shared counter until none is
+ * left: a worker the scheduler preempts (the daemon's other threads and
+ * redis-server share the cores) or that wakes up late holds back only the
+ * chunk it is on, not a fixed half of the batch. Packing makes every item
+ * independent of its batch neighbours, so splitting a batch never changes a
+ * result.
  */
 #include "classify/cls_classifier.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +40,18 @@ typedef struct enc {
     cls_bert_packed_t *packed; /* NULL at fp32 on OpenBLAS */
 } enc_t;
 
+/* Chunks per worker in a batch: more balance what a preempted worker holds
+ * back, fewer make larger GEMMs (bench/e2e, docs/pipeline.md). */
+#define CHUNKS_PER_WORKER 8
+
+typedef struct chunk {
+    size_t first, count; /* items of the current batch */
+} chunk_t;
+
 typedef struct worker {
     struct cls_classifier *c;
     cls_bert_t *bert[2]; /* per encoder */
-    size_t first, count; /* items of the current batch */
+    size_t first, count; /* items of the current chunk */
     double flops;
     core_err_t rc;
     pthread_t tid;
@@ -49,6 +64,9 @@ struct cls_classifier {
     size_t max_batch, n, per_worker;
     worker_t *w;
     size_t n_workers;
+    chunk_t *chunks; /* (max_batch) the current batch's chunks */
+    size_t n_chunks, chunks_per_worker;
+    atomic_size_t next_chunk; /* the next chunk a worker takes */
     pthread_mutex_t mu;
     pthread_cond_t go, done;
     unsigned gen;
@@ -97,6 +115,7 @@ void cls_classifier_free(cls_classifier_t *c)
         cls_bert_free(c->w[i].bert[1]);
     }
     core_free(c->w);
+    core_free(c->chunks);
     if (c->sync_ok) {
         pthread_mutex_destroy(&c->mu);
         pthread_cond_destroy(&c->go);
@@ -144,13 +163,13 @@ static core_err_t enc_init(enc_t *e, const char *dir, size_t max_batch, size_t m
     return CORE_OK;
 }
 
-/* Runs worker w's share of the batch on every encoder and copies its
- * probabilities into the classifier's result rows. */
+/* Runs the items w->first .. w->first + w->count on every encoder, adds
+ * their flops to w->flops and copies their probabilities into the
+ * classifier's result rows. */
 static void run_share(worker_t *w)
 {
     cls_classifier_t *c = w->c;
     w->rc = CORE_OK;
-    w->flops = 0;
     if (w->count == 0)
         return;
     for (int k = 0; k < c->n_enc; k++) {
@@ -175,6 +194,22 @@ static void run_share(worker_t *w)
     }
 }
 
+/* Worker w takes chunks of the current batch until none is left or one
+ * fails (w->rc). */
+static void run_chunks(worker_t *w)
+{
+    cls_classifier_t *c = w->c;
+    size_t k;
+    w->rc = CORE_OK;
+    w->flops = 0;
+    while (w->rc == CORE_OK &&
+           (k = atomic_fetch_add_explicit(&c->next_chunk, 1, memory_order_relaxed)) < c->n_chunks) {
+        w->first = c->chunks[k].first;
+        w->count = c->chunks[k].count;
+        run_share(w);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
@@ -196,7 +231,7 @@ static void *worker_main(void *arg)
         if (fn)
             fn(fn_arg, (size_t)(w - c->w), c->n_workers);
         else
-            run_share(w);
+            run_chunks(w);
         pthread_mutex_lock(&c->mu);
         if (--c->busy == 0)
             pthread_cond_signal(&c->done);
@@ -239,9 +274,12 @@ static core_err_t choose_precision(cls_classifier_t *c, cls_precision_t want, ch
 
 static core_err_t start_workers(cls_classifier_t *c, size_t threads)
 {
+    const char *cpw = getenv("FINSENT_CHUNKS_PER_WORKER"); /* bench: A/B of the split */
     c->n_workers = threads;
     c->per_worker = (c->max_batch + threads - 1) / threads;
-    if (!(c->w = core_calloc(threads, sizeof *c->w)))
+    c->chunks_per_worker = cpw && atoi(cpw) > 0 && atoi(cpw) <= 64 ? (size_t)atoi(cpw) : CHUNKS_PER_WORKER;
+    if (!(c->w = core_calloc(threads, sizeof *c->w)) ||
+        !(c->chunks = core_calloc(c->max_batch, sizeof *c->chunks)))
         return CORE_ENOMEM;
     for (size_t i = 0; i < threads; i++) {
         c->w[i].c = c;
@@ -423,6 +461,7 @@ static core_err_t run_as_team(cls_classifier_t *c, size_t n)
         cls_bert_set_team(w0->bert[k], team_run, c, c->n_workers);
     w0->first = 0;
     w0->count = n;
+    w0->flops = 0;
     run_share(w0);
     for (int k = 0; k < c->n_enc; k++)
         cls_bert_set_team(w0->bert[k], NULL, NULL, 0);
@@ -435,18 +474,38 @@ static core_err_t run_as_team(cls_classifier_t *c, size_t n)
     return CORE_OK;
 }
 
+/* make_chunks cuts items 0..n of the encoded batch into about
+ * n_workers * chunks_per_worker runs of contiguous items with about equal
+ * token counts, none longer than per_worker items. */
+static void make_chunks(cls_classifier_t *c, size_t n)
+{
+    const size_t *lens = c->enc[0].lens;
+    size_t total = 0, want = c->n_workers * c->chunks_per_worker, done = 0, i = 0;
+
+    for (size_t j = 0; j < n; j++)
+        total += lens[j];
+    c->n_chunks = 0;
+    while (i < n) {
+        chunk_t *ch = &c->chunks[c->n_chunks++];
+        size_t left = want > c->n_chunks ? want - c->n_chunks + 1 : 1;
+        size_t target = (total - done + left - 1) / left; /* tokens: an equal share of what is left */
+        size_t tok = 0;
+        ch->first = i;
+        do
+            tok += lens[i++];
+        while (i < n && i - ch->first < c->per_worker && tok + lens[i] / 2 < target);
+        ch->count = i - ch->first;
+        done += tok;
+    }
+    atomic_store_explicit(&c->next_chunk, 0, memory_order_relaxed);
+}
+
 static core_err_t run_encoded(cls_classifier_t *c, size_t n)
 {
-    size_t used = c->n_workers < n ? c->n_workers : n;
-
     if (c->n_workers > 1 && n < c->n_workers && n <= c->per_worker)
         return run_as_team(c, n);
 
-    /* contiguous shares, sizes differing by at most one item */
-    for (size_t i = 0; i < c->n_workers; i++) {
-        c->w[i].first = i < used ? n * i / used : n;
-        c->w[i].count = i < used ? n * (i + 1) / used - c->w[i].first : 0;
-    }
+    make_chunks(c, n);
     if (c->n_workers > 1) {
         pthread_mutex_lock(&c->mu);
         c->busy = c->n_workers - 1;
@@ -454,7 +513,7 @@ static core_err_t run_encoded(cls_classifier_t *c, size_t n)
         pthread_cond_broadcast(&c->go);
         pthread_mutex_unlock(&c->mu);
     }
-    run_share(&c->w[0]);
+    run_chunks(&c->w[0]);
     if (c->n_workers > 1) {
         pthread_mutex_lock(&c->mu);
         while (c->busy > 0)

@@ -178,6 +178,70 @@ START_TEST(test_team_equals_single_thread)
 }
 END_TEST
 
+/* A batch is cut into chunks of about equal token counts that the workers
+ * take from a shared counter: however it is cut (1, 2, 5 or 64 chunks per
+ * worker, the last one item per chunk), every item is run exactly once
+ * (the flops equal one thread's) and gives what one thread gives: bit for
+ * bit at fp32 on our own GEMM; at int8 the pooler and heads run fp32 on
+ * OpenBLAS, whose last bits depend on how many rows a call has. _i: fp32
+ * own, int8. */
+START_TEST(test_chunks_equal_single_thread)
+{
+    static const cls_precision_t precs[] = {CLS_PREC_FP32, CLS_PREC_INT8};
+    static const char *const per_worker[] = {"1", "2", "5", "64"};
+    json_t *g = expected("mt_l2_h64_f32"), *texts = json_object_get(g, "texts");
+    size_t n = json_array_size(texts);
+    const char **t = calloc(n, sizeof *t);
+    size_t *l = calloc(n, sizeof *l);
+    float *want_s = calloc(n * 3, sizeof *want_s), *want_t = calloc(n * 5, sizeof *want_t);
+    double want_flops = 0, tol = _i ? 1e-6 : 0.0;
+    char a[1024], err[512] = "";
+
+    ck_assert_uint_ge(n, 4);
+    for (size_t i = 0; i < n; i++) {
+        t[i] = json_string_value(json_array_get(texts, i));
+        l[i] = strlen(t[i]);
+    }
+    setenv("FINSENT_FP32_GEMM", "own", 1); /* fork mode: this process only */
+    for (int k = -1; k < 4; k++) {
+        cls_classifier_opts_t o = {0};
+        cls_classifier_t *cl = NULL;
+        if (k >= 0)
+            setenv("FINSENT_CHUNKS_PER_WORKER", per_worker[k], 1);
+        o.model_dir = dir_of("mt_l2_h64_f32", a, sizeof a);
+        o.max_batch = n;
+        o.threads = k < 0 ? 1 : 2;
+        o.precision = precs[_i];
+        ck_assert_msg(cls_classifier_new(&o, &cl, err, sizeof err) == CORE_OK, "%s", err);
+        ck_assert_int_eq(cls_classifier_run(cl, t, l, n), CORE_OK);
+        if (k < 0) {
+            memcpy(want_s, cls_classifier_sentiment_probs(cl), n * 3 * sizeof(float));
+            memcpy(want_t, cls_classifier_topic_probs(cl), n * 5 * sizeof(float));
+            want_flops = cls_classifier_flops(cl);
+        } else {
+            for (size_t j = 0; j < n * 3; j++)
+                ck_assert_msg(fabs(cls_classifier_sentiment_probs(cl)[j] - want_s[j]) <= tol,
+                              "%s, %s chunks per worker: sentiment %zu: %g vs %g",
+                              cls_precision_name(precs[_i]), per_worker[k], j,
+                              cls_classifier_sentiment_probs(cl)[j], want_s[j]);
+            for (size_t j = 0; j < n * 5; j++)
+                ck_assert_msg(fabs(cls_classifier_topic_probs(cl)[j] - want_t[j]) <= tol,
+                              "%s, %s chunks per worker: topic %zu: %g vs %g",
+                              cls_precision_name(precs[_i]), per_worker[k], j,
+                              cls_classifier_topic_probs(cl)[j], want_t[j]);
+            ck_assert_msg(cls_classifier_flops(cl) == want_flops, "flops %g vs %g",
+                          cls_classifier_flops(cl), want_flops);
+        }
+        cls_classifier_free(cl);
+    }
+    free(t);
+    free(l);
+    free(want_s);
+    free(want_t);
+    json_decref(g);
+}
+END_TEST
+
 START_TEST(test_two_models_and_order)
 {
     json_t *gt = expected("topic_l3_h48_relu_f16"), *gs = expected("finbert_l1_h32_gelunew_f32");
@@ -466,6 +530,7 @@ Suite *suite_classifier(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_team_equals_single_thread, 0, 4);
     tcase_add_loop_test(tc, test_one_model, 0, 3);
+    tcase_add_loop_test(tc, test_chunks_equal_single_thread, 0, 2);
     tcase_add_loop_test(tc, test_two_models_and_order, 0, 2);
     tcase_add_test(tc, test_tag);
     tcase_add_test(tc, test_errors);
