@@ -5,7 +5,7 @@
  *   fixed  (default): --batch items of exactly --seq-len tokens (random ids,
  *          [CLS] first), on a model directory (--model) or on a synthetic
  *          shape with random weights (--layers --hidden --heads
- *          --intermediate --vocab; default the finsent-mini shape).
+ *          --intermediate --vocab; default the 4 x 256 "mini shape").
  *   texts  (--texts FILE.tsv, needs --model): real texts (first column of a
  *          text<TAB>label file with a header line) through the tokenizer, in
  *          batches of --batch; measured twice, packed (finsent's way) and
@@ -562,8 +562,9 @@ int app_cmd_bench(int argc, char **argv)
         .name = "finsent bench",
         .usage = "usage: finsent bench [--model DIR | --layers L --hidden H --heads A\n"
                  "                      --intermediate I --vocab V] [options]\n\n",
-        .footer = "Synthetic defaults: the finsent-mini shape 4 layers, hidden 256, 4 heads,\n"
-                  "intermediate 1024, vocab 12000, random weights. Exit 0, or 1 on errors.\n",
+        .footer = "Synthetic defaults: 4 layers, hidden 256, 4 heads, intermediate 1024,\n"
+                  "vocab 12000, random weights (the \"mini shape\" of docs/engine.md; the\n"
+                  "shipped finsent-mini has 8 such layers). Exit 0, or 1 on errors.\n",
         .opts = opts,
         .nopts = sizeof opts / sizeof opts[0],
         .col = 18,

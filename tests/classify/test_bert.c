@@ -251,7 +251,7 @@ START_TEST(test_parity_fp32_own)
 }
 END_TEST
 
-/* The shipped model (models/finsent-mini, 4 layers, H 256) on 32 real
+/* The shipped model (models/finsent-mini, 8 layers, H 256) on 32 real
  * headlines (tests/data/demo/stream.jsonl), fp32 on our own GEMM against
  * fp32 on OpenBLAS, both heads' logits and probabilities. The two differ
  * only in the summation order of each dot product (rounding, bounded in
