@@ -274,10 +274,11 @@ static core_err_t choose_precision(cls_classifier_t *c, cls_precision_t want, ch
 
 static core_err_t start_workers(cls_classifier_t *c, size_t threads)
 {
-    const char *cpw = getenv("FINSENT_CHUNKS_PER_WORKER"); /* bench: A/B of the split */
+    const char *env = getenv("FINSENT_CHUNKS_PER_WORKER"); /* bench: A/B of the split */
+    int cpw = env ? atoi(env) : 0;
     c->n_workers = threads;
     c->per_worker = (c->max_batch + threads - 1) / threads;
-    c->chunks_per_worker = cpw && atoi(cpw) > 0 && atoi(cpw) <= 64 ? (size_t)atoi(cpw) : CHUNKS_PER_WORKER;
+    c->chunks_per_worker = cpw > 0 && cpw <= 64 ? (size_t)cpw : CHUNKS_PER_WORKER;
     if (!(c->w = core_calloc(threads, sizeof *c->w)) ||
         !(c->chunks = core_calloc(c->max_batch, sizeof *c->chunks)))
         return CORE_ENOMEM;
@@ -488,7 +489,8 @@ static void make_chunks(cls_classifier_t *c, size_t n)
     while (i < n) {
         chunk_t *ch = &c->chunks[c->n_chunks++];
         size_t left = want > c->n_chunks ? want - c->n_chunks + 1 : 1;
-        size_t target = (total - done + left - 1) / left; /* tokens: an equal share of what is left */
+        /* tokens: an equal share of what is left */
+        size_t target = (total - done + left - 1) / left;
         size_t tok = 0;
         ch->first = i;
         do

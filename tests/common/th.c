@@ -244,8 +244,7 @@ int th_free_port(void)
         return -1;
     for (int attempt = 0; attempt < 1000; attempt++) {
         int port, fd;
-        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
-        port = PORT_LO + (int)(state % (PORT_HI - PORT_LO));
+        port = PORT_LO + (int)th_urand(&state, 0.0f, (float)(PORT_HI - PORT_LO));
         snprintf(path, sizeof path, "%s/%d", dir, port);
         if ((fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0666)) < 0)
             return -1;
@@ -290,11 +289,12 @@ static void kill_spawned(void)
         }
 }
 
+static pthread_mutex_t spawned_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static void note_spawned(pid_t pid)
 {
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     static int registered;
-    pthread_mutex_lock(&mu);
+    pthread_mutex_lock(&spawned_mu);
     if (!registered)
         registered = atexit(kill_spawned) == 0;
     for (int i = 0; i < SPAWNED_MAX; i++)
@@ -303,7 +303,7 @@ static void note_spawned(pid_t pid)
             spawned[i].owner = getpid();
             break;
         }
-    pthread_mutex_unlock(&mu);
+    pthread_mutex_unlock(&spawned_mu);
 }
 
 pid_t th_spawn(char *const argv[], const char *log_path)
@@ -337,9 +337,11 @@ void th_kill(pid_t pid, int sig)
     kill(-pid, sig);
     kill(pid, sig);
     waitpid(pid, NULL, 0);
+    pthread_mutex_lock(&spawned_mu);
     for (int i = 0; i < SPAWNED_MAX; i++)
         if (spawned[i].pid == pid)
             spawned[i].pid = 0;
+    pthread_mutex_unlock(&spawned_mu);
 }
 
 int th_wait_port(int port, int timeout_ms)

@@ -34,6 +34,7 @@ test checks the pipeline, not the model.
 """
 import argparse
 import email.utils
+import fcntl
 import json
 import os
 import random
@@ -90,7 +91,6 @@ _port_locks = []
 
 def free_port():
     """A TCP port on 127.0.0.1, free now and reserved for this process."""
-    import fcntl
     os.makedirs(PORT_DIR, exist_ok=True)
     rnd = random.Random(os.getpid() ^ time.time_ns())
     for _ in range(1000):
