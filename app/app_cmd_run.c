@@ -1,8 +1,13 @@
 /*
  * finsent run: the daemon. Builds the configuration, the pipeline
  * (app_pipeline.c) and the HTTP endpoint (/metrics, /healthz), then waits for
- * signals on the main thread with sigtimedwait; every other thread has the
- * signals blocked, so no handler ever runs in the middle of library code.
+ * signals on the main thread with sigtimedwait; every thread it starts has
+ * the signals blocked. Threads a library started before main (OpenBLAS's
+ * pthreads build starts its workers in a constructor) have them unblocked,
+ * and a process-directed signal may land there while the main thread is
+ * not yet in sigtimedwait: a handler forwards it to the main thread, where
+ * it waits for sigtimedwait (before the handler, such a SIGTERM during the
+ * start killed the daemon).
  *
  * SIGHUP: reload the alert rules and the feed list from the same file,
  * environment and flags, without dropping items (other settings need a
@@ -14,6 +19,8 @@
  * the only source is a JSONL file, the daemon stops by itself once every line
  * has been processed.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +83,18 @@ static int setup_logging(const core_config_t *cfg)
     }
     core_log_setup(level, format);
     return 0;
+}
+
+static pthread_t main_thread;
+
+/* forward_signal runs only in a thread that has the signal unblocked (one a
+ * library started before main): it re-sends the signal to the main thread,
+ * which has it blocked until sigtimedwait takes it. */
+static void forward_signal(int sig)
+{
+    int saved = errno;
+    pthread_kill(main_thread, sig);
+    errno = saved;
 }
 
 /* wait_for_stop takes the signals in sigs on this (the main) thread until
@@ -226,6 +245,16 @@ int app_cmd_run(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     sigaddset(&sigs, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    {
+        static const int fwd[] = {SIGINT, SIGTERM, SIGHUP};
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = forward_signal;
+        sa.sa_mask = sigs;
+        main_thread = pthread_self();
+        for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++)
+            sigaction(fwd[i], &sa, NULL);
+    }
 
     if (core_metrics_new(&metrics) != CORE_OK)
         goto out;

@@ -21,6 +21,7 @@
  * 30 s).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <check.h>
 #include <errno.h>
 #include <jansson.h>
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -285,6 +287,55 @@ START_TEST(sigterm_with_idle_stdin)
 }
 END_TEST
 
+/* A SIGTERM that the kernel hands to a thread other than the main one ends
+ * the run as cleanly as one taken by the main thread. OpenBLAS (pthreads
+ * build) starts its workers in a library constructor, before main blocks
+ * the signals, so a process-directed SIGTERM could land on one: before the
+ * fix it killed the daemon (status: killed by SIGTERM; e2e_auth saw it when
+ * the signal came during the start). Here the signal is sent with tgkill
+ * to the first such thread, the worst case of the kernel's choice;
+ * OPENBLAS_NUM_THREADS=2 makes OpenBLAS start one on any machine with two
+ * cores or more. */
+START_TEST(sigterm_to_any_thread)
+{
+    char path[256], line[256];
+    DIR *d;
+    struct dirent *e;
+    pid_t tids[64];
+    size_t n = 0;
+
+    setenv("OPENBLAS_NUM_THREADS", "2", 1); /* fork mode: the daemon of this test only */
+    start_daemon(NULL);
+    feed("{\"id\":\"s1\",\"text\":\"Acme shares plunge\"}\n");
+    ck_assert_msg(wait_metric("finsent_items_out_total", 1, 30000), "item not processed");
+    snprintf(path, sizeof path, "/proc/%d/task", (int)D.pid);
+    d = opendir(path);
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d)) != NULL && n < sizeof tids / sizeof tids[0]) {
+        pid_t tid = (pid_t)atoi(e->d_name);
+        FILE *f;
+        unsigned long long blk = ~0ULL;
+        if (tid <= 0 || tid == D.pid)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)D.pid, (int)tid);
+        if (!(f = fopen(path, "r")))
+            continue;
+        while (fgets(line, sizeof line, f))
+            if (strncmp(line, "SigBlk:", 7) == 0)
+                blk = strtoull(line + 7, NULL, 16);
+        fclose(f);
+        if (!(blk & (1ULL << (SIGTERM - 1))))
+            tids[n++] = tid;
+    }
+    closedir(d);
+    ck_assert_msg(n > 0, "no thread besides the main one takes SIGTERM (OpenBLAS workers expected "
+                         "with OPENBLAS_NUM_THREADS=2)");
+    ck_assert_int_eq((int)syscall(SYS_tgkill, (int)D.pid, (int)tids[0], SIGTERM), 0);
+    expect_clean_exit(10000);
+    close(D.in);
+}
+END_TEST
+
 /* Issue 18, finding 3: an explicit epoch-0 time is 1970, too old to count:
  * the Redis stage says so in finsent_redis_items_total{outcome="too_old"}
  * and the tagged item carries that ts. Before the fix both items counted as
@@ -401,6 +452,7 @@ Suite *suite_run_cmd(int with_redis)
     if (with_redis) {
         tcase_set_timeout(tc, 180);
         tcase_add_test(tc, sigterm_with_idle_stdin);
+        tcase_add_test(tc, sigterm_to_any_thread);
         tcase_add_test(tc, explicit_epoch_zero_is_too_old);
         tcase_add_test(tc, routes_are_exact);
         tcase_add_test(tc, json_log_stays_json);
