@@ -55,7 +55,7 @@ static int collect(void *ctx, const char *json, size_t len)
 
 static void write_n(alr_sink_t *s, int *seq, int n, int sentiment)
 {
-    core_tagged_t *it[32];
+    core_tagged_t *it[32] = {0};
     for (int i = 0; i < n; i++) {
         char id[32];
         snprintf(id, sizeof id, "f-%d", (*seq)++);

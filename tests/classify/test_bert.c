@@ -232,6 +232,14 @@ START_TEST(test_parity_fp32_own)
         TH_SKIP(lowp_need(kname, CLS_PREC_FP32), "fp32 %s GEMM: not supported by this CPU", kname);
     ck_assert_int_eq(setenv("FINSENT_FP32_GEMM", kname, 1), 0); /* fork mode */
     golden_load(name, &g, dir, sizeof dir);
+#ifdef TH_SANITIZED
+    /* The generic kernel makes one fmaf call per product (libm's exact
+     * emulation where the build does not target FMA): under the sanitizers
+     * it takes the first 4 texts, half a minute less; the release build
+     * checks them all. */
+    if (_i % 2 == 0 && g.n > 4)
+        g.n = 4;
+#endif
     m = load(dir);
     ck_assert_int_eq(cls_bert_pack(m, CLS_PREC_FP32, 0, &p), CORE_OK);
     ck_assert_int_eq(cls_bert_packed_precision(p), CLS_PREC_FP32);

@@ -337,8 +337,16 @@ START_TEST(test_variants_model_sizes)
     if (!cls_lowp_named(name, prec))
         TH_SKIP(lowp_need(name, prec), "%s %s kernels: not supported by this CPU", name,
                 cls_precision_name(prec));
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+#ifdef TH_SANITIZED
+        /* of the BERT-base shapes only the deepest (k = 3072) under the
+         * sanitizers: the double-precision reference and the generic
+         * kernel on the other two took 12 s there; release runs them all */
+        if (s < 2)
+            continue;
+#endif
         compare_variant(name, prec, shapes[s][0], shapes[s][1], shapes[s][2], (int)(s % 2));
+    }
 }
 END_TEST
 
