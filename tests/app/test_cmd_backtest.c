@@ -371,6 +371,9 @@ START_TEST(demo_fires_and_repeats)
         }
     }
 
+#ifndef TH_SANITIZED
+    /* The second run (the same report) in the release build only: under
+     * the sanitizers each run classifies the 3,161 items for 20 s and more. */
     ck_assert_int_eq(backtest(&out2, &err2, NULL, "-c", demo_conf(), "--input",
                               data("demo/stream.jsonl"), "--labels", data("demo/labels.csv"),
                               "--json", NULL),
@@ -379,12 +382,17 @@ START_TEST(demo_fires_and_repeats)
     ck_assert_msg(json_equal(json_object_get(r1, "alerts"), json_object_get(r2, "alerts")),
                   "two runs differ:\n%s\n----\n%s", out1, out2);
     ck_assert(json_equal(json_object_get(r1, "rules"), json_object_get(r2, "rules")));
-    json_decref(r1);
     json_decref(r2);
-    free(out1);
-    free(err1);
     free(out2);
     free(err2);
+#else
+    (void)out2;
+    (void)err2;
+    (void)r2;
+#endif
+    json_decref(r1);
+    free(out1);
+    free(err1);
 }
 END_TEST
 
