@@ -43,42 +43,85 @@
 #define RATE_TTL_EXTRA_MS 180000
 /* Scopes of one item: all, its topic, up to 64 entities. */
 #define ITEM_SCOPES_MAX 66
+/* Items per COUNT call: a batch of the classifier's size in one call; a
+ * larger one (a backtest's) in several, so no call holds Redis long. */
+#define COUNT_BATCH_MAX 64
 
-/* KEYS: seen marker, recent list, scope index, live-scope set, dirty-scope
- * set, then per scope its minute bucket, its negative-ids list and its
- * hourly roll-up.
- * ARGV: seen ttl ms, bucket expire-at ms, sentiment field, item JSON,
- * recent_max, event ms, item id, negative ids cap, hour expire-at ms, then
- * the scope names. */
+/* COUNT takes a batch of items (at most COUNT_BATCH_MAX). Each item is
+ * first marked seen (SET NX): one seen before is left alone (a replay).
+ * The counts of the new ones are summed per key in the script and written
+ * once per distinct key (the "all" scope and the topics repeat within a
+ * batch): the final state is the one item-by-item calls in batch order
+ * would leave (the same sums; each list gets its ids in the same order; a
+ * key's expiry is the last item's), in about a third of the Redis calls.
+ * KEYS: recent list, scope index, live-scope set, dirty-scope set, then
+ * per item its seen marker and, per scope, its minute bucket, its
+ * negative-ids list and its hourly roll-up.
+ * ARGV: seen ttl ms, recent_max, negative ids cap, then per item: its
+ * number of scopes ns, bucket expire-at ms, hour expire-at ms, sentiment
+ * field, event ms, item id, item JSON, then the ns scope names.
+ * Returns one integer per item: 1 counted, 0 seen before. */
 static const char COUNT_LUA[] =
-    "if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end\n"
-    "local ns = #ARGV - 9\n"
-    "local neg = ARGV[3] == 'negative'\n"
-    "local ev = tonumber(ARGV[6])\n"
-    "for i = 1, ns do\n"
-    "  local b = KEYS[3 + 3 * i]\n"
-    "  redis.call('HINCRBY', b, 'n', 1)\n"
-    "  redis.call('HINCRBY', b, ARGV[3], 1)\n"
-    "  redis.call('PEXPIREAT', b, ARGV[2])\n"
-    "  local h = KEYS[5 + 3 * i]\n"
-    "  redis.call('HINCRBY', h, 'n', 1)\n"
-    "  redis.call('HINCRBY', h, ARGV[3], 1)\n"
-    "  redis.call('PEXPIREAT', h, ARGV[9])\n"
-    "  if neg then\n"
-    "    local l = KEYS[4 + 3 * i]\n"
-    "    redis.call('LPUSH', l, ARGV[7])\n"
-    "    redis.call('LTRIM', l, 0, tonumber(ARGV[8]) - 1)\n"
-    "    redis.call('PEXPIREAT', l, ARGV[2])\n"
-    "  end\n"
-    "  for z = 3, 4 do\n"
-    "    local cur = redis.call('ZSCORE', KEYS[z], ARGV[9 + i])\n"
-    "    if not cur or tonumber(cur) < ev then redis.call('ZADD', KEYS[z], ev, ARGV[9 + i]) end\n"
-    "  end\n"
-    "  redis.call('SADD', KEYS[5], ARGV[9 + i])\n"
+    "local ttl, rmax, cap = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local out, ki, ai = {}, 5, 4\n"
+    "local incr, ikeys, expat, ekeys, negs, nkeys, zev, zsc, recent = {}, {}, {}, {}, {}, {}, {}, {}, {}\n"
+    "local function bump(k, f)\n"
+    "  local t = incr[k]\n"
+    "  if not t then t = {}; incr[k] = t; ikeys[#ikeys + 1] = k end\n"
+    "  if t[f] then t[f] = t[f] + 1 else t[#t + 1] = f; t[f] = 1 end\n"
     "end\n"
-    "redis.call('LPUSH', KEYS[2], ARGV[4])\n"
-    "redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[5]) - 1)\n"
-    "return 1\n";
+    "local function expire(k, at)\n"
+    "  if not expat[k] then ekeys[#ekeys + 1] = k end\n"
+    "  expat[k] = at\n"
+    "end\n"
+    "local function push(cmd, k, v)\n"
+    "  for i = 1, #v, 500 do redis.call(cmd, k, unpack(v, i, math.min(i + 499, #v))) end\n"
+    "end\n"
+    "while ai <= #ARGV do\n"
+    "  local ns = tonumber(ARGV[ai])\n"
+    "  local bexp, hexp, sent, ev, id = ARGV[ai + 1], ARGV[ai + 2], ARGV[ai + 3], tonumber(ARGV[ai + 4]), ARGV[ai + 5]\n"
+    "  if redis.call('SET', KEYS[ki], '1', 'NX', 'PX', ttl) then\n"
+    "    out[#out + 1] = 1\n"
+    "    recent[#recent + 1] = ARGV[ai + 6]\n"
+    "    for s = 1, ns do\n"
+    "      local b, l, h, sc = KEYS[ki + 3 * s - 2], KEYS[ki + 3 * s - 1], KEYS[ki + 3 * s], ARGV[ai + 6 + s]\n"
+    "      bump(b, 'n'); bump(b, sent); expire(b, bexp)\n"
+    "      bump(h, 'n'); bump(h, sent); expire(h, hexp)\n"
+    "      if sent == 'negative' then\n"
+    "        local q = negs[l]\n"
+    "        if not q then q = {}; negs[l] = q; nkeys[#nkeys + 1] = l end\n"
+    "        q[#q + 1] = id\n"
+    "        expire(l, bexp)\n"
+    "      end\n"
+    "      if not zev[sc] then zsc[#zsc + 1] = sc; zev[sc] = ev elseif ev > zev[sc] then zev[sc] = ev end\n"
+    "    end\n"
+    "  else\n"
+    "    out[#out + 1] = 0\n"
+    "  end\n"
+    "  ki = ki + 1 + 3 * ns\n"
+    "  ai = ai + 7 + ns\n"
+    "end\n"
+    "for _, k in ipairs(ikeys) do\n"
+    "  local t = incr[k]\n"
+    "  for j = 1, #t do redis.call('HINCRBY', k, t[j], t[t[j]]) end\n"
+    "end\n"
+    "for _, l in ipairs(nkeys) do\n"
+    "  push('LPUSH', l, negs[l])\n"
+    "  redis.call('LTRIM', l, 0, cap - 1)\n"
+    "end\n"
+    "for _, k in ipairs(ekeys) do redis.call('PEXPIREAT', k, expat[k]) end\n"
+    "for _, sc in ipairs(zsc) do\n"
+    "  for z = 2, 3 do\n"
+    "    local cur = redis.call('ZSCORE', KEYS[z], sc)\n"
+    "    if not cur or tonumber(cur) < zev[sc] then redis.call('ZADD', KEYS[z], zev[sc], sc) end\n"
+    "  end\n"
+    "end\n"
+    "push('SADD', KEYS[4], zsc)\n"
+    "if #recent > 0 then\n"
+    "  push('LPUSH', KEYS[1], recent)\n"
+    "  redis.call('LTRIM', KEYS[1], 0, rmax - 1)\n"
+    "end\n"
+    "return out\n";
 
 /* KEYS: nw rate hashes, then the M newest buckets (newest first).
  * ARGV: nw, the nw window lengths ascending, now_ms, ttl extra ms, write. */
@@ -419,44 +462,60 @@ static alr_outcome_t classify(const alr_sink_t *s, const core_tagged_t *t, int64
     return ALR_ITEM_COUNTED;
 }
 
-/* append_count queues the COUNT script call of one item. */
-static core_err_t append_count(alr_sink_t *s, const core_tagged_t *t, int64_t ev)
+/* append_count queues one COUNT script call for the items idx[0..k) of
+ * items (ev: their event times): the keys of every item, then its
+ * arguments (the scopes of an item are listed twice, so they are worked
+ * out in each pass rather than kept). */
+static core_err_t append_count(alr_sink_t *s, core_tagged_t *const *items, const int64_t *ev,
+                               const size_t *idx, size_t k)
 {
     char sc[ITEM_SCOPES_MAX][ALR_SCOPE_MAX];
-    size_t ns = item_scopes(t, sc, ITEM_SCOPES_MAX);
-    int64_t minute = alr_minute(ev), hour = alr_hour(ev);
-    char *json = NULL;
     alr_args_t *a = &s->a;
-    core_err_t rc = alr_json_item(t, &json);
+    int64_t nkeys = 4;
 
-    if (rc != CORE_OK)
-        return rc;
+    for (size_t x = 0; x < k; x++)
+        nkeys += 1 + 3 * (int64_t)item_scopes(items[idx[x]], sc, ITEM_SCOPES_MAX);
     alr_args_reset(a);
     alr_args_str(a, "EVALSHA");
     alr_args_str(a, s->scripts[ALR_SCRIPT_COUNT].sha);
-    alr_args_i64(a, (int64_t)(5 + 3 * ns));
-    alr_args_seen_key(a, s->prefix, t->item->id);
+    alr_args_i64(a, nkeys);
     alr_args_key(a, s->prefix, "recent", NULL);
     alr_args_key(a, s->prefix, "scopes", NULL);
     alr_args_key(a, s->prefix, "scopes:live", NULL);
     alr_args_key(a, s->prefix, "scopes:dirty", NULL);
-    for (size_t i = 0; i < ns; i++) {
-        alr_args_bucket(a, s->prefix, sc[i], minute);
-        alr_args_key(a, s->prefix, "neg", sc[i]);
-        alr_args_hour(a, s->prefix, sc[i], hour);
+    for (size_t x = 0; x < k; x++) {
+        const core_tagged_t *t = items[idx[x]];
+        size_t ns = item_scopes(t, sc, ITEM_SCOPES_MAX);
+        int64_t minute = alr_minute(ev[idx[x]]), hour = alr_hour(ev[idx[x]]);
+        alr_args_seen_key(a, s->prefix, t->item->id);
+        for (size_t i = 0; i < ns; i++) {
+            alr_args_bucket(a, s->prefix, sc[i], minute);
+            alr_args_key(a, s->prefix, "neg", sc[i]);
+            alr_args_hour(a, s->prefix, sc[i], hour);
+        }
     }
     alr_args_i64(a, s->seen_ttl_ms);
-    alr_args_i64(a, (minute + 1) * 60000 + s->retention_ms);
-    alr_args_str(a, core_sentiment_name(t->sentiment));
-    alr_args_str(a, json);
     alr_args_i64(a, s->recent_max);
-    alr_args_i64(a, ev);
-    alr_args_str(a, t->item->id);
     alr_args_i64(a, NEG_IDS_CAP);
-    alr_args_i64(a, (hour + 1) * 3600000 + s->hourly_retention_ms);
-    for (size_t i = 0; i < ns; i++)
-        alr_args_str(a, sc[i]);
-    core_free(json);
+    for (size_t x = 0; x < k; x++) {
+        const core_tagged_t *t = items[idx[x]];
+        size_t ns = item_scopes(t, sc, ITEM_SCOPES_MAX);
+        int64_t e = ev[idx[x]], minute = alr_minute(e), hour = alr_hour(e);
+        char *json = NULL;
+        core_err_t rc = alr_json_item(t, &json);
+        if (rc != CORE_OK)
+            return rc;
+        alr_args_i64(a, (int64_t)ns);
+        alr_args_i64(a, (minute + 1) * 60000 + s->retention_ms);
+        alr_args_i64(a, (hour + 1) * 3600000 + s->hourly_retention_ms);
+        alr_args_str(a, core_sentiment_name(t->sentiment));
+        alr_args_i64(a, e);
+        alr_args_str(a, t->item->id);
+        alr_args_str(a, json);
+        for (size_t i = 0; i < ns; i++)
+            alr_args_str(a, sc[i]);
+        core_free(json);
+    }
     return alr_args_send(a, s->r);
 }
 
@@ -472,49 +531,61 @@ static int countable(alr_outcome_t o)
 #define DONE_ANSWERED 1
 #define DONE_EARLIER 2
 
-/* count_once sends the COUNT calls of the countable items that have no
- * answer yet in this round and reads their replies: an answered item is in
- * Redis (the script is atomic, and with appendfsync always the reply comes
- * after the fsync), so a retry never needs to send it again and its outcome
- * stays the one of the attempt that ran it. CORE_OK: every item answered.
- * CORE_ENET: connection lost. CORE_EREDIS: an error reply (NOSCRIPT clears
- * scripts_loaded); the items without an answer are sent again next time. */
+/* count_once sends the COUNT calls (COUNT_BATCH_MAX items each) of the
+ * countable items that have no answer yet in this round and reads their
+ * replies: an answered item is in Redis (the script is atomic, and with
+ * appendfsync always the reply comes after the fsync), so a retry never
+ * needs to send it again and its outcome stays the one of the attempt that
+ * ran it. CORE_OK: every item answered. CORE_ENET: connection lost.
+ * CORE_EREDIS: an error reply (NOSCRIPT clears scripts_loaded); the items
+ * without an answer are sent again next time. */
 static core_err_t count_once(alr_sink_t *s, core_tagged_t *const *items, size_t n,
                              const int64_t *ev, alr_outcome_t *out, unsigned char *done)
 {
     core_err_t rc = ensure(s), first = CORE_OK;
+    size_t *idx, k = 0;
 
     if (rc != CORE_OK)
         return rc;
-    for (size_t i = 0; i < n; i++) {
-        if (!countable(out[i]) || (done[i] & DONE_ANSWERED))
-            continue;
-        rc = append_count(s, items[i], ev[i]);
+    if (!(idx = core_malloc(n * sizeof *idx)))
+        return CORE_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (countable(out[i]) && !(done[i] & DONE_ANSWERED))
+            idx[k++] = i;
+    for (size_t c = 0; c < k; c += COUNT_BATCH_MAX) {
+        rc = append_count(s, items, ev, idx + c, k - c < COUNT_BATCH_MAX ? k - c : COUNT_BATCH_MAX);
         if (rc != CORE_OK) {
             /* The arena failed or a key did not fit: the commands already
              * queued still have replies to read, so drop the connection. */
             alr_redis_disconnect(s->r);
+            core_free(idx);
             return rc == CORE_EINVAL ? CORE_ETOO_LARGE : rc;
         }
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t c = 0; c < k; c += COUNT_BATCH_MAX) {
+        size_t m = k - c < COUNT_BATCH_MAX ? k - c : COUNT_BATCH_MAX;
         redisReply *rep;
-        if (!countable(out[i]) || (done[i] & DONE_ANSWERED))
-            continue;
         rc = alr_redis_read(s->r, &rep);
-        if (rc != CORE_OK)
+        if (rc != CORE_OK) {
+            core_free(idx);
             return rc;
-        if (rep->type == REDIS_REPLY_INTEGER) {
-            if (rep->integer == 1)
-                out[i] = ALR_ITEM_COUNTED;
-            else if (!(done[i] & DONE_EARLIER))
-                out[i] = ALR_ITEM_DUPLICATE;
-            done[i] |= DONE_ANSWERED;
+        }
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == m) {
+            for (size_t x = 0; x < m; x++) {
+                size_t i = idx[c + x];
+                const redisReply *e = rep->element[x];
+                if (e->type == REDIS_REPLY_INTEGER && e->integer == 1)
+                    out[i] = ALR_ITEM_COUNTED;
+                else if (!(done[i] & DONE_EARLIER))
+                    out[i] = ALR_ITEM_DUPLICATE;
+                done[i] |= DONE_ANSWERED;
+            }
         } else {
             alr_sink_reply_failed(s, rep, "redis: unexpected reply to the count script", &first);
         }
         freeReplyObject(rep);
     }
+    core_free(idx);
     return first;
 }
 

@@ -386,6 +386,133 @@ START_TEST(replays_change_nothing)
 }
 END_TEST
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* key_dump: one key's value in a comparable form (type, contents in
+ * order, absolute expiry), malloc'd. */
+static char *key_dump(redisContext *c, const char *key)
+{
+    static const char *const cmds[][2] = {{"hash", "HGETALL"},
+                                          {"list", "LRANGE"},
+                                          {"zset", "ZRANGE"},
+                                          {"set", "SMEMBERS"},
+                                          {"string", "GET"}};
+    redisReply *t = redisCommand(c, "TYPE %s", key), *v = NULL, *e;
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap);
+    ck_assert(t && t->type == REDIS_REPLY_STATUS && out);
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0] && !v; i++) {
+        if (strcmp(t->str, cmds[i][0]) != 0)
+            continue;
+        if (i == 1 || i == 2)
+            v = redisCommand(c, "%s %s 0 -1%s", cmds[i][1], key, i == 2 ? " WITHSCORES" : "");
+        else
+            v = redisCommand(c, "%s %s", cmds[i][1], key);
+    }
+    ck_assert_msg(v != NULL, "%s: type %s", key, t->str);
+    len += (size_t)snprintf(out + len, cap - len, "%s", t->str);
+    if (v->type == REDIS_REPLY_ARRAY) {
+        /* hashes and sets come in no particular order: sorted lines */
+        char **el = calloc(v->elements + 1, sizeof *el);
+        size_t n = 0, step = strcmp(t->str, "hash") == 0 ? 2 : 1;
+        for (size_t i = 0; i + step <= v->elements; i += step) {
+            el[n] = malloc(1024);
+            snprintf(el[n++], 1024, "%s=%s", v->element[i]->str,
+                     step == 2 ? v->element[i + 1]->str : "");
+        }
+        if (strcmp(t->str, "hash") == 0 || strcmp(t->str, "set") == 0)
+            qsort(el, n, sizeof *el, cmp_str);
+        for (size_t i = 0; i < n; i++) {
+            len += (size_t)snprintf(out + len, cap - len, "|%s", el[i]);
+            free(el[i]);
+        }
+        free(el);
+    } else {
+        len += (size_t)snprintf(out + len, cap - len, "|%s", v->str ? v->str : "(nil)");
+    }
+    e = redisCommand(c, "PEXPIRETIME %s", key);
+    ck_assert(e && e->type == REDIS_REPLY_INTEGER);
+    if (strstr(key, ":seen:") || strstr(key, ":rate:")) /* SET PX, PEXPIRE: relative */
+        snprintf(out + len, cap - len, "|expires %s", e->integer > 0 ? "set" : "never");
+    else
+        snprintf(out + len, cap - len, "|expires %lld", e->integer);
+    freeReplyObject(t);
+    freeReplyObject(v);
+    freeReplyObject(e);
+    return out;
+}
+
+/* The batched count script leaves Redis exactly as one call per item does:
+ * the same stream (topics, 0-2 tickers, every sentiment, one id repeated
+ * inside a batch and 40 replayed in a later one) written one item per call
+ * under the prefix one: and 150 per call (three COUNT calls: more than
+ * COUNT_BATCH_MAX) under many:. Every key of one: exists under many: with
+ * the same type, contents (lists in the same order) and expiry, and each
+ * item has the same outcome. */
+START_TEST(batch_equals_item_by_item)
+{
+    th_redis_t r;
+    th_clock_t clk = {TH_T0};
+    stream_t st;
+    alr_sink_t *one, *many;
+    redisContext *c;
+    redisReply *keys;
+    core_tagged_t *list[341];
+    alr_outcome_t out1[341], outn[341];
+    size_t n = 0;
+
+    start(&r, TH_REDIS_EPHEMERAL);
+    one = mksink(&r, "[redis]\nprefix = one:\n", &clk);
+    many = mksink(&r, "[redis]\nprefix = many:\n", &clk);
+    make_stream(&st, 300, TH_T0, 20, 5);
+    for (size_t i = 0; i < 300; i++) {
+        list[n++] = st.items[i];
+        if (i == 9)
+            list[n++] = st.items[5]; /* a repeat inside the first batch */
+    }
+    for (size_t i = 0; i < 40; i++)
+        list[n++] = st.items[i]; /* replayed in the last batch */
+    for (size_t i = 0; i < n; i++) {
+        alr_write_result_t res = {.outcomes = &out1[i]};
+        ck_assert_int_eq(alr_sink_write(one, &list[i], 1, &res), CORE_OK);
+    }
+    for (size_t i = 0; i < n; i += 150) {
+        alr_write_result_t res = {.outcomes = &outn[i]};
+        ck_assert_int_eq(alr_sink_write(many, &list[i], n - i < 150 ? n - i : 150, &res), CORE_OK);
+    }
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(out1[i] == outn[i], "item %zu (%s): %s one by one, %s batched", i,
+                      list[i]->item->id, alr_outcome_name(out1[i]), alr_outcome_name(outn[i]));
+    ck_assert_int_eq(out1[10], ALR_ITEM_DUPLICATE);
+    ck_assert_int_eq(out1[n - 1], ALR_ITEM_DUPLICATE);
+    c = th_alr_connect(&r);
+    keys = redisCommand(c, "KEYS one:*");
+    ck_assert(keys && keys->type == REDIS_REPLY_ARRAY);
+    ck_assert_uint_gt(keys->elements, 300); /* seen markers, buckets, roll-ups, lists, rates */
+    ck_assert_int_eq((long long)keys->elements,
+                     th_alr_int(c, "EVAL %s 0", "return #redis.call('KEYS', 'many:*')"));
+    for (size_t i = 0; i < keys->elements; i++) {
+        char other[ALR_KEY_MAX];
+        char *a, *b;
+        snprintf(other, sizeof other, "many:%s", keys->element[i]->str + 4);
+        a = key_dump(c, keys->element[i]->str);
+        b = key_dump(c, other);
+        ck_assert_msg(strcmp(a, b) == 0, "%s: %s\n%s: %s", keys->element[i]->str, a, other, b);
+        free(a);
+        free(b);
+    }
+    freeReplyObject(keys);
+    redisFree(c);
+    alr_sink_free(one);
+    alr_sink_free(many);
+    free_stream(&st);
+    th_redis_stop(&r);
+}
+END_TEST
+
 START_TEST(window_edges_and_decay)
 {
     th_redis_t r;
@@ -1031,6 +1158,7 @@ Suite *suite_sink(void)
     tcase_add_test(tc, counts_exact_and_rates);
     tcase_add_test(tc, bucket_rates_many_scopes);
     tcase_add_test(tc, replays_change_nothing);
+    tcase_add_test(tc, batch_equals_item_by_item);
     tcase_add_test(tc, window_edges_and_decay);
     tcase_add_test(tc, late_future_and_uncounted_items);
     tcase_add_test(tc, explicit_epoch_zero_is_too_old);
