@@ -392,7 +392,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* key_dump: one key's value in a comparable form (type, contents in
- * order, absolute expiry), malloc'd. */
+ * order, expiry), malloc'd. */
 static char *key_dump(redisContext *c, const char *key)
 {
     static const char *const cmds[][2] = {{"hash", "HGETALL"},
@@ -401,9 +401,11 @@ static char *key_dump(redisContext *c, const char *key)
                                           {"set", "SMEMBERS"},
                                           {"string", "GET"}};
     redisReply *t = redisCommand(c, "TYPE %s", key), *v = NULL, *e;
-    size_t cap = 1 << 16, len = 0;
-    char *out = malloc(cap);
-    ck_assert(t && t->type == REDIS_REPLY_STATUS && out);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+
+    ck_assert(t && t->type == REDIS_REPLY_STATUS && f);
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0] && !v; i++) {
         if (strcmp(t->str, cmds[i][0]) != 0)
             continue;
@@ -413,32 +415,37 @@ static char *key_dump(redisContext *c, const char *key)
             v = redisCommand(c, "%s %s", cmds[i][1], key);
     }
     ck_assert_msg(v != NULL, "%s: type %s", key, t->str);
-    len += (size_t)snprintf(out + len, cap - len, "%s", t->str);
+    fputs(t->str, f);
     if (v->type == REDIS_REPLY_ARRAY) {
-        /* hashes and sets come in no particular order: sorted lines */
+        /* pairs (hash field and value, zset member and score) as one
+         * element; hashes and sets come in no particular order: sorted */
+        size_t step = strcmp(t->str, "hash") == 0 || strcmp(t->str, "zset") == 0 ? 2 : 1, n = 0;
         char **el = calloc(v->elements + 1, sizeof *el);
-        size_t n = 0, step = strcmp(t->str, "hash") == 0 ? 2 : 1;
+        ck_assert_ptr_nonnull(el);
         for (size_t i = 0; i + step <= v->elements; i += step) {
-            el[n] = malloc(1024);
-            snprintf(el[n++], 1024, "%s=%s", v->element[i]->str,
+            size_t sz = v->element[i]->len + (step == 2 ? v->element[i + 1]->len : 0) + 2;
+            el[n] = malloc(sz);
+            ck_assert_ptr_nonnull(el[n]);
+            snprintf(el[n++], sz, "%s=%s", v->element[i]->str,
                      step == 2 ? v->element[i + 1]->str : "");
         }
         if (strcmp(t->str, "hash") == 0 || strcmp(t->str, "set") == 0)
             qsort(el, n, sizeof *el, cmp_str);
         for (size_t i = 0; i < n; i++) {
-            len += (size_t)snprintf(out + len, cap - len, "|%s", el[i]);
+            fprintf(f, "|%s", el[i]);
             free(el[i]);
         }
         free(el);
     } else {
-        len += (size_t)snprintf(out + len, cap - len, "|%s", v->str ? v->str : "(nil)");
+        fprintf(f, "|%s", v->str ? v->str : "(nil)");
     }
     e = redisCommand(c, "PEXPIRETIME %s", key);
     ck_assert(e && e->type == REDIS_REPLY_INTEGER);
     if (strstr(key, ":seen:") || strstr(key, ":rate:")) /* SET PX, PEXPIRE: relative */
-        snprintf(out + len, cap - len, "|expires %s", e->integer > 0 ? "set" : "never");
+        fprintf(f, "|expires %s", e->integer > 0 ? "set" : "never");
     else
-        snprintf(out + len, cap - len, "|expires %lld", e->integer);
+        fprintf(f, "|expires %lld", e->integer);
+    fclose(f);
     freeReplyObject(t);
     freeReplyObject(v);
     freeReplyObject(e);

@@ -287,7 +287,7 @@ START_TEST(test_fp32_own_vs_blas_model)
     if (access(path, R_OK) != 0)
         TH_SKIP("model", "no shipped model at %s", dir);
         /* 32 texts (about 1,000 packed rows) where the AVX-512 kernel runs; 3 on
-         * the scalar fallback, 8 under the sanitizers (unoptimised) */
+         * the scalar fallback, 8 under the sanitizers (several times slower) */
 #ifdef TH_SANITIZED
     want = cls_lowp_native(CLS_PREC_FP32) ? 8u : 3u;
 #else
