@@ -42,15 +42,6 @@
  *         0, 255), so x ~ ascale (u - azp) and 0 is exact. Then
  *         y[r][j] = ascale[r] scale[j] (sum_k u[r][k] W8[j][k] - azp[r] wsum[j]).
  *
- * The amx variant's pack_a writes the same bytes in AMX tile order instead
- * (cls_lowp_kernels_t.a_tiles): [m_pad/16][k_pad/KB][16][64 bytes], KB = 32
- * (bf16) or 64 (int8) elements; row r's elements kk..kk+KB-1 (kk a multiple
- * of KB) at ((r/16) * (k_pad/KB) + kk/KB) * 1024 + (r%16) * 64. Each A tile
- * (16 rows x 64 bytes) is then 1 KiB of consecutive memory, loaded with a
- * stride of 64 bytes: 16 lines the prefetchers follow, where row-major
- * rows put the tile's 16 lines k_pad bytes apart (1.1-1.3x on the GEMM,
- * docs/engine.md).
- *
  * fp32 activations are not packed (pack_a NULL): gemm's a is the fp32
  * input itself, (m, k) with row stride k, and ascale/azp are unused.
  *
@@ -145,7 +136,6 @@ typedef struct cls_lowp_kernels {
     void (*gemm)(const void *a, const float *ascale, const int32_t *azp, size_t m,
                  const cls_wpack_t *w, const float *bias, cls_lowp_epi_fn epi, float *y,
                  size_t ldy);
-    int a_tiles; /* 1: pack_a writes AMX tile order (above), 0: row-major */
 } cls_lowp_kernels_t;
 
 extern const cls_lowp_kernels_t cls_lowp_generic_bf16, cls_lowp_generic_int8, cls_lowp_generic_fp32;
@@ -191,15 +181,6 @@ uint16_t cls_lowp_f2bf(float f);
 float cls_lowp_bf2f(uint16_t h);
 /* cls_lowp_quant_row: the int8 activation parameters of one row of k. */
 void cls_lowp_quant_params(const float *x, size_t k, float *ascale, int32_t *azp);
-#if defined(__x86_64__)
-/* The AVX-512 row converters (cls_lowp_avx512.c; callers must have checked
- * AVX512-BF16 / AVX-512BW): row x (k) into 64-byte chunks of the packed
- * k_pad = kp, chunk c at dst + c * stride, chunks past k zero; int8 also
- * sets the row's ascale and azp. */
-void cls_lowp_bf16_row_avx512(const float *x, size_t k, size_t kp, uint8_t *dst, size_t stride);
-void cls_lowp_int8_row_avx512(const float *x, size_t k, size_t kp, uint8_t *dst, size_t stride,
-                              float *ascale, int32_t *azp);
-#endif
 /* cls_lowp_fp32_blocking: the fp32 kernels' cache blocking for a product
  * of m rows and depth k: rows in chunks of *mc, k in slices of *kc (both
  * >= 1), from the L2 size the CPU reports (read once). */

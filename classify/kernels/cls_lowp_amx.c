@@ -13,8 +13,7 @@
  * MiB (L2); within a chunk each pair of 16-column weight blocks meets every
  * 32-row block. The C tiles go through a small fp32 buffer into y with the
  * bias (and the dequantization for int8), then the epilogue runs on that
- * part of y while it is in L1. The activations are packed in tile order
- * (cls_lowp.h), each A tile 1 KiB of consecutive memory, and padded to 16
+ * part of y while it is in L1. The packed activations are padded to 16
  * rows, so a tile load never reads past them; rows past m are not stored.
  */
 #include <immintrin.h>
@@ -42,38 +41,19 @@ static void config_tiles(void)
     _tile_loadconfig(&c);
 }
 
-/* The activations in tile order (cls_lowp.h): row r's 64-byte chunks go
- * 1 KiB apart, at row r%16 of tiles (r/16, 0..). Padding rows are zero. */
-static void pack_a_tiles(int i8, const float *x, size_t m, size_t k, size_t ldx, void *a,
-                         float *ascale, int32_t *azp)
-{
-    size_t kp = cls_lowp_kpad(i8 ? CLS_PREC_INT8 : CLS_PREC_BF16, k), mp = (m + 15) / 16 * 16;
-    size_t tiles = kp * (i8 ? 1 : 2) / 64; /* per 16 rows */
-    uint8_t *d = a;
-    for (size_t r = 0; r < mp; r++) {
-        uint8_t *dst = d + (r / 16) * tiles * 1024 + (r % 16) * 64;
-        if (r >= m)
-            for (size_t t = 0; t < tiles; t++)
-                memset(dst + t * 1024, 0, 64);
-        else if (i8)
-            cls_lowp_int8_row_avx512(x + r * ldx, k, kp, dst, 1024, &ascale[r], &azp[r]);
-        else
-            cls_lowp_bf16_row_avx512(x + r * ldx, k, kp, dst, 1024);
-    }
-}
+/* The activations are converted by the AVX-512 variant's pack_a. */
+extern const cls_lowp_kernels_t cls_lowp_avx512_bf16, cls_lowp_avx512_int8;
 
 static void pack_a_bf16(const float *x, size_t m, size_t k, size_t ldx, void *a, float *ascale,
                         int32_t *azp)
 {
-    (void)ascale;
-    (void)azp;
-    pack_a_tiles(0, x, m, k, ldx, a, NULL, NULL);
+    cls_lowp_avx512_bf16.pack_a(x, m, k, ldx, a, ascale, azp);
 }
 
 static void pack_a_int8(const float *x, size_t m, size_t k, size_t ldx, void *a, float *ascale,
                         int32_t *azp)
 {
-    pack_a_tiles(1, x, m, k, ldx, a, ascale, azp);
+    cls_lowp_avx512_int8.pack_a(x, m, k, ldx, a, ascale, azp);
 }
 
 /* The finished 32 x 32 (or smaller) block lives in blk, row stride 32
@@ -130,11 +110,9 @@ static void store_block(const float *blk, float *y, size_t ldy, size_t rows, siz
 }
 
 /* One 32 x 32 (or smaller) block: ma A tiles (1 or 2), nb B tiles (1 or 2)
- * over nk k blocks. a: the block's first A tile (tile order: the next k
- * block's tile 1 KiB on, the next 16 rows' tiles astride bytes on); w: the
- * first of the (up to) two column blocks; wstride: bytes from one column
- * block to the next. Leaves C in tiles 0 (a0 b0), 1 (a0 b1), 2 (a1 b0), 3
- * (a1 b1). */
+ * over kb k blocks. a: the block's first row; lda in bytes; w: the first
+ * of the (up to) two column blocks; wstride: bytes from one column block to
+ * the next. Leaves C in tiles 0 (a0 b0), 1 (a0 b1), 2 (a1 b0), 3 (a1 b1). */
 #define BLOCK(DP)                                                                                  \
     do {                                                                                           \
         _tile_zero(0);                                                                             \
@@ -142,8 +120,8 @@ static void store_block(const float *blk, float *y, size_t ldy, size_t rows, siz
         _tile_zero(2);                                                                             \
         _tile_zero(3);                                                                             \
         for (size_t kb = 0; kb < nk; kb++) {                                                       \
-            const char *ak = a + kb * 1024, *wk = w + kb * 1024;                                   \
-            _tile_loadd(4, ak, 64);                                                                \
+            const char *ak = a + kb * 64, *wk = w + kb * 1024;                                     \
+            _tile_loadd(4, ak, lda);                                                               \
             _tile_loadd(6, wk, 64);                                                                \
             DP(0, 4, 6);                                                                           \
             if (nb > 1) {                                                                          \
@@ -151,7 +129,7 @@ static void store_block(const float *blk, float *y, size_t ldy, size_t rows, siz
                 DP(1, 4, 7);                                                                       \
             }                                                                                      \
             if (ma > 1) {                                                                          \
-                _tile_loadd(5, ak + astride, 64);                                                  \
+                _tile_loadd(5, ak + 16 * lda, lda);                                                \
                 DP(2, 5, 6);                                                                       \
                 if (nb > 1)                                                                        \
                     DP(3, 5, 7);                                                                   \
@@ -159,13 +137,13 @@ static void store_block(const float *blk, float *y, size_t ldy, size_t rows, siz
         }                                                                                          \
     } while (0)
 
-static void block_bf16(const char *a, size_t astride, size_t ma, const char *w, size_t wstride,
+static void block_bf16(const char *a, size_t lda, size_t ma, const char *w, size_t wstride,
                        size_t nb, size_t nk)
 {
     BLOCK(_tile_dpbf16ps);
 }
 
-static void block_int8(const char *a, size_t astride, size_t ma, const char *w, size_t wstride,
+static void block_int8(const char *a, size_t lda, size_t ma, const char *w, size_t wstride,
                        size_t nb, size_t nk)
 {
     BLOCK(_tile_dpbusd);
@@ -178,7 +156,6 @@ static void gemm_any(const void *a, const float *ascale, const int32_t *azp, siz
     int i8 = w->prec == CLS_PREC_INT8;
     size_t esz = i8 ? 1 : 2, lda = w->k_pad * esz, nk = lda / 64, nblocks = w->n_pad / 16;
     size_t wstride = w->k_pad * 16 * esz; /* bytes of one 16-column block */
-    size_t astride = 16 * lda;            /* bytes of one 16-row group of A tiles */
     size_t chunk = CHUNK_BYTES / lda;
     /* raw tile results (fp32 or int32), then the fp32 block; the padding
      * columns of a lone 16-column block are zero */
@@ -206,12 +183,11 @@ static void gemm_any(const void *a, const float *ascale, const int32_t *azp, siz
             }
             for (size_t r0 = m0; r0 < m1; r0 += 32) {
                 size_t rows = m1 - r0 < 32 ? m1 - r0 : 32, ma = rows > 16 ? 2 : 1;
-                /* r0 is a multiple of 32: its tiles start the row group */
                 const char *ar = (const char *)a + r0 * lda;
                 if (i8)
-                    block_int8(ar, astride, ma, wb, wstride, nb, nk);
+                    block_int8(ar, lda, ma, wb, wstride, nb, nk);
                 else
-                    block_bf16(ar, astride, ma, wb, wstride, nb, nk);
+                    block_bf16(ar, lda, ma, wb, wstride, nb, nk);
                 _tile_stored(0, raw, BLK * 4);
                 if (nb > 1)
                     _tile_stored(1, raw + 16, BLK * 4);
@@ -234,5 +210,5 @@ static void gemm_any(const void *a, const float *ascale, const int32_t *azp, siz
     _tile_release();
 }
 
-const cls_lowp_kernels_t cls_lowp_amx_bf16 = {"amx", CLS_PREC_BF16, pack_a_bf16, gemm_any, 1};
-const cls_lowp_kernels_t cls_lowp_amx_int8 = {"amx", CLS_PREC_INT8, pack_a_int8, gemm_any, 1};
+const cls_lowp_kernels_t cls_lowp_amx_bf16 = {"amx", CLS_PREC_BF16, pack_a_bf16, gemm_any};
+const cls_lowp_kernels_t cls_lowp_amx_int8 = {"amx", CLS_PREC_INT8, pack_a_int8, gemm_any};

@@ -25,22 +25,27 @@
 
 /* --- activations ------------------------------------------------------------ */
 
-/* Row converters shared with the AMX variant (cls_lowp.h): one row of k
- * inputs as 64-byte chunks of the packed k, chunk c at dst + c * stride
- * (64 for rows of a row-major matrix, 1024 for AMX tile order), the chunks
- * past k up to kp zero. */
-void cls_lowp_bf16_row_avx512(const float *x, size_t k, size_t kp, uint8_t *dst, size_t stride)
+static void pack_a_bf16(const float *x, size_t m, size_t k, size_t ldx, void *a, float *ascale,
+                        int32_t *azp)
 {
-    for (size_t kk = 0; kk < kp; kk += 32, dst += stride) {
-        __mmask16 m0 = kk + 16 <= k ? (__mmask16)0xffff
-                       : kk < k     ? (__mmask16)((1u << (k - kk)) - 1)
-                                    : 0;
-        __mmask16 m1 = kk + 32 <= k  ? (__mmask16)0xffff
-                       : kk + 16 < k ? (__mmask16)((1u << (k - kk - 16)) - 1)
-                                     : 0;
-        __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, x + kk + 16),
-                                         _mm512_maskz_loadu_ps(m0, x + kk));
-        _mm512_storeu_si512((void *)dst, (__m512i)v);
+    size_t kp = cls_lowp_kpad(CLS_PREC_BF16, k), mp = (m + 15) / 16 * 16;
+    uint16_t *d = a;
+    (void)ascale;
+    (void)azp;
+    for (size_t r = 0; r < mp; r++) {
+        uint16_t *row = d + r * kp;
+        size_t kk = 0;
+        if (r < m) {
+            const float *xr = x + r * ldx;
+            for (; kk + 32 <= k; kk += 32) {
+                __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(xr + kk + 16),
+                                                 _mm512_loadu_ps(xr + kk));
+                _mm512_storeu_si512((void *)(row + kk), (__m512i)v);
+            }
+            for (; kk < k; kk++)
+                row[kk] = cls_lowp_f2bf(xr[kk]);
+        }
+        memset(row + kk, 0, (kp - kk) * sizeof *row);
     }
 }
 
@@ -55,13 +60,12 @@ static void quant_params(const float *x, size_t k, float *ascale, int32_t *azp)
         lo = _mm512_min_ps(lo, v);
         hi = _mm512_max_ps(hi, v);
     }
-    if (i < k) { /* masked-off lanes read as 0, which the range holds anyway */
-        __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << (k - i)) - 1), x + i);
-        lo = _mm512_min_ps(lo, v);
-        hi = _mm512_max_ps(hi, v);
-    }
     l = _mm512_reduce_min_ps(lo);
     h = _mm512_reduce_max_ps(hi);
+    for (; i < k; i++) {
+        l = x[i] < l ? x[i] : l;
+        h = x[i] > h ? x[i] : h;
+    }
     s = (h - l) / 255.0f;
     if (!(s > 0.0f) || !isfinite(s))
         s = 1.0f;
@@ -70,54 +74,34 @@ static void quant_params(const float *x, size_t k, float *ascale, int32_t *azp)
     *azp = (int32_t)(zp < 0 ? 0 : zp > 255 ? 255 : zp);
 }
 
-void cls_lowp_int8_row_avx512(const float *x, size_t k, size_t kp, uint8_t *dst, size_t stride,
-                              float *ascale, int32_t *azp)
-{
-    __m512 vinv;
-    __m512i vzp, v0 = _mm512_setzero_si512();
-
-    quant_params(x, k, ascale, azp);
-    vinv = _mm512_set1_ps(1.0f / *ascale);
-    vzp = _mm512_set1_epi32(*azp);
-    for (size_t kk = 0; kk < kp; kk += 64, dst += stride)
-        for (size_t c = 0; c < 64; c += 16) {
-            size_t i = kk + c;
-            __mmask16 mk = i + 16 <= k ? (__mmask16)0xffff
-                           : i < k     ? (__mmask16)((1u << (k - i)) - 1)
-                                       : 0;
-            __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + i), vinv));
-            /* clamp below at 0, then the unsigned saturating narrowing
-             * clamps above at 255; the padding is 0 */
-            q = _mm512_maskz_max_epi32(mk, _mm512_add_epi32(q, vzp), v0);
-            _mm_storeu_si128((__m128i *)(dst + c), _mm512_cvtusepi32_epi8(q));
-        }
-}
-
-static void pack_a_bf16(const float *x, size_t m, size_t k, size_t ldx, void *a, float *ascale,
-                        int32_t *azp)
-{
-    size_t kp = cls_lowp_kpad(CLS_PREC_BF16, k), mp = (m + 15) / 16 * 16;
-    uint8_t *d = a;
-    (void)ascale;
-    (void)azp;
-    for (size_t r = 0; r < mp; r++) {
-        if (r < m)
-            cls_lowp_bf16_row_avx512(x + r * ldx, k, kp, d + r * kp * 2, 64);
-        else
-            memset(d + r * kp * 2, 0, kp * 2);
-    }
-}
-
 static void pack_a_int8(const float *x, size_t m, size_t k, size_t ldx, void *a, float *ascale,
                         int32_t *azp)
 {
     size_t kp = cls_lowp_kpad(CLS_PREC_INT8, k), mp = (m + 15) / 16 * 16;
     uint8_t *d = a;
     for (size_t r = 0; r < mp; r++) {
-        if (r < m)
-            cls_lowp_int8_row_avx512(x + r * ldx, k, kp, d + r * kp, 64, &ascale[r], &azp[r]);
-        else
-            memset(d + r * kp, 0, kp);
+        uint8_t *row = d + r * kp;
+        size_t kk = 0;
+        if (r < m) {
+            const float *xr = x + r * ldx;
+            float inv;
+            __m512 vinv;
+            __m512i vzp, v0 = _mm512_setzero_si512(), v255 = _mm512_set1_epi32(255);
+            quant_params(xr, k, &ascale[r], &azp[r]);
+            inv = 1.0f / ascale[r];
+            vinv = _mm512_set1_ps(inv);
+            vzp = _mm512_set1_epi32(azp[r]);
+            for (; kk + 16 <= k; kk += 16) {
+                __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + kk), vinv));
+                q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, vzp), v0), v255);
+                _mm_storeu_si128((__m128i *)(row + kk), _mm512_cvtepi32_epi8(q));
+            }
+            for (; kk < k; kk++) {
+                long q = lrintf(xr[kk] * inv) + azp[r];
+                row[kk] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+            }
+        }
+        memset(row + kk, 0, kp - kk);
     }
 }
 
@@ -309,7 +293,7 @@ static void gemm_int8(const void *a, const float *ascale, const int32_t *azp, si
     }
 }
 
-const cls_lowp_kernels_t cls_lowp_avx512_bf16 = {"avx512", CLS_PREC_BF16, pack_a_bf16, gemm_bf16,
-                                                 0};
-const cls_lowp_kernels_t cls_lowp_avx512_int8 = {"avx512", CLS_PREC_INT8, pack_a_int8, gemm_int8,
-                                                 0};
+const cls_lowp_kernels_t cls_lowp_avx512_bf16 = {"avx512", CLS_PREC_BF16, pack_a_bf16,
+                                                 gemm_bf16};
+const cls_lowp_kernels_t cls_lowp_avx512_int8 = {"avx512", CLS_PREC_INT8, pack_a_int8,
+                                                 gemm_int8};

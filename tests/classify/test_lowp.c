@@ -242,20 +242,6 @@ static void epi_test(float *y, size_t ldy, const float *b, size_t rows, size_t n
             y[r * ldy + j] = 2.0f * (y[r * ldy + j] + b[j]) - 1.0f;
 }
 
-/* a (row-major packed activations of m rows of k, cls_lowp.h) rewritten
- * in AMX tile order, what a variant with a_tiles packs. */
-static void to_tiles(cls_precision_t prec, void *a, size_t m, size_t k)
-{
-    size_t bytes = cls_lowp_abytes(prec, m, k), mp = (m + 15) / 16 * 16, row = bytes / mp;
-    size_t tiles = row / 64;
-    unsigned char *src = malloc(bytes), *d = a;
-    memcpy(src, a, bytes);
-    for (size_t r = 0; r < mp; r++)
-        for (size_t t = 0; t < tiles; t++)
-            memcpy(d + ((r / 16) * tiles + t) * 1024 + (r % 16) * 64, src + r * row + t * 64, 64);
-    free(src);
-}
-
 static void compare_variant(const char *name, cls_precision_t prec, size_t m, size_t n, size_t k,
                             int with_epi)
 {
@@ -275,8 +261,6 @@ static void compare_variant(const char *name, cls_precision_t prec, size_t m, si
         int32_t *azv = malloc((m + 16) * sizeof(int32_t)), *azg = malloc((m + 16) * sizeof(int32_t));
         v->pack_a(x, m, k, k, av, asv, azv);
         g->pack_a(x, m, k, k, ag, asg, azg);
-        if (v->a_tiles)
-            to_tiles(prec, ag, m, k);
         ck_assert_msg(memcmp(av, ag, cls_lowp_abytes(prec, m, k)) == 0,
                       "%s %s pack_a m=%zu k=%zu differs from generic", name,
                       cls_precision_name(prec), m, k);
