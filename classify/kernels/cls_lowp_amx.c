@@ -9,11 +9,16 @@
  * 32 bf16 or 64 u8 of k), 6-7 B (16 rows x 64 bytes: one packed k block of
  * 16 output columns, cls_lowp.h's layout is exactly a B tile). One step
  * computes a 32 x 32 block of y: 2 A tiles x 2 B tiles -> 4 C tiles, over
- * every k block. Rows come in chunks whose packed activations fit about 1
- * MiB (L2); within a chunk each pair of 16-column weight blocks meets every
- * 32-row block. The C tiles go through a small fp32 buffer into y with the
- * bias (and the dequantization for int8), then the epilogue runs on that
- * part of y while it is in L1. The packed activations are padded to 16
+ * every k block. Loop order: for rows of up to 2 KiB of packed k (the
+ * encoder's k = 256, 768, 1024), each 32-row block meets every column pair
+ * of a panel of weights (up to 512 KiB, in L2), so y is written row by
+ * row; for longer rows (k = 3072) rows come in chunks whose packed
+ * activations fit about 1 MiB (L2) and each column pair meets every
+ * 32-row block of the chunk. The first order measured 1.04-1.46x the
+ * second on the short-k shapes (bench/bench_lowp, docs/engine.md) and
+ * 0.81-0.97x at k = 3072. The C tiles go through a small fp32 buffer into y
+ * with the bias (and the dequantization for int8), then the epilogue runs
+ * on that block while it is in L1. The packed activations are padded to 16
  * rows, so a tile load never reads past them; rows past m are not stored.
  */
 #include <immintrin.h>
@@ -22,6 +27,10 @@
 #include "classify/kernels/cls_lowp.h"
 
 #define CHUNK_BYTES (1u << 20)
+/* Row lengths of A up to SHORT_K_BYTES take the row-block-outer order;
+ * a panel of column pairs holds up to PANEL_BYTES of weights (L2). */
+#define SHORT_K_BYTES 2048u
+#define PANEL_BYTES (512u << 10)
 
 typedef struct tilecfg {
     uint8_t palette, start_row, reserved[14];
@@ -149,6 +158,50 @@ static void block_int8(const char *a, size_t lda, size_t ma, const char *w, size
     BLOCK(_tile_dpbusd);
 }
 
+/* One block of y: rows r0 .. r0 + rows - 1 (rows <= 32) of the column pair
+ * starting at 16-column block nb0 (its second block absent past n_pad):
+ * the tile products, then the dequantization (int8), bias and epilogue in
+ * blk while it is in L1, then one store into y. */
+static inline void one_block(int i8, const char *a, size_t lda, size_t nk, const cls_wpack_t *w,
+                             size_t wstride, size_t nb0, size_t r0, size_t rows,
+                             const float *ascale, const int32_t *azp, const float *bz,
+                             cls_lowp_epi_fn epi, float *y, size_t ldy, float *raw, float *blk)
+{
+    size_t nblocks = w->n_pad / 16, nb = nblocks - nb0 < 2 ? 1 : 2, j0 = nb0 * 16;
+    size_t ncols = (j0 + nb * 16 < w->n ? j0 + nb * 16 : w->n) - j0, ma = rows > 16 ? 2 : 1;
+    const char *wb = (const char *)w->data + nb0 * wstride, *ar = a + r0 * lda;
+    /* a lone last block reads the bias (and int8 scales) of 32 columns:
+     * past n_pad they would be out of bounds */
+    _Alignas(64) float bpad[BLK];
+    const float *bj = bz + j0;
+
+    if (nb == 1 || j0 + BLK > w->n) {
+        memset(bpad, 0, sizeof bpad);
+        memcpy(bpad, bz + j0, ncols * sizeof *bpad);
+        bj = bpad;
+    }
+    if (i8)
+        block_int8(ar, lda, ma, wb, wstride, nb, nk);
+    else
+        block_bf16(ar, lda, ma, wb, wstride, nb, nk);
+    _tile_stored(0, raw, BLK * 4);
+    if (nb > 1)
+        _tile_stored(1, raw + 16, BLK * 4);
+    if (ma > 1) {
+        _tile_stored(2, raw + 16 * BLK, BLK * 4);
+        if (nb > 1)
+            _tile_stored(3, raw + 16 * BLK + 16, BLK * 4);
+    }
+    if (i8)
+        dequant_block((const int32_t *)raw, blk, rows, nb, j0, ascale + r0, azp + r0, w->scale,
+                      w->wsum, bj, !epi);
+    else if (!epi)
+        bias_block(raw, rows, bj);
+    if (epi)
+        epi(i8 ? blk : raw, BLK, bj, rows, ncols);
+    store_block(i8 ? blk : raw, y + r0 * ldy + j0, ldy, rows, ncols);
+}
+
 static void gemm_any(const void *a, const float *ascale, const int32_t *azp, size_t m,
                      const cls_wpack_t *w, const float *bias, cls_lowp_epi_fn epi, float *y,
                      size_t ldy)
@@ -156,55 +209,40 @@ static void gemm_any(const void *a, const float *ascale, const int32_t *azp, siz
     int i8 = w->prec == CLS_PREC_INT8;
     size_t esz = i8 ? 1 : 2, lda = w->k_pad * esz, nk = lda / 64, nblocks = w->n_pad / 16;
     size_t wstride = w->k_pad * 16 * esz; /* bytes of one 16-column block */
-    size_t chunk = CHUNK_BYTES / lda;
     /* raw tile results (fp32 or int32), then the fp32 block; the padding
      * columns of a lone 16-column block are zero */
     _Alignas(64) float raw[BLK * BLK], blk[BLK * BLK];
     _Alignas(64) float zbias[BLK] = {0};
     const float *bz = bias ? bias : zbias;
 
-    chunk = chunk < 32 ? 32 : chunk / 32 * 32;
     memset(raw, 0, sizeof raw);
     config_tiles();
-    for (size_t m0 = 0; m0 < m; m0 += chunk) {
-        size_t m1 = m0 + chunk < m ? m0 + chunk : m;
-        for (size_t nb0 = 0; nb0 < nblocks; nb0 += 2) {
-            size_t nb = nblocks - nb0 < 2 ? 1 : 2, j0 = nb0 * 16;
-            const char *wb = (const char *)w->data + nb0 * wstride;
-            size_t ncols = (j0 + nb * 16 < w->n ? j0 + nb * 16 : w->n) - j0;
-            /* a lone last block reads the bias (and int8 scales) of 32
-             * columns: past n_pad they would be out of bounds */
-            _Alignas(64) float bpad[BLK];
-            const float *bj = bz + j0;
-            if (nb == 1 || j0 + BLK > w->n) {
-                memset(bpad, 0, sizeof bpad);
-                memcpy(bpad, bz + j0, ncols * sizeof *bpad);
-                bj = bpad;
-            }
-            for (size_t r0 = m0; r0 < m1; r0 += 32) {
-                size_t rows = m1 - r0 < 32 ? m1 - r0 : 32, ma = rows > 16 ? 2 : 1;
-                const char *ar = (const char *)a + r0 * lda;
-                if (i8)
-                    block_int8(ar, lda, ma, wb, wstride, nb, nk);
-                else
-                    block_bf16(ar, lda, ma, wb, wstride, nb, nk);
-                _tile_stored(0, raw, BLK * 4);
-                if (nb > 1)
-                    _tile_stored(1, raw + 16, BLK * 4);
-                if (ma > 1) {
-                    _tile_stored(2, raw + 16 * BLK, BLK * 4);
-                    if (nb > 1)
-                        _tile_stored(3, raw + 16 * BLK + 16, BLK * 4);
-                }
-                if (i8)
-                    dequant_block((const int32_t *)raw, blk, rows, nb, j0, ascale + r0,
-                                  azp + r0, w->scale, w->wsum, bj, !epi);
-                else if (!epi)
-                    bias_block(raw, rows, bj);
-                if (epi)
-                    epi(i8 ? blk : raw, BLK, bj, rows, ncols);
-                store_block(i8 ? blk : raw, y + r0 * ldy + j0, ldy, rows, ncols);
-            }
+    if (lda <= SHORT_K_BYTES) {
+        /* row blocks across a panel of column pairs: a 32-row block of A
+         * (at most 64 KiB) is reused by every pair of the panel from L1 or
+         * L2, and each row of y is written left to right, a stream the
+         * prefetchers follow, where the other order writes 128 bytes per
+         * row, rows 1-12 KiB apart */
+        size_t panel = PANEL_BYTES / wstride / 2 * 2;
+        panel = panel < 2 ? 2 : panel;
+        for (size_t p0 = 0; p0 < nblocks; p0 += panel) {
+            size_t p1 = p0 + panel < nblocks ? p0 + panel : nblocks;
+            for (size_t r0 = 0; r0 < m; r0 += 32)
+                for (size_t nb0 = p0; nb0 < p1; nb0 += 2)
+                    one_block(i8, a, lda, nk, w, wstride, nb0, r0, m - r0 < 32 ? m - r0 : 32,
+                              ascale, azp, bz, epi, y, ldy, raw, blk);
+        }
+    } else {
+        /* long k: each column pair's weights (>= 64 KiB) meet every row
+         * block of an L2-sized chunk of rows */
+        size_t chunk = CHUNK_BYTES / lda;
+        chunk = chunk < 32 ? 32 : chunk / 32 * 32;
+        for (size_t m0 = 0; m0 < m; m0 += chunk) {
+            size_t m1 = m0 + chunk < m ? m0 + chunk : m;
+            for (size_t nb0 = 0; nb0 < nblocks; nb0 += 2)
+                for (size_t r0 = m0; r0 < m1; r0 += 32)
+                    one_block(i8, a, lda, nk, w, wstride, nb0, r0, m1 - r0 < 32 ? m1 - r0 : 32,
+                              ascale, azp, bz, epi, y, ldy, raw, blk);
         }
     }
     _tile_release();

@@ -322,6 +322,11 @@ START_TEST(test_variants)
     for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
         for (size_t s = 0; s < sizeof nks / sizeof *nks; s++)
             compare_variant(name, prec, ms[mi], nks[s][0], nks[s][1], (mi + s) % 2);
+    /* AMX's two loop orders (cls_lowp_amx.c): at int8, k = 2048 takes the
+     * panel order with 16 column blocks (512 KiB) per panel, so n = 300 (19
+     * blocks) makes two panels, the second ending on a lone block; at bf16
+     * it takes the long-k order, its 19 blocks in 9 pairs and a lone one */
+    compare_variant(name, prec, 37, 300, 2048, 1);
 }
 END_TEST
 
