@@ -14,7 +14,7 @@
  * of a panel of weights (up to 512 KiB, in L2), so y is written row by
  * row; for longer rows (k = 3072) rows come in chunks whose packed
  * activations fit about 1 MiB (L2) and each column pair meets every
- * 32-row block of the chunk. The first order measured 1.04-1.46x the
+ * 32-row block of the chunk. The first order measured 1.03-1.46x the
  * second on the short-k shapes (bench/bench_lowp, docs/engine.md) and
  * 0.81-0.97x at k = 3072. The C tiles go through a small fp32 buffer into y
  * with the bias (and the dequantization for int8), then the epilogue runs

@@ -1,0 +1,113 @@
+/*
+ * bench/bench_kernels.c: the elementwise kernels of classify/kernels alone,
+ * one thread, every variant this CPU runs (generic, avx2, avx512) on the
+ * same rows: ns per element of bias_gelu_erf, bias_gelu_tanh and bias_add
+ * (the floor: the copy that restores the input, and one add). Rows of n floats (default 3072, the
+ * BERT-base FFN width; 12 KiB, in L1/L2) are processed over and over for about --ms per round; the
+ * variants run interleaved, round by round, and the best (fastest) round is reported next to the
+ * median: on a shared VM the best round is the stable figure (docs/engine.md). Timed with
+ * CLOCK_THREAD_CPUTIME_ID.
+ *
+ * usage: bench_kernels [--n 3072] [--rows 8] [--rounds 15] [--ms 30]
+ * To compare two builds of the kernels, run this file's binary from each.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "classify/kernels/cls_kernels.h"
+
+#define MAX_ROUNDS 64
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef void (*bias_fn)(float *y, const float *b, size_t rows, size_t n);
+
+static bias_fn pick(const cls_kernels_t *k, int op)
+{
+    return op == 0 ? k->bias_gelu_erf : op == 1 ? k->bias_gelu_tanh : k->bias_add;
+}
+
+int main(int argc, char **argv)
+{
+    static const char *const names[] = {"generic", "avx2", "avx512"};
+    static const char *const ops[] = {"bias_gelu_erf", "bias_gelu_tanh", "bias_add"};
+    size_t n = 3072, rows = 8, rounds = 15;
+    double ms = 30;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--n") == 0)
+            n = (size_t)strtoul(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--rows") == 0)
+            rows = (size_t)strtoul(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--rounds") == 0)
+            rounds = (size_t)strtoul(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--ms") == 0)
+            ms = strtod(argv[i + 1], NULL);
+        else {
+            fprintf(stderr, "bench_kernels: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (argc % 2 == 0 || n == 0 || rows == 0 || rounds == 0 || rounds > MAX_ROUNDS || !(ms > 0)) {
+        fprintf(stderr,
+                "bench_kernels: --n, --rows, --rounds (1-%d) and --ms take positive "
+                "values\n",
+                MAX_ROUNDS);
+        return 2;
+    }
+    float *x = malloc(rows * n * sizeof *x), *y = malloc(rows * n * sizeof *y),
+          *b = malloc(n * sizeof *b);
+    if (!x || !y || !b)
+        return 1;
+    srand(1);
+    for (size_t i = 0; i < rows * n; i++)
+        x[i] = ((float)rand() / (float)RAND_MAX - 0.5f) * 8.0f; /* pre-activations in [-4, 4] */
+    for (size_t j = 0; j < n; j++)
+        b[j] = ((float)rand() / (float)RAND_MAX - 0.5f) * 0.2f;
+    for (int op = 0; op < 3; op++) {
+        const cls_kernels_t *ks[3];
+        double t[3][MAX_ROUNDS];
+        size_t nk = 0;
+        for (size_t v = 0; v < 3; v++) {
+            const cls_kernels_t *k = cls_kernels_named(names[v]);
+            if (k)
+                ks[nk++] = k;
+        }
+        for (size_t r = 0; r < rounds; r++)
+            for (size_t v = 0; v < nk; v++) {
+                bias_fn f = pick(ks[v], op);
+                size_t reps = 0;
+                double t0 = now(), t1;
+                do {
+                    /* the kernel works in place: restore its input each time
+                     * (the copy is timed too, the same for every variant) */
+                    memcpy(y, x, rows * n * sizeof *y);
+                    f(y, b, rows, n);
+                    reps++;
+                } while ((t1 = now()) - t0 < ms * 1e-3);
+                t[v][r] = (t1 - t0) / (double)(reps * rows * n) * 1e9;
+            }
+        for (size_t v = 0; v < nk; v++) {
+            qsort(t[v], rounds, sizeof(double), cmp_double);
+            printf("%-8s %-15s n %zu  best %.3f ns/element  median %.3f\n", ks[v]->name, ops[op], n,
+                   t[v][0], t[v][rounds / 2]);
+        }
+    }
+    free(x);
+    free(y);
+    free(b);
+    return 0;
+}
