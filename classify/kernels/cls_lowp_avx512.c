@@ -74,6 +74,12 @@ static void quant_params(const float *x, size_t k, float *ascale, int32_t *azp)
     *azp = (int32_t)(zp < 0 ? 0 : zp > 255 ? 255 : zp);
 }
 
+/* round(x / ascale) + azp for 16 inputs, unclamped */
+static inline __m512i quant16(const float *x, __m512 vinv, __m512i vzp)
+{
+    return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x), vinv)), vzp);
+}
+
 static void pack_a_int8(const float *x, size_t m, size_t k, size_t ldx, void *a, float *ascale,
                         int32_t *azp)
 {
@@ -91,6 +97,22 @@ static void pack_a_int8(const float *x, size_t m, size_t k, size_t ldx, void *a,
             inv = 1.0f / ascale[r];
             vinv = _mm512_set1_ps(inv);
             vzp = _mm512_set1_epi32(azp[r]);
+            /* 64 at a time: int32 -> u16 with unsigned saturation (below 0
+             * -> 0), u16 -> u8 likewise (above 255 -> 255), the clamp of the
+             * reference; both packs work within 128-bit lanes, so lane i
+             * then holds elements 4i..4i+3 of each of the four vectors, and
+             * the permute puts those dwords back in order. 5 instructions
+             * per 16 elements where min, max and vpmovdb took 6. */
+            for (; kk + 64 <= k; kk += 64) {
+                const __m512i order =
+                    _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+                __m512i q0 = quant16(xr + kk, vinv, vzp), q1 = quant16(xr + kk + 16, vinv, vzp);
+                __m512i q2 = quant16(xr + kk + 32, vinv, vzp),
+                        q3 = quant16(xr + kk + 48, vinv, vzp);
+                __m512i b =
+                    _mm512_packus_epi16(_mm512_packus_epi32(q0, q1), _mm512_packus_epi32(q2, q3));
+                _mm512_storeu_si512((void *)(row + kk), _mm512_permutexvar_epi32(order, b));
+            }
             for (; kk + 16 <= k; kk += 16) {
                 __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + kk), vinv));
                 q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, vzp), v0), v255);
