@@ -15,24 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/bench_util.h"
 #include "classify/kernels/cls_kernels.h"
 
 #define MAX_ROUNDS 64
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 typedef void (*bias_fn)(float *y, const float *b, size_t rows, size_t n);
 
@@ -90,18 +77,18 @@ int main(int argc, char **argv)
             for (size_t v = 0; v < nk; v++) {
                 bias_fn f = pick(ks[v], op);
                 size_t reps = 0;
-                double t0 = now(), t1;
+                double t0 = bench_now(), t1;
                 do {
                     /* the kernel works in place: restore its input each time
                      * (the copy is timed too, the same for every variant) */
                     memcpy(y, x, rows * n * sizeof *y);
                     f(y, b, rows, n);
                     reps++;
-                } while ((t1 = now()) - t0 < ms * 1e-3);
+                } while ((t1 = bench_now()) - t0 < ms * 1e-3);
                 t[v][r] = (t1 - t0) / (double)(reps * rows * n) * 1e9;
             }
         for (size_t v = 0; v < nk; v++) {
-            qsort(t[v], rounds, sizeof(double), cmp_double);
+            qsort(t[v], rounds, sizeof(double), bench_cmp_double);
             printf("%-8s %-15s n %zu  best %.3f ns/element  median %.3f\n", ks[v]->name, ops[op], n,
                    t[v][0], t[v][rounds / 2]);
         }

@@ -22,24 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/bench_util.h"
 #include "classify/kernels/cls_lowp.h"
 
 #define MAX_ITEMS 8
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static size_t split(char *s, char **out, size_t cap)
 {
@@ -71,20 +58,20 @@ typedef struct job {
 static void time_one(job_t *j, const float *x, void *a, float *as, int32_t *az, const float *bias,
                      float *y, cls_lowp_epi_fn epi, double ms, size_t round)
 {
-    double t0 = now(), t;
+    double t0 = bench_now(), t;
     size_t reps = 0;
     do {
         j->k->pack_a(x, j->m, j->kk, j->kk, a, as, az);
         reps++;
-    } while ((t = now()) - t0 < ms * 1e-3 / 4);
+    } while ((t = bench_now()) - t0 < ms * 1e-3 / 4);
     j->pack_s[round] = (t - t0) / (double)reps;
     j->k->pack_a(x, j->m, j->kk, j->kk, a, as, az);
     reps = 0;
-    t0 = now();
+    t0 = bench_now();
     do {
         j->k->gemm(a, as, az, j->m, j->w, bias, epi, y, j->n);
         reps++;
-    } while ((t = now()) - t0 < ms * 1e-3);
+    } while ((t = bench_now()) - t0 < ms * 1e-3);
     j->gemm_s[round] = (t - t0) / (double)reps;
 }
 
@@ -171,8 +158,8 @@ int main(int argc, char **argv)
                 for (size_t ji = 0; ji < nj; ji++)
                     time_one(&jobs[ji], x, a, as, az, bias, y, gelu ? epi_gelu : NULL, ms, r);
             for (size_t ji = 0; ji < nj; ji++) {
-                qsort(jobs[ji].gemm_s, rounds, sizeof(double), cmp_double);
-                qsort(jobs[ji].pack_s, rounds, sizeof(double), cmp_double);
+                qsort(jobs[ji].gemm_s, rounds, sizeof(double), bench_cmp_double);
+                qsort(jobs[ji].pack_s, rounds, sizeof(double), bench_cmp_double);
                 double g = jobs[ji].gemm_s[rounds / 2], p = jobs[ji].pack_s[rounds / 2];
                 double gb = jobs[ji].gemm_s[0], ops = 2.0 * (double)m * (double)n * (double)kk;
                 printf("%-8s %-5s m %zu n %zu k %zu%s  gemm %8.1f GOP/s (%.3f ms)  best %8.1f "
