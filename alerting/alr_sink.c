@@ -535,6 +535,20 @@ static int countable(alr_outcome_t o)
 #define DONE_ANSWERED 1
 #define DONE_EARLIER 2
 
+/* next_chunk fills idx with up to COUNT_BATCH_MAX of the countable items
+ * without an answer, scanning from *pos on (which it advances); returns
+ * how many. Sending and reading walk the same chunks: reading only marks
+ * items the cursor has passed. */
+static size_t next_chunk(const alr_outcome_t *out, const unsigned char *done, size_t n, size_t *pos,
+                         size_t *idx)
+{
+    size_t k = 0;
+    for (; *pos < n && k < COUNT_BATCH_MAX; (*pos)++)
+        if (countable(out[*pos]) && !(done[*pos] & DONE_ANSWERED))
+            idx[k++] = *pos;
+    return k;
+}
+
 /* count_once sends the COUNT calls (COUNT_BATCH_MAX items each) of the
  * countable items that have no answer yet in this round and reads their
  * replies: an answered item is in Redis (the script is atomic, and with
@@ -547,36 +561,28 @@ static core_err_t count_once(alr_sink_t *s, core_tagged_t *const *items, size_t 
                              const int64_t *ev, alr_outcome_t *out, unsigned char *done)
 {
     core_err_t rc = ensure(s), first = CORE_OK;
-    size_t *idx, k = 0;
+    size_t idx[COUNT_BATCH_MAX], k, pos = 0;
 
     if (rc != CORE_OK)
         return rc;
-    if (!(idx = core_malloc(n * sizeof *idx)))
-        return CORE_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        if (countable(out[i]) && !(done[i] & DONE_ANSWERED))
-            idx[k++] = i;
-    for (size_t c = 0; c < k; c += COUNT_BATCH_MAX) {
-        rc = append_count(s, items, ev, idx + c, k - c < COUNT_BATCH_MAX ? k - c : COUNT_BATCH_MAX);
+    while ((k = next_chunk(out, done, n, &pos, idx)) > 0) {
+        rc = append_count(s, items, ev, idx, k);
         if (rc != CORE_OK) {
             /* The arena failed or a key did not fit: the commands already
              * queued still have replies to read, so drop the connection. */
             alr_redis_disconnect(s->r);
-            core_free(idx);
             return rc == CORE_EINVAL ? CORE_ETOO_LARGE : rc;
         }
     }
-    for (size_t c = 0; c < k; c += COUNT_BATCH_MAX) {
-        size_t m = k - c < COUNT_BATCH_MAX ? k - c : COUNT_BATCH_MAX;
+    pos = 0;
+    while ((k = next_chunk(out, done, n, &pos, idx)) > 0) {
         redisReply *rep;
         rc = alr_redis_read(s->r, &rep);
-        if (rc != CORE_OK) {
-            core_free(idx);
+        if (rc != CORE_OK)
             return rc;
-        }
-        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == m) {
-            for (size_t x = 0; x < m; x++) {
-                size_t i = idx[c + x];
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == k) {
+            for (size_t x = 0; x < k; x++) {
+                size_t i = idx[x];
                 const redisReply *e = rep->element[x];
                 if (e->type == REDIS_REPLY_INTEGER && e->integer == 1)
                     out[i] = ALR_ITEM_COUNTED;
@@ -589,7 +595,6 @@ static core_err_t count_once(alr_sink_t *s, core_tagged_t *const *items, size_t 
         }
         freeReplyObject(rep);
     }
-    core_free(idx);
     return first;
 }
 
