@@ -114,8 +114,8 @@ static void pack_a_int8(const float *x, size_t m, size_t k, size_t ldx, void *a,
                 _mm512_storeu_si512((void *)(row + kk), _mm512_permutexvar_epi32(order, b));
             }
             for (; kk + 16 <= k; kk += 16) {
-                __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + kk), vinv));
-                q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, vzp), v0), v255);
+                __m512i q =
+                    _mm512_min_epi32(_mm512_max_epi32(quant16(xr + kk, vinv, vzp), v0), v255);
                 _mm_storeu_si128((__m128i *)(row + kk), _mm512_cvtepi32_epi8(q));
             }
             for (; kk < k; kk++) {
