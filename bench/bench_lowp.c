@@ -14,8 +14,11 @@
  *
  * usage: bench_lowp [--prec bf16,int8] [--variants amx,avx512,generic]
  *                   [--m 1024] [--shapes 768x768,3072x768,768x3072]
- *                   [--rounds 7] [--ms 150] [--gelu]
- * Shapes are n x k. A variant this CPU lacks is skipped with a message.
+ *                   [--rounds 7] [--ms 150] [--gelu] [--copies 1]
+ * Shapes are n x k. --copies N packs N copies of each weight matrix and
+ * uses them in turn, so that with enough of them (more than the L3 holds)
+ * every call streams its weights from memory, as the encoder's layers do
+ * at batch 1. A variant this CPU lacks is skipped with a message.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -24,6 +27,7 @@
 #include <string.h>
 
 #include "bench/bench_util.h"
+#include "classify/kernels/cls_kernels.h"
 #include "classify/kernels/cls_lowp.h"
 
 #define MAX_ITEMS 8
@@ -36,20 +40,21 @@ static size_t split(char *s, char **out, size_t cap)
     return n;
 }
 
-/* An elementwise epilogue (bias + erf GELU, scalar) to time a GEMM with
- * one; the engine's own is vectorized, so this is an upper bound. */
+/* The engine's epilogue of the FFN's first layer (bias + erf GELU, the
+ * fp32 kernel table's, as cls_bert calls it) to time a GEMM with one. */
 static void epi_gelu(float *y, size_t ldy, const float *b, size_t rows, size_t n)
 {
+    const cls_kernels_t *k = cls_kernels_get();
     for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < n; j++) {
-            float v = y[r * ldy + j] + b[j];
-            y[r * ldy + j] = 0.5f * v * (1.0f + erff(v * 0.70710678f));
-        }
+        k->bias_gelu_erf(y + r * ldy, b, 1, n);
 }
+
+#define MAX_COPIES 256
 
 typedef struct job {
     const cls_lowp_kernels_t *k;
-    cls_wpack_t *w;
+    cls_wpack_t **w; /* ncopies packs of the same weights, used in turn */
+    size_t ncopies;
     size_t m, n, kk;
     double gemm_s[64], pack_s[64];
 } job_t;
@@ -69,7 +74,7 @@ static void time_one(job_t *j, const float *x, void *a, float *as, int32_t *az, 
     reps = 0;
     t0 = bench_now();
     do {
-        j->k->gemm(a, as, az, j->m, j->w, bias, epi, y, j->n);
+        j->k->gemm(a, as, az, j->m, j->w[reps % j->ncopies], bias, epi, y, j->n);
         reps++;
     } while ((t = bench_now()) - t0 < ms * 1e-3);
     j->gemm_s[round] = (t - t0) / (double)reps;
@@ -78,7 +83,7 @@ static void time_one(job_t *j, const float *x, void *a, float *as, int32_t *az, 
 int main(int argc, char **argv)
 {
     char precs[64] = "bf16,int8", variants[64] = "amx,avx512", shapes[256] = "768x768,3072x768,768x3072";
-    size_t m = 1024, rounds = 7;
+    size_t m = 1024, rounds = 7, copies = 1;
     double ms = 150;
     int gelu = 0;
     for (int i = 1; i < argc; i++) {
@@ -101,6 +106,8 @@ int main(int argc, char **argv)
             m = (size_t)strtoul(v, NULL, 10);
         else if (strcmp(argv[i], "--rounds") == 0)
             rounds = (size_t)strtoul(v, NULL, 10);
+        else if (strcmp(argv[i], "--copies") == 0)
+            copies = (size_t)strtoul(v, NULL, 10);
         else if (strcmp(argv[i], "--ms") == 0)
             ms = strtod(v, NULL);
         else {
@@ -109,8 +116,11 @@ int main(int argc, char **argv)
         }
         i++;
     }
-    if (m == 0 || rounds == 0 || rounds > 64 || !(ms > 0)) {
-        fprintf(stderr, "bench_lowp: --m, --rounds (1-64) and --ms must be positive\n");
+    if (m == 0 || rounds == 0 || rounds > 64 || !(ms > 0) || copies == 0 || copies > MAX_COPIES) {
+        fprintf(stderr,
+                "bench_lowp: --m, --rounds (1-64), --copies (1-%d) and --ms must be "
+                "positive\n",
+                MAX_COPIES);
         return 2;
     }
     char *pv[MAX_ITEMS], *vv[MAX_ITEMS], *sv[MAX_ITEMS];
@@ -138,9 +148,10 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bench_lowp: precision %s: bf16 or int8\n", pv[pi]);
                 return 2;
             }
-            cls_wpack_t *wp;
-            if (cls_wpack_new(prec, w, n, kk, &wp) != CORE_OK)
-                return 1;
+            cls_wpack_t *wp[MAX_COPIES];
+            for (size_t c = 0; c < copies; c++)
+                if (cls_wpack_new(prec, w, n, kk, &wp[c]) != CORE_OK)
+                    return 1;
             void *a = aligned_alloc(64, (cls_lowp_abytes(prec, m, kk) + 63) / 64 * 64);
             float *as = malloc((m + 16) * sizeof *as);
             int32_t *az = malloc((m + 16) * sizeof *az);
@@ -152,7 +163,7 @@ int main(int argc, char **argv)
                     printf("skip %s %s: not run by this CPU\n", vv[vi], pv[pi]);
                     continue;
                 }
-                jobs[nj++] = (job_t){.k = k, .w = wp, .m = m, .n = n, .kk = kk};
+                jobs[nj++] = (job_t){.k = k, .w = wp, .ncopies = copies, .m = m, .n = n, .kk = kk};
             }
             for (size_t r = 0; r < rounds; r++)
                 for (size_t ji = 0; ji < nj; ji++)
@@ -170,7 +181,8 @@ int main(int argc, char **argv)
             free(a);
             free(as);
             free(az);
-            cls_wpack_free(wp);
+            for (size_t c = 0; c < copies; c++)
+                cls_wpack_free(wp[c]);
         }
         free(w);
         free(x);
