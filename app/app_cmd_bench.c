@@ -39,6 +39,7 @@
 #include "classify/cls_model.h"
 #include "classify/cls_wordpiece.h"
 #include "classify/kernels/cls_kernels.h"
+#include "core/core_gate.h"
 
 typedef struct job {
     cls_bert_t *bert;
@@ -51,18 +52,15 @@ typedef struct job {
     core_err_t rc;
 } job_t;
 
-/* A team for --workers 1 (cls_bert_set_team): parts-1 threads that sleep
- * between parts, as the classifier's own workers do for batches smaller
- * than its thread count; the caller runs part 0. */
+/* A team for --workers 1 (cls_bert_set_team): parts-1 threads that wait at
+ * a core_gate between parts, as the classifier's own workers do for batches
+ * smaller than its thread count; the caller runs part 0. */
 typedef struct team {
     size_t parts;
     pthread_t tid[63];
     size_t started;
-    pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    unsigned gen;
-    size_t busy;
-    int stop;
+    core_gate_t gate;
+    int gate_ok;
     cls_bert_part_fn fn;
     void *arg;
 } team_t;
@@ -79,47 +77,32 @@ static void *team_main(void *arg)
     team_member_t *me = arg;
     team_t *t = me->t;
     unsigned seen = 0;
-    pthread_mutex_lock(&t->mu);
-    for (;;) {
-        while (!t->stop && t->gen == seen)
-            pthread_cond_wait(&t->go, &t->mu);
-        if (t->stop)
-            break;
-        seen = t->gen;
-        pthread_mutex_unlock(&t->mu);
+    while (core_gate_wait(&t->gate, &seen)) {
         t->fn(t->arg, me->part, t->parts);
-        pthread_mutex_lock(&t->mu);
-        if (--t->busy == 0)
-            pthread_cond_signal(&t->done);
+        core_gate_finish(&t->gate);
     }
-    pthread_mutex_unlock(&t->mu);
     return NULL;
 }
 
 static void team_run(void *team, cls_bert_part_fn fn, void *arg)
 {
     team_t *t = team;
-    pthread_mutex_lock(&t->mu);
     t->fn = fn;
     t->arg = arg;
-    t->busy = t->started;
-    t->gen++;
-    pthread_cond_broadcast(&t->go);
-    pthread_mutex_unlock(&t->mu);
+    core_gate_open(&t->gate, t->started);
     fn(arg, 0, t->parts);
-    pthread_mutex_lock(&t->mu);
-    while (t->busy > 0)
-        pthread_cond_wait(&t->done, &t->mu);
-    pthread_mutex_unlock(&t->mu);
+    core_gate_wait_done(&t->gate);
 }
 
-/* Starts parts-1 threads; parts is lowered to what could be started. */
+/* Starts parts-1 threads; parts is lowered to what could be started (1
+ * without a gate: no team). */
 static void team_start(team_t *t, size_t parts)
 {
     memset(t, 0, sizeof *t);
-    pthread_mutex_init(&t->mu, NULL);
-    pthread_cond_init(&t->go, NULL);
-    pthread_cond_init(&t->done, NULL);
+    t->parts = 1;
+    if (core_gate_init(&t->gate, CORE_GATE_SPIN_US) != CORE_OK)
+        return;
+    t->gate_ok = 1;
     for (size_t i = 1; i < parts && i <= 63; i++) {
         members[i - 1] = (team_member_t){t, i};
         if (pthread_create(&t->tid[i - 1], NULL, team_main, &members[i - 1]) != 0)
@@ -131,15 +114,12 @@ static void team_start(team_t *t, size_t parts)
 
 static void team_stop(team_t *t)
 {
-    pthread_mutex_lock(&t->mu);
-    t->stop = 1;
-    pthread_cond_broadcast(&t->go);
-    pthread_mutex_unlock(&t->mu);
+    if (!t->gate_ok)
+        return;
+    core_gate_stop(&t->gate);
     for (size_t i = 0; i < t->started; i++)
         pthread_join(t->tid[i], NULL);
-    pthread_mutex_destroy(&t->mu);
-    pthread_cond_destroy(&t->go);
-    pthread_cond_destroy(&t->done);
+    core_gate_destroy(&t->gate);
 }
 
 static double now_s(void)

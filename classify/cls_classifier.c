@@ -3,17 +3,15 @@
  * a separate sentiment model, enc[1]); each owns its model, tokenizer,
  * tokenizer workspace and id buffer (max_batch * max_seq). The compute
  * threads are `threads` workers (the caller's thread is worker 0, the others
- * are pthreads that sleep on a condition variable between batches, never
- * spinning); each worker has its own cls_bert_t per encoder sized for
- * ceil(max_batch / threads) items, with OpenBLAS single-threaded. A batch is
- * cut into chunks of contiguous items with about equal token counts
- * (chunks_per_worker per worker, each at most ceil(max_batch / threads)
- * items), and the workers take chunks from a shared counter until none is
- * left: a worker the scheduler preempts (the daemon's other threads and
- * redis-server share the cores) or that wakes up late holds back only the
- * chunk it is on, not a fixed half of the batch. Packing makes every item
- * independent of its batch neighbours, so splitting a batch never changes a
- * result.
+ * are pthreads that wait at a core_gate between batches and team parts:
+ * a spin of at most CORE_GATE_SPIN_US, then asleep); each worker has its own cls_bert_t per encoder
+ * sized for ceil(max_batch / threads) items, with OpenBLAS single-threaded. A batch is cut into
+ * chunks of contiguous items with about equal token counts (chunks_per_worker per worker, each at
+ * most ceil(max_batch / threads) items), and the workers take chunks from a shared counter until
+ * none is left: a worker the scheduler preempts (the daemon's other threads and redis-server share
+ * the cores) or that wakes up late holds back only the chunk it is on, not a fixed half of the
+ * batch. Packing makes every item independent of its batch neighbours, so splitting a batch never
+ * changes a result.
  */
 #include "classify/cls_classifier.h"
 
@@ -28,6 +26,7 @@
 #include "classify/cls_model.h"
 #include "classify/cls_wordpiece.h"
 #include "core/core_alloc.h"
+#include "core/core_gate.h"
 
 typedef struct enc {
     cls_model_t *m;
@@ -67,13 +66,10 @@ struct cls_classifier {
     chunk_t *chunks; /* (max_batch) the current batch's chunks */
     size_t n_chunks, chunks_per_worker;
     atomic_size_t next_chunk; /* the next chunk a worker takes */
-    pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    unsigned gen;
-    size_t busy;
+    core_gate_t gate;         /* hands batches and team parts to workers 1.. */
     cls_bert_part_fn team_fn; /* set: the wake-up is a team part, not a batch share */
     void *team_arg;
-    int stop, sync_ok;
+    int sync_ok;
     int padded;
     cls_precision_t prec; /* resolved: FP32, BF16 or INT8 */
     const cls_head_t *topic_head, *sent_head;
@@ -102,12 +98,8 @@ void cls_classifier_free(cls_classifier_t *c)
 {
     if (!c)
         return;
-    if (c->sync_ok) {
-        pthread_mutex_lock(&c->mu);
-        c->stop = 1;
-        pthread_cond_broadcast(&c->go);
-        pthread_mutex_unlock(&c->mu);
-    }
+    if (c->sync_ok)
+        core_gate_stop(&c->gate);
     for (size_t i = 0; c->w && i < c->n_workers; i++) {
         if (c->w[i].started)
             pthread_join(c->w[i].tid, NULL);
@@ -116,11 +108,8 @@ void cls_classifier_free(cls_classifier_t *c)
     }
     core_free(c->w);
     core_free(c->chunks);
-    if (c->sync_ok) {
-        pthread_mutex_destroy(&c->mu);
-        pthread_cond_destroy(&c->go);
-        pthread_cond_destroy(&c->done);
-    }
+    if (c->sync_ok)
+        core_gate_destroy(&c->gate);
     for (int i = 0; i < 2; i++)
         enc_cleanup(&c->enc[i]);
     core_free(c->topic_probs);
@@ -218,25 +207,15 @@ static void *worker_main(void *arg)
     cls_bert_part_fn fn;
     void *fn_arg;
 
-    pthread_mutex_lock(&c->mu);
-    for (;;) {
-        while (!c->stop && c->gen == seen)
-            pthread_cond_wait(&c->go, &c->mu);
-        if (c->stop)
-            break;
-        seen = c->gen;
+    while (core_gate_wait(&c->gate, &seen)) {
         fn = c->team_fn;
         fn_arg = c->team_arg;
-        pthread_mutex_unlock(&c->mu);
         if (fn)
             fn(fn_arg, (size_t)(w - c->w), c->n_workers);
         else
             run_chunks(w);
-        pthread_mutex_lock(&c->mu);
-        if (--c->busy == 0)
-            pthread_cond_signal(&c->done);
+        core_gate_finish(&c->gate);
     }
-    pthread_mutex_unlock(&c->mu);
     return NULL;
 }
 
@@ -292,17 +271,9 @@ static core_err_t start_workers(cls_classifier_t *c, size_t threads)
                 return rc;
         }
     }
-    if (pthread_mutex_init(&c->mu, NULL) != 0)
-        return CORE_ENOMEM;
-    if (pthread_cond_init(&c->go, NULL) != 0) {
-        pthread_mutex_destroy(&c->mu);
-        return CORE_ENOMEM;
-    }
-    if (pthread_cond_init(&c->done, NULL) != 0) {
-        pthread_cond_destroy(&c->go);
-        pthread_mutex_destroy(&c->mu);
-        return CORE_ENOMEM;
-    }
+    core_err_t rc = core_gate_init(&c->gate, CORE_GATE_SPIN_US);
+    if (rc != CORE_OK)
+        return rc;
     c->sync_ok = 1;
     for (size_t i = 1; i < threads; i++) {
         if (pthread_create(&c->w[i].tid, NULL, worker_main, &c->w[i]) != 0)
@@ -437,20 +408,13 @@ static core_err_t encode_item(cls_classifier_t *c, size_t i, const char *text, s
 static void team_run(void *team, cls_bert_part_fn fn, void *arg)
 {
     cls_classifier_t *c = team;
-    pthread_mutex_lock(&c->mu);
     c->team_fn = fn;
     c->team_arg = arg;
-    c->busy = c->n_workers - 1;
-    c->gen++;
-    pthread_cond_broadcast(&c->go);
-    pthread_mutex_unlock(&c->mu);
+    core_gate_open(&c->gate, c->n_workers - 1);
     fn(arg, 0, c->n_workers);
-    pthread_mutex_lock(&c->mu);
-    while (c->busy > 0)
-        pthread_cond_wait(&c->done, &c->mu);
+    core_gate_wait_done(&c->gate);
     c->team_fn = NULL;
     c->team_arg = NULL;
-    pthread_mutex_unlock(&c->mu);
 }
 
 /* A batch smaller than the team (a single item at light load): worker 0
@@ -508,20 +472,11 @@ static core_err_t run_encoded(cls_classifier_t *c, size_t n)
         return run_as_team(c, n);
 
     make_chunks(c, n);
-    if (c->n_workers > 1) {
-        pthread_mutex_lock(&c->mu);
-        c->busy = c->n_workers - 1;
-        c->gen++;
-        pthread_cond_broadcast(&c->go);
-        pthread_mutex_unlock(&c->mu);
-    }
+    if (c->n_workers > 1)
+        core_gate_open(&c->gate, c->n_workers - 1);
     run_chunks(&c->w[0]);
-    if (c->n_workers > 1) {
-        pthread_mutex_lock(&c->mu);
-        while (c->busy > 0)
-            pthread_cond_wait(&c->done, &c->mu);
-        pthread_mutex_unlock(&c->mu);
-    }
+    if (c->n_workers > 1)
+        core_gate_wait_done(&c->gate);
     c->flops = 0;
     for (size_t i = 0; i < c->n_workers; i++) {
         if (c->w[i].rc != CORE_OK)

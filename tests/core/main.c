@@ -7,11 +7,9 @@
 
 int main(void)
 {
-    Suite *s[] = {suite_error(), suite_time(),  suite_queue(), suite_config(), suite_metrics(),
-                  suite_msg(),   suite_item(),  suite_lines(), suite_log(), suite_watchlist(), suite_utf8(),
-                  suite_hash(),
-                  suite_alloc(),
-                  NULL};
+    Suite *s[] = {suite_error(), suite_time(), suite_queue(), suite_config(), suite_metrics(),
+                  suite_msg(),   suite_item(), suite_lines(), suite_log(),    suite_watchlist(),
+                  suite_utf8(),  suite_hash(), suite_alloc(), suite_gate(),   NULL};
     size_t n = sizeof s / sizeof s[0] - 1;
     if (!th_redis_binary())
         th_skip_suite("redis", "core_tls", "redis-server not found in PATH");

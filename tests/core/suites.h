@@ -16,4 +16,5 @@ Suite *suite_utf8(void);
 Suite *suite_hash(void);
 Suite *suite_tls(void);
 Suite *suite_alloc(void);
+Suite *suite_gate(void);
 #endif
