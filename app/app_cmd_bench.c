@@ -328,7 +328,10 @@ static int make_workers(bench_t *b)
         /* one encoder, its dense layers split across the threads */
         team_start(&b->team, b->threads);
         b->team_on = 1;
-        cls_bert_set_team(b->jobs[0].bert, team_run, &b->team, b->team.parts);
+        if (cls_bert_set_team(b->jobs[0].bert, team_run, &b->team, b->team.parts) != CORE_OK) {
+            fprintf(stderr, "finsent bench: cannot allocate the team's attention buffers\n");
+            return -1;
+        }
     }
     return 0;
 }

@@ -58,7 +58,9 @@ struct cls_bert {
     float *q, *kk, *v;   /* (max_rows, H) */
     float *ctx;          /* (max_rows, H) */
     float *u;            /* (max_rows, I) */
-    float *s;            /* (max_seq, max_seq) attention scores of one head */
+    float *s;            /* (s_parts, max_seq, max_seq) attention scores of one head,
+                          * one buffer per team part */
+    size_t s_parts;
     float *cls, *pooled; /* (max_batch, H) */
     float *logits[CLS_HEAD__COUNT], *probs[CLS_HEAD__COUNT]; /* (max_batch, labels) */
     size_t *off, *stride; /* (max_batch) row offset and row count per sequence */
@@ -232,6 +234,7 @@ core_err_t cls_bert_new_packed(const cls_model_t *m, const cls_bert_packed_t *p,
     b->ctx = fbuf(b->max_rows * c->hidden, &ok);
     b->u = fbuf(b->max_rows * c->intermediate, &ok);
     b->s = fbuf(max_seq * max_seq, &ok);
+    b->s_parts = 1;
     b->cls = fbuf(max_batch * c->hidden, &ok);
     b->pooled = fbuf(max_batch * c->hidden, &ok);
     for (int h = 0; h < CLS_HEAD__COUNT; h++) {
@@ -288,23 +291,54 @@ static void embed(cls_bert_t *b, const int32_t *ids, const size_t *lens)
  * sequence's real length (padded mode) are left out of the softmax, which
  * is exactly an additive -inf mask. cls_only: q and ctx hold one row per
  * sequence (its [CLS] query), row i for sequence i. */
-static void attention(cls_bert_t *b, const size_t *lens, int cls_only)
+typedef struct att_job {
+    cls_bert_t *b;
+    const size_t *lens;
+    int cls_only;
+} att_job_t;
+
+/* Team part `part` of `parts`: the heads [heads part / parts, heads (part +
+ * 1) / parts) of every sequence, with the part's own score buffer. */
+static void attention_part(void *arg, size_t part, size_t parts)
 {
+    const att_job_t *j = arg;
+    cls_bert_t *b = j->b;
     const cls_bert_config_t *c = cls_model_config(b->m);
     size_t H = c->hidden, d = H / c->heads;
-    float scale = 1.0f / sqrtf((float)d);
+    size_t h0 = c->heads * part / parts, h1 = c->heads * (part + 1) / parts;
+    float scale = 1.0f / sqrtf((float)d), *s = b->s + part * b->max_seq * b->max_seq;
 
     for (size_t i = 0; i < b->n; i++) {
-        size_t L = cls_only ? 1 : b->stride[i], nk = lens[i], r0 = b->off[i],
-               q0 = cls_only ? i : r0;
-        for (size_t h = 0; h < c->heads; h++) {
+        size_t L = j->cls_only ? 1 : b->stride[i], nk = j->lens[i], r0 = b->off[i],
+               q0 = j->cls_only ? i : r0;
+        for (size_t h = h0; h < h1; h++) {
             const float *q = b->q + q0 * H + h * d, *k = b->kk + r0 * H + h * d,
                         *v = b->v + r0 * H + h * d;
             float *ctx = b->ctx + q0 * H + h * d;
             /* ctx_h (L, d) = softmax(scale * q_h k_h^T) v_h, scores (L, nk) in s */
-            b->k->attention_head(q, L, k, v, nk, H, d, scale, b->s, ctx);
+            b->k->attention_head(q, L, k, v, nk, H, d, scale, s, ctx);
         }
     }
+}
+
+/* With a team, the heads are split between its threads (each element is
+ * computed as without one), when the products are worth a hand-over. */
+static void attention(cls_bert_t *b, const size_t *lens, int cls_only)
+{
+    const cls_bert_config_t *c = cls_model_config(b->m);
+    att_job_t j = {b, lens, cls_only};
+    size_t macs = 0;
+
+    if (b->team_run && b->team_parts > 1 && b->s_parts >= b->team_parts) {
+        for (size_t i = 0; i < b->n; i++)
+            macs += (cls_only ? 1 : b->stride[i]) * lens[i];
+        macs *= 2 * c->hidden; /* q k^T and p v over every head */
+        if (macs >= b->team_min_macs) {
+            b->team_run(b->team, attention_part, &j);
+            return;
+        }
+    }
+    attention_part(&j, 0, 1);
 }
 
 /* Epilogues of the reduced-precision GEMMs: the fp32 kernel table's bias +
@@ -412,6 +446,31 @@ static void dense(cls_bert_t *b, const float *x, size_t rows, size_t k, const fl
         dense_part(&j, 0, 1);
 }
 
+/* Several dense layers on the same input, one team hand-over for all: each
+ * thread takes its part of every layer's columns in turn. */
+typedef struct dense_set {
+    dense_job_t j[3];
+    size_t n;
+} dense_set_t;
+
+static void dense_set_part(void *arg, size_t part, size_t parts)
+{
+    dense_set_t *set = arg;
+    for (size_t i = 0; i < set->n; i++)
+        dense_part(&set->j[i], part, parts);
+}
+
+static void dense_set(cls_bert_t *b, dense_set_t *set)
+{
+    size_t macs = 0;
+    for (size_t i = 0; i < set->n; i++)
+        macs += set->j[i].rows * set->j[i].n * set->j[i].k;
+    if (b->team_run && b->team_parts > 1 && macs >= b->team_min_macs)
+        b->team_run(b->team, dense_set_part, set);
+    else
+        dense_set_part(set, 0, 1);
+}
+
 /* y (m, n) = x (m, k) W^T for the pooler and the heads: our own GEMM on
  * the packed wp (fp32), else OpenBLAS on w. */
 static void gemm_xwt(cls_bert_t *b, const float *x, size_t m, size_t k, const float *w,
@@ -423,11 +482,21 @@ static void gemm_xwt(cls_bert_t *b, const float *x, size_t m, size_t k, const fl
         cls_gemm_xwt(x, m, k, w, n, y, n);
 }
 
-void cls_bert_set_team(cls_bert_t *b, cls_bert_team_fn run, void *team, size_t parts)
+core_err_t cls_bert_set_team(cls_bert_t *b, cls_bert_team_fn run, void *team, size_t parts)
 {
+    if (run && parts > b->s_parts) {
+        /* a score buffer per part for the team's attention */
+        float *s = core_malloc(parts * b->max_seq * b->max_seq * sizeof(float));
+        if (!s)
+            return CORE_ENOMEM;
+        core_free(b->s);
+        b->s = s;
+        b->s_parts = parts;
+    }
     b->team_run = run;
     b->team = team;
     b->team_parts = parts;
+    return CORE_OK;
 }
 
 core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, size_t n, int padded)
@@ -472,11 +541,18 @@ core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, s
         }
         if (pl)
             lp_pack(b, b->x, b->rows, H);
-        dense(b, b->x, b->rows, H, lw->k_w, pl ? pl->k : NULL, H, lw->k_b, 0, b->kk);
-        dense(b, b->x, b->rows, H, lw->v_w, pl ? pl->v : NULL, H, lw->v_b, 0, b->v);
-        if (pl && last)
-            lp_pack(b, xin, rows, H);
-        dense(b, xin, rows, H, lw->q_w, pl ? pl->q : NULL, H, lw->q_b, 0, b->q);
+        /* K, V and (but in the last layer, whose queries are the [CLS]
+         * rows with their own packed input) Q in one hand-over */
+        dense_set_t kvq = {{{b, b->x, lw->k_w, lw->k_b, pl ? pl->k : NULL, b->rows, H, H, 0, b->kk},
+                            {b, b->x, lw->v_w, lw->v_b, pl ? pl->v : NULL, b->rows, H, H, 0, b->v},
+                            {b, xin, lw->q_w, lw->q_b, pl ? pl->q : NULL, rows, H, H, 0, b->q}},
+                           last ? 2 : 3};
+        dense_set(b, &kvq);
+        if (last) {
+            if (pl)
+                lp_pack(b, xin, rows, H);
+            dense(b, xin, rows, H, lw->q_w, pl ? pl->q : NULL, H, lw->q_b, 0, b->q);
+        }
         attention(b, lens, last);
         if (pl)
             lp_pack(b, b->ctx, rows, H);

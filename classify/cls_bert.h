@@ -87,17 +87,20 @@ void cls_bert_free(cls_bert_t *b);
 core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, size_t n,
                         int padded);
 
-/* A team for one batch's dense layers: when a batch has fewer items than
- * the classifier has threads, the idle threads take a share of each layer's
- * output columns. run(team, fn, arg) must call fn(arg, i, parts) once for
- * every i in [0, parts) (i = 0 on the calling thread is fine) and return
- * when all are done. run NULL: no team. The results are identical with and
- * without a team (each element is computed the same way), except that
- * OpenBLAS (fp32 unpacked) may block a product of fewer columns differently
- * (last bits). */
+/* A team for one batch's dense layers and attention: when a batch has fewer
+ * items than the classifier has threads, the idle threads take a share of
+ * each layer's output columns and of the attention heads. run(team, fn, arg) must call fn(arg, i,
+ * parts) once for every i in [0, parts) (i = 0 on the calling thread is fine) and return when all
+ * are done. run NULL: no team. The results are identical with and without a team (each element is
+ * computed the same way), except that OpenBLAS (fp32 unpacked) may block a product of fewer columns
+ * differently (last bits). */
 typedef void (*cls_bert_part_fn)(void *arg, size_t part, size_t parts);
 typedef void (*cls_bert_team_fn)(void *team, cls_bert_part_fn fn, void *arg);
-void cls_bert_set_team(cls_bert_t *b, cls_bert_team_fn run, void *team, size_t parts);
+/* cls_bert_set_team: the heads of attention are split between the team's
+ * parts too, each with its own score buffer, allocated here the first time
+ * a team has more parts than before: CORE_ENOMEM (the team is then left as
+ * it was), else CORE_OK. */
+core_err_t cls_bert_set_team(cls_bert_t *b, cls_bert_team_fn run, void *team, size_t parts);
 
 /* The results of the last run, in the checkpoint's output order: (n,
  * n_labels) row-major, or NULL when the model has no such head. */

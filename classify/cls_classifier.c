@@ -199,6 +199,8 @@ static void run_chunks(worker_t *w)
     }
 }
 
+static void team_run(void *team, cls_bert_part_fn fn, void *arg);
+
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
@@ -270,6 +272,14 @@ static core_err_t start_workers(cls_classifier_t *c, size_t threads)
             if (rc != CORE_OK)
                 return rc;
         }
+    }
+    /* worker 0 leads the team of small batches: its encoders get the
+     * team's attention buffers now, not on the first such batch */
+    for (int k = 0; threads > 1 && k < c->n_enc; k++) {
+        core_err_t rc = cls_bert_set_team(c->w[0].bert[k], team_run, c, threads);
+        if (rc != CORE_OK)
+            return rc;
+        (void)cls_bert_set_team(c->w[0].bert[k], NULL, NULL, 0);
     }
     core_err_t rc = core_gate_init(&c->gate, CORE_GATE_SPIN_US);
     if (rc != CORE_OK)
@@ -418,18 +428,20 @@ static void team_run(void *team, cls_bert_part_fn fn, void *arg)
 }
 
 /* A batch smaller than the team (a single item at light load): worker 0
- * encodes it with every worker taking a share of each dense layer. */
+ * encodes it with every worker taking a share of each dense layer and of
+ * the attention heads. */
 static core_err_t run_as_team(cls_classifier_t *c, size_t n)
 {
     worker_t *w0 = &c->w[0];
+    /* allocates nothing: the buffers were made with the encoders */
     for (int k = 0; k < c->n_enc; k++)
-        cls_bert_set_team(w0->bert[k], team_run, c, c->n_workers);
+        (void)cls_bert_set_team(w0->bert[k], team_run, c, c->n_workers);
     w0->first = 0;
     w0->count = n;
     w0->flops = 0;
     run_share(w0);
     for (int k = 0; k < c->n_enc; k++)
-        cls_bert_set_team(w0->bert[k], NULL, NULL, 0);
+        (void)cls_bert_set_team(w0->bert[k], NULL, NULL, 0);
     for (size_t i = 1; i < c->n_workers; i++)
         c->w[i].count = 0;
     if (w0->rc != CORE_OK)

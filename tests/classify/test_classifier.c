@@ -113,7 +113,8 @@ START_TEST(test_one_model)
 END_TEST
 
 /* A batch smaller than the thread count runs as a team (each dense
- * layer's columns split between the threads): single items with 3
+ * layer's columns and the attention heads split between the threads: 3
+ * parts of this model's 4 heads take 1, 1 and 2): single items with 3
  * threads give what 1 thread gives, at each precision (packed kernels, our
  * own fp32 GEMM included: bit for bit, every element is computed the same
  * way; fp32 on OpenBLAS: it may block a narrower product differently, last
