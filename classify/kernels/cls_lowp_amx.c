@@ -28,7 +28,12 @@
  * second of two C buffers. bench_lowp, best of 30-60 interleaved rounds
  * against the unpipelined kernel: 1.09-1.11x at n x k = 768 x 768, 1.20x
  * on the FFN's first layer with its GELU, 1.01x at k = 3072 (little
- * epilogue per product there).
+ * epilogue per product there); at k < 512 without an epilogue function
+ * (256 x 256) slices of rows measured 0.85x, so there the pending block is
+ * drained whole at the first k step (0.94-0.97x). In the two-thread encoder
+ * the gain mostly vanishes (finsent-mini real text 1.00x over 8 pairs):
+ * the two vCPUs share the AMX throughput (docs/engine.md), so one thread's
+ * tile products already run during the other's vector work.
  *
  * Prefetch: the first row block to read a column pair's weights (every
  * block at batch 1, where each weight is used once and comes from memory)
@@ -150,6 +155,7 @@ typedef struct gemm_state {
     cls_lowp_epi_fn epi;
     float *y;
     size_t ldy;
+    size_t min_slice; /* fewest rows of the pending block per drain */
     /* the pending block */
     int live;
     size_t p_r0, p_rows, p_nb, p_j0, p_ncols, p_done;
@@ -198,7 +204,7 @@ static void drain(gemm_state_t *g, size_t upto)
         _tile_zero(2);                                                                             \
         _tile_zero(3);                                                                             \
         size_t per = g->live ? (g->p_rows - g->p_done + nk - 1) / nk : 0, upto = g->p_done;        \
-        per = per && per < MIN_SLICE ? MIN_SLICE : per;                                            \
+        per = per && per < g->min_slice ? g->min_slice : per;                                      \
         for (size_t kb = 0; kb < nk; kb++) {                                                       \
             const char *ak = ar + kb * 64, *wk = wb + kb * 1024;                                   \
             _tile_loadd(4, ak, lda);                                                               \
@@ -297,6 +303,9 @@ static void gemm_any(const void *a, const float *ascale, const int32_t *azp, siz
 
     /* the padding columns of a lone 16-column block are zero */
     memset(g.raw, 0, sizeof g.raw);
+    /* a short k without an epilogue function leaves too little vector work
+     * to spread: the pending block is drained whole at the first k step */
+    g.min_slice = nk < 8 && !epi ? BLK : MIN_SLICE;
     config_tiles();
     if (lda <= SHORT_K_BYTES) {
         /* row blocks across a panel of column pairs: a 32-row block of A
