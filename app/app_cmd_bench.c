@@ -20,8 +20,11 @@
  * batches; --workers 1 runs one encoder whose dense layers are split
  * across the threads by a team (what the classifier does for batches
  * smaller than its thread count; it used to measure one encoder on
- * OpenBLAS's own threads, docs/engine.md). --json prints one JSON object
- * per measurement for bench/compare.
+ * OpenBLAS's own threads, docs/engine.md). Each worker runs its share in
+ * encoder calls of about cls_classifier_chunk_tokens tokens, as the
+ * classifier cuts a batch (padded mode pads each call to its longest item, as the classifier
+ * does); --chunk N makes them N items. --json prints one JSON object per
+ * measurement for bench/compare.
  */
 #include <math.h>
 #include <pthread.h>
@@ -36,6 +39,7 @@
 #include "app/app_opts.h"
 #include "classify/cls_bert.h"
 #include "classify/cls_blas.h"
+#include "classify/cls_classifier.h"
 #include "classify/cls_model.h"
 #include "classify/cls_wordpiece.h"
 #include "classify/kernels/cls_kernels.h"
@@ -48,6 +52,8 @@ typedef struct job {
     const size_t *offs;  /* (n_items) start of each item in ids */
     size_t first, count; /* items of this worker */
     size_t batch, iters;
+    size_t chunk;        /* items per encoder call (0: about chunk_tokens tokens) */
+    size_t chunk_tokens; /* cls_classifier_chunk_tokens */
     int padded;
     core_err_t rc;
 } job_t;
@@ -129,6 +135,21 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Items of the encoder call that starts at item i of a share of n: --chunk
+ * items, else about chunk_tokens tokens, as the classifier cuts its
+ * batches. */
+static size_t chunk_items(const job_t *j, size_t i, size_t n)
+{
+    const size_t *lens = j->lens + j->first;
+    size_t tok = 0, c = 0;
+    if (j->chunk)
+        return j->chunk < n - i ? j->chunk : n - i;
+    do
+        tok += lens[i + c++];
+    while (i + c < n && tok + lens[i + c] / 2 < j->chunk_tokens);
+    return c;
+}
+
 /* One round: iters batches, cycling over this worker's items. */
 static void *work(void *arg)
 {
@@ -142,8 +163,11 @@ static void *work(void *arg)
             next = 0;
         if (n > j->count)
             n = j->count;
-        j->rc = cls_bert_run(j->bert, j->ids + j->offs[j->first + next], j->lens + j->first + next,
-                             n, j->padded);
+        for (size_t c = 0; c < n && j->rc == CORE_OK;) {
+            size_t cn = chunk_items(j, next + c, next + n), i = j->first + next + c;
+            j->rc = cls_bert_run(j->bert, j->ids + j->offs[i], j->lens + i, cn, j->padded);
+            c += cn;
+        }
         next += n;
     }
     return NULL;
@@ -192,7 +216,7 @@ static char **read_texts(const char *path, size_t limit, size_t *n)
 typedef struct bench {
     cls_bert_config_t cfg; /* the synthetic shape, then the model's */
     const char *model_dir, *texts_path, *precision;
-    size_t seq, batch, threads, workers, runs, warmup, iters, limit;
+    size_t seq, batch, threads, workers, runs, warmup, iters, limit, chunk;
     int json;
     cls_precision_t prec;
     cls_model_t *m;
@@ -319,6 +343,8 @@ static int make_workers(bench_t *b)
         j->offs = b->offs;
         j->batch = b->batch * (w + 1) / nw - b->batch * w / nw;
         j->iters = b->iters;
+        j->chunk = b->chunk;
+        j->chunk_tokens = cls_classifier_chunk_tokens(b->m, b->prec);
         if (cls_bert_new_packed(b->m, b->packed, j->batch, b->seq, &j->bert) != CORE_OK) {
             fprintf(stderr, "finsent bench: cannot allocate the encoder\n");
             return -1;
@@ -350,7 +376,11 @@ static void round_work(const bench_t *b, int padded, double *items, double *toks
             *items += (double)n;
             for (size_t i = 0; i < n; i++)
                 *toks += (double)b->lens[j->first + next + i];
-            *flops += cls_bert_flops(b->m, b->lens + j->first + next, n, padded);
+            for (size_t c = 0; c < n;) { /* padded: each call pads to its longest */
+                size_t cn = chunk_items(j, next + c, next + n);
+                *flops += cls_bert_flops(b->m, b->lens + j->first + next + c, cn, padded);
+                c += cn;
+            }
             next += n;
         }
     }
@@ -529,6 +559,11 @@ int app_cmd_bench(int argc, char **argv)
                  "timed rounds, the median is reported (default 5)"),
         APP_SIZE("warmup", 0, "N", 0, 1000, &b.warmup, "untimed rounds first (default 1)"),
         APP_SIZE("iters", 0, "N", 1, 100000, &b.iters, "batches per round (default 8)"),
+        APP_SIZE("chunk", 0, "N", 1, 4096, &b.chunk,
+                 "items per encoder call within a worker's share of a\n"
+                 "batch (default: chunks of about 64 tokens, 256 for\n"
+                 "models of over 32 MiB of weights, as the classifier cuts\n"
+                 "its batches)"),
         APP_STR("texts", 0, "FILE", &b.texts_path,
                 "real texts (text<TAB>label TSV); packed and padded"),
         APP_SIZE("limit", 0, "N", 1, 1 << 20, &b.limit, "at most N texts (default 1024)"),

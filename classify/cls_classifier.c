@@ -3,15 +3,18 @@
  * a separate sentiment model, enc[1]); each owns its model, tokenizer,
  * tokenizer workspace and id buffer (max_batch * max_seq). The compute
  * threads are `threads` workers (the caller's thread is worker 0, the others
- * are pthreads that wait at a core_gate between batches and team parts:
- * a spin of at most CORE_GATE_SPIN_US, then asleep); each worker has its own cls_bert_t per encoder
- * sized for ceil(max_batch / threads) items, with OpenBLAS single-threaded. A batch is cut into
- * chunks of contiguous items with about equal token counts (chunks_per_worker per worker, each at
- * most ceil(max_batch / threads) items), and the workers take chunks from a shared counter until
- * none is left: a worker the scheduler preempts (the daemon's other threads and redis-server share
- * the cores) or that wakes up late holds back only the chunk it is on, not a fixed half of the
- * batch. Packing makes every item independent of its batch neighbours, so splitting a batch never
- * changes a result.
+ * are pthreads that wait at a core_gate between batches and team parts: a
+ * spin of at most CORE_GATE_SPIN_US, then asleep); each worker has its own
+ * cls_bert_t per encoder sized for ceil(max_batch / threads) items, with
+ * OpenBLAS single-threaded. A batch is cut into chunks of contiguous items
+ * with about equal token counts, about cls_classifier_chunk_tokens each (at
+ * least one per worker, at most CHUNKS_PER_WORKER per worker, each at most
+ * ceil(max_batch / threads) items), and the workers take chunks from a
+ * shared counter until none is left: a worker the scheduler preempts (the
+ * daemon's other threads and redis-server share the cores) or that wakes up
+ * late holds back only the chunk it is on, not a fixed half of the batch.
+ * Packing makes every item independent of its batch neighbours, so
+ * splitting a batch never changes a result.
  */
 #include "classify/cls_classifier.h"
 
@@ -39,8 +42,9 @@ typedef struct enc {
     cls_bert_packed_t *packed; /* NULL at fp32 on OpenBLAS */
 } enc_t;
 
-/* Chunks per worker in a batch: more balance what a preempted worker holds
- * back, fewer make larger GEMMs (bench/e2e, docs/pipeline.md). */
+/* The most chunks per worker in a batch: more balance what a preempted
+ * worker holds back, fewer make larger GEMMs (bench/e2e, docs/pipeline.md);
+ * their size is set by CLS_CHUNK_TOKENS (cls_classifier.h). */
 #define CHUNKS_PER_WORKER 8
 
 typedef struct chunk {
@@ -65,6 +69,8 @@ struct cls_classifier {
     size_t n_workers;
     chunk_t *chunks; /* (max_batch) the current batch's chunks */
     size_t n_chunks, chunks_per_worker;
+    int chunks_fixed;         /* FINSENT_CHUNKS_PER_WORKER: exactly chunks_per_worker */
+    size_t chunk_tokens;      /* else chunks of about this many tokens */
     atomic_size_t next_chunk; /* the next chunk a worker takes */
     core_gate_t gate;         /* hands batches and team parts to workers 1.. */
     cls_bert_part_fn team_fn; /* set: the wake-up is a team part, not a batch share */
@@ -260,6 +266,11 @@ static core_err_t start_workers(cls_classifier_t *c, size_t threads)
     c->n_workers = threads;
     c->per_worker = (c->max_batch + threads - 1) / threads;
     c->chunks_per_worker = cpw > 0 && cpw <= 64 ? (size_t)cpw : CHUNKS_PER_WORKER;
+    c->chunks_fixed = cpw > 0 && cpw <= 64;
+    /* the larger encoder sets the size */
+    c->chunk_tokens = cls_classifier_chunk_tokens(c->enc[0].m, c->prec);
+    if (c->n_enc > 1 && cls_classifier_chunk_tokens(c->enc[1].m, c->prec) > c->chunk_tokens)
+        c->chunk_tokens = cls_classifier_chunk_tokens(c->enc[1].m, c->prec);
     if (!(c->w = core_calloc(threads, sizeof *c->w)) ||
         !(c->chunks = core_calloc(c->max_batch, sizeof *c->chunks)))
         return CORE_ENOMEM;
@@ -451,9 +462,19 @@ static core_err_t run_as_team(cls_classifier_t *c, size_t n)
     return CORE_OK;
 }
 
-/* make_chunks cuts items 0..n of the encoded batch into about
- * n_workers * chunks_per_worker runs of contiguous items with about equal
- * token counts, none longer than per_worker items. */
+size_t cls_classifier_chunk_tokens(const cls_model_t *m, cls_precision_t prec)
+{
+    const cls_bert_config_t *cf = cls_model_config(m);
+    size_t esz = prec == CLS_PREC_INT8 ? 1 : prec == CLS_PREC_BF16 ? 2 : 4;
+    size_t per_layer = 4 * cf->hidden * cf->hidden + 2 * cf->hidden * cf->intermediate;
+    return per_layer * cf->layers * esz > CLS_CHUNK_BIG_BYTES ? CLS_CHUNK_TOKENS_BIG
+                                                              : CLS_CHUNK_TOKENS_SMALL;
+}
+
+/* make_chunks cuts items 0..n of the encoded batch into runs of contiguous
+ * items with about equal token counts, about chunk_tokens each but at
+ * least one and at most chunks_per_worker per worker (exactly that many with
+ * FINSENT_CHUNKS_PER_WORKER), none longer than per_worker items. */
 static void make_chunks(cls_classifier_t *c, size_t n)
 {
     const size_t *lens = c->enc[0].lens;
@@ -461,6 +482,10 @@ static void make_chunks(cls_classifier_t *c, size_t n)
 
     for (size_t j = 0; j < n; j++)
         total += lens[j];
+    if (!c->chunks_fixed) {
+        size_t by_tokens = (total + c->chunk_tokens - 1) / c->chunk_tokens;
+        want = by_tokens < c->n_workers ? c->n_workers : by_tokens < want ? by_tokens : want;
+    }
     c->n_chunks = 0;
     while (i < n) {
         chunk_t *ch = &c->chunks[c->n_chunks++];

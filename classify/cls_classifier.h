@@ -30,6 +30,20 @@
 
 typedef struct cls_classifier cls_classifier_t;
 
+/* cls_classifier_chunk_tokens: about how many tokens one encoder call of
+ * model m at precision prec should take. The classifier cuts each batch
+ * into chunks of about this size (its workers take them one at a time), and
+ * `finsent bench` cuts each worker's share the same way. Every chunk streams
+ * the dense weights once more, so a large model (weights over
+ * CLS_CHUNK_BIG_BYTES at prec: BERT-base) gets CLS_CHUNK_TOKENS_BIG-token
+ * chunks, a small one CLS_CHUNK_TOKENS_SMALL for balance between the
+ * workers (docs/engine.md has the measurements). */
+#define CLS_CHUNK_TOKENS_SMALL 64
+#define CLS_CHUNK_TOKENS_BIG 256
+#define CLS_CHUNK_BIG_BYTES ((size_t)32 << 20)
+struct cls_model;
+size_t cls_classifier_chunk_tokens(const struct cls_model *m, cls_precision_t prec);
+
 typedef struct cls_classifier_opts {
     const char *model_dir;           /* used for any head not given below */
     const char *topic_model_dir;     /* NULL or "": the topic head of model_dir */
