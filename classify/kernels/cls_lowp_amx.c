@@ -97,7 +97,8 @@ static void pack_a_int8(const float *x, size_t m, size_t k, size_t ldx, void *a,
 #define BLK 32
 
 /* int8: blk = dequantized raw int32 sums (+ bias, given for the block's
- * columns, when add_bias), for nb 16-column halves. */
+ * columns, when add_bias), for nb 16-column halves; blk may be raw (in
+ * place, as the pipeline calls it). */
 static void dequant_block(const int32_t *raw, float *blk, size_t rows, size_t nb, size_t j0,
                           const float *ascale, const int32_t *azp, const float *scale,
                           const int32_t *wsum, const float *bias, int add_bias)
