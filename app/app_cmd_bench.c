@@ -344,7 +344,7 @@ static int make_workers(bench_t *b)
         j->batch = b->batch * (w + 1) / nw - b->batch * w / nw;
         j->iters = b->iters;
         j->chunk = b->chunk;
-        j->chunk_tokens = cls_classifier_chunk_tokens(b->m, b->prec);
+        j->chunk_tokens = cls_classifier_chunk_tokens(cls_model_config(b->m), b->prec);
         if (cls_bert_new_packed(b->m, b->packed, j->batch, b->seq, &j->bert) != CORE_OK) {
             fprintf(stderr, "finsent bench: cannot allocate the encoder\n");
             return -1;

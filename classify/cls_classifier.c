@@ -268,9 +268,10 @@ static core_err_t start_workers(cls_classifier_t *c, size_t threads)
     c->chunks_per_worker = cpw > 0 && cpw <= 64 ? (size_t)cpw : CHUNKS_PER_WORKER;
     c->chunks_fixed = cpw > 0 && cpw <= 64;
     /* the larger encoder sets the size */
-    c->chunk_tokens = cls_classifier_chunk_tokens(c->enc[0].m, c->prec);
-    if (c->n_enc > 1 && cls_classifier_chunk_tokens(c->enc[1].m, c->prec) > c->chunk_tokens)
-        c->chunk_tokens = cls_classifier_chunk_tokens(c->enc[1].m, c->prec);
+    for (int k = 0; k < c->n_enc; k++) {
+        size_t t = cls_classifier_chunk_tokens(cls_model_config(c->enc[k].m), c->prec);
+        c->chunk_tokens = t > c->chunk_tokens ? t : c->chunk_tokens;
+    }
     if (!(c->w = core_calloc(threads, sizeof *c->w)) ||
         !(c->chunks = core_calloc(c->max_batch, sizeof *c->chunks)))
         return CORE_ENOMEM;
@@ -462,9 +463,8 @@ static core_err_t run_as_team(cls_classifier_t *c, size_t n)
     return CORE_OK;
 }
 
-size_t cls_classifier_chunk_tokens(const cls_model_t *m, cls_precision_t prec)
+size_t cls_classifier_chunk_tokens(const cls_bert_config_t *cf, cls_precision_t prec)
 {
-    const cls_bert_config_t *cf = cls_model_config(m);
     size_t esz = prec == CLS_PREC_INT8 ? 1 : prec == CLS_PREC_BF16 ? 2 : 4;
     size_t per_layer = 4 * cf->hidden * cf->hidden + 2 * cf->hidden * cf->intermediate;
     return per_layer * cf->layers * esz > CLS_CHUNK_BIG_BYTES ? CLS_CHUNK_TOKENS_BIG

@@ -30,8 +30,8 @@
 
 typedef struct cls_classifier cls_classifier_t;
 
-/* cls_classifier_chunk_tokens: about how many tokens one encoder call of
- * model m at precision prec should take. The classifier cuts each batch
+/* cls_classifier_chunk_tokens: about how many tokens one encoder call of a
+ * model of shape cf at precision prec should take. The classifier cuts each batch
  * into chunks of about this size (its workers take them one at a time), and
  * `finsent bench` cuts each worker's share the same way. Every chunk streams
  * the dense weights once more, so a large model (weights over
@@ -41,8 +41,8 @@ typedef struct cls_classifier cls_classifier_t;
 #define CLS_CHUNK_TOKENS_SMALL 64
 #define CLS_CHUNK_TOKENS_BIG 256
 #define CLS_CHUNK_BIG_BYTES ((size_t)32 << 20)
-struct cls_model;
-size_t cls_classifier_chunk_tokens(const struct cls_model *m, cls_precision_t prec);
+struct cls_bert_config;
+size_t cls_classifier_chunk_tokens(const struct cls_bert_config *cf, cls_precision_t prec);
 
 typedef struct cls_classifier_opts {
     const char *model_dir;           /* used for any head not given below */

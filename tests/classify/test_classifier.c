@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 
 #include "classify/cls_classifier.h"
+#include "classify/cls_model.h"
 #include "core/core_msg.h"
 #include "tests/classify/suites.h"
 #include "tests/common/th.h"
@@ -109,6 +110,27 @@ START_TEST(test_one_model)
     cls_classifier_free(cl);
     cls_classifier_free(NULL);
     json_decref(g);
+}
+END_TEST
+
+/* The chunk size: BERT-base's dense weights exceed CLS_CHUNK_BIG_BYTES at
+ * every precision, finsent-mini's at none, and the boundary is strict
+ * (hidden 256, intermediate 512: 0.5 MiB of int8 weights per layer). */
+START_TEST(test_chunk_tokens)
+{
+    cls_bert_config_t base = {.hidden = 768, .layers = 12, .intermediate = 3072};
+    cls_bert_config_t mini = {.hidden = 256, .layers = 8, .intermediate = 1024};
+    cls_bert_config_t edge = {.hidden = 256, .layers = 64, .intermediate = 512};
+    static const cls_precision_t precs[] = {CLS_PREC_FP32, CLS_PREC_BF16, CLS_PREC_INT8};
+
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_uint_eq(cls_classifier_chunk_tokens(&base, precs[i]), CLS_CHUNK_TOKENS_BIG);
+        ck_assert_uint_eq(cls_classifier_chunk_tokens(&mini, precs[i]), CLS_CHUNK_TOKENS_SMALL);
+    }
+    ck_assert_uint_eq(cls_classifier_chunk_tokens(&edge, CLS_PREC_INT8), CLS_CHUNK_TOKENS_SMALL);
+    ck_assert_uint_eq(cls_classifier_chunk_tokens(&edge, CLS_PREC_BF16), CLS_CHUNK_TOKENS_BIG);
+    edge.layers = 65;
+    ck_assert_uint_eq(cls_classifier_chunk_tokens(&edge, CLS_PREC_INT8), CLS_CHUNK_TOKENS_BIG);
 }
 END_TEST
 
@@ -530,6 +552,7 @@ Suite *suite_classifier(void)
     TCase *tc = tcase_create("classifier");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_team_equals_single_thread, 0, 4);
+    tcase_add_test(tc, test_chunk_tokens);
     tcase_add_loop_test(tc, test_one_model, 0, 3);
     tcase_add_loop_test(tc, test_chunks_equal_single_thread, 0, 2);
     tcase_add_loop_test(tc, test_two_models_and_order, 0, 2);
