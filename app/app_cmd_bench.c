@@ -22,9 +22,9 @@
  * smaller than its thread count; it used to measure one encoder on
  * OpenBLAS's own threads, docs/engine.md). Each worker runs its share in
  * encoder calls of about cls_classifier_chunk_tokens tokens, as the
- * classifier cuts a batch (padded mode pads each call to its longest item, as the classifier
- * does); --chunk N makes them N items. --json prints one JSON object per
- * measurement for bench/compare.
+ * classifier cuts a batch (padded mode pads each call to its longest item,
+ * as the classifier does); --chunk N makes them N items. --json prints one
+ * JSON object per measurement for bench/compare.
  */
 #include <math.h>
 #include <pthread.h>

@@ -435,17 +435,6 @@ static void dense_part(void *arg, size_t part, size_t nparts)
     act_epilogue(act)(j->y + j0, j->n, j->bias + j0, j->rows, j1 - j0);
 }
 
-
-static void dense(cls_bert_t *b, const float *x, size_t rows, size_t k, const float *w,
-                  const cls_wpack_t *wp, size_t n, const float *bias, int act, float *y)
-{
-    dense_job_t j = {b, x, w, bias, wp, rows, k, n, act, y};
-    if (b->team_run && b->team_parts > 1 && rows * n * k >= b->team_min_macs)
-        b->team_run(b->team, dense_part, &j);
-    else
-        dense_part(&j, 0, 1);
-}
-
 /* Several dense layers on the same input, one team hand-over for all: each
  * thread takes its part of every layer's columns in turn. */
 typedef struct dense_set {
@@ -469,6 +458,13 @@ static void dense_set(cls_bert_t *b, dense_set_t *set)
         b->team_run(b->team, dense_set_part, set);
     else
         dense_set_part(set, 0, 1);
+}
+
+static void dense(cls_bert_t *b, const float *x, size_t rows, size_t k, const float *w,
+                  const cls_wpack_t *wp, size_t n, const float *bias, int act, float *y)
+{
+    dense_set_t set = {.j = {{b, x, w, bias, wp, rows, k, n, act, y}}, .n = 1};
+    dense_set(b, &set);
 }
 
 /* y (m, n) = x (m, k) W^T for the pooler and the heads: our own GEMM on
@@ -543,10 +539,11 @@ core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, s
             lp_pack(b, b->x, b->rows, H);
         /* K, V and (but in the last layer, whose queries are the [CLS]
          * rows with their own packed input) Q in one hand-over */
-        dense_set_t kvq = {{{b, b->x, lw->k_w, lw->k_b, pl ? pl->k : NULL, b->rows, H, H, 0, b->kk},
-                            {b, b->x, lw->v_w, lw->v_b, pl ? pl->v : NULL, b->rows, H, H, 0, b->v},
-                            {b, xin, lw->q_w, lw->q_b, pl ? pl->q : NULL, rows, H, H, 0, b->q}},
-                           last ? 2 : 3};
+        dense_set_t kvq = {
+            .j = {{b, b->x, lw->k_w, lw->k_b, pl ? pl->k : NULL, b->rows, H, H, 0, b->kk},
+                  {b, b->x, lw->v_w, lw->v_b, pl ? pl->v : NULL, b->rows, H, H, 0, b->v},
+                  {b, xin, lw->q_w, lw->q_b, pl ? pl->q : NULL, rows, H, H, 0, b->q}},
+            .n = last ? 2 : 3};
         dense_set(b, &kvq);
         if (last) {
             if (pl)

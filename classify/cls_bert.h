@@ -89,11 +89,12 @@ core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, s
 
 /* A team for one batch's dense layers and attention: when a batch has fewer
  * items than the classifier has threads, the idle threads take a share of
- * each layer's output columns and of the attention heads. run(team, fn, arg) must call fn(arg, i,
- * parts) once for every i in [0, parts) (i = 0 on the calling thread is fine) and return when all
- * are done. run NULL: no team. The results are identical with and without a team (each element is
- * computed the same way), except that OpenBLAS (fp32 unpacked) may block a product of fewer columns
- * differently (last bits). */
+ * each layer's output columns and of the attention heads. run(team, fn,
+ * arg) must call fn(arg, i, parts) once for every i in [0, parts) (i = 0 on
+ * the calling thread is fine) and return when all are done. run NULL: no
+ * team. The results are identical with and without a team (each element is
+ * computed the same way), except that OpenBLAS (fp32 unpacked) may block a
+ * product of fewer columns differently (last bits). */
 typedef void (*cls_bert_part_fn)(void *arg, size_t part, size_t parts);
 typedef void (*cls_bert_team_fn)(void *team, cls_bert_part_fn fn, void *arg);
 /* cls_bert_set_team: the heads of attention are split between the team's

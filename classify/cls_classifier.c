@@ -44,7 +44,7 @@ typedef struct enc {
 
 /* The most chunks per worker in a batch: more balance what a preempted
  * worker holds back, fewer make larger GEMMs (bench/e2e, docs/pipeline.md);
- * their size is set by CLS_CHUNK_TOKENS (cls_classifier.h). */
+ * their size is set by cls_classifier_chunk_tokens. */
 #define CHUNKS_PER_WORKER 8
 
 typedef struct chunk {

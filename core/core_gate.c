@@ -77,8 +77,10 @@ void core_gate_stop(core_gate_t *g)
     wake_all(g);
 }
 
+typedef int (*ready_fn)(core_gate_t *g, const void *arg);
+
 /* Polls until ready(g, arg) or spin_us have passed; 1 when ready. */
-static int spin(core_gate_t *g, int (*ready)(core_gate_t *, const void *), const void *arg)
+static int spin(core_gate_t *g, ready_fn ready, const void *arg)
 {
     if (g->spin_us == 0)
         return ready(g, arg);
@@ -103,16 +105,23 @@ static int finished(core_gate_t *g, const void *unused)
     return atomic_load(&g->busy) == 0;
 }
 
+/* Spins, then sleeps on cv (counted in sleepers), until ready(g, arg). */
+static void wait_for(core_gate_t *g, ready_fn ready, const void *arg, pthread_cond_t *cv,
+                     atomic_int *sleepers)
+{
+    if (spin(g, ready, arg))
+        return;
+    pthread_mutex_lock(&g->mu);
+    atomic_fetch_add(sleepers, 1);
+    while (!ready(g, arg))
+        pthread_cond_wait(cv, &g->mu);
+    atomic_fetch_sub(sleepers, 1);
+    pthread_mutex_unlock(&g->mu);
+}
+
 int core_gate_wait(core_gate_t *g, unsigned *seen)
 {
-    if (!spin(g, opened, seen)) {
-        pthread_mutex_lock(&g->mu);
-        atomic_fetch_add(&g->sleepers_go, 1);
-        while (!opened(g, seen))
-            pthread_cond_wait(&g->go, &g->mu);
-        atomic_fetch_sub(&g->sleepers_go, 1);
-        pthread_mutex_unlock(&g->mu);
-    }
+    wait_for(g, opened, seen, &g->go, &g->sleepers_go);
     if (atomic_load(&g->stop))
         return 0;
     *seen = atomic_load(&g->gen);
@@ -130,12 +139,5 @@ void core_gate_finish(core_gate_t *g)
 
 void core_gate_wait_done(core_gate_t *g)
 {
-    if (spin(g, finished, NULL))
-        return;
-    pthread_mutex_lock(&g->mu);
-    atomic_fetch_add(&g->sleepers_done, 1);
-    while (!finished(g, NULL))
-        pthread_cond_wait(&g->done, &g->mu);
-    atomic_fetch_sub(&g->sleepers_done, 1);
-    pthread_mutex_unlock(&g->mu);
+    wait_for(g, finished, NULL, &g->done, &g->sleepers_done);
 }
