@@ -133,8 +133,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_lowp: bad shape %s (want NxK)\n", sv[si]);
             return 2;
         }
-        float *w = malloc(n * kk * sizeof *w), *x = malloc(m * kk * sizeof *x);
-        float *bias = calloc(n + 32, sizeof *bias), *y = malloc(m * n * sizeof *y);
+        /* x and y start on cache lines, as the encoder's buffers do */
+        float *w = malloc(n * kk * sizeof *w);
+        float *x = aligned_alloc(64, (m * kk * sizeof *x + 63) / 64 * 64);
+        float *bias = calloc(n + 32, sizeof *bias);
+        float *y = aligned_alloc(64, (m * n * sizeof *y + 63) / 64 * 64);
         if (!w || !x || !bias || !y)
             return 1;
         for (size_t i = 0; i < n * kk; i++)
