@@ -1,12 +1,13 @@
 /*
  * bench/bench_kernels.c: the elementwise kernels of classify/kernels alone,
  * one thread, every variant this CPU runs (generic, avx2, avx512) on the
- * same rows: ns per element of bias_gelu_erf, bias_gelu_tanh and bias_add
- * (the floor: the copy that restores the input, and one add). Rows of n floats (default 3072, the
- * BERT-base FFN width; 12 KiB, in L1/L2) are processed over and over for about --ms per round; the
- * variants run interleaved, round by round, and the best (fastest) round is reported next to the
- * median: on a shared VM the best round is the stable figure (docs/engine.md). Timed with
- * CLOCK_THREAD_CPUTIME_ID.
+ * same rows: ns per element of bias_gelu_erf, bias_gelu_tanh, bias_add
+ * (the floor: the copy that restores the input, and one add) and
+ * add_layernorm (residual add and LayerNorm, as the encoder runs it). Rows of n floats (default
+ * 3072, the BERT-base FFN width; 12 KiB, in L1/L2) are processed over and over for about --ms per
+ * round; the variants run interleaved, round by round, and the best (fastest) round is reported
+ * next to the median: on a shared VM the best round is the stable figure (docs/engine.md). Timed
+ * with CLOCK_THREAD_CPUTIME_ID.
  *
  * usage: bench_kernels [--n 3072] [--rows 8] [--rounds 15] [--ms 30]
  * To compare two builds of the kernels, run this file's binary from each.
@@ -31,7 +32,8 @@ static bias_fn pick(const cls_kernels_t *k, int op)
 int main(int argc, char **argv)
 {
     static const char *const names[] = {"generic", "avx2", "avx512"};
-    static const char *const ops[] = {"bias_gelu_erf", "bias_gelu_tanh", "bias_add"};
+    static const char *const ops[] = {"bias_gelu_erf", "bias_gelu_tanh", "bias_add",
+                                      "add_layernorm"};
     size_t n = 3072, rows = 8, rounds = 15;
     double ms = 30;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -55,16 +57,21 @@ int main(int argc, char **argv)
                 MAX_ROUNDS);
         return 2;
     }
-    float *x = malloc(rows * n * sizeof *x), *y = malloc(rows * n * sizeof *y),
-          *b = malloc(n * sizeof *b);
-    if (!x || !y || !b)
+    /* rows start on cache lines when n is a multiple of 16, as the
+     * encoder's do */
+    float *x = aligned_alloc(64, (rows * n * sizeof *x + 63) / 64 * 64),
+          *y = aligned_alloc(64, (rows * n * sizeof *y + 63) / 64 * 64), *b = malloc(n * sizeof *b),
+          *g = malloc(n * sizeof *g);
+    if (!x || !y || !b || !g)
         return 1;
     srand(1);
     for (size_t i = 0; i < rows * n; i++)
         x[i] = ((float)rand() / (float)RAND_MAX - 0.5f) * 8.0f; /* pre-activations in [-4, 4] */
-    for (size_t j = 0; j < n; j++)
+    for (size_t j = 0; j < n; j++) {
         b[j] = ((float)rand() / (float)RAND_MAX - 0.5f) * 0.2f;
-    for (int op = 0; op < 3; op++) {
+        g[j] = 1.0f + b[j];
+    }
+    for (int op = 0; op < 4; op++) {
         const cls_kernels_t *ks[3];
         double t[3][MAX_ROUNDS];
         size_t nk = 0;
@@ -75,14 +82,17 @@ int main(int argc, char **argv)
         }
         for (size_t r = 0; r < rounds; r++)
             for (size_t v = 0; v < nk; v++) {
-                bias_fn f = pick(ks[v], op);
+                bias_fn f = op < 3 ? pick(ks[v], op) : NULL;
                 size_t reps = 0;
                 double t0 = bench_now(), t1;
                 do {
                     /* the kernel works in place: restore its input each time
                      * (the copy is timed too, the same for every variant) */
                     memcpy(y, x, rows * n * sizeof *y);
-                    f(y, b, rows, n);
+                    if (f)
+                        f(y, b, rows, n);
+                    else /* x is the residual, as the encoder adds it */
+                        ks[v]->add_layernorm(y, x, g, b, rows, n, 1e-12f);
                     reps++;
                 } while ((t1 = bench_now()) - t0 < ms * 1e-3);
                 t[v][r] = (t1 - t0) / (double)(reps * rows * n) * 1e9;
@@ -96,5 +106,6 @@ int main(int argc, char **argv)
     free(x);
     free(y);
     free(b);
+    free(g);
     return 0;
 }
