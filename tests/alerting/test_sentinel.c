@@ -85,6 +85,39 @@ static int sentinel_says(const cluster_t *k, int i)
     return port;
 }
 
+/* sentinel_ready: sentinel i monitors the primary and knows its replica
+ * and the other sentinels. A sentinel that has not yet seen the others'
+ * hello messages (every 2 s) when the primary dies may never learn of the
+ * failover: wait_replicas_replays_on_the_promoted_replica once failed
+ * with one sentinel still naming the dead primary after 30 s. */
+static int sentinel_ready(const cluster_t *k, int i)
+{
+    redisContext *c = redisConnect("127.0.0.1", k->sport[i]);
+    redisReply *rep;
+    int replicas = -1, others = -1, port = -1;
+    if (!c || c->err) {
+        redisFree(c);
+        return 0;
+    }
+    rep = redisCommand(c, "SENTINEL master %s", MASTER);
+    if (rep && rep->type == REDIS_REPLY_ARRAY)
+        for (size_t j = 0; j + 1 < rep->elements; j += 2) {
+            const char *f = rep->element[j]->str, *v = rep->element[j + 1]->str;
+            if (!f || !v)
+                continue;
+            if (strcmp(f, "num-slaves") == 0)
+                replicas = atoi(v);
+            else if (strcmp(f, "num-other-sentinels") == 0)
+                others = atoi(v);
+            else if (strcmp(f, "port") == 0)
+                port = atoi(v);
+        }
+    if (rep)
+        freeReplyObject(rep);
+    redisFree(c);
+    return port == k->p.port && replicas == 1 && others == NSENT - 1;
+}
+
 static void cluster_start(cluster_t *k)
 {
     const char *tmp;
@@ -118,8 +151,13 @@ static void cluster_start(cluster_t *k)
     }
     /* The sentinels know of the replica once they have INFO from the
      * primary (at once) and of each other via hello messages (2 s). */
-    for (int i = 0; i < 100 && sentinel_says(k, 0) != k->p.port; i++)
-        sleep_ms(50);
+    for (int i = 0; i < NSENT; i++) {
+        int t = 0;
+        for (; t < 400 && !sentinel_ready(k, i); t++)
+            sleep_ms(50);
+        ck_assert_msg(t < 400, "sentinel %d did not see the primary, its replica and %d others", i,
+                      NSENT - 1);
+    }
 }
 
 static void cluster_stop(cluster_t *k)
