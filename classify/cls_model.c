@@ -128,7 +128,13 @@ static core_err_t get(cls_model_t *m, const char *name, size_t d0, size_t d1, co
                          name, found, d0);
         return CORE_EMODEL;
     }
-    if (t->dtype == CLS_DT_F32 && ((uintptr_t)t->data & 3) == 0) {
+    /* Matrices are read where they lie in the file mapping. Vectors
+     * (biases, LayerNorm) are copied: the packed engines drop the
+     * matrices' pages once packed, and a read of a bias there faulted the
+     * pages around it back in, up to a whole large folio of the page cache
+     * (int8 BERT-base: 208 MB of dropped fp32 weights mapped again by the
+     * first batch). */
+    if (t->dtype == CLS_DT_F32 && ((uintptr_t)t->data & 3) == 0 && ndim == 2) {
         *out = t->data;
         return CORE_OK;
     }

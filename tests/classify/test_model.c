@@ -8,6 +8,7 @@
 #include <check.h>
 #include <math.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +163,49 @@ START_TEST(test_multitask)
     ck_assert_ptr_nonnull(cls_model_weights(m)->pool_w);
     cls_model_free(m);
     cls_model_free(NULL);
+}
+END_TEST
+
+/* The mapping of /proc/self/maps that holds p: its bounds, 0 if none. */
+static int mapping_of(const void *p, uintptr_t *lo, uintptr_t *hi)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    int found = 0;
+    if (!f)
+        return 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long a, b;
+        if (sscanf(line, "%lx-%lx", &a, &b) == 2 && (uintptr_t)p >= a && (uintptr_t)p < b) {
+            *lo = a;
+            *hi = b;
+            found = strstr(line, "model.safetensors") != NULL;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* Matrices are read in place from the file mapping; vectors are copies, so
+ * that reading a bias at run time does not map the pages of the matrices
+ * around it back in after packing dropped them (cls_model.c, get). */
+START_TEST(test_vectors_copied)
+{
+    char d[1024];
+    cls_model_t *m = load_ok(src_dir("mt_l2_h64_f32", d, sizeof d));
+    const cls_weights_t *w = cls_model_weights(m);
+    const cls_layer_weights_t *l = &w->layer[1];
+    const float *vec[] = {l->q_b, l->k_b, l->v_b,   l->ao_b,  l->aln_g,    l->aln_b,
+                          l->i_b, l->o_b, l->oln_g, l->oln_b, w->emb_ln_g, w->emb_ln_b};
+    uintptr_t lo = 0, hi = 0;
+    if (!mapping_of(l->q_w, &lo, &hi)) {
+        cls_model_free(m);
+        TH_SKIP("mmap", "the model's matrices are not in a file mapping of model.safetensors");
+    }
+    for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++)
+        ck_assert_msg((uintptr_t)vec[i] < lo || (uintptr_t)vec[i] >= hi,
+                      "vector %zu lies in the file mapping", i);
+    cls_model_free(m);
 }
 END_TEST
 
@@ -381,6 +425,7 @@ Suite *suite_model(void)
     TCase *tc = tcase_create("model");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_multitask);
+    tcase_add_test(tc, test_vectors_copied);
     tcase_add_test(tc, test_finbert_order);
     tcase_add_test(tc, test_config_errors);
     tcase_add_test(tc, test_tensor_errors);
