@@ -208,7 +208,8 @@ static void amx_request(void)
 #if defined(__linux__) && defined(__x86_64__)
     core_cpu_features_t f;
     core_cpu_detect(&f);
-    if (!f.amx_tile || !f.amx_bf16 || !f.amx_int8 || !f.avx512f || !f.avx512bw)
+    if (!f.amx_tile || !f.amx_bf16 || !f.amx_int8 || !f.avx512f || !f.avx512bw || !f.avx512bf16 ||
+        !f.avx512dq || !f.avx512vl)
         return;
     if (getenv("FINSENT_NO_AMX") && *getenv("FINSENT_NO_AMX"))
         return;

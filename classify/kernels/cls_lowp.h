@@ -136,6 +136,13 @@ typedef struct cls_lowp_kernels {
     void (*gemm)(const void *a, const float *ascale, const int32_t *azp, size_t m,
                  const cls_wpack_t *w, const float *bias, cls_lowp_epi_fn epi, float *y,
                  size_t ldy);
+    /* attention: one head, as cls_kernels_t's attention_head (same
+     * arguments), with q, k, v, and the probabilities rounded to bf16 at
+     * the two products (fp32 sums, fp32 softmax). Returns 0, or -1 for a
+     * shape it does not take (the caller then runs the fp32 kernel). NULL
+     * where the variant has none (only amx: d = 64, nq and nk <= 128). */
+    int (*attention)(const float *q, size_t nq, const float *k, const float *v, size_t nk,
+                     size_t ld, size_t d, float scale, float *s_scratch, float *ctx);
 } cls_lowp_kernels_t;
 
 extern const cls_lowp_kernels_t cls_lowp_generic_bf16, cls_lowp_generic_int8, cls_lowp_generic_fp32;

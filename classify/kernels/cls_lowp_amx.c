@@ -45,6 +45,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "classify/kernels/cls_kernels.h"
 #include "classify/kernels/cls_lowp.h"
 
 #define CHUNK_BYTES (1u << 20)
@@ -379,5 +380,220 @@ static void gemm_any(const void *a, const float *ascale, const int32_t *azp, siz
     _tile_release();
 }
 
-const cls_lowp_kernels_t cls_lowp_amx_bf16 = {"amx", CLS_PREC_BF16, pack_a_bf16, gemm_any};
-const cls_lowp_kernels_t cls_lowp_amx_int8 = {"amx", CLS_PREC_INT8, pack_a_int8, gemm_any};
+/* --- attention on tiles ---------------------------------------------------
+ *
+ * One head of d = 64 with at most ATT_MAX queries and keys, as two tile
+ * products in bf16 with fp32 sums: scores = q k^T is y = x W^T with x = q
+ * (A tiles: rows of 32 bf16 of d per k step, two steps) and W = k (packed
+ * like weights: for each block of 16 keys and each step, a B tile whose
+ * row p holds the pair (d 2p, 2p + 1) of the 16 keys); ctx = p v is
+ * y = x W^T with x = p (A tiles: 32 keys per step) and W = v^T (a B tile
+ * per step and block of 16 columns of d, row p holding the pair of keys
+ * (2p, 2p + 1) for the 16 columns). The scale (1/8 at d = 64, exact in
+ * bf16) goes into q; the softmax runs in fp32 on the scores (the fp32
+ * kernel table's), then the probabilities are rounded to bf16. Keys past nk
+ * are zero in k and v and get probability 0; padding query rows are zero
+ * and never stored. */
+#define ATT_D 64
+#define ATT_MAX 128
+
+static inline __m256i bf16x16(__m512 v)
+{
+    return (__m256i)_mm512_cvtneps_pbh(v);
+}
+
+/* r[16] (16 x 16 dwords) transposed in place: unpacks within 128-bit
+ * lanes, then whole lanes moved. */
+static inline void transpose16(__m512i r[16])
+{
+    __m512i t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    /* r[4 i + c], lane L: column 4 L + c of rows 4 i .. 4 i + 3 */
+    for (int c = 0; c < 4; c++) {
+        __m512i x0 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0x44);
+        __m512i x1 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0xEE);
+        __m512i x2 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0x44);
+        __m512i x3 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0xEE);
+        t[c] = _mm512_shuffle_i32x4(x0, x2, 0x88);
+        t[4 + c] = _mm512_shuffle_i32x4(x0, x2, 0xDD);
+        t[8 + c] = _mm512_shuffle_i32x4(x1, x3, 0x88);
+        t[12 + c] = _mm512_shuffle_i32x4(x1, x3, 0xDD);
+    }
+    for (int i = 0; i < 16; i++)
+        r[i] = t[i];
+}
+
+static int attention(const float *q, size_t nq, const float *k, const float *v, size_t nk,
+                     size_t ld, size_t d, float scale, float *s_scratch, float *ctx)
+{
+    size_t nkb = (nk + 15) / 16, nks = (nk + 31) / 32, nqb = (nq + 15) / 16;
+    size_t lds = nkb * 16, ldp = nks * 32;
+    _Alignas(64) uint16_t qb[ATT_MAX * ATT_D]; /* q in bf16, scaled */
+    _Alignas(64) uint32_t kt[ATT_MAX / 16 * 2 * 256];
+    _Alignas(64) uint32_t vt[ATT_MAX / 32 * 4 * 256];
+    _Alignas(64) float sc[ATT_MAX * ATT_MAX];
+    _Alignas(64) uint16_t pb[ATT_MAX * ATT_MAX];
+    _Alignas(64) float part[16 * 16];
+    const cls_kernels_t *fk = cls_kernels_get();
+    const __m512 vs = _mm512_set1_ps(scale);
+    __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                     23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+
+    (void)s_scratch;
+    if (d != ATT_D || nq == 0 || nk == 0 || nq > ATT_MAX || nk > ATT_MAX)
+        return -1;
+    for (size_t r = 0; r < nqb * 16; r++)
+        for (size_t c = 0; c < ATT_D; c += 32) {
+            __m512i b = _mm512_setzero_si512();
+            if (r < nq)
+                b = (__m512i)_mm512_cvtne2ps_pbh(
+                    _mm512_mul_ps(_mm512_loadu_ps(q + r * ld + c + 16), vs),
+                    _mm512_mul_ps(_mm512_loadu_ps(q + r * ld + c), vs));
+            _mm512_store_si512((void *)(qb + r * ATT_D + c), b);
+        }
+    /* tile (kb, step) row p: the bf16 pair p of the step's 32 columns of d,
+     * for each of the block's 16 keys: the transpose of the keys' rows */
+    for (size_t kb = 0; kb < nkb; kb++)
+        for (size_t st = 0; st < 2; st++) {
+            __m512i r[16];
+            for (size_t n = 0; n < 16; n++) {
+                const float *kr = k + (kb * 16 + n) * ld + st * 32;
+                r[n] = kb * 16 + n < nk ? (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(kr + 16),
+                                                                       _mm512_loadu_ps(kr))
+                                        : _mm512_setzero_si512();
+            }
+            transpose16(r);
+            for (size_t p = 0; p < 16; p++)
+                _mm512_store_si512((void *)(kt + (kb * 2 + st) * 256 + p * 16), r[p]);
+        }
+    /* tile (step, column block) row p: keys 2p and 2p + 1 of the step */
+    for (size_t st = 0; st < nks; st++)
+        for (size_t p = 0; p < 16; p++) {
+            size_t j0 = st * 32 + 2 * p, j1 = j0 + 1;
+            for (size_t nb = 0; nb < ATT_D / 16; nb++) {
+                __m256i a = j0 < nk ? bf16x16(_mm512_loadu_ps(v + j0 * ld + nb * 16))
+                                    : _mm256_setzero_si256();
+                __m256i b = j1 < nk ? bf16x16(_mm512_loadu_ps(v + j1 * ld + nb * 16))
+                                    : _mm256_setzero_si256();
+                __m512i ab = _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+                _mm512_store_si512((void *)(vt + (st * 4 + nb) * 256 + p * 16),
+                                   _mm512_permutexvar_epi16(pairs, ab));
+            }
+        }
+
+    config_tiles();
+    for (size_t b = 0; b < nqb; b++) {
+        const uint16_t *qa = qb + b * 16 * ATT_D;
+        for (size_t kb = 0; kb < nkb; kb += 4) {
+            size_t g = nkb - kb < 4 ? nkb - kb : 4;
+            float *sb = sc + b * 16 * lds + kb * 16;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (size_t st = 0; st < 2; st++) {
+                const uint32_t *kk = kt + (kb * 2 + st) * 256;
+                _tile_loadd(4, qa + st * 32, ATT_D * 2);
+                _tile_loadd(6, kk, 64);
+                _tile_dpbf16ps(0, 4, 6);
+                if (g > 1) {
+                    _tile_loadd(7, kk + 2 * 256, 64);
+                    _tile_dpbf16ps(1, 4, 7);
+                }
+                if (g > 2) {
+                    _tile_loadd(6, kk + 4 * 256, 64);
+                    _tile_dpbf16ps(2, 4, 6);
+                }
+                if (g > 3) {
+                    _tile_loadd(7, kk + 6 * 256, 64);
+                    _tile_dpbf16ps(3, 4, 7);
+                }
+            }
+            _tile_stored(0, sb, lds * 4);
+            if (g > 1)
+                _tile_stored(1, sb + 16, lds * 4);
+            if (g > 2)
+                _tile_stored(2, sb + 32, lds * 4);
+            if (g > 3)
+                _tile_stored(3, sb + 48, lds * 4);
+        }
+    }
+    if (lds == nk)
+        fk->softmax_rows(sc, nq, nk);
+    for (size_t r = 0; r < nqb * 16; r++) {
+        float *row = sc + r * lds;
+        if (r < nq && lds != nk)
+            fk->softmax_rows(row, 1, nk);
+        for (size_t j = 0; j < ldp; j += 32) {
+            __mmask16 m0 = j >= nk ? 0 : nk - j >= 16 ? 0xffff : (__mmask16)((1u << (nk - j)) - 1);
+            __mmask16 m1 = j + 16 >= nk        ? 0
+                           : nk - j - 16 >= 16 ? 0xffff
+                                               : (__mmask16)((1u << (nk - j - 16)) - 1);
+            __m512i b = _mm512_setzero_si512();
+            if (r < nq)
+                b = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, row + j + 16),
+                                                 _mm512_maskz_loadu_ps(m0, row + j));
+            _mm512_storeu_si512((void *)(pb + r * ldp + j), b);
+        }
+    }
+    for (size_t b = 0; b < nqb; b++) {
+        size_t rows = nq - b * 16 < 16 ? nq - b * 16 : 16;
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        for (size_t st = 0; st < nks; st++) {
+            const uint32_t *vv = vt + st * 4 * 256;
+            _tile_loadd(4, pb + b * 16 * ldp + st * 32, ldp * 2);
+            _tile_loadd(6, vv, 64);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_loadd(7, vv + 256, 64);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_loadd(6, vv + 512, 64);
+            _tile_dpbf16ps(2, 4, 6);
+            _tile_loadd(7, vv + 768, 64);
+            _tile_dpbf16ps(3, 4, 7);
+        }
+        float *cb = ctx + b * 16 * ld;
+        if (rows == 16) {
+            _tile_stored(0, cb, ld * 4);
+            _tile_stored(1, cb + 16, ld * 4);
+            _tile_stored(2, cb + 32, ld * 4);
+            _tile_stored(3, cb + 48, ld * 4);
+        } else {
+            for (int t = 0; t < 4; t++) {
+                switch (t) {
+                case 0:
+                    _tile_stored(0, part, 64);
+                    break;
+                case 1:
+                    _tile_stored(1, part, 64);
+                    break;
+                case 2:
+                    _tile_stored(2, part, 64);
+                    break;
+                default:
+                    _tile_stored(3, part, 64);
+                    break;
+                }
+                for (size_t r = 0; r < rows; r++)
+                    _mm512_storeu_ps(cb + r * ld + t * 16, _mm512_load_ps(part + r * 16));
+            }
+        }
+    }
+    return 0;
+}
+
+const cls_lowp_kernels_t cls_lowp_amx_bf16 = {"amx", CLS_PREC_BF16, pack_a_bf16, gemm_any,
+                                              attention};
+const cls_lowp_kernels_t cls_lowp_amx_int8 = {"amx", CLS_PREC_INT8, pack_a_int8, gemm_any,
+                                              attention};

@@ -332,7 +332,7 @@ static void gemm_int8(const void *a, const float *ascale, const int32_t *azp, si
     }
 }
 
-const cls_lowp_kernels_t cls_lowp_avx512_bf16 = {"avx512", CLS_PREC_BF16, pack_a_bf16,
-                                                 gemm_bf16};
-const cls_lowp_kernels_t cls_lowp_avx512_int8 = {"avx512", CLS_PREC_INT8, pack_a_int8,
-                                                 gemm_int8};
+const cls_lowp_kernels_t cls_lowp_avx512_bf16 = {"avx512", CLS_PREC_BF16, pack_a_bf16, gemm_bf16,
+                                                 NULL};
+const cls_lowp_kernels_t cls_lowp_avx512_int8 = {"avx512", CLS_PREC_INT8, pack_a_int8, gemm_int8,
+                                                 NULL};

@@ -159,4 +159,4 @@ static void gemm_fp32(const void *a, const float *ascale, const int32_t *azp, si
     }
 }
 
-const cls_lowp_kernels_t cls_lowp_avx512_fp32 = {"avx512", CLS_PREC_FP32, NULL, gemm_fp32};
+const cls_lowp_kernels_t cls_lowp_avx512_fp32 = {"avx512", CLS_PREC_FP32, NULL, gemm_fp32, NULL};

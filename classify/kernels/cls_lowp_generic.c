@@ -135,8 +135,8 @@ static void gemm_fp32(const void *a, const float *ascale, const int32_t *azp, si
     }
 }
 
-const cls_lowp_kernels_t cls_lowp_generic_bf16 = {"generic", CLS_PREC_BF16, pack_a_bf16,
-                                                  gemm_bf16};
-const cls_lowp_kernels_t cls_lowp_generic_int8 = {"generic", CLS_PREC_INT8, pack_a_int8,
-                                                  gemm_int8};
-const cls_lowp_kernels_t cls_lowp_generic_fp32 = {"generic", CLS_PREC_FP32, NULL, gemm_fp32};
+const cls_lowp_kernels_t cls_lowp_generic_bf16 = {"generic", CLS_PREC_BF16, pack_a_bf16, gemm_bf16,
+                                                  NULL};
+const cls_lowp_kernels_t cls_lowp_generic_int8 = {"generic", CLS_PREC_INT8, pack_a_int8, gemm_int8,
+                                                  NULL};
+const cls_lowp_kernels_t cls_lowp_generic_fp32 = {"generic", CLS_PREC_FP32, NULL, gemm_fp32, NULL};

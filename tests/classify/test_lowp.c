@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify/kernels/cls_kernels.h"
 #include "classify/kernels/cls_lowp.h"
 #include "tests/classify/suites.h"
 #include "tests/common/th.h"
@@ -384,6 +385,80 @@ START_TEST(test_int8_extremes)
 }
 END_TEST
 
+/* The AMX attention (bf16 products, fp32 softmax) against the fp32 generic
+ * kernel, on heads cut from wider rows as BERT's are (ld > d). Tolerance
+ * per query row i and column c: the bf16 roundings of q and k move a score
+ * by at most 2^-8 of scale * sum_c |q_ic k_jc| (d_i, its largest over j),
+ * which moves each probability by a relative 2 d_i at most (to first
+ * order); the probabilities and v are rounded to bf16 (2^-9 each), so
+ * |ctx - ref| <= max_j |v_jc| (2.5 d_i + 2^-7) + 1e-6. Outside the head's
+ * slice and past nq, ctx must be untouched. */
+START_TEST(test_attention_amx)
+{
+    static const size_t shapes[][2] = {{1, 1},     {1, 37},    {5, 16},  {16, 16},
+                                       {17, 33},   {32, 32},   {33, 64}, {64, 100},
+                                       {100, 128}, {128, 128}, {128, 1}};
+    const cls_lowp_kernels_t *a = cls_lowp_named("amx", CLS_PREC_BF16);
+    const size_t d = 64, ld = 3 * 64 + 8, off = 72;
+    const float scale = 0.125f;
+    if (!a || !a->attention)
+        TH_SKIP("amx", "no AMX on this CPU (or the kernel refused the tile state)");
+    ck_assert_ptr_eq(cls_lowp_named("amx", CLS_PREC_INT8)->attention, a->attention);
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        size_t nq = shapes[si][0], nk = shapes[si][1], rows = nq > nk ? nq : nk;
+        float *q = th_urand_new(&rng, rows * ld, -2.0f, 2.0f),
+              *k = th_urand_new(&rng, rows * ld, -2.0f, 2.0f),
+              *v = th_urand_new(&rng, rows * ld, -3.0f, 3.0f);
+        float *ref = calloc(rows * ld, sizeof *ref), *got = malloc(rows * ld * sizeof *got),
+              *sc = malloc(nq * nk * sizeof *sc);
+        for (size_t i = 0; i < rows * ld; i++)
+            got[i] = 12345.0f;
+        cls_kernels_generic.attention_head(q + off, nq, k + off, v + off, nk, ld, d, scale, sc,
+                                           ref + off);
+        ck_assert_int_eq(
+            a->attention(q + off, nq, k + off, v + off, nk, ld, d, scale, sc, got + off), 0);
+        for (size_t i = 0; i < rows; i++)
+            for (size_t c = 0; c < ld; c++) {
+                size_t cc = c - off;
+                if (i >= nq || c < off || cc >= d) {
+                    ck_assert_msg(got[i * ld + c] == 12345.0f,
+                                  "nq=%zu nk=%zu: [%zu][%zu] written outside the head", nq, nk, i,
+                                  c);
+                    continue;
+                }
+                double di = 0, vmax = 0, tol;
+                for (size_t j = 0; j < nk; j++) {
+                    double dot = 0;
+                    for (size_t e = 0; e < d; e++)
+                        dot += fabs((double)q[i * ld + off + e] * k[j * ld + off + e]);
+                    di = dot > di ? dot : di;
+                    vmax = fabs(v[j * ld + c]) > vmax ? fabs(v[j * ld + c]) : vmax;
+                }
+                di *= scale / 256.0;
+                tol = vmax * (2.5 * di + 1.0 / 128) + 1e-6;
+                ck_assert_msg(fabs((double)got[i * ld + c] - ref[i * ld + c]) <= tol,
+                              "nq=%zu nk=%zu [%zu][%zu]: %g vs fp32 %g (tol %g)", nq, nk, i, cc,
+                              got[i * ld + c], ref[i * ld + c], tol);
+            }
+        free(q);
+        free(k);
+        free(v);
+        free(ref);
+        free(got);
+        free(sc);
+    }
+    /* shapes it does not take: the caller runs the fp32 kernel */
+    {
+        float *x = calloc(200 * 64, sizeof *x), *y = calloc(200 * 64, sizeof *y), s1[4];
+        ck_assert_int_eq(a->attention(x, 4, x, x, 4, 32, 32, 0.2f, s1, y), -1);
+        ck_assert_int_eq(a->attention(x, 4, x, x, 129, 64, 64, scale, s1, y), -1);
+        ck_assert_int_eq(a->attention(x, 129, x, x, 4, 64, 64, scale, s1, y), -1);
+        free(x);
+        free(y);
+    }
+}
+END_TEST
+
 Suite *suite_lowp(void)
 {
     Suite *s = suite_create("lowp");
@@ -396,6 +471,7 @@ Suite *suite_lowp(void)
     tcase_add_loop_test(tc, test_variants, 0, N_SIMD);
     tcase_add_loop_test(tc, test_variants_model_sizes, 0, N_SIMD);
     tcase_add_test(tc, test_int8_extremes);
+    tcase_add_test(tc, test_attention_amx);
     suite_add_tcase(s, tc);
     return s;
 }
