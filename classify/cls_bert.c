@@ -46,7 +46,10 @@ struct cls_bert {
     const cls_kernels_t *k;
     const cls_bert_packed_t *p;   /* NULL: fp32 through cls_gemm_xwt (OpenBLAS) */
     const cls_lowp_kernels_t *lk; /* p's kernels */
-    int lp_attention;             /* attention through lk's (bf16), where it has one */
+    /* lk's attention (bf16 tiles) where it has one and FINSENT_ATTENTION is
+     * not fp32, else NULL: the fp32 kernel */
+    int (*lp_attention)(const float *q, size_t nq, const float *k, const float *v, size_t nk,
+                        size_t ld, size_t d, float scale, float *s_scratch, float *ctx);
     void *abuf;                   /* packed activations (max_rows, max K); NULL at fp32 */
     float *ascale;                /* int8: per-row scales (max_rows) */
     int32_t *azp;                 /* int8: per-row zero points (max_rows) */
@@ -254,8 +257,8 @@ core_err_t cls_bert_new_packed(const cls_model_t *m, const cls_bert_packed_t *p,
         size_t bytes = cls_lowp_abytes(p->prec, b->max_rows, kmax);
         b->p = p;
         b->lk = cls_lowp_get(p->prec);
-        b->lp_attention =
-            !(getenv("FINSENT_ATTENTION") && strcmp(getenv("FINSENT_ATTENTION"), "fp32") == 0);
+        if (!(getenv("FINSENT_ATTENTION") && strcmp(getenv("FINSENT_ATTENTION"), "fp32") == 0))
+            b->lp_attention = b->lk->attention;
         if (b->lk->pack_a) { /* fp32 reads its input rows as they are */
             b->abuf = core_aligned_alloc(64, (bytes + 63) / 64 * 64);
             b->ascale = fbuf(b->max_rows + CLS_LOWP_MBLOCK, &ok);
@@ -323,8 +326,7 @@ static void attention_part(void *arg, size_t part, size_t parts)
                         *v = b->v + r0 * H + h * d;
             float *ctx = b->ctx + q0 * H + h * d;
             /* ctx_h (L, d) = softmax(scale * q_h k_h^T) v_h, scores (L, nk) in s */
-            if (!b->lk || !b->lk->attention || !b->lp_attention ||
-                b->lk->attention(q, L, k, v, nk, H, d, scale, s, ctx) != 0)
+            if (!b->lp_attention || b->lp_attention(q, L, k, v, nk, H, d, scale, s, ctx) != 0)
                 b->k->attention_head(q, L, k, v, nk, H, d, scale, s, ctx);
         }
     }

@@ -442,7 +442,7 @@ static int attention(const float *q, size_t nq, const float *k, const float *v, 
     _Alignas(64) uint32_t vt[ATT_MAX / 32 * 4 * 256];
     _Alignas(64) float sc[ATT_MAX * ATT_MAX];
     _Alignas(64) uint16_t pb[ATT_MAX * ATT_MAX];
-    _Alignas(64) float part[16 * 16];
+    _Alignas(64) float part[4 * 16 * 16];
     const cls_kernels_t *fk = cls_kernels_get();
     const __m512 vs = _mm512_set1_ps(scale);
     __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
@@ -534,10 +534,9 @@ static int attention(const float *q, size_t nq, const float *k, const float *v, 
         if (r < nq && lds != nk)
             fk->softmax_rows(row, 1, nk);
         for (size_t j = 0; j < ldp; j += 32) {
-            __mmask16 m0 = j >= nk ? 0 : nk - j >= 16 ? 0xffff : (__mmask16)((1u << (nk - j)) - 1);
-            __mmask16 m1 = j + 16 >= nk        ? 0
-                           : nk - j - 16 >= 16 ? 0xffff
-                                               : (__mmask16)((1u << (nk - j - 16)) - 1);
+            __mmask16 m0 = 0, m1 = 0;
+            if (j < nk)
+                half_masks(nk - j < 32 ? nk - j : 32, &m0, &m1);
             __m512i b = _mm512_setzero_si512();
             if (r < nq)
                 b = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, row + j + 16),
@@ -569,25 +568,14 @@ static int attention(const float *q, size_t nq, const float *k, const float *v, 
             _tile_stored(1, cb + 16, ld * 4);
             _tile_stored(2, cb + 32, ld * 4);
             _tile_stored(3, cb + 48, ld * 4);
-        } else {
-            for (int t = 0; t < 4; t++) {
-                switch (t) {
-                case 0:
-                    _tile_stored(0, part, 64);
-                    break;
-                case 1:
-                    _tile_stored(1, part, 64);
-                    break;
-                case 2:
-                    _tile_stored(2, part, 64);
-                    break;
-                default:
-                    _tile_stored(3, part, 64);
-                    break;
-                }
+        } else { /* the block's real rows only */
+            _tile_stored(0, part, 64);
+            _tile_stored(1, part + 256, 64);
+            _tile_stored(2, part + 512, 64);
+            _tile_stored(3, part + 768, 64);
+            for (size_t t = 0; t < 4; t++)
                 for (size_t r = 0; r < rows; r++)
-                    _mm512_storeu_ps(cb + r * ld + t * 16, _mm512_load_ps(part + r * 16));
-            }
+                    _mm512_storeu_ps(cb + r * ld + t * 16, _mm512_load_ps(part + t * 256 + r * 16));
         }
     }
     return 0;
