@@ -243,7 +243,9 @@ const cls_lowp_kernels_t *cls_lowp_named(const char *name, cls_precision_t prec)
     if (strcmp(name, "avx512") == 0) {
         int base = f.avx512f && f.avx512bw && f.avx512dq && f.avx512vl;
         if (i8)
-            return base && f.avx512vnni ? &cls_lowp_avx512_int8 : NULL;
+            return !base || !f.avx512vnni ? NULL
+                   : f.avx512bf16         ? &cls_lowp_avx512_int8
+                                          : &cls_lowp_avx512_int8_vnni;
         return base && f.avx512bf16 ? &cls_lowp_avx512_bf16 : NULL;
     }
     if (strcmp(name, "amx") == 0)

@@ -140,14 +140,16 @@ typedef struct cls_lowp_kernels {
      * arguments), with q, k, v, and the probabilities rounded to bf16 at
      * the two products (fp32 sums, fp32 softmax). Returns 0, or -1 for a
      * shape it does not take (the caller then runs the fp32 kernel). NULL
-     * where the variant has none (only amx: d = 64, nq and nk <= 128). */
+     * where the variant has none; amx has one, and so does avx512 where the
+     * CPU has AVX512-BF16, both for d = 64 and nq, nk <= 128. */
     int (*attention)(const float *q, size_t nq, const float *k, const float *v, size_t nk,
                      size_t ld, size_t d, float scale, float *s_scratch, float *ctx);
 } cls_lowp_kernels_t;
 
 extern const cls_lowp_kernels_t cls_lowp_generic_bf16, cls_lowp_generic_int8, cls_lowp_generic_fp32;
 #if defined(__x86_64__)
-extern const cls_lowp_kernels_t cls_lowp_avx512_bf16, cls_lowp_avx512_int8;
+extern const cls_lowp_kernels_t cls_lowp_avx512_bf16, cls_lowp_avx512_int8,
+    cls_lowp_avx512_int8_vnni;
 extern const cls_lowp_kernels_t cls_lowp_amx_bf16, cls_lowp_amx_int8;
 extern const cls_lowp_kernels_t cls_lowp_avx512_fp32;
 #endif

@@ -48,6 +48,8 @@
 #include "classify/kernels/cls_kernels.h"
 #include "classify/kernels/cls_lowp.h"
 
+#include "classify/kernels/cls_lowp_att.inc"
+
 #define CHUNK_BYTES (1u << 20)
 /* Row lengths of A up to SHORT_K_BYTES take the row-block-outer order;
  * a panel of column pairs holds up to PANEL_BYTES of weights (L2). */
@@ -119,14 +121,6 @@ static void dequant_block(float *blk, size_t rows, size_t nb, size_t j0, const f
 
 /* The masks of the two 16-column halves of a block of ncols (<= 32)
  * columns. */
-static void half_masks(size_t ncols, __mmask16 *m0, __mmask16 *m1)
-{
-    *m0 = ncols >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << ncols) - 1);
-    *m1 = ncols >= 32  ? (__mmask16)0xffff
-          : ncols > 16 ? (__mmask16)((1u << (ncols - 16)) - 1)
-                       : (__mmask16)0;
-}
-
 /* int8 without an epilogue function: y rows [0, rows), columns
  * [0, ncols) = dequantized raw + bias, straight from the raw sums into y
  * (no pass through blk: one load and one store less per vector). */
@@ -135,7 +129,7 @@ static void dequant_store(const int32_t *raw, float *y, size_t ldy, size_t rows,
                           const int32_t *wsum, const float *bias)
 {
     __mmask16 m[2];
-    half_masks(ncols, &m[0], &m[1]);
+    att_half_masks(ncols, &m[0], &m[1]);
     for (size_t h = 0; h < 2 && m[h]; h++) {
         size_t j = j0 + 16 * h;
         __m512 sc = _mm512_loadu_ps(scale + j), b = _mm512_loadu_ps(bias + 16 * h);
@@ -155,7 +149,7 @@ static void bias_store(const float *blk, float *y, size_t ldy, size_t rows, size
                        const float *bias)
 {
     __mmask16 m[2];
-    half_masks(ncols, &m[0], &m[1]);
+    att_half_masks(ncols, &m[0], &m[1]);
     for (size_t h = 0; h < 2 && m[h]; h++) {
         __m512 b = _mm512_loadu_ps(bias + 16 * h);
         for (size_t r = 0; r < rows; r++)
@@ -168,7 +162,7 @@ static void bias_store(const float *blk, float *y, size_t ldy, size_t rows, size
 static void store_block(const float *blk, float *y, size_t ldy, size_t rows, size_t ncols)
 {
     __mmask16 m0, m1;
-    half_masks(ncols, &m0, &m1);
+    att_half_masks(ncols, &m0, &m1);
     for (size_t r = 0; r < rows; r++) {
         _mm512_mask_storeu_ps(y + r * ldy, m0, _mm512_loadu_ps(blk + r * BLK));
         if (m1)
@@ -383,55 +377,11 @@ static void gemm_any(const void *a, const float *ascale, const int32_t *azp, siz
 /* --- attention on tiles ---------------------------------------------------
  *
  * One head of d = 64 with at most ATT_MAX queries and keys, as two tile
- * products in bf16 with fp32 sums: scores = q k^T is y = x W^T with x = q
- * (A tiles: rows of 32 bf16 of d per k step, two steps) and W = k (packed
- * like weights: for each block of 16 keys and each step, a B tile whose
- * row p holds the pair (d 2p, 2p + 1) of the 16 keys); ctx = p v is
- * y = x W^T with x = p (A tiles: 32 keys per step) and W = v^T (a B tile
- * per step and block of 16 columns of d, row p holding the pair of keys
- * (2p, 2p + 1) for the 16 columns). The scale (1/8 at d = 64, exact in
- * bf16) goes into q; the softmax runs in fp32 on the scores (the fp32
- * kernel table's), then the probabilities are rounded to bf16. Keys past nk
- * are zero in k and v and get probability 0; padding query rows are zero
- * and never stored. */
-#define ATT_D 64
-#define ATT_MAX 128
-
-static inline __m256i bf16x16(__m512 v)
-{
-    return (__m256i)_mm512_cvtneps_pbh(v);
-}
-
-/* r[16] (16 x 16 dwords) transposed in place: unpacks within 128-bit
- * lanes, then whole lanes moved. */
-static inline void transpose16(__m512i r[16])
-{
-    __m512i t[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-    }
-    /* r[4 i + c], lane L: column 4 L + c of rows 4 i .. 4 i + 3 */
-    for (int c = 0; c < 4; c++) {
-        __m512i x0 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0x44);
-        __m512i x1 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0xEE);
-        __m512i x2 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0x44);
-        __m512i x3 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0xEE);
-        t[c] = _mm512_shuffle_i32x4(x0, x2, 0x88);
-        t[4 + c] = _mm512_shuffle_i32x4(x0, x2, 0xDD);
-        t[8 + c] = _mm512_shuffle_i32x4(x1, x3, 0x88);
-        t[12 + c] = _mm512_shuffle_i32x4(x1, x3, 0xDD);
-    }
-    for (int i = 0; i < 16; i++)
-        r[i] = t[i];
-}
-
+ * products in bf16 with fp32 sums, on the layouts of cls_lowp_att.inc:
+ * scores: A tiles of qb (rows of 32 bf16 of d per k step, two steps) times
+ * the B tiles of kt (a block of 16 keys per step); ctx: A tiles of pb (32
+ * keys per step) times the B tiles of vt (a block of 16 columns of d per
+ * step). Keys past nk are zero in k and v and get probability 0. */
 static int attention(const float *q, size_t nq, const float *k, const float *v, size_t nk,
                      size_t ld, size_t d, float scale, float *s_scratch, float *ctx)
 {
@@ -443,52 +393,13 @@ static int attention(const float *q, size_t nq, const float *k, const float *v, 
     _Alignas(64) float sc[ATT_MAX * ATT_MAX];
     _Alignas(64) uint16_t pb[ATT_MAX * ATT_MAX];
     _Alignas(64) float part[4 * 16 * 16];
-    const cls_kernels_t *fk = cls_kernels_get();
-    const __m512 vs = _mm512_set1_ps(scale);
-    __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
-                                     23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
 
     (void)s_scratch;
     if (d != ATT_D || nq == 0 || nk == 0 || nq > ATT_MAX || nk > ATT_MAX)
         return -1;
-    for (size_t r = 0; r < nqb * 16; r++)
-        for (size_t c = 0; c < ATT_D; c += 32) {
-            __m512i b = _mm512_setzero_si512();
-            if (r < nq)
-                b = (__m512i)_mm512_cvtne2ps_pbh(
-                    _mm512_mul_ps(_mm512_loadu_ps(q + r * ld + c + 16), vs),
-                    _mm512_mul_ps(_mm512_loadu_ps(q + r * ld + c), vs));
-            _mm512_store_si512((void *)(qb + r * ATT_D + c), b);
-        }
-    /* tile (kb, step) row p: the bf16 pair p of the step's 32 columns of d,
-     * for each of the block's 16 keys: the transpose of the keys' rows */
-    for (size_t kb = 0; kb < nkb; kb++)
-        for (size_t st = 0; st < 2; st++) {
-            __m512i r[16];
-            for (size_t n = 0; n < 16; n++) {
-                const float *kr = k + (kb * 16 + n) * ld + st * 32;
-                r[n] = kb * 16 + n < nk ? (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(kr + 16),
-                                                                       _mm512_loadu_ps(kr))
-                                        : _mm512_setzero_si512();
-            }
-            transpose16(r);
-            for (size_t p = 0; p < 16; p++)
-                _mm512_store_si512((void *)(kt + (kb * 2 + st) * 256 + p * 16), r[p]);
-        }
-    /* tile (step, column block) row p: keys 2p and 2p + 1 of the step */
-    for (size_t st = 0; st < nks; st++)
-        for (size_t p = 0; p < 16; p++) {
-            size_t j0 = st * 32 + 2 * p, j1 = j0 + 1;
-            for (size_t nb = 0; nb < ATT_D / 16; nb++) {
-                __m256i a = j0 < nk ? bf16x16(_mm512_loadu_ps(v + j0 * ld + nb * 16))
-                                    : _mm256_setzero_si256();
-                __m256i b = j1 < nk ? bf16x16(_mm512_loadu_ps(v + j1 * ld + nb * 16))
-                                    : _mm256_setzero_si256();
-                __m512i ab = _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
-                _mm512_store_si512((void *)(vt + (st * 4 + nb) * 256 + p * 16),
-                                   _mm512_permutexvar_epi16(pairs, ab));
-            }
-        }
+    att_pack_q(q, nq, ld, scale, qb);
+    att_pack_k(k, nk, ld, kt);
+    att_pack_v(v, nk, ld, vt);
 
     config_tiles();
     for (size_t b = 0; b < nqb; b++) {
@@ -527,23 +438,7 @@ static int attention(const float *q, size_t nq, const float *k, const float *v, 
                 _tile_stored(3, sb + 48, lds * 4);
         }
     }
-    if (lds == nk)
-        fk->softmax_rows(sc, nq, nk);
-    for (size_t r = 0; r < nqb * 16; r++) {
-        float *row = sc + r * lds;
-        if (r < nq && lds != nk)
-            fk->softmax_rows(row, 1, nk);
-        for (size_t j = 0; j < ldp; j += 32) {
-            __mmask16 m0 = 0, m1 = 0;
-            if (j < nk)
-                half_masks(nk - j < 32 ? nk - j : 32, &m0, &m1);
-            __m512i b = _mm512_setzero_si512();
-            if (r < nq)
-                b = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, row + j + 16),
-                                                 _mm512_maskz_loadu_ps(m0, row + j));
-            _mm512_storeu_si512((void *)(pb + r * ldp + j), b);
-        }
-    }
+    att_probs(sc, lds, nq, nk, nqb * 16, pb, ldp);
     for (size_t b = 0; b < nqb; b++) {
         size_t rows = nq - b * 16 < 16 ? nq - b * 16 : 16;
         _tile_zero(0);

@@ -19,7 +19,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "classify/kernels/cls_kernels.h"
 #include "classify/kernels/cls_lowp.h"
+
+#include "classify/kernels/cls_lowp_att.inc"
 
 #define MR 6
 #define CHUNK_BYTES (1u << 20)
@@ -395,7 +398,163 @@ static void gemm_int8(const void *a, const float *ascale, const int32_t *azp, si
     }
 }
 
+/* --- attention ----------------------------------------------------------------
+ *
+ * One head of d = 64 with at most ATT_MAX queries and keys in bf16 with
+ * fp32 sums, as the AMX kernel computes it (same layouts, cls_lowp_att.inc)
+ * but with VDPBF16PS in registers: half the instructions of the fp32
+ * kernel's FMAs for the two products. Scores: tiles of up to 6 query rows
+ * x 4 blocks of 16 keys (24 accumulators), per pair of d one broadcast of
+ * the query pair per row and one kt line per block. Context: tiles of up
+ * to 6 rows x the 4 blocks of 16 columns of d, per pair of keys one
+ * broadcast of the probability pair per row and one vt line per block. */
+
+/* sc rows [0, rows) x key blocks [kb, kb + nv) of 16 (all stored: keys
+ * past nk score 0 and are left out by the softmax). */
+static inline __attribute__((always_inline)) void att_qk(const uint16_t *qb, const uint32_t *kt,
+                                                         size_t kb, const int rows, const int nv,
+                                                         float *sc, size_t lds)
+{
+    __m512 acc[MR][4];
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+        for (int u = 0; u < nv; u++)
+            acc[r][u] = _mm512_setzero_ps();
+    for (size_t p = 0; p < ATT_D / 2; p++) {
+        __m512bh kv[4];
+#pragma GCC unroll 4
+        for (int u = 0; u < nv; u++)
+            kv[u] = (__m512bh)_mm512_load_si512((const void *)(kt + ((kb + u) * 32 + p) * 16));
+#pragma GCC unroll 8
+        for (int r = 0; r < rows; r++) {
+            uint32_t pair;
+            memcpy(&pair, qb + (size_t)r * ATT_D + 2 * p, 4);
+            __m512bh a = (__m512bh)_mm512_set1_epi32((int)pair);
+#pragma GCC unroll 4
+            for (int u = 0; u < nv; u++)
+                acc[r][u] = _mm512_dpbf16_ps(acc[r][u], a, kv[u]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+        for (int u = 0; u < nv; u++)
+            _mm512_store_ps(sc + (size_t)r * lds + (kb + u) * 16, acc[r][u]);
+}
+
+/* ctx rows [0, rows) (row stride ld) = pb rows times v, over npairs pairs
+ * of keys. */
+static inline __attribute__((always_inline)) void att_pv(const uint16_t *pb, size_t ldp,
+                                                         const uint32_t *vt, size_t npairs,
+                                                         const int rows, float *ctx, size_t ld)
+{
+    __m512 acc[MR][4];
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++)
+            acc[r][c] = _mm512_setzero_ps();
+    for (size_t j = 0; j < npairs; j++) {
+        __m512bh vv[4];
+        const uint32_t *vs = vt + (j / 16) * 4 * 256 + (j % 16) * 16;
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++)
+            vv[c] = (__m512bh)_mm512_load_si512((const void *)(vs + c * 256));
+#pragma GCC unroll 8
+        for (int r = 0; r < rows; r++) {
+            uint32_t pair;
+            memcpy(&pair, pb + (size_t)r * ldp + 2 * j, 4);
+            __m512bh a = (__m512bh)_mm512_set1_epi32((int)pair);
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++)
+                acc[r][c] = _mm512_dpbf16_ps(acc[r][c], a, vv[c]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++)
+            _mm512_storeu_ps(ctx + (size_t)r * ld + c * 16, acc[r][c]);
+}
+
+#define ATT_ROWS(F, rows, ...)                                                                     \
+    switch (rows) {                                                                                \
+    case MR:                                                                                       \
+        F(MR, __VA_ARGS__);                                                                        \
+        break;                                                                                     \
+    case 5:                                                                                        \
+        F(5, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    case 4:                                                                                        \
+        F(4, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        F(3, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        F(2, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    default:                                                                                       \
+        F(1, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    }
+#define QK(R, NV) att_qk(qb + r0 * ATT_D, kt, kb, R, NV, sc + r0 * lds, lds)
+#define QK_NV(R, nv)                                                                               \
+    do {                                                                                           \
+        if (nv == 4)                                                                               \
+            QK(R, 4);                                                                              \
+        else if (nv == 3)                                                                          \
+            QK(R, 3);                                                                              \
+        else if (nv == 2)                                                                          \
+            QK(R, 2);                                                                              \
+        else                                                                                       \
+            QK(R, 1);                                                                              \
+    } while (0)
+#define PV(R, unused) att_pv(pb + r0 * ldp, ldp, vt, ldp / 2, R, ctx + r0 * ld, ld)
+
+static int attention(const float *q, size_t nq, const float *k, const float *v, size_t nk,
+                     size_t ld, size_t d, float scale, float *s_scratch, float *ctx)
+{
+    size_t nkb = (nk + 15) / 16, nks = (nk + 31) / 32;
+    size_t lds = nkb * 16, ldp = nks * 32;
+    _Alignas(64) uint16_t qb[ATT_MAX * ATT_D];
+    _Alignas(64) uint32_t kt[ATT_MAX / 16 * 2 * 256];
+    _Alignas(64) uint32_t vt[ATT_MAX / 32 * 4 * 256];
+    _Alignas(64) float sc[ATT_MAX * ATT_MAX];
+    _Alignas(64) uint16_t pb[ATT_MAX * ATT_MAX];
+
+    (void)s_scratch;
+    if (d != ATT_D || nq == 0 || nk == 0 || nq > ATT_MAX || nk > ATT_MAX)
+        return -1;
+    att_pack_q(q, nq, ld, scale, qb);
+    att_pack_k(k, nk, ld, kt);
+    att_pack_v(v, nk, ld, vt);
+    for (size_t r0 = 0; r0 < nq; r0 += MR) {
+        size_t rows = nq - r0 < MR ? nq - r0 : MR;
+        for (size_t kb = 0; kb < nkb; kb += 4) {
+            size_t nv = nkb - kb < 4 ? nkb - kb : 4;
+            ATT_ROWS(QK_NV, rows, nv)
+        }
+    }
+    att_probs(sc, lds, nq, nk, nq, pb, ldp);
+    for (size_t r0 = 0; r0 < nq; r0 += MR) {
+        size_t rows = nq - r0 < MR ? nq - r0 : MR;
+        ATT_ROWS(PV, rows, 0)
+    }
+    return 0;
+}
+
+#undef QK
+#undef QK_NV
+#undef PV
+#undef ATT_ROWS
+
 const cls_lowp_kernels_t cls_lowp_avx512_bf16 = {"avx512", CLS_PREC_BF16, pack_a_bf16, gemm_bf16,
-                                                 NULL};
+                                                 attention};
 const cls_lowp_kernels_t cls_lowp_avx512_int8 = {"avx512", CLS_PREC_INT8, pack_a_int8, gemm_int8,
-                                                 NULL};
+                                                 attention};
+/* int8 on a CPU with VNNI but no AVX512-BF16 (Cascade Lake, Ice Lake):
+ * the attention stays fp32 */
+const cls_lowp_kernels_t cls_lowp_avx512_int8_vnni = {"avx512", CLS_PREC_INT8, pack_a_int8,
+                                                      gemm_int8, NULL};

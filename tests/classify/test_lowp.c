@@ -385,7 +385,7 @@ START_TEST(test_int8_extremes)
 }
 END_TEST
 
-/* The AMX attention (bf16 products, fp32 softmax) against the fp32 generic
+/* A bf16 attention (AMX tiles or AVX512-BF16; bf16 products, fp32 softmax) against the fp32 generic
  * kernel, on heads cut from wider rows as BERT's are (ld > d). Tolerance
  * per query row i and column c: the bf16 roundings of q and k move a score
  * by at most 2^-8 of scale * sum_c |q_ic k_jc| (d_i, its largest over j),
@@ -393,17 +393,13 @@ END_TEST
  * order); the probabilities and v are rounded to bf16 (2^-9 each), so
  * |ctx - ref| <= max_j |v_jc| (2.5 d_i + 2^-7) + 1e-6. Outside the head's
  * slice and past nq, ctx must be untouched. */
-START_TEST(test_attention_amx)
+static void check_attention(const cls_lowp_kernels_t *a)
 {
-    static const size_t shapes[][2] = {{1, 1},     {1, 37},    {5, 16},  {16, 16},
-                                       {17, 33},   {32, 32},   {33, 64}, {64, 100},
+    static const size_t shapes[][2] = {{1, 1},     {1, 37},    {5, 16},  {6, 65},   {16, 16},
+                                       {17, 33},   {32, 32},   {33, 64}, {64, 100}, {7, 127},
                                        {100, 128}, {128, 128}, {128, 1}};
-    const cls_lowp_kernels_t *a = cls_lowp_named("amx", CLS_PREC_BF16);
     const size_t d = 64, ld = 3 * 64 + 8, off = 72;
     const float scale = 0.125f;
-    if (!a || !a->attention)
-        TH_SKIP("amx", "no AMX on this CPU (or the kernel refused the tile state)");
-    ck_assert_ptr_eq(cls_lowp_named("amx", CLS_PREC_INT8)->attention, a->attention);
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         size_t nq = shapes[si][0], nk = shapes[si][1], rows = nq > nk ? nq : nk;
         float *q = th_urand_new(&rng, rows * ld, -2.0f, 2.0f),
@@ -457,6 +453,26 @@ START_TEST(test_attention_amx)
         free(y);
     }
 }
+
+START_TEST(test_attention_amx)
+{
+    const cls_lowp_kernels_t *a = cls_lowp_named("amx", CLS_PREC_BF16);
+    if (!a || !a->attention)
+        TH_SKIP("amx", "no AMX on this CPU (or the kernel refused the tile state)");
+    ck_assert_ptr_eq(cls_lowp_named("amx", CLS_PREC_INT8)->attention, a->attention);
+    check_attention(a);
+}
+END_TEST
+
+START_TEST(test_attention_avx512)
+{
+    const cls_lowp_kernels_t *a = cls_lowp_named("avx512", CLS_PREC_BF16);
+    if (!a)
+        TH_SKIP("avx512-bf16", "no AVX512-BF16 on this CPU");
+    ck_assert_ptr_nonnull(a->attention);
+    ck_assert_ptr_eq(cls_lowp_named("avx512", CLS_PREC_INT8)->attention, a->attention);
+    check_attention(a);
+}
 END_TEST
 
 Suite *suite_lowp(void)
@@ -472,6 +488,7 @@ Suite *suite_lowp(void)
     tcase_add_loop_test(tc, test_variants_model_sizes, 0, N_SIMD);
     tcase_add_test(tc, test_int8_extremes);
     tcase_add_test(tc, test_attention_amx);
+    tcase_add_test(tc, test_attention_avx512);
     suite_add_tcase(s, tc);
     return s;
 }
