@@ -36,8 +36,9 @@ struct cls_bert_packed {
     cls_precision_t prec;
     size_t layers;
     packed_layer_t *layer;
-    /* fp32 only (reduced precision keeps them on OpenBLAS): the pooler and
-     * the heads, so that no fp32 product is left to OpenBLAS */
+    /* the pooler and the heads, packed for our own fp32 GEMM (at every
+     * precision: they stay fp32) whenever it is the one fp32 runs, so that
+     * no product is left to OpenBLAS */
     cls_wpack_t *pool, *head[CLS_HEAD__COUNT];
 };
 
@@ -177,12 +178,12 @@ core_err_t cls_bert_pack(const cls_model_t *m, cls_precision_t prec, unsigned fl
             cls_model_drop_pages(m, lw->o_w, H * I);
         }
     }
-    if (rc == CORE_OK && prec == CLS_PREC_FP32 && w->pool_w) {
-        rc = cls_wpack_new(prec, w->pool_w, H, H, &p->pool);
+    if (rc == CORE_OK && (prec == CLS_PREC_FP32 || cls_lowp_fp32_own()) && w->pool_w) {
+        rc = cls_wpack_new(CLS_PREC_FP32, w->pool_w, H, H, &p->pool);
         for (int h = 0; h < CLS_HEAD__COUNT && rc == CORE_OK; h++) {
             const cls_head_t *hd = cls_model_head(m, (cls_head_kind_t)h);
             if (hd)
-                rc = cls_wpack_new(prec, hd->w, hd->n_labels, H, &p->head[h]);
+                rc = cls_wpack_new(CLS_PREC_FP32, hd->w, hd->n_labels, H, &p->head[h]);
             if (hd && rc == CORE_OK && (flags & CLS_PACK_DROP_ORIGINALS))
                 cls_model_drop_pages(m, hd->w, hd->n_labels * H);
         }
@@ -478,13 +479,13 @@ static void dense(cls_bert_t *b, const float *x, size_t rows, size_t k, const fl
     dense_set(b, &set);
 }
 
-/* y (m, n) = x (m, k) W^T for the pooler and the heads: our own GEMM on
- * the packed wp (fp32), else OpenBLAS on w. */
-static void gemm_xwt(cls_bert_t *b, const float *x, size_t m, size_t k, const float *w,
-                     const cls_wpack_t *wp, size_t n, float *y)
+/* y (m, n) = x (m, k) W^T for the pooler and the heads: our own fp32 GEMM
+ * on the packed wp, else OpenBLAS on w. */
+static void gemm_xwt(const float *x, size_t m, size_t k, const float *w, const cls_wpack_t *wp,
+                     size_t n, float *y)
 {
     if (wp)
-        b->lk->gemm(x, NULL, NULL, m, wp, NULL, NULL, y, n);
+        cls_lowp_get(CLS_PREC_FP32)->gemm(x, NULL, NULL, m, wp, NULL, NULL, y, n);
     else
         cls_gemm_xwt(x, m, k, w, n, y, n);
 }
@@ -581,13 +582,13 @@ core_err_t cls_bert_run(cls_bert_t *b, const int32_t *ids, const size_t *lens, s
     }
     if (w->pool_w) {
         /* the last layer left the [CLS] rows in b->cls */
-        gemm_xwt(b, b->cls, n, H, w->pool_w, b->p ? b->p->pool : NULL, H, b->pooled);
+        gemm_xwt(b->cls, n, H, w->pool_w, b->p ? b->p->pool : NULL, H, b->pooled);
         k->bias_tanh(b->pooled, w->pool_b, n, H);
         for (int h = 0; h < CLS_HEAD__COUNT; h++) {
             const cls_head_t *hd = cls_model_head(b->m, (cls_head_kind_t)h);
             if (!hd)
                 continue;
-            gemm_xwt(b, b->pooled, n, H, hd->w, b->p ? b->p->head[h] : NULL, hd->n_labels,
+            gemm_xwt(b->pooled, n, H, hd->w, b->p ? b->p->head[h] : NULL, hd->n_labels,
                      b->logits[h]);
             k->bias_add(b->logits[h], hd->b, n, hd->n_labels);
             if (hd->inv_temperature != 1.0f) {
