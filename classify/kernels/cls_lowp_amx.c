@@ -119,8 +119,6 @@ static void dequant_block(float *blk, size_t rows, size_t nb, size_t j0, const f
     }
 }
 
-/* The masks of the two 16-column halves of a block of ncols (<= 32)
- * columns. */
 /* int8 without an epilogue function: y rows [0, rows), columns
  * [0, ncols) = dequantized raw + bias, straight from the raw sums into y
  * (no pass through blk: one load and one store less per vector). */
@@ -387,19 +385,15 @@ static int attention(const float *q, size_t nq, const float *k, const float *v, 
 {
     size_t nkb = (nk + 15) / 16, nks = (nk + 31) / 32, nqb = (nq + 15) / 16;
     size_t lds = nkb * 16, ldp = nks * 32;
-    _Alignas(64) uint16_t qb[ATT_MAX * ATT_D]; /* q in bf16, scaled */
-    _Alignas(64) uint32_t kt[ATT_MAX / 16 * 2 * 256];
-    _Alignas(64) uint32_t vt[ATT_MAX / 32 * 4 * 256];
-    _Alignas(64) float sc[ATT_MAX * ATT_MAX];
-    _Alignas(64) uint16_t pb[ATT_MAX * ATT_MAX];
+    att_work_t w;
+    const uint16_t *qb = w.qb, *pb = w.pb;
+    const uint32_t *kt = w.kt, *vt = w.vt;
+    float *sc = w.sc;
     _Alignas(64) float part[4 * 16 * 16];
 
     (void)s_scratch;
-    if (d != ATT_D || nq == 0 || nk == 0 || nq > ATT_MAX || nk > ATT_MAX)
+    if (att_prepare(&w, q, nq, k, v, nk, ld, d, scale) != 0)
         return -1;
-    att_pack_q(q, nq, ld, scale, qb);
-    att_pack_k(k, nk, ld, kt);
-    att_pack_v(v, nk, ld, vt);
 
     config_tiles();
     for (size_t b = 0; b < nqb; b++) {
@@ -438,7 +432,7 @@ static int attention(const float *q, size_t nq, const float *k, const float *v, 
                 _tile_stored(3, sb + 48, lds * 4);
         }
     }
-    att_probs(sc, lds, nq, nk, nqb * 16, pb, ldp);
+    att_probs(sc, lds, nq, nk, nqb * 16, w.pb, ldp);
     for (size_t b = 0; b < nqb; b++) {
         size_t rows = nq - b * 16 < 16 ? nq - b * 16 : 16;
         _tile_zero(0);

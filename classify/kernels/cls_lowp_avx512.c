@@ -232,6 +232,31 @@ micro_bf16(const uint16_t *A, size_t lda, const int rows, const uint16_t *W, siz
     default: MICRO(ROWS, 1, __VA_ARGS__); break;                                                   \
     }
 
+/* F(R, ...) with R the compile-time constant equal to rows (1..MR). */
+#define BY_ROWS(F, rows, ...)                                                                      \
+    switch (rows) {                                                                                \
+    case MR:                                                                                       \
+        F(MR, __VA_ARGS__);                                                                        \
+        break;                                                                                     \
+    case 5:                                                                                        \
+        F(5, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    case 4:                                                                                        \
+        F(4, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        F(3, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        F(2, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    default:                                                                                       \
+        F(1, __VA_ARGS__);                                                                         \
+        break;                                                                                     \
+    }
+/* a micro-kernel instance of R rows and the block's nb */
+#define ROWS_NB(R, MICRO) DISPATCH(MICRO, R, 0)
+
 static void gemm_bf16(const void *a, const float *ascale, const int32_t *azp, size_t m,
                       const cls_wpack_t *w, const float *bias, cls_lowp_epi_fn epi, float *y,
                       size_t ldy)
@@ -256,20 +281,8 @@ static void gemm_bf16(const void *a, const float *ascale, const int32_t *azp, si
                 const uint16_t *pf = rb < (nbn < 4 ? nbn : 4) ? Wb + (nb + rb) * kp2 * 32 : NULL;
 #define MB(R, NB, r)                                                                               \
     micro_bf16(A + (r0 + (r)) * lda, lda, R, Wb, kp2, NB, sbias, yr + (r)*ldy, ldy, j0, w->n, pf)
-                switch (rows) { /* the last block of a chunk may be short */
-                case MR:
-                    DISPATCH(MB, MR, 0) break;
-                case 5:
-                    DISPATCH(MB, 5, 0) break;
-                case 4:
-                    DISPATCH(MB, 4, 0) break;
-                case 3:
-                    DISPATCH(MB, 3, 0) break;
-                case 2:
-                    DISPATCH(MB, 2, 0) break;
-                default:
-                    DISPATCH(MB, 1, 0) break;
-                }
+                /* the last block of a chunk may be short */
+                BY_ROWS(ROWS_NB, rows, MB)
 #undef MB
                 finish(yr, ldy, rows, j0, ncols, bias, epi);
             }
@@ -377,20 +390,8 @@ static void gemm_int8(const void *a, const float *ascale, const int32_t *azp, si
 #define MI(R, NB, r)                                                                               \
     micro_int8(Ar + (r)*lda, lda, R, Wb, kp4, NB, as + (r), az + (r), w->scale, w->wsum, sbias,    \
                yr + (r)*ldy, ldy, j0, w->n, pf)
-                switch (rows) { /* the last block of a chunk may be short */
-                case MR:
-                    DISPATCH(MI, MR, 0) break;
-                case 5:
-                    DISPATCH(MI, 5, 0) break;
-                case 4:
-                    DISPATCH(MI, 4, 0) break;
-                case 3:
-                    DISPATCH(MI, 3, 0) break;
-                case 2:
-                    DISPATCH(MI, 2, 0) break;
-                default:
-                    DISPATCH(MI, 1, 0) break;
-                }
+                /* the last block of a chunk may be short */
+                BY_ROWS(ROWS_NB, rows, MI)
 #undef MI
                 finish(yr, ldy, rows, j0, ncols, bias, epi);
             }
@@ -478,27 +479,6 @@ static inline __attribute__((always_inline)) void att_pv(const uint16_t *pb, siz
             _mm512_storeu_ps(ctx + (size_t)r * ld + c * 16, acc[r][c]);
 }
 
-#define ATT_ROWS(F, rows, ...)                                                                     \
-    switch (rows) {                                                                                \
-    case MR:                                                                                       \
-        F(MR, __VA_ARGS__);                                                                        \
-        break;                                                                                     \
-    case 5:                                                                                        \
-        F(5, __VA_ARGS__);                                                                         \
-        break;                                                                                     \
-    case 4:                                                                                        \
-        F(4, __VA_ARGS__);                                                                         \
-        break;                                                                                     \
-    case 3:                                                                                        \
-        F(3, __VA_ARGS__);                                                                         \
-        break;                                                                                     \
-    case 2:                                                                                        \
-        F(2, __VA_ARGS__);                                                                         \
-        break;                                                                                     \
-    default:                                                                                       \
-        F(1, __VA_ARGS__);                                                                         \
-        break;                                                                                     \
-    }
 #define QK(R, NV) att_qk(qb + r0 * ATT_D, kt, kb, R, NV, sc + r0 * lds, lds)
 #define QK_NV(R, nv)                                                                               \
     do {                                                                                           \
@@ -518,29 +498,25 @@ static int attention(const float *q, size_t nq, const float *k, const float *v, 
 {
     size_t nkb = (nk + 15) / 16, nks = (nk + 31) / 32;
     size_t lds = nkb * 16, ldp = nks * 32;
-    _Alignas(64) uint16_t qb[ATT_MAX * ATT_D];
-    _Alignas(64) uint32_t kt[ATT_MAX / 16 * 2 * 256];
-    _Alignas(64) uint32_t vt[ATT_MAX / 32 * 4 * 256];
-    _Alignas(64) float sc[ATT_MAX * ATT_MAX];
-    _Alignas(64) uint16_t pb[ATT_MAX * ATT_MAX];
+    att_work_t w;
+    const uint16_t *qb = w.qb, *pb = w.pb;
+    const uint32_t *kt = w.kt, *vt = w.vt;
+    float *sc = w.sc;
 
     (void)s_scratch;
-    if (d != ATT_D || nq == 0 || nk == 0 || nq > ATT_MAX || nk > ATT_MAX)
+    if (att_prepare(&w, q, nq, k, v, nk, ld, d, scale) != 0)
         return -1;
-    att_pack_q(q, nq, ld, scale, qb);
-    att_pack_k(k, nk, ld, kt);
-    att_pack_v(v, nk, ld, vt);
     for (size_t r0 = 0; r0 < nq; r0 += MR) {
         size_t rows = nq - r0 < MR ? nq - r0 : MR;
         for (size_t kb = 0; kb < nkb; kb += 4) {
             size_t nv = nkb - kb < 4 ? nkb - kb : 4;
-            ATT_ROWS(QK_NV, rows, nv)
+            BY_ROWS(QK_NV, rows, nv)
         }
     }
-    att_probs(sc, lds, nq, nk, nq, pb, ldp);
+    att_probs(sc, lds, nq, nk, nq, w.pb, ldp);
     for (size_t r0 = 0; r0 < nq; r0 += MR) {
         size_t rows = nq - r0 < MR ? nq - r0 : MR;
-        ATT_ROWS(PV, rows, 0)
+        BY_ROWS(PV, rows, 0)
     }
     return 0;
 }
@@ -548,7 +524,6 @@ static int attention(const float *q, size_t nq, const float *k, const float *v, 
 #undef QK
 #undef QK_NV
 #undef PV
-#undef ATT_ROWS
 
 const cls_lowp_kernels_t cls_lowp_avx512_bf16 = {"avx512", CLS_PREC_BF16, pack_a_bf16, gemm_bf16,
                                                  attention};
